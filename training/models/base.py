@@ -1,0 +1,85 @@
+"""The contract every local model follows, and the registry that names them.
+
+A model learns from (findings, impression) pairs, writes itself to a directory (what SageMaker
+calls the model dir, packed as model.tar.gz), and generates one impression per findings text.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+MANIFEST = "radimpress-model.json"
+DEFAULT_MODEL = "retrieval"
+
+# name -> "module:Class"; modules are imported on first use so that listing names is cheap.
+_REGISTRY: dict[str, str] = {
+    "lead": "radimpress_training.models.lead:LeadSentenceModel",
+    "retrieval": "radimpress_training.models.retrieval:RetrievalModel",
+}
+
+
+class TrainingPair(NamedTuple):
+    findings: str
+    impression: str
+
+
+class ImpressionModel(ABC):
+    """Findings in, impression out. Subclasses set ``name`` and implement the four methods."""
+
+    name: ClassVar[str]
+    needs_training: ClassVar[bool] = True
+
+    @abstractmethod
+    def fit(self, pairs: Sequence[TrainingPair]) -> ImpressionModel:
+        """Learn from the training pairs; returns self."""
+
+    @abstractmethod
+    def predict(self, findings: Sequence[str]) -> list[str]:
+        """One impression per findings text, in order."""
+
+    def save(self, directory: str | Path) -> None:
+        """Write the manifest and the model's state to ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        manifest = {"model": self.name, "format_version": 1, "state": self.state()}
+        (directory / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+
+    def state(self) -> dict[str, Any]:
+        """JSON-serialisable state; models with large state override save/load instead."""
+        return {}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], directory: Path) -> ImpressionModel:
+        return cls()
+
+
+def register(name: str, target: str) -> None:
+    """Add a model under ``name`` ("module:Class")."""
+    _REGISTRY[name] = target
+
+
+def available_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_model_class(name: str) -> type[ImpressionModel]:
+    try:
+        target = _REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown local model {name!r}; local models: {', '.join(available_models())}"
+        ) from None
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def load_model(directory: str | Path) -> ImpressionModel:
+    """Reload a model written by :meth:`ImpressionModel.save`."""
+    directory = Path(directory)
+    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    return get_model_class(manifest["model"]).from_state(manifest.get("state", {}), directory)
