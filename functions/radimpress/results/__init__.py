@@ -1,0 +1,1 @@
+"""radimpress.results (see docs/contracts.md)."""

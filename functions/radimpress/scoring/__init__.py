@@ -1,0 +1,1 @@
+"""radimpress.scoring (see docs/contracts.md)."""
