@@ -1,0 +1,392 @@
+"""Synthetic chest X-ray reports the project writes itself, for the demo and the tests.
+
+Real reports are patient data and cannot ship with the repository, so ``make demo`` and the tests
+generate their own: seeded, so a run is reproducible, and shaped like the Open-i / MIMIC-CXR
+reports the pipeline is built for. Findings are written organ by organ (heart, mediastinum, lungs,
+pleura, devices, bones) with varied phrasing; abnormal studies (effusion, pneumothorax,
+cardiomegaly, consolidation, nodule, atelectasis, edema, hyperinflation, devices) replace the
+normal sentence of their organ, and their impression restates the positive findings (numbered
+when there are several), while normal studies get one of the templated "no acute disease"
+impressions. Some words are de-identified as ``XXXX`` as in Open-i.
+
+:func:`bad_lines` adds a few records that break the input contract so an operator sees
+rejections; :func:`write_demo_files` writes a training and an inference file.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SIDES = ("left", "right", "bilateral")
+SIZES = ("small", "moderate", "large")
+LOBES = (
+    "right upper lobe",
+    "right middle lobe",
+    "right lower lobe",
+    "left upper lobe",
+    "lingula",
+    "left lower lobe",
+)
+
+NORMAL = {
+    "heart": (
+        "The heart is normal in size.",
+        "Heart size is within normal limits.",
+        "The cardiomediastinal silhouette is within normal limits.",
+        "Normal heart size.",
+        "The heart size and pulmonary vascularity appear within normal limits.",
+        "Cardiac silhouette is normal.",
+    ),
+    "mediastinum": (
+        "The mediastinum is unremarkable.",
+        "Mediastinal contours are normal.",
+        "Normal mediastinal contour.",
+        "Hilar and mediastinal contours are unremarkable.",
+        "",
+    ),
+    "lungs": (
+        "The lungs are clear.",
+        "Lungs are clear bilaterally.",
+        "No focal airspace consolidation.",
+        "The lungs are free of focal airspace disease.",
+        "No focal consolidation is seen.",
+        "Lungs are well expanded and clear.",
+    ),
+    "pleura": (
+        "No pleural effusion or pneumothorax.",
+        "There is no pneumothorax or pleural effusion.",
+        "No pleural effusion or pneumothorax is seen.",
+        "No pneumothorax or large pleural effusion.",
+        "Negative for pleural effusion or pneumothorax.",
+    ),
+    "bones": (
+        "No acute bony abnormality.",
+        "The visualized osseous structures are unremarkable.",
+        "Degenerative changes of the thoracic spine.",
+        "No acute osseous abnormality is identified.",
+        "Mild degenerative changes of the thoracic spine.",
+        "",
+    ),
+}
+
+NORMAL_IMPRESSIONS = (
+    "No acute cardiopulmonary abnormality.",
+    "No active disease.",
+    "No acute cardiopulmonary disease.",
+    "Normal chest.",
+    "No acute cardiopulmonary process.",
+    "Negative chest x-XXXX.",
+    "No acute radiographic cardiopulmonary process.",
+)
+
+INDICATIONS = (
+    "cough",
+    "chest pain",
+    "shortness of breath",
+    "fever",
+    "preoperative evaluation",
+    "fall",
+    "dyspnea on exertion",
+    "follow-up",
+    "hypoxia",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One positive finding: which organ sentence it replaces and how it is written both ways."""
+
+    slot: str
+    findings: str
+    impression: str
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _effusion(rng: random.Random) -> Finding:
+    side, size = rng.choice(SIDES), rng.choice(SIZES)
+    both = side == "bilateral"
+    plural, verb, angle = ("effusions", "are", "angles") if both else ("effusion", "is", "angle")
+    findings = rng.choice(
+        (
+            f"There {verb} {'' if both else 'a '}{size} {side} pleural {plural}.",
+            f"{_cap(size)} {side} pleural {plural} {verb} present.",
+            f"Blunting of the {side} costophrenic {angle} consistent with {size} pleural {plural}.",
+        )
+    )
+    findings += " " + rng.choice(("No pneumothorax.", "There is no pneumothorax.", ""))
+    impression = rng.choice(
+        (f"{_cap(size)} {side} pleural {plural}.", f"{_cap(side)} {size} pleural {plural}.")
+    )
+    return Finding("pleura", findings.strip(), impression)
+
+
+def _pneumothorax(rng: random.Random) -> Finding:
+    side = rng.choice(("left", "right"))
+    size = rng.choice(("small", "small", "moderate", "tiny"))
+    findings = rng.choice(
+        (
+            f"There is a {size} {side} apical pneumothorax.",
+            f"{_cap(size)} {side} pneumothorax measuring approximately "
+            f"{rng.randint(1, 4)} cm at the apex.",
+            f"A {size} {side} pneumothorax is present.",
+        )
+    )
+    findings += " " + rng.choice(("No pleural effusion.", "No large pleural effusion.", ""))
+    impression = rng.choice(
+        (f"{_cap(size)} {side} pneumothorax.", f"{_cap(size)} {side} apical pneumothorax.")
+    )
+    return Finding("pleura", findings.strip(), impression)
+
+
+def _cardiomegaly(rng: random.Random) -> Finding:
+    degree = rng.choice(("mildly", "moderately", "markedly"))
+    findings = rng.choice(
+        (
+            f"The heart is {degree} enlarged.",
+            "Cardiomegaly is present.",
+            f"The cardiac silhouette is {degree} enlarged.",
+            "Stable cardiomegaly.",
+        )
+    )
+    adjective = {"mildly": "Mild", "moderately": "Moderate", "markedly": "Marked"}[degree]
+    impression = rng.choice(("Cardiomegaly.", f"{adjective} cardiomegaly.", "Stable cardiomegaly."))
+    return Finding("heart", findings, impression)
+
+
+def _consolidation(rng: random.Random) -> Finding:
+    lobe = rng.choice(LOBES)
+    findings = rng.choice(
+        (
+            f"There is focal airspace consolidation in the {lobe}.",
+            f"Patchy opacity in the {lobe} concerning for pneumonia.",
+            f"Airspace disease is present in the {lobe}.",
+        )
+    )
+    impression = rng.choice(
+        (
+            f"{_cap(lobe)} consolidation, concerning for pneumonia.",
+            f"{_cap(lobe)} pneumonia.",
+            f"{_cap(lobe)} airspace disease, likely pneumonia.",
+        )
+    )
+    return Finding("lungs", findings, impression)
+
+
+def _nodule(rng: random.Random) -> Finding:
+    lobe, size = rng.choice(LOBES), rng.randint(4, 18)
+    findings = rng.choice(
+        (
+            f"There is a {size} mm nodule in the {lobe}.",
+            f"A {size} mm nodular opacity projects over the {lobe}.",
+            f"{size} mm pulmonary nodule in the {lobe}. Lungs are otherwise clear.",
+        )
+    )
+    impression = rng.choice(
+        (
+            f"{size} mm {lobe} nodule. Recommend CT chest for further evaluation.",
+            f"{_cap(lobe)} pulmonary nodule measuring {size} mm. CT is recommended.",
+        )
+    )
+    return Finding("lungs", findings, impression)
+
+
+def _atelectasis(rng: random.Random) -> Finding:
+    side = rng.choice(SIDES)
+    findings = rng.choice(
+        (
+            f"There are {side} basilar opacities consistent with atelectasis.",
+            f"Streaky {side} basilar atelectasis.",
+            f"Mild {side} basilar subsegmental atelectasis.",
+        )
+    )
+    impression = rng.choice((f"{_cap(side)} basilar atelectasis.", f"{_cap(side)} atelectasis."))
+    return Finding("lungs", findings, impression)
+
+
+def _edema(rng: random.Random) -> Finding:
+    degree = rng.choice(("mild", "moderate"))
+    findings = rng.choice(
+        (
+            "There is pulmonary vascular congestion with interstitial edema.",
+            f"Diffuse interstitial opacities consistent with {degree} pulmonary edema.",
+            "Cephalization of the pulmonary vasculature and bilateral interstitial opacities.",
+        )
+    )
+    impression = rng.choice(
+        (f"Findings consistent with {degree} pulmonary edema.", f"{_cap(degree)} pulmonary edema.")
+    )
+    return Finding("lungs", findings, impression)
+
+
+def _hyperinflation(rng: random.Random) -> Finding:
+    findings = rng.choice(
+        (
+            "The lungs are hyperexpanded with flattening of the diaphragms.",
+            "Hyperinflation of the lungs with flattened hemidiaphragms.",
+        )
+    )
+    impression = rng.choice(
+        ("Hyperinflation consistent with COPD.", "Emphysema without acute disease.")
+    )
+    return Finding("lungs", findings, impression)
+
+
+def _device(rng: random.Random) -> Finding:
+    findings, impression = rng.choice(
+        (
+            (
+                "Right internal jugular central venous catheter with tip in the distal SVC.",
+                "Right internal jugular catheter in appropriate position.",
+            ),
+            (
+                "Left chest wall pacemaker with leads in the right atrium and right ventricle.",
+                "Pacemaker leads in standard position.",
+            ),
+            (
+                "Endotracheal tube tip is 4 cm above the carina.",
+                "Endotracheal tube in appropriate position.",
+            ),
+            ("Sternotomy XXXX are intact.", "Postoperative changes of median sternotomy."),
+        )
+    )
+    return Finding("devices", findings, impression)
+
+
+ABNORMALITIES = {
+    "effusion": _effusion,
+    "pneumothorax": _pneumothorax,
+    "cardiomegaly": _cardiomegaly,
+    "consolidation": _consolidation,
+    "nodule": _nodule,
+    "atelectasis": _atelectasis,
+    "edema": _edema,
+    "hyperinflation": _hyperinflation,
+    "device": _device,
+}
+SLOT_ORDER = ("heart", "mediastinum", "lungs", "pleura", "devices", "bones")
+
+
+_KEY_WORD = re.compile(
+    r"effusion|pneumothorax|nodul|cardiomegaly|enlarged|consolidation|opacit|atelecta|edema"
+    r"|left|right|bilateral|lobe|lingula|mm|cm|small|moderate|large|tiny|mild|marked|\d"
+)
+
+
+def _deidentify(sentence: str, rng: random.Random, rate: float) -> str:
+    """Replace one word by XXXX now and then, as Open-i's de-identification does.
+
+    The words that carry the finding (what, where, how big) are kept, so the impression still
+    restates something the findings say.
+    """
+    words = sentence.split()
+    if len(words) > 3 and rng.random() < rate:
+        index = rng.randrange(1, len(words) - 1)
+        if not _KEY_WORD.search(words[index].lower()):
+            words[index] = "XXXX"
+    return " ".join(words)
+
+
+def generate_report(index: int, rng: random.Random, prefix: str = "SYN") -> dict[str, Any]:
+    """One report record in the input format (study_id, findings, impression, background)."""
+    count = rng.choices((0, 1, 2, 3), weights=(45, 35, 15, 5))[0]
+    kinds = rng.sample(sorted(ABNORMALITIES), count)
+    positives = [ABNORMALITIES[kind](rng) for kind in kinds]
+    by_slot: dict[str, list[Finding]] = {}
+    for finding in positives:
+        by_slot.setdefault(finding.slot, []).append(finding)
+    sentences = []
+    for slot in SLOT_ORDER:
+        if slot in by_slot:
+            sentences.extend(f.findings for f in by_slot[slot])
+        elif slot in NORMAL:
+            sentences.append(rng.choice(NORMAL[slot]))
+    findings = " ".join(_deidentify(s, rng, 0.06) for s in sentences if s)
+    ordered = [f for slot in SLOT_ORDER for f in by_slot.get(slot, [])]
+    if not ordered:
+        impression = rng.choice(NORMAL_IMPRESSIONS)
+    elif len(ordered) == 1:
+        impression = ordered[0].impression
+        if rng.random() < 0.3:
+            impression += " No other acute cardiopulmonary abnormality."
+    elif rng.random() < 0.6:
+        impression = " ".join(f"{n}. {f.impression}" for n, f in enumerate(ordered, start=1))
+    else:
+        impression = " ".join(f.impression for f in ordered)
+    age = rng.choice(("XXXX-year-old", f"{rng.randint(20, 90)}-year-old"))
+    sex = rng.choice(("male", "female", "XXXX"))
+    comparison = rng.choice(("None.", "XXXX.", "Chest radiograph XXXX."))
+    background = f"Indication: {age} {sex} with {rng.choice(INDICATIONS)}. Comparison: {comparison}"
+    return {
+        "study_id": f"{prefix}{index:05d}",
+        "findings": findings,
+        "impression": impression,
+        "background": background,
+    }
+
+
+def generate_reports(count: int, seed: int = 7, prefix: str = "SYN") -> list[dict[str, Any]]:
+    """``count`` reports, the same ones for the same seed."""
+    rng = random.Random(seed)
+    return [generate_report(index, rng, prefix) for index in range(1, count + 1)]
+
+
+def bad_lines(existing_id: str) -> list[str]:
+    """JSON Lines that break the input contract, one reason each, for the demo's infer file."""
+    return [
+        json.dumps({"study_id": "BAD-NO-FINDINGS", "impression": "No active disease."}),
+        json.dumps({"findings": "The lungs are clear.", "impression": "Normal chest."}),
+        json.dumps({"study_id": existing_id, "findings": "The heart is normal in size."}),
+        json.dumps({"study_id": "BAD-TYPE", "findings": 42}),
+        "{this line is not JSON",
+    ]
+
+
+def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]], extra: Sequence[str] = ()):
+    """Write records as JSON Lines, then any raw ``extra`` lines; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for line in extra:
+            handle.write(line + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    train: Path
+    infer: Path
+    train_records: int
+    infer_records: int
+    infer_bad: int
+
+
+def write_demo_files(
+    directory: str | Path,
+    train: int = 400,
+    infer: int = 100,
+    seed: int = 7,
+    with_bad: bool = True,
+) -> DemoFiles:
+    """A training file and an inference file (with references, plus a few bad records)."""
+    directory = Path(directory)
+    records = generate_reports(train + infer, seed)
+    train_records, infer_records = records[:train], records[train:]
+    extra = bad_lines(infer_records[0]["study_id"]) if with_bad and infer_records else []
+    return DemoFiles(
+        train=write_jsonl(directory / "train.jsonl", train_records),
+        infer=write_jsonl(directory / "infer.jsonl", infer_records, extra),
+        train_records=len(train_records),
+        infer_records=len(infer_records) + len(extra),
+        infer_bad=len(extra),
+    )
