@@ -1,1 +1,9 @@
-"""radimpress.scoring (see docs/contracts.md)."""
+"""radimpress.scoring: exact, fast ROUGE (rouge-score's numbers) and per-model aggregates.
+
+Pure standard library on the default path, because the Score Lambda imports it; stemming loads
+NLTK lazily. See docs/contracts.md ("Scoring").
+"""
+
+from radimpress.scoring.rouge import ROUGE_TYPES, RougeScorer, Score, score_rows
+
+__all__ = ["ROUGE_TYPES", "RougeScorer", "Score", "score_rows"]

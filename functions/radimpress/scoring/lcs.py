@@ -1,0 +1,80 @@
+"""Longest common subsequence with bit-parallel rows in Python integers.
+
+rouge-score fills the full (m+1) x (n+1) LCS table in pure Python. Here one row of that table is a
+single integer: with the Allison-Dix / Hyyrö recurrence ``V' = (V + (V & M[a])) | (V & ~M[a])``
+(``M[a]`` has bit j set where ``b[j] == a``), the table entry is
+``t[i][j] = j - popcount(V_i & (2**j - 1))``. A row then costs a few big-int operations instead of n
+Python steps. For rougeLsum the rows are kept so the traceback can read any table entry and take
+exactly the path rouge-score's ``_backtrack_norec`` takes (ties go up, i.e. ``i -= 1``, unless the
+entry to the left is strictly larger), which decides which tokens union-LCS counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+Masks = dict[str, int]
+
+
+def match_masks(tokens: Sequence[str]) -> Masks:
+    """For each distinct token, the bit set of the positions where it occurs."""
+    masks: Masks = {}
+    get = masks.get
+    for position, token in enumerate(tokens):
+        masks[token] = get(token, 0) | (1 << position)
+    return masks
+
+
+def lcs_length(a: Sequence[str], b_masks: Masks, b_length: int) -> int:
+    """Length of the LCS of ``a`` and the sequence ``b`` described by its masks and length."""
+    full = (1 << b_length) - 1
+    row = full
+    get = b_masks.get
+    for token in a:
+        match = get(token)
+        if match:
+            matched = row & match
+            row = ((row + matched) | (row - matched)) & full
+    return b_length - row.bit_count()
+
+
+def lcs_rows(a: Sequence[str], b_masks: Masks, b_length: int) -> list[int]:
+    """All rows V_0..V_m of the LCS table of ``a`` (rows) against ``b`` (columns)."""
+    full = (1 << b_length) - 1
+    row = full
+    rows = [row]
+    get = b_masks.get
+    for token in a:
+        match = get(token)
+        if match:
+            matched = row & match
+            row = ((row + matched) | (row - matched)) & full
+        rows.append(row)
+    return rows
+
+
+def lcs_positions(a: Sequence[str], b: Sequence[str], b_masks: Masks) -> int:
+    """Positions in ``a`` of the LCS rouge-score's ``lcs_ind(a, b)`` returns, as a bit set.
+
+    The traceback mirrors ``_backtrack_norec``: on equal tokens go diagonally, else move left when
+    ``t[i][j-1] > t[i-1][j]``, otherwise move up.
+    """
+    n = len(b)
+    rows = lcs_rows(a, b_masks, n)
+    i = len(a)
+    j = n
+    chosen = 0
+    while i > 0 and j > 0:
+        if a[i - 1] == b[j - 1]:
+            i -= 1
+            j -= 1
+            chosen |= 1 << i
+            continue
+        # t[i][j-1] > t[i-1][j], with t[r][c] = c - popcount(rows[r] & (2**c - 1))
+        left = (j - 1) - (rows[i] & ((1 << (j - 1)) - 1)).bit_count()
+        up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()
+        if left > up:
+            j -= 1
+        else:
+            i -= 1
+    return chosen

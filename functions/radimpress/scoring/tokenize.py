@@ -1,0 +1,85 @@
+"""rouge-score's tokenizer, reproduced exactly and cached.
+
+rouge-score (``rouge_score.tokenize.tokenize``) lower-cases the text, replaces every run of
+characters outside ``[a-z0-9]`` with a space, splits on white space, stems tokens longer than 3
+characters with NLTK's Porter stemmer (``NLTK_EXTENSIONS`` mode) when asked, and keeps tokens that
+match ``^[a-z0-9]+$``. Impressions repeat a lot ("No acute cardiopulmonary abnormality."), so the
+token tuples of whole texts and the stems of single words are cached: profiling shows re-stemming
+the same words is most of rouge-score's time with the stemmer on.
+
+Only the stemmer needs NLTK, and it is imported when the first stemming tokenizer is built, so the
+default (no stemming) path is pure standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_NON_ALPHANUM = re.compile(r"[^a-z0-9]+")
+_VALID_TOKEN = re.compile(r"^[a-z0-9]+$")
+
+# Caches are bounded so a long-lived Lambda container or a large batch cannot grow them forever;
+# when one is full it is simply emptied (texts repeat in bursts, an LRU buys little here).
+TEXT_CACHE_SIZE = 50_000
+WORD_CACHE_SIZE = 200_000
+
+Tokens = tuple[str, ...]
+
+
+def _porter_stem() -> Callable[[str], str]:
+    """NLTK's PorterStemmer().stem in its default mode, exactly what rouge-score constructs."""
+    from nltk.stem import porter  # lazy: only the stemming path needs NLTK
+
+    return porter.PorterStemmer().stem
+
+
+class Tokenizer:
+    """Text -> token tuple, equal to rouge_score's DefaultTokenizer(use_stemmer).tokenize."""
+
+    def __init__(self, use_stemmer: bool = False) -> None:
+        self.use_stemmer = use_stemmer
+        self._stem = _porter_stem() if use_stemmer else None
+        self._texts: dict[str, Tokens] = {}
+        self._words: dict[str, str | None] = {}
+
+    def _stem_word(self, word: str) -> str | None:
+        """The stemmed word, or None when rouge-score's final validity check would drop it."""
+        try:
+            return self._words[word]
+        except KeyError:
+            pass
+        stemmed = self._stem(word) if len(word) > 3 else word  # type: ignore[misc]
+        kept = stemmed if _VALID_TOKEN.match(stemmed) else None
+        if len(self._words) >= WORD_CACHE_SIZE:
+            self._words.clear()
+        self._words[word] = kept
+        return kept
+
+    def tokenize(self, text: str) -> Tokens:
+        """Tokens of one text (cached)."""
+        try:
+            return self._texts[text]
+        except KeyError:
+            pass
+        # After the substitution only [a-z0-9] and spaces remain, so str.split() yields exactly
+        # the non-empty tokens that rouge-score's split-and-validate keeps.
+        words = _NON_ALPHANUM.sub(" ", text.lower()).split()
+        if self._stem is not None:
+            stem = self._stem_word
+            words = [s for s in map(stem, words) if s is not None]
+        tokens = tuple(words)
+        if len(self._texts) >= TEXT_CACHE_SIZE:
+            self._texts.clear()
+        self._texts[text] = tokens
+        return tokens
+
+    def sentences(self, text: str) -> list[Tokens]:
+        """Token tuples of the newline-separated sentences rougeLsum uses, empty ones dropped.
+
+        rouge-score splits on "\\n" only (a "\\r" becomes a space in tokenization) and drops
+        empty strings; a line that yields no tokens contributes nothing to union-LCS, so dropping
+        it here changes no score.
+        """
+        tokenize = self.tokenize
+        return [tokens for line in text.split("\n") if line and (tokens := tokenize(line))]
