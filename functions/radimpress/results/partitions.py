@@ -1,0 +1,69 @@
+"""Where results live in the bucket (and in the local results folder, which mirrors the keys).
+
+Only ``run_date`` is a partition key. Athena partition projection can only project ``dataset`` and
+``model`` as ``injected`` (every query must then filter them with ``=``, so "all models on all data
+sets" is impossible) or ``enum`` (the values must be known when the stack is deployed, so a new
+model would stay invisible). A ``date`` projection on ``run_date`` needs neither; dataset and model
+are ordinary columns, and the tables stay small (a few thousand rows a run), so the queries scan
+little. Files sit directly in the partition folder (no sub-folders), one per (run, model), and a
+re-published run overwrites its own objects instead of adding duplicates.
+
+    results/scores/run_date=2026-11-24/<run_id>--<model_key>.parquet
+    results/runs/run_date=2026-11-24/<run_id>.parquet     written last: the run is complete
+    results/reports/<run_id>/report.html                   outside the table folders
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+RUN_DATE_FORMAT = "%Y-%m-%d"  # Athena projection.run_date.format = yyyy-MM-dd
+PROJECTION_START = "2024-01-01"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(value: str) -> str:
+    """A file-name-safe form of a run id or model key (S3 keys and local paths alike)."""
+    cleaned = _UNSAFE.sub("_", value).strip("._")
+    if not cleaned:
+        raise ValueError(f"cannot make a file name from {value!r}")
+    return cleaned
+
+
+def run_date(started_at: str) -> str:
+    """The UTC date of an ISO-8601 timestamp, as the ``run_date`` partition value."""
+    try:
+        moment = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    except (AttributeError, ValueError) as exc:
+        raise ValueError(f"run.started_at is not an ISO-8601 timestamp: {started_at!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(RUN_DATE_FORMAT)
+
+
+def scores_prefix(results_prefix: str) -> str:
+    return f"{results_prefix.rstrip('/')}/scores/"
+
+
+def runs_prefix(results_prefix: str) -> str:
+    return f"{results_prefix.rstrip('/')}/runs/"
+
+
+def scores_key(results_prefix: str, date: str, run_id: str, model_key: str) -> str:
+    name = f"{safe_name(run_id)}--{safe_name(model_key)}.parquet"
+    return f"{scores_prefix(results_prefix)}run_date={date}/{name}"
+
+
+def summary_key(results_prefix: str, date: str, run_id: str) -> str:
+    return f"{runs_prefix(results_prefix)}run_date={date}/{safe_name(run_id)}.parquet"
+
+
+def report_key(results_prefix: str, run_id: str) -> str:
+    return f"{results_prefix.rstrip('/')}/reports/{safe_name(run_id)}/report.html"
+
+
+def model_key_of(score_key: str) -> str:
+    """``runs/<run_id>/scores/<model_key>.jsonl`` -> ``<model_key>``."""
+    name = score_key.rsplit("/", 1)[-1]
+    return name[: -len(".jsonl")] if name.endswith(".jsonl") else name

@@ -1,0 +1,208 @@
+"""publish_run against moto S3: keys, Parquet contents, ordering, errors without patient text."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+from moto import mock_aws
+from results_data import METRICS, NASTY, put_rows, run_info, score_rows
+
+from radimpress.results import partitions, publish_run
+from radimpress.results.publish import ScoreRowError
+from radimpress.results.schema import RUN_COLUMNS, SCHEMA_VERSION, SCORE_COLUMNS
+
+BUCKET = "radimpress-test"
+
+
+@pytest.fixture
+def s3():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def read_table(s3, key):
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return pq.read_table(io.BytesIO(body))
+
+
+def publish_two_models(s3, run_id="run-1", n=30):
+    keys = []
+    for model, skill, seed in (("pretrained", 0.3, 1), ("fine-tuned", 0.6, 2)):
+        rows = score_rows(run_id, "dev1", model, n, seed, skill=skill, unscored=3)
+        keys.append(put_rows(s3, BUCKET, f"runs/{run_id}/scores/{model}.jsonl", rows))
+    return publish_run(s3, BUCKET, run_id=run_id, dataset="dev1", score_keys=keys, run=run_info())
+
+
+def test_writes_scores_summary_and_report_under_projected_keys(s3):
+    out = publish_two_models(s3)
+    keys = sorted(
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["Contents"]
+    )
+    assert keys == [
+        "results/reports/run-1/report.html",
+        "results/runs/run_date=2026-11-24/run-1.parquet",
+        "results/scores/run_date=2026-11-24/run-1--fine-tuned.parquet",
+        "results/scores/run_date=2026-11-24/run-1--pretrained.parquet",
+    ]
+    assert out["summary_key"] == "results/runs/run_date=2026-11-24/run-1.parquet"
+    assert out["report_key"] == "results/reports/run-1/report.html"
+    assert out["scores_location"] == f"s3://{BUCKET}/results/scores/"
+    head = s3.head_object(Bucket=BUCKET, Key=out["report_key"])
+    assert head["ContentType"].startswith("text/html")
+
+
+def test_score_table_has_every_row_flat_and_typed(s3):
+    publish_two_models(s3)
+    table = read_table(s3, "results/scores/run_date=2026-11-24/run-1--pretrained.parquet")
+    assert table.column_names == [name for name, _ in SCORE_COLUMNS]
+    rows = table.to_pylist()
+    source = score_rows("run-1", "dev1", "pretrained", 30, 1, skill=0.3, unscored=3)
+    assert len(rows) == 30
+    for got, want in zip(rows, source, strict=True):
+        assert got["schema_version"] == SCHEMA_VERSION
+        assert (got["study_id"], got["findings"], got["reference"], got["generated"]) == (
+            want["study_id"],
+            want["findings"],
+            want["reference"],
+            want["generated"],
+        )
+        for metric in METRICS:
+            col = metric.lower()
+            if want[metric] is None:
+                assert got[f"{col}_f1"] is None and got[f"{col}_precision"] is None
+            else:
+                assert got[f"{col}_precision"] == want[metric]["precision"]
+                assert got[f"{col}_recall"] == want[metric]["recall"]
+                assert got[f"{col}_f1"] == want[metric]["fmeasure"]
+    assert NASTY in {r["findings"][-len(NASTY) :] for r in rows}
+
+
+def test_summary_rows_and_returned_means_agree_with_python(s3):
+    out = publish_two_models(s3)
+    summary = read_table(s3, out["summary_key"])
+    assert summary.column_names == [name for name, _ in RUN_COLUMNS]
+    by_model = {r["model"]: r for r in summary.to_pylist()}
+    assert set(by_model) == {"pretrained", "fine-tuned"}
+    for model, skill, seed in (("pretrained", 0.3, 1), ("fine-tuned", 0.6, 2)):
+        source = score_rows("run-1", "dev1", model, 30, seed, skill=skill, unscored=3)
+        row = by_model[model]
+        assert (row["reports"], row["scored"], row["records"], row["rejected"]) == (30, 27, 40, 2)
+        assert row["started_at"].isoformat() == "2026-11-24T08:00:00+00:00"
+        for metric in METRICS:
+            values = [r[metric]["fmeasure"] for r in source if r[metric] is not None]
+            assert row[f"{metric.lower()}_f1"] == pytest.approx(
+                sum(values) / len(values), abs=1e-12
+            )
+            assert out["models"][model][metric] == row[f"{metric.lower()}_f1"]
+    assert json.dumps(out)  # travels in Step Functions state
+    assert "Lungs" not in json.dumps(out) and "Reference" not in json.dumps(out)
+
+
+def test_summary_is_written_last(s3, monkeypatch):
+    order = []
+    real = s3.upload_fileobj
+
+    def spy(fileobj, bucket, key, **kw):
+        order.append(key)
+        return real(fileobj, bucket, key, **kw)
+
+    monkeypatch.setattr(s3, "upload_fileobj", spy)
+    publish_two_models(s3)
+    assert order[-1].startswith("results/runs/") and order[-2].endswith("report.html")
+    assert all(k.startswith("results/scores/") for k in order[:-2])
+
+
+def test_failure_midway_leaves_no_summary(s3):
+    good = put_rows(
+        s3, BUCKET, "runs/r/scores/a.jsonl", score_rows("r", "dev1", "a", 5, 1, skill=0.5)
+    )
+    bad_rows = score_rows("r", "dev1", "b", 5, 2, skill=0.5)
+    bad_rows[3]["rouge2"]["recall"] = "high"
+    bad = put_rows(s3, BUCKET, "runs/r/scores/b.jsonl", bad_rows)
+    with pytest.raises(ScoreRowError) as err:
+        publish_run(s3, BUCKET, run_id="r", dataset="dev1", score_keys=[good, bad], run=run_info())
+    message = str(err.value)
+    assert "runs/r/scores/b.jsonl" in message and "line 4" in message
+    assert "study_id=dev1-0003" in message and "'rouge2.recall'" in message
+    assert "Findings" not in message and "Reference" not in message
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/runs/")
+    assert listed["KeyCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("dataset", "dev2", "field 'dataset'"),
+        ("findings", None, "field 'findings'"),
+        ("reference", 5, "field 'reference'"),
+        ("rouge1", [0.1], "field 'rouge1'"),
+    ],
+)
+def test_bad_rows_name_file_line_and_field(s3, field, value, needle):
+    rows = score_rows("r", "dev1", "a", 3, 1, skill=0.5)
+    rows[1][field] = value
+    key = put_rows(s3, BUCKET, "runs/r/scores/a.jsonl", rows)
+    with pytest.raises(ScoreRowError, match=needle) as err:
+        publish_run(s3, BUCKET, run_id="r", dataset="dev1", score_keys=[key], run=run_info())
+    assert "line 2" in str(err.value)
+
+
+def test_one_file_must_hold_one_model(s3):
+    rows = score_rows("r", "dev1", "a", 3, 1, skill=0.5) + score_rows(
+        "r", "dev1", "b", 1, 1, skill=0.5
+    )
+    key = put_rows(s3, BUCKET, "runs/r/scores/a.jsonl", rows)
+    with pytest.raises(ScoreRowError, match="line 4: field 'model'"):
+        publish_run(s3, BUCKET, run_id="r", dataset="dev1", score_keys=[key], run=run_info())
+
+
+def test_republishing_overwrites_instead_of_duplicating(s3):
+    publish_two_models(s3)
+    publish_two_models(s3)
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")
+    assert listed["KeyCount"] == 4
+
+
+def test_unscored_run_and_empty_score_file(s3):
+    rows = score_rows("r", "dev1", "a", 4, 1, skill=0.5, unscored=4)
+    a = put_rows(s3, BUCKET, "runs/r/scores/a.jsonl", rows)
+    s3.put_object(Bucket=BUCKET, Key="runs/r/scores/empty.jsonl", Body=b"")
+    out = publish_run(s3, BUCKET, run_id="r", dataset="dev1", score_keys=[a], run=run_info())
+    assert out["models"] == {"a": dict.fromkeys(METRICS)}
+    out = publish_run(
+        s3,
+        BUCKET,
+        run_id="r2",
+        dataset="dev1",
+        score_keys=["runs/r/scores/empty.jsonl"],
+        run=run_info(),
+    )
+    table = read_table(s3, "results/scores/run_date=2026-11-24/r2--empty.parquet")
+    assert table.num_rows == 0 and table.column_names == [n for n, _ in SCORE_COLUMNS]
+    assert out["models"] == {"empty": dict.fromkeys(METRICS)}
+
+
+def test_run_date_is_the_utc_date_and_bad_runs_are_refused(s3):
+    assert partitions.run_date("2026-11-24T23:30:00-05:00") == "2026-11-25"
+    assert partitions.run_date("2026-11-24T10:00:00") == "2026-11-24"
+    with pytest.raises(ValueError, match="started_at"):
+        partitions.run_date("yesterday")
+    with pytest.raises(ValueError, match="missing field 'execution'"):
+        info = run_info()
+        del info["execution"]
+        publish_run(s3, BUCKET, run_id="r", dataset="d", score_keys=[], run=info)
+
+
+def test_importing_the_package_does_not_load_pyarrow():
+    import subprocess
+    import sys
+
+    code = "import sys, radimpress.results; print('pyarrow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
