@@ -1,0 +1,125 @@
+"""`radimpress run`: the whole pipeline on this machine for your own training and findings files.
+
+Builds the embedded stack (moto) from template.yaml, trains each local model on --train through
+the real state machine, summarises --infer with the baseline and the trained model, scores them
+and prints the blog's two tables. Exit 0 on success, 1 when an execution fails (the failed state
+and its cause are printed), 2 for a usage problem (missing file, unknown model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from radimpress.records import Purpose, UnreadableFile, validate_file
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from radimpress_training.models import DEFAULT_MODEL, available_models
+
+    parser = subparsers.add_parser(
+        "run",
+        help="run the pipeline locally (no AWS account) on a training and a findings file",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+    )
+    parser.add_argument("--train", type=Path, help="training file (findings + impression)")
+    parser.add_argument("--infer", type=Path, help="findings file to summarise (and score)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        choices=[m for m in available_models()],
+        help=f"local model to train and compare with the baseline (repeatable; default "
+        f"{DEFAULT_MODEL})",
+    )
+    parser.add_argument("--dataset", help="dataset name in the S3 keys (default: infer's folder)")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output root (default out/)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines, only results")
+    parser.add_argument(
+        "--write-specs", action="store_true", help=argparse.SUPPRESS
+    )  # regenerate functions/radimpress/specs/local-*.json
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from radimpress.local.runtime import write_specs
+    from radimpress_training.models import DEFAULT_MODEL
+
+    if args.write_specs:
+        for path in write_specs():
+            print(path)
+        return EXIT_OK
+    if args.infer is None:
+        print("error: --infer FILE is required", file=sys.stderr)
+        return EXIT_USAGE
+    return execute(args.train, args.infer, args.model or [DEFAULT_MODEL], args.out, args)
+
+
+def _count_records(path: Path, purpose: Purpose) -> int | None:
+    try:
+        return validate_file(path, purpose).records_read
+    except UnreadableFile:
+        return None  # the pipeline will reject the file and say why
+
+
+def execute(
+    train: Path | None, infer: Path, models: list[str], out: Path, args: argparse.Namespace
+) -> int:
+    """Run, print progress, the tables and the output paths; return the exit code."""
+    from radimpress.local.console import Console, aggregate_table, distribution_table
+    from radimpress.local.runtime import LocalRun, RunFailed, tables
+
+    for path in (train, infer):
+        if path is not None and not path.is_file():
+            print(f"error: {path}: no such file", file=sys.stderr)
+            return EXIT_USAGE
+    console = Console(quiet=getattr(args, "quiet", False))
+    expected = _count_records(infer, Purpose.INFER)
+    try:
+        local = LocalRun(train, infer, models, out, console, dataset=getattr(args, "dataset", None))
+        result = local.run()
+    except RunFailed as err:
+        console.line()
+        print(f"FAILED: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+    aggregates, distribution = tables(result.score_rows)
+    console.heading(f"Results of {result.run_id}")
+    scored = {}
+    for row in result.score_rows:
+        scored.setdefault(row["model"], 0)
+        if isinstance(row.get("rouge1"), dict):
+            scored[row["model"]] += 1
+    accepted = result.input_records - result.rejected
+    console.line(
+        f"input records: {result.input_records}  accepted: {accepted}  rejected: {result.rejected}"
+        f"  (see {result.files['rejected']})"
+    )
+    complete = True
+    for model, count in scored.items():
+        complete &= count + result.rejected == result.input_records
+        console.line(f"  {model}: scored {count} + rejected {result.rejected}")
+    if expected is not None and expected != result.input_records:
+        complete = False
+        console.line(
+            f"  !! the file holds {expected} records, the pipeline saw {result.input_records}"
+        )
+    console.line()
+    console.line("Mean ROUGE F1 per model and dataset")
+    console.line(aggregate_table(aggregates))
+    console.line()
+    console.line("Distribution of per-report ROUGE F1")
+    console.line(distribution_table(distribution))
+    console.line()
+    console.line("Outputs")
+    for name, path in result.files.items():
+        console.line(f"  {name:<22} {path}")
+    if not complete:
+        print("FAILED: some input records were neither scored nor rejected", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK

@@ -1,0 +1,184 @@
+"""What the operator sees during a local run: progress lines and the blog's two tables.
+
+Progress comes from the execution history (states entered and exited, task failures, Map
+iterations) and from the local job backend (job status changes). Lines carry state names, job
+names, counts and S3 keys only: never report text.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+METRIC_TITLES = {
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "rougeL": "ROUGE-L",
+    "rougeLsum": "ROUGE-Lsum",
+}
+DISTRIBUTION_COLUMNS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
+
+
+class Console:
+    """Timestamped lines on one stream; safe to call from the job threads."""
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def line(self, text: str = "") -> None:
+        with self._lock:
+            print(text, file=self.stream, flush=True)
+
+    def progress(self, text: str) -> None:
+        if not self.quiet:
+            self.line(f"  [{self.elapsed():6.1f}s] {text}")
+
+    def heading(self, text: str) -> None:
+        self.line()
+        self.line(f"== {text}")
+
+    def job_changed(self, kind: str, name: str, status: str) -> None:
+        self.progress(f"   {kind} job {name}: {status}")
+
+
+# --------------------------------------------------------------------------------------------
+# Execution history -> progress lines
+# --------------------------------------------------------------------------------------------
+
+
+def _counts(output: str | None) -> str:
+    """Counts worth showing from a state's output (the state carries ids, keys and counts)."""
+    try:
+        data = json.loads(output or "")
+    except (TypeError, ValueError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    parts = []
+    ingest = data.get("ingest")
+    if isinstance(ingest, dict) and "records" in ingest:
+        parts.append(f"route={ingest.get('route')} records={ingest.get('records')}")
+        parts.append(f"rejected={ingest.get('rejected')}")
+    status = data.get("job_status")
+    if isinstance(status, dict) and "status" in status:
+        parts.append(f"job={status['status']}")
+    models = data.get("models")
+    if isinstance(models, dict) and isinstance(models.get("items"), list):
+        parts.append(f"models={len(models['items'])}")
+    return " ".join(parts)
+
+
+class ProgressPrinter:
+    """Turns execution-history events (boto3 shape) into progress lines; call it per event.
+
+    Wait and Choice states are not printed (the poll count shows on the next task instead);
+    ``visited`` lists every state entered, in order.
+    """
+
+    QUIET_STATES = frozenset({"Wait", "Choice"})
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self.visited: list[str] = []
+        self._entered: dict[str, int] = {}
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            self.visited.append(name)
+            self._entered[name] = self._entered.get(name, 0) + 1
+            if kind[: -len("StateEntered")] in self.QUIET_STATES:
+                return
+            again = f" (check {self._entered[name]})" if self._entered[name] > 1 else ""
+            self._console.progress(f"-> {name}{again}")
+        elif kind.endswith("StateExited"):
+            details = event["stateExitedEventDetails"]
+            if kind[: -len("StateExited")] in self.QUIET_STATES:
+                return
+            counts = _counts(details.get("output"))
+            self._console.progress(f"<- {details['name']}{'  ' + counts if counts else ''}")
+        elif kind == "MapIterationStarted":
+            index = event.get("mapIterationStartedEventDetails", {}).get("index")
+            self._console.progress(f"   map iteration {index} started")
+        elif kind in ("TaskFailed", "LambdaFunctionFailed"):
+            details = event.get("taskFailedEventDetails") or event.get(
+                "lambdaFunctionFailedEventDetails", {}
+            )
+            self._console.progress(f"!! task failed: {details.get('error')}")
+        elif kind in ("ExecutionFailed", "ExecutionSucceeded", "ExecutionAborted"):
+            self._console.progress(kind)
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A plain-text table: numbers (and missing values) right-aligned, text left-aligned."""
+    raw = [list(row) for row in rows]
+    body = [[_cell(v) for v in row] for row in raw]
+    widths = [len(h) for h in headers]
+    for row in body:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for values, cells in zip(raw, body, strict=True):
+        out = []
+        for value, cell, width in zip(values, cells, widths, strict=True):
+            is_number = value is None or (
+                isinstance(value, (int, float)) and not isinstance(value, bool)
+            )
+            out.append(cell.rjust(width) if is_number else cell.ljust(width))
+        lines.append("  ".join(out).rstrip())
+    return "\n".join(lines)
+
+
+def aggregate_table(means: Mapping[tuple[str, str], Mapping[str, float | None]]) -> str:
+    """Blog table 1: mean ROUGE F1 per (model, dataset)."""
+    headers = ["Model", "Dataset", *(METRIC_TITLES[m] for m in METRICS)]
+    rows = [
+        [model, dataset, *(values.get(m) for m in METRICS)]
+        for (model, dataset), values in means.items()
+    ]
+    return format_table(headers, rows)
+
+
+def distribution_table(
+    stats: Mapping[tuple[str, str], Mapping[str, Mapping[str, float | int | None]]],
+) -> str:
+    """Blog table 2: count/mean/std/min/quartiles/max of per-report F1, per model and metric."""
+    headers = ["Model", "Dataset", "Metric", *DISTRIBUTION_COLUMNS]
+    rows = []
+    for (model, dataset), per_metric in stats.items():
+        for metric in METRICS:
+            values = per_metric.get(metric, {})
+            rows.append(
+                [
+                    model,
+                    dataset,
+                    METRIC_TITLES[metric],
+                    *(values.get(c) for c in DISTRIBUTION_COLUMNS),
+                ]
+            )
+    return format_table(headers, rows)

@@ -1,0 +1,402 @@
+"""Drive the real pipeline on the embedded stack: train executions, then inference executions.
+
+This is what ``radimpress run`` and ``radimpress demo`` do. For each model asked for, one embedded
+stack is built from template.yaml with ``ModelSpec=local-<model>`` (the spec names the training
+image ``radimpress-local/<model>`` and the untrained ``lead`` baseline as the "pre-trained" model)
+and ``RADIMPRESS_JOB_BACKEND=local``. The training file is uploaded under ``incoming/train/``, the
+execution is started exactly as the EventBridge rule would start it and followed until it ends;
+then the inference file is uploaded under ``incoming/infer/`` and followed the same way. The
+outputs (per-report scores with the generated impressions, rejections, Parquet results and
+report.html) are copied from the embedded bucket into ``out/<run-id>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from radimpress.local.console import METRICS, Console
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = ROOT / "template.yaml"
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+BASELINE_MODEL = "lead"
+LOCAL_ENVIRONMENT = {"RADIMPRESS_JOB_BACKEND": "local"}
+_DATASET = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class RunFailed(RuntimeError):
+    """An execution ended other than SUCCEEDED; names the failed state and the cause."""
+
+    def __init__(self, phase: str, execution: Any) -> None:
+        self.phase = phase
+        self.execution = execution
+        state = execution.failed_state or "?"
+        super().__init__(
+            f"{phase} execution {execution.name} {execution.status} in state {state}: "
+            f"{execution.error}: {describe_cause(execution.cause)}"
+        )
+
+
+def describe_cause(cause: str | None) -> str:
+    """A Lambda error's cause is JSON ({errorType, errorMessage}); show the message."""
+    if not cause:
+        return "(no cause given)"
+    try:
+        data = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(data, dict) and data.get("errorMessage"):
+        return f"{data.get('errorType', 'Error')}: {data['errorMessage']}"
+    return cause
+
+
+def local_spec(model: str) -> dict[str, Any]:
+    """The resolved-spec JSON for a local model (docs/contracts.md, "Resolved model spec")."""
+    return {
+        "schema_version": 1,
+        "model_id": f"radimpress-local-{model}",
+        "model_version": "1.0.0",
+        "region": "us-east-1",
+        "source": "radimpress.local.runtime.local_spec (local models need no download)",
+        "training": {
+            "image_uri": f"radimpress-local/{model}",
+            "source_uri": "",
+            "model_uri": "",
+            "entry_point": "",
+            "instance_type": "local",
+            "hyperparameters": {"epochs": "1"},
+            "hyperparameter_names": ["epochs"],
+            "environment": {},
+            "metric_definitions": [],
+        },
+        "inference": {
+            "image_uri": f"radimpress-local/{BASELINE_MODEL}",
+            "model_uri": "",
+            "instance_type": "local",
+            "environment": {},
+            "prompt_template": "{findings}",
+        },
+    }
+
+
+def spec_name(model: str) -> str:
+    return f"local-{model}"
+
+
+def dataset_name(path: Path, given: str | None = None) -> str:
+    """The ``<dataset>`` of the S3 key: given, else the file's folder name, else its stem."""
+    name = given or (path.parent.name if path.parent.name not in ("", ".") else path.stem)
+    return _DATASET.sub("-", name).strip("-") or "dataset"
+
+
+@dataclass
+class PhaseResult:
+    """One execution: what the tables, the output folder and the benchmark need."""
+
+    phase: str
+    model: str
+    key: str
+    execution: Any
+    wall_seconds: float
+    fetched: list[Path] = field(default_factory=list)
+
+    @property
+    def output(self) -> dict[str, Any]:
+        return self.execution.output or {}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    out_dir: Path
+    phases: list[PhaseResult]
+    score_rows: list[dict[str, Any]]
+    input_records: int
+    rejected: int
+    timings: dict[str, float]
+    files: dict[str, Path]
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _check_spec(model: str) -> None:
+    from radimpress_training.models import available_models
+
+    if model not in available_models():
+        raise ValueError(
+            f"unknown local model {model!r}; local models: {', '.join(available_models())}"
+        )
+    path = SPECS / f"{spec_name(model)}.json"
+    if not path.exists():
+        raise ValueError(f"no local spec {path}; write it with `radimpress run --write-specs`")
+
+
+def write_specs(directory: Path = SPECS) -> list[Path]:
+    """Write specs/local-<model>.json for every local model (they are generated, not edited)."""
+    from radimpress_training.models import available_models
+
+    written = []
+    for model in available_models():
+        path = directory / f"{spec_name(model)}.json"
+        path.write_text(json.dumps(local_spec(model), indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+class LocalRun:
+    """One ``radimpress run``: train and infer per model, then fetch and summarise."""
+
+    def __init__(
+        self,
+        train: Path | None,
+        infer: Path,
+        models: Sequence[str],
+        out_root: Path,
+        console: Console,
+        dataset: str | None = None,
+        train_dataset: str | None = None,
+        template: Path = TEMPLATE,
+        run_id: str | None = None,
+    ) -> None:
+        self.train = train
+        self.infer = infer
+        self.models = list(dict.fromkeys(models))
+        self.console = console
+        self.template = template
+        self.dataset = dataset_name(infer, dataset)
+        self.train_dataset = dataset_name(train, train_dataset) if train else self.dataset
+        self.run_id = run_id or "local-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        self.out_dir = out_root / self.run_id
+        self.phases: list[PhaseResult] = []
+        self.timings: dict[str, float] = {}
+
+    # ----- one execution -----------------------------------------------------------------------
+
+    def _execute(self, stack: Any, phase: str, model: str, source: Path, key: str) -> PhaseResult:
+        from radimpress.local.console import ProgressPrinter
+
+        self.console.heading(f"{phase}: {source.name} -> s3://{stack.bucket}/{key} (model {model})")
+        started = time.perf_counter()
+        stack.upload(key, source)
+        arn = stack.start_execution(key)
+        execution = stack.wait(arn, on_event=ProgressPrinter(self.console), timeout=1800)
+        result = PhaseResult(phase, model, key, execution, time.perf_counter() - started)
+        self.phases.append(result)
+        if execution.status != "SUCCEEDED":
+            raise RunFailed(phase, execution)
+        return result
+
+    def _fetch(self, stack: Any, prefix: str, target: Path, keep: Callable[[str], bool]) -> list:
+        s3 = stack.client("s3")
+        fetched = []
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=stack.bucket, Prefix=prefix
+        ):
+            for item in page.get("Contents", []):
+                if not keep(item["Key"]):
+                    continue
+                local = target / item["Key"][len(prefix) :]
+                local.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(stack.bucket, item["Key"], str(local))
+                fetched.append(local)
+        return fetched
+
+    # ----- the whole run -----------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        from radimpress.local.jobs import local_job_backend, reset_local_job_backend
+        from radimpress.local.stack import EmbeddedStack
+
+        for model in self.models:
+            _check_spec(model)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        score_rows: list[dict[str, Any]] = []
+        rejected_rows: list[dict[str, Any]] = []
+        baseline_seen = False
+        for model in self.models:
+            stack_started = time.perf_counter()
+            reset_local_job_backend()
+            with (
+                _environment(LOCAL_ENVIRONMENT),
+                EmbeddedStack(
+                    str(self.template),
+                    parameters={"PollSeconds": "1", "ModelSpec": spec_name(model)},
+                    environment=dict(LOCAL_ENVIRONMENT),
+                    retry_scale=0.0,
+                    stack_name="radimpress-local",
+                ) as stack,
+            ):
+                self._add("stack_setup", time.perf_counter() - stack_started)
+                local_job_backend().on_job_change = self.console.job_changed
+                if self.train is not None:
+                    key = f"incoming/train/{self.train_dataset}/{self.train.name}"
+                    phase = self._execute(stack, "train", model, self.train, key)
+                    self._add("train_execution", phase.wall_seconds)
+                key = f"incoming/infer/{self.dataset}/{self.infer.name}"
+                phase = self._execute(stack, "infer", model, self.infer, key)
+                self._add("infer_execution", phase.wall_seconds)
+                fetch_started = time.perf_counter()
+                rows, rejected = self._collect(stack, phase, skip_baseline=baseline_seen)
+                score_rows.extend(rows)
+                if not rejected_rows:
+                    rejected_rows = rejected
+                baseline_seen = True
+                self._add("fetch_outputs", time.perf_counter() - fetch_started)
+            reset_local_job_backend()
+        files = self._write_outputs(score_rows, rejected_rows)
+        ingest = self.phases[-1].output.get("ingest", {})
+        return RunResult(
+            run_id=self.run_id,
+            out_dir=self.out_dir,
+            phases=self.phases,
+            score_rows=score_rows,
+            input_records=int(ingest.get("records", 0)) + int(ingest.get("rejected", 0)),
+            rejected=int(ingest.get("rejected", 0)),
+            timings=self.timings,
+            files=files,
+        )
+
+    def _add(self, name: str, seconds: float) -> None:
+        self.timings[name] = self.timings.get(name, 0.0) + seconds
+
+    def _collect(
+        self, stack: Any, phase: PhaseResult, skip_baseline: bool
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Score rows and rejections of one inference execution, and its results files."""
+        s3 = stack.client("s3")
+        output = phase.output
+        run_id = phase.execution.name
+        rows: list[dict[str, Any]] = []
+        for item in output.get("scores", []):
+            body = s3.get_object(Bucket=stack.bucket, Key=item["score_key"])["Body"].read()
+            for line in body.decode("utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    row["model_key"] = item["model_key"]
+                    rows.append(row)
+        if skip_baseline:
+            baseline = f"radimpress-local/{BASELINE_MODEL}"
+            rows = [r for r in rows if BASELINE_MODEL not in (r["model"], r["model_key"])]
+            rows = [r for r in rows if r.get("image") != baseline]
+        rejected: list[dict[str, Any]] = []
+        rejected_key = output.get("ingest", {}).get("rejected_key")
+        if rejected_key:
+            body = s3.get_object(Bucket=stack.bucket, Key=rejected_key)["Body"].read()
+            rejected = [json.loads(x) for x in body.decode("utf-8").splitlines() if x.strip()]
+        phase.fetched = self._fetch(
+            stack, "results/", self.out_dir / "results", lambda key: run_id in key
+        )
+        return rows, rejected
+
+    def _write_outputs(
+        self, rows: list[dict[str, Any]], rejected: list[dict[str, Any]]
+    ) -> dict[str, Path]:
+        impressions = self.out_dir / "impressions.jsonl"
+        scores = self.out_dir / "scores.jsonl"
+        rejections = self.out_dir / "rejected.jsonl"
+        with impressions.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                record = {k: row.get(k) for k in ("study_id", "model", "generated")}
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        with scores.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        with rejections.open("w", encoding="utf-8") as handle:
+            for row in rejected:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        summary = self.out_dir / "summary.json"
+        summary.write_text(
+            json.dumps(self.summary(rows, len(rejected)), indent=2) + "\n", encoding="utf-8"
+        )
+        files = {
+            "impressions": impressions,
+            "scores": scores,
+            "rejected": rejections,
+            "summary": summary,
+        }
+        for phase in self.phases:
+            for path in phase.fetched:
+                if path.name == "report.html":
+                    files[f"report ({phase.model})"] = path
+        parquet = sorted((self.out_dir / "results").rglob("*.parquet"))
+        if parquet:
+            files["parquet"] = self.out_dir / "results"
+        return files
+
+    def summary(self, rows: list[dict[str, Any]], rejected: int) -> dict[str, Any]:
+        """Counts, the two tables' numbers and the executions, as JSON (no report text)."""
+        aggregates, distribution = tables(rows)
+        return {
+            "run_id": self.run_id,
+            "dataset": self.dataset,
+            "models": self.models,
+            "executions": [
+                {
+                    "phase": p.phase,
+                    "model": p.model,
+                    "key": p.key,
+                    "name": p.execution.name,
+                    "status": p.execution.status,
+                    "wall_seconds": round(p.wall_seconds, 3),
+                }
+                for p in self.phases
+            ],
+            "rejected": rejected,
+            "aggregate": [
+                {"model": m, "dataset": d, **values} for (m, d), values in aggregates.items()
+            ],
+            "distribution": [
+                {"model": m, "dataset": d, "metric": metric, **stats}
+                for (m, d), per_metric in distribution.items()
+                for metric, stats in per_metric.items()
+            ],
+            "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def tables(
+    rows: Sequence[dict[str, Any]],
+) -> tuple[dict[tuple[str, str], dict[str, float | None]], dict[tuple[str, str], dict[str, Any]]]:
+    """Mean F1 and the distribution per (model, dataset) and metric, from per-report score rows.
+
+    The distribution uses radimpress.results.report.describe, the same numbers report.html shows.
+    """
+    from radimpress.results.report import describe
+
+    f1: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for row in rows:
+        per_metric = f1.setdefault((row["model"], row["dataset"]), {m: [] for m in METRICS})
+        for metric in METRICS:
+            value = row.get(metric)
+            if isinstance(value, dict) and value.get("fmeasure") is not None:
+                per_metric[metric].append(float(value["fmeasure"]))
+    distribution = {
+        group: {metric: describe(values) for metric, values in per_metric.items()}
+        for group, per_metric in f1.items()
+    }
+    aggregates = {
+        group: {metric: stats["mean"] for metric, stats in per_metric.items()}
+        for group, per_metric in distribution.items()
+    }
+    return aggregates, distribution
