@@ -1,0 +1,227 @@
+"""Run the stack's Athena named queries on DuckDB over the local results folder.
+
+The SQL exists once, in the ``AWS::Athena::NamedQuery`` resources of template.yaml. This module
+reads it from there, transpiles it from Trino (Athena engine v3) to DuckDB with sqlglot, and
+registers the local Parquet partitions (the same ``scores/run_date=.../*.parquet`` layout as in S3)
+under the Glue table names, so ``make demo`` prints the very tables an operator gets from Athena.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from radimpress.results import partitions
+from radimpress.results.schema import RUN_COLUMNS, RUNS_TABLE, SCORE_COLUMNS, SCORES_TABLE
+
+TEMPLATE_ENV = "RADIMPRESS_TEMPLATE"
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+_DUCKDB_TYPES = {
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMPTZ",
+}
+TABLES = (
+    (SCORES_TABLE, "scores", SCORE_COLUMNS),
+    (RUNS_TABLE, "runs", RUN_COLUMNS),
+)
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """One ``AWS::Athena::NamedQuery``: its logical id, display name, description and Trino SQL."""
+
+    logical_id: str
+    name: str
+    description: str
+    sql: str
+
+    def duckdb_sql(self) -> str:
+        import sqlglot
+
+        statements = sqlglot.transpile(self.sql, read="trino", write="duckdb", pretty=True)
+        if len(statements) != 1:
+            raise ValueError(f"named query {self.logical_id}: expected one SQL statement")
+        return statements[0]
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    query: NamedQuery
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def _load_template(path: Path) -> dict[str, Any]:
+    import yaml
+
+    class CfnLoader(yaml.SafeLoader):
+        """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as plain {"Fn::...": value}."""
+
+    def tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+    CfnLoader.add_multi_constructor("!", tag)
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=CfnLoader)  # a SafeLoader subclass
+
+
+def _plain(value: Any, stack_name: str) -> str:
+    """A string property that may be a plain string or a simple ``!Sub`` of the stack name."""
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"].replace("${AWS::StackName}", stack_name)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string or a !Sub of one, got {value!r}")
+    return value
+
+
+def template_path(path: str | Path | None = None) -> Path:
+    return Path(path or os.environ.get(TEMPLATE_ENV) or DEFAULT_TEMPLATE)
+
+
+def load_named_queries(
+    template: str | Path | None = None, stack_name: str = "radimpress"
+) -> list[NamedQuery]:
+    """Every ``AWS::Athena::NamedQuery`` in template.yaml, in the order they appear."""
+    path = template_path(template)
+    resources = _load_template(path).get("Resources", {})
+    queries = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Athena::NamedQuery":
+            continue
+        props = resource.get("Properties", {})
+        sql = props.get("QueryString")
+        if not isinstance(sql, str) or not sql.strip():
+            raise ValueError(f"{path}: {logical_id}: QueryString must be a literal SQL string")
+        queries.append(
+            NamedQuery(
+                logical_id=logical_id,
+                name=_plain(props.get("Name", logical_id), stack_name),
+                description=_plain(props.get("Description", ""), stack_name),
+                sql=sql,
+            )
+        )
+    return queries
+
+
+def connect(results_dir: str | Path) -> Any:
+    """An in-memory DuckDB with ``scores`` and ``runs`` views over ``results_dir``'s Parquet.
+
+    ``results_dir`` mirrors the bucket's ``results/`` prefix. A table with no files yet is an
+    empty table with the Glue columns, so the queries run (and return nothing) before any run.
+    """
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    root = Path(results_dir)
+    for table, folder, columns in TABLES:
+        files = sorted((root / folder).glob("run_date=*/*.parquet"))
+        if files:
+            pattern = str(root / folder / "run_date=*" / "*.parquet").replace("'", "''")
+            con.execute(
+                f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}', "
+                "hive_partitioning = true, hive_types = {'run_date': VARCHAR})"
+            )
+        else:
+            cols = ", ".join(f"{name} {_DUCKDB_TYPES[kind]}" for name, kind in columns)
+            con.execute(f"CREATE TABLE {table} ({cols}, run_date VARCHAR)")
+    return con
+
+
+def run_named_queries(
+    results_dir: str | Path, template: str | Path | None = None
+) -> list[QueryResult]:
+    """Run every named query of the template over the local results; the Athena answers, locally."""
+    con = connect(results_dir)
+    try:
+        out = []
+        for query in load_named_queries(template):
+            cursor = con.execute(query.duckdb_sql())
+            columns = [d[0] for d in cursor.description]
+            out.append(QueryResult(query, columns, cursor.fetchall()))
+        return out
+    finally:
+        con.close()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def format_result(result: QueryResult) -> str:
+    """A plain-text table for the terminal (floats to 4 decimals, as the blog's tables)."""
+    cells = [result.columns, *([_cell(v) for v in row] for row in result.rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(result.columns))]
+    lines = [f"{result.query.name}"]
+    for n, row in enumerate(cells):
+        lines.append(
+            "  ".join(c.rjust(w) if n else c.ljust(w) for c, w in zip(row, widths, strict=True))
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    if not result.rows:
+        lines.append("(no rows)")
+    return "\n".join(lines)
+
+
+def save_results(results: list[QueryResult], out_dir: str | Path) -> list[Path]:
+    """Write ``<LogicalId>.csv`` per result (full precision) and ``queries.txt``; return paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for result in results:
+        path = out / f"{result.query.logical_id}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(result.columns)
+            writer.writerows(result.rows)
+        written.append(path)
+    text = out / "queries.txt"
+    text.write_text("\n\n".join(format_result(r) for r in results) + "\n", encoding="utf-8")
+    written.append(text)
+    return written
+
+
+def mirror_results(s3: Any, bucket: str, dest: str | Path, results_prefix: str = "results") -> int:
+    """Copy the table files under ``results/`` from (moto) S3 into ``dest``; return the count.
+
+    Only the two tables' Parquet files are copied; reports are fetched by the caller by key.
+    """
+    root = Path(dest)
+    count = 0
+    paginator = s3.get_paginator("list_objects_v2")
+    for prefix in (
+        partitions.scores_prefix(results_prefix),
+        partitions.runs_prefix(results_prefix),
+    ):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                relative = obj["Key"][len(results_prefix.rstrip("/")) + 1 :]
+                if not relative.endswith(".parquet") or ".." in relative.split("/"):
+                    continue
+                target = root / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_suffix(".parquet.part")
+                s3.download_file(bucket, obj["Key"], str(tmp))
+                tmp.replace(target)
+                count += 1
+    return count

@@ -1,0 +1,230 @@
+"""Every Athena named query in template.yaml, run on DuckDB over results written by publish_run.
+
+Numbers are checked against Python: means with statistics.fmean, sample std with statistics.stdev,
+percentiles with numpy's default linear interpolation (what pandas describe() prints in the blog),
+and win/tie/loss counts per report. The runs exercise what the queries must get right: a superseded
+run, a run whose publishing died before its summary, an inference run without references.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import boto3
+import numpy as np
+import pytest
+from moto import mock_aws
+from results_data import put_rows, run_info, score_rows
+
+from radimpress.local import sql
+from radimpress.results import publish_run
+from radimpress.results.publish import ScoreRowError
+
+BUCKET = "radimpress-test"
+METRIC_COLS = {"rouge1": "rouge1", "rouge2": "rouge2", "rougeL": "rougel", "rougeLsum": "rougelsum"}
+# (dataset, model) -> (rows, seed, skill) of the run that must count (the latest complete one).
+LATEST = {
+    ("dev1", "fine-tuned"): (60, 11, 0.6),
+    ("dev1", "pretrained"): (60, 12, 0.25),
+    ("dev1", "lead"): (60, 13, 0.25),
+    ("dev2", "fine-tuned"): (41, 21, 0.45),
+    ("dev2", "pretrained"): (41, 22, 0.15),
+}
+
+
+def publish(s3, run_id, dataset, models, *, started="2026-11-20T10:00:00Z", unscored=0):
+    keys = []
+    for model, (n, seed, skill) in models.items():
+        rows = score_rows(run_id, dataset, model, n, seed, skill=skill, unscored=unscored)
+        keys.append(put_rows(s3, BUCKET, f"runs/{run_id}/scores/{model}.jsonl", rows))
+    return publish_run(
+        s3, BUCKET, run_id=run_id, dataset=dataset, score_keys=keys, run=run_info(started)
+    )
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("results")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        # Superseded: an older dev1 run of fine-tuned and pretrained (other numbers).
+        publish(s3, "old", "dev1", {"fine-tuned": (60, 1, 0.9), "pretrained": (60, 2, 0.9)})
+        # The runs that count, on two dates.
+        publish(
+            s3,
+            "r-dev1",
+            "dev1",
+            {m: v for (d, m), v in LATEST.items() if d == "dev1"},
+            started="2026-11-23T09:00:00Z",
+        )
+        publish(
+            s3,
+            "r-dev2",
+            "dev2",
+            {m: v for (d, m), v in LATEST.items() if d == "dev2"},
+            started="2026-11-24T09:00:00Z",
+        )
+        # Newer, but without references: nothing scored, so it must not replace r-dev1.
+        publish(
+            s3,
+            "infer",
+            "dev1",
+            {"fine-tuned": (10, 3, 0.5)},
+            unscored=10,
+            started="2026-11-24T11:00:00Z",
+        )
+        # Newer still, but publishing died after the first model's scores: no summary, not counted.
+        good = put_rows(
+            s3,
+            BUCKET,
+            "runs/dead/scores/pretrained.jsonl",
+            score_rows("dead", "dev1", "pretrained", 60, 4, skill=1.0),
+        )
+        bad_rows = score_rows("dead", "dev1", "lead", 5, 5, skill=1.0)
+        bad_rows[2]["rouge1"] = "oops"
+        bad = put_rows(s3, BUCKET, "runs/dead/scores/lead.jsonl", bad_rows)
+        with pytest.raises(ScoreRowError):
+            publish_run(
+                s3,
+                BUCKET,
+                run_id="dead",
+                dataset="dev1",
+                score_keys=[good, bad],
+                run=run_info("2026-11-24T12:00:00Z"),
+            )
+        copied = sql.mirror_results(s3, BUCKET, folder)
+    # Score files + one summary per complete run: old 2+1, r-dev1 3+1, r-dev2 2+1, infer 1+1, dead 1.
+    assert copied == 13
+    by_id = {r.query.logical_id: r for r in sql.run_named_queries(folder)}
+    return folder, by_id
+
+
+def expected_f1():
+    """(dataset, model) -> {metric col: [f1 of each scored report]} of the runs that count."""
+    out = {}
+    for (dataset, model), (n, seed, skill) in LATEST.items():
+        run_id = f"r-{dataset}"
+        rows = score_rows(run_id, dataset, model, n, seed, skill=skill)
+        out[dataset, model] = {
+            col: [r[metric]["fmeasure"] for r in rows] for metric, col in METRIC_COLS.items()
+        }
+        out[dataset, model]["study_id"] = [r["study_id"] for r in rows]
+    return out
+
+
+def test_every_named_query_in_the_template_runs(results):
+    _, by_id = results
+    assert set(by_id) >= {"MeanRougeQuery", "RougeDistributionQuery", "ModelComparisonQuery"}
+    assert set(by_id) == {q.logical_id for q in sql.load_named_queries()}
+    for result in by_id.values():
+        assert result.rows, result.query.logical_id
+        assert result.query.name.startswith("radimpress ")
+
+
+def test_mean_rouge_table(results):
+    _, by_id = results
+    rows = by_id["MeanRougeQuery"].records()
+    want = expected_f1()
+    assert [(r["dataset"], r["model"]) for r in rows] == sorted(want)
+    for row in rows:
+        values = want[row["dataset"], row["model"]]
+        assert row["run_id"] == f"r-{row['dataset']}"
+        assert row["reports"] == len(values["rouge1"])
+        for col in METRIC_COLS.values():
+            assert row[col] == pytest.approx(statistics.fmean(values[col]), rel=1e-12, abs=1e-15)
+
+
+def test_distribution_table_matches_pandas_describe(results):
+    _, by_id = results
+    rows = by_id["RougeDistributionQuery"].records()
+    want = expected_f1()
+    assert len(rows) == len(want) * 4
+    assert [r["metric"] for r in rows[:4]] == ["rouge1", "rouge2", "rougel", "rougelsum"]
+    for row in rows:
+        values = want[row["dataset"], row["model"]][row["metric"]]
+        q25, q50, q75 = np.percentile(values, [25, 50, 75])  # linear interpolation
+        assert row["count"] == len(values)
+        assert row["mean"] == pytest.approx(statistics.fmean(values), rel=1e-12, abs=1e-15)
+        assert row["std"] == pytest.approx(statistics.stdev(values), rel=1e-9)
+        assert (row["min"], row["max"]) == (min(values), max(values))
+        # Exact, not approximate: these sit between grid values, so a nearest-rank or t-digest
+        # answer would differ.
+        assert row["p25"] == pytest.approx(q25, abs=1e-12)
+        assert row["p50"] == pytest.approx(q50, abs=1e-12)
+        assert row["p75"] == pytest.approx(q75, abs=1e-12)
+
+
+def test_percentiles_interpolate_between_ranks(results):
+    """dev2 has 41 reports: (n-1)*0.25 = 10 is a rank; with 60 reports 14.75 is not."""
+    _, by_id = results
+    row = next(
+        r
+        for r in by_id["RougeDistributionQuery"].records()
+        if (r["dataset"], r["model"], r["metric"]) == ("dev1", "lead", "rouge2")
+    )
+    ordered = sorted(expected_f1()["dev1", "lead"]["rouge2"])
+    assert row["p25"] == pytest.approx(ordered[14] + 0.75 * (ordered[15] - ordered[14]), abs=1e-12)
+
+
+def test_model_comparison_wins_ties_losses(results):
+    _, by_id = results
+    rows = by_id["ModelComparisonQuery"].records()
+    want = expected_f1()
+    expected = {}
+    for dataset in ("dev1", "dev2"):
+        models = sorted(m for d, m in want if d == dataset)
+        for i, a in enumerate(models):
+            for b in models[i + 1 :]:
+                for col in METRIC_COLS.values():
+                    fa = dict(zip(want[dataset, a]["study_id"], want[dataset, a][col], strict=True))
+                    fb = dict(zip(want[dataset, b]["study_id"], want[dataset, b][col], strict=True))
+                    diffs = [fa[s] - fb[s] for s in fa if s in fb]
+                    expected[dataset, a, b, col] = (
+                        len(diffs),
+                        sum(d > 0 for d in diffs),
+                        sum(d == 0 for d in diffs),
+                        sum(d < 0 for d in diffs),
+                        statistics.fmean(diffs),
+                    )
+    got = {
+        (r["dataset"], r["model_a"], r["model_b"], r["metric"]): (
+            r["reports"],
+            r["wins_a"],
+            r["ties"],
+            r["wins_b"],
+            r["mean_diff"],
+        )
+        for r in rows
+    }
+    assert set(got) == set(expected)
+    ties = 0
+    for key, (n, wins, tie, losses, mean) in expected.items():
+        g = got[key]
+        assert g[:4] == (n, wins, tie, losses), key
+        assert g[4] == pytest.approx(mean, abs=1e-12)
+        ties += tie
+    assert ties > 0  # the generated grid makes ties happen, so the tie column is really tested
+
+
+def test_transpiled_sql_is_duckdb_specific():
+    for query in sql.load_named_queries():
+        duck = query.duckdb_sql()
+        if "max_by(" in query.sql:
+            assert "ARG_MAX(" in duck
+
+
+def test_queries_run_with_no_results_yet(tmp_path):
+    results = sql.run_named_queries(tmp_path)
+    assert results and all(r.rows == [] for r in results)
+    text = sql.format_result(results[0])
+    assert "(no rows)" in text
+
+
+def test_save_results_writes_csv_and_text(results, tmp_path):
+    folder, _ = results
+    written = sql.save_results(sql.run_named_queries(folder), tmp_path / "q")
+    names = {p.name for p in written}
+    assert "MeanRougeQuery.csv" in names and "queries.txt" in names
+    text = (tmp_path / "q" / "queries.txt").read_text()
+    assert "mean ROUGE F1 by model and dataset" in text and "fine-tuned" in text
