@@ -349,6 +349,17 @@ class LocalJobBackend:
             if future is not None:
                 future.result(timeout)
 
+    def job_seconds(self) -> dict[str, float]:
+        """Seconds the ended jobs computed, per kind (``training_job``, ``transform_job``)."""
+        totals: dict[str, float] = {}
+        with self._lock:
+            jobs = [*self._training.values(), *self._transform.values()]
+        for job in jobs:
+            if job.started and job.ended:
+                key = f"{job.kind}_job"
+                totals[key] = totals.get(key, 0.0) + (job.ended - job.started).total_seconds()
+        return totals
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)
 

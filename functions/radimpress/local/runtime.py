@@ -140,16 +140,27 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _check_spec(model: str) -> None:
+def _check_model(model: str) -> None:
     from radimpress_training.models import available_models
 
     if model not in available_models():
         raise ValueError(
             f"unknown local model {model!r}; local models: {', '.join(available_models())}"
         )
-    path = SPECS / f"{spec_name(model)}.json"
-    if not path.exists():
-        raise ValueError(f"no local spec {path}; write it with `radimpress run --write-specs`")
+
+
+def spec_reference(model: str, scratch: Path) -> str:
+    """What ``ModelSpec`` / RADIMPRESS_MODEL_SPEC gets: the shipped spec's name, or a written file.
+
+    A model registered after the shipped specs were generated gets its spec written under
+    ``scratch`` and passed as a path (spec.load_spec accepts both).
+    """
+    if (SPECS / f"{spec_name(model)}.json").exists():
+        return spec_name(model)
+    scratch.mkdir(parents=True, exist_ok=True)
+    path = scratch / f"{spec_name(model)}.json"
+    path.write_text(json.dumps(local_spec(model), indent=2) + "\n", encoding="utf-8")
+    return str(path.resolve())
 
 
 def write_specs(directory: Path = SPECS) -> list[Path]:
@@ -229,7 +240,7 @@ class LocalRun:
         from radimpress.local.stack import EmbeddedStack
 
         for model in self.models:
-            _check_spec(model)
+            _check_model(model)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         score_rows: list[dict[str, Any]] = []
         rejected_rows: list[dict[str, Any]] = []
@@ -241,7 +252,10 @@ class LocalRun:
                 _environment(LOCAL_ENVIRONMENT),
                 EmbeddedStack(
                     str(self.template),
-                    parameters={"PollSeconds": "1", "ModelSpec": spec_name(model)},
+                    parameters={
+                        "PollSeconds": "1",
+                        "ModelSpec": spec_reference(model, self.out_dir / "specs"),
+                    },
                     environment=dict(LOCAL_ENVIRONMENT),
                     retry_scale=0.0,
                     stack_name="radimpress-local",
@@ -263,6 +277,9 @@ class LocalRun:
                     rejected_rows = rejected
                 baseline_seen = True
                 self._add("fetch_outputs", time.perf_counter() - fetch_started)
+                local_job_backend().wait()
+                for kind, seconds in local_job_backend().job_seconds().items():
+                    self._add(kind, seconds)
             reset_local_job_backend()
         files = self._write_outputs(score_rows, rejected_rows)
         ingest = self.phases[-1].output.get("ingest", {})
