@@ -182,10 +182,12 @@ def render_report(run: dict[str, Any], models: Sequence[ModelView]) -> str:
         _table(["Model", "Reports", "Scored", *titles], mean_rows, "means"),
         "<h2>Distribution of F1</h2>",
     ]
+    sections.append('<div class="dists">')
     for m in models:
         rows = [[stat, *(_fmt(dist[m.label][c][stat]) for c in cols)] for stat in STAT_ROWS]
-        sections.append(f"<h3>{escape(m.label)}</h3>")
-        sections.append(_table(["", *titles], rows, "dist"))
+        sections.append(f"<div><h3>{escape(m.label)}</h3>")
+        sections.append(_table(["", *titles], rows, "dist") + "</div>")
+    sections.append("</div>")
     sections.append("<h2>F1 by model</h2>")
     sections.append(
         '<p class="note">Box: 25%&ndash;75%, line: median, diamond: mean, whiskers: '
@@ -251,13 +253,15 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:
 dl.facts dt{color:#666}dl.facts dd{margin:0;word-break:break-all}
 table{border-collapse:collapse;margin:4px 0 12px}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
-th{background:#f4f4f4}td:first-child{text-align:left}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 table.worst{width:100%;table-layout:fixed}
 table.worst td,table.worst th{text-align:left}
 table.worst th:nth-child(1){width:9em}table.worst th:nth-child(2){width:7em}
 .text{white-space:pre-wrap;word-wrap:break-word}
 .none{color:#999;font-style:italic}.note{color:#666;font-size:12px}
-.plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:12px}
+.plots{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:12px;max-width:1100px}
+@media (max-width:800px){.plots{grid-template-columns:1fr}}
+.dists{display:flex;flex-wrap:wrap;gap:0 24px}
 svg.box{width:100%;height:auto;background:#fff}
 svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#444}
 svg .grid{stroke:#e6e6e6}svg .whisker{stroke:#333}

@@ -1,0 +1,217 @@
+"""The run report: tables, one box per model and metric, escaping, self-containment, and a render.
+
+The render test uses headless Chromium (Debian package `chromium`) and is skipped without it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from results_data import NASTY, score_rows
+
+from radimpress.results.publish import ModelResults, flatten_row
+from radimpress.results.report import box_plot_svg, describe, quantile, render_report
+
+MODELS = (("fine-tuned", 0.6, 1), ("pretrained", 0.25, 2), ("lead-3 <baseline>", 0.35, 3))
+RUN = {
+    "run_id": "run-42",
+    "dataset": "dev1",
+    "source_key": "incoming/infer/dev1/reports.jsonl",
+    "records": 80,
+    "rejected": 1,
+    "started_at": datetime(2026, 11, 24, 8, 0, tzinfo=UTC),
+    "published_at": datetime(2026, 11, 24, 8, 5, tzinfo=UTC),
+}
+
+
+def model_results(n=80, unscored=4):
+    out = []
+    for label, skill, seed in MODELS:
+        m = ModelResults(label=label, key=f"k/{seed}")
+        for i, raw in enumerate(
+            score_rows("run-42", "dev1", label, n, seed, skill=skill, unscored=unscored)
+        ):
+            m.add(flatten_row(raw, source="s", line=i + 1, run_id="run-42", dataset="dev1"))
+        out.append(m)
+    return out
+
+
+class Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+        self.tables = []
+        self._cell = None
+        self._row = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self._row = []
+            self.tables[-1].append(self._row)
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.fixture(scope="module")
+def page():
+    html = render_report(RUN, model_results())
+    parsed = Collector()
+    parsed.feed(html)
+    return html, parsed
+
+
+def test_quantile_and_describe_match_numpy():
+    values = [0.1, 0.9, 0.35, 0.35, 0.2, 0.75, 0.6]
+    for p in (0.0, 0.25, 0.5, 0.75, 1.0):
+        assert quantile(sorted(values), p) == pytest.approx(
+            np.percentile(values, p * 100), abs=1e-15
+        )
+    d = describe(values)
+    assert d["count"] == 7 and d["std"] == pytest.approx(statistics.stdev(values))
+    assert describe([])["mean"] is None and describe([0.5])["std"] is None
+
+
+def test_mean_table_has_one_row_per_model_with_python_means(page):
+    _, parsed = page
+    means = parsed.tables[0]
+    assert means[0] == ["Model", "Reports", "Scored", "ROUGE-1", "ROUGE-2", "ROUGE-L", "ROUGE-Lsum"]
+    assert [r[0] for r in means[1:]] == [label for label, _, _ in MODELS]
+    for row, m in zip(means[1:], model_results(), strict=True):
+        assert row[1:3] == ["80", "76"]
+        assert row[3] == f"{statistics.fmean(m.f1['rouge1']):.4f}"
+
+
+def test_distribution_tables_follow_describe(page):
+    _, parsed = page
+    dist = parsed.tables[1 : 1 + len(MODELS)]
+    m = model_results()[0]
+    assert [r[0] for r in dist[0][1:]] == [
+        "count",
+        "mean",
+        "std",
+        "min",
+        "25%",
+        "50%",
+        "75%",
+        "max",
+    ]
+    assert dist[0][7][3] == f"{np.percentile(m.f1['rougel'], 75):.4f}"  # 75% row, ROUGE-L
+
+
+def test_one_box_per_model_and_metric(page):
+    html, parsed = page
+    svgs = [a for t, a in parsed.tags if t == "svg"]
+    assert len(svgs) == 4
+    boxes = [a for t, a in parsed.tags if t == "g" and a.get("class") == "model-box"]
+    assert len(boxes) == 4 * len(MODELS)
+    assert [b["data-model"] for b in boxes[: len(MODELS)]] == [label for label, _, _ in MODELS]
+    assert html.count('class="iqr"') == 4 * len(MODELS)
+
+
+def test_box_geometry_follows_quartiles():
+    values = [i / 100 for i in range(101)]
+    svg = box_plot_svg("T", [("m", values)])
+    # plot area: top 30, height 214; q3 = 0.75 -> y = 30 + 214 * 0.25 = 83.5
+    rect = re.search(r'<rect x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)"', svg)
+    assert float(rect.group(1)) == pytest.approx(83.5, abs=0.05)
+    assert float(rect.group(2)) == pytest.approx(214 * 0.5, abs=0.1)
+    assert "<circle" not in svg  # uniform data has no outliers
+    spread = [0.5] * 20 + [0.45, 0.55, 0.0]  # IQR 0, so 0.45, 0.55 and 0.0 lie beyond the whiskers
+    assert box_plot_svg("T", [("m", spread)]).count("<circle") == 3
+
+
+def test_text_is_escaped_and_page_is_self_contained(page):
+    html, parsed = page
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "lead-3 &lt;baseline&gt;" in html
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html)
+    assert "@import" not in html and "url(" not in html
+    worst = [t for t in parsed.tables if t and t[0][:2] == ["Study", "ROUGE-L F1"]]
+    assert len(worst) == len(MODELS)
+    assert all(len(t) == 1 + 5 for t in worst)
+
+
+def test_worst_reports_are_the_lowest_rouge_l(page):
+    _, parsed = page
+    worst = next(t for t in parsed.tables if t and t[0][:2] == ["Study", "ROUGE-L F1"])
+    m = model_results()[0]
+    rows = score_rows("run-42", "dev1", "fine-tuned", 80, 1, skill=0.6, unscored=4)
+    scored = [
+        (r["rougeL"]["fmeasure"], i, r["study_id"]) for i, r in enumerate(rows) if r["rougeL"]
+    ]
+    want = [s for _, _, s in sorted(scored)[:5]]
+    assert [r[0] for r in worst[1:]] == want
+    assert [r["study_id"] for r in m.worst()] == want
+    # Escaped in the HTML, the text reads back exactly (CRLF and all) once parsed.
+    assert any(NASTY in cell for row in worst[1:] for cell in row[2:])
+
+
+def test_model_without_scores_renders(page):
+    m = ModelResults(label="no refs", key="k")
+    html = render_report(RUN, [m])
+    assert "No scored reports." in html and "no scores" in html
+
+
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
+    None,
+)
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no headless Chromium installed (apt-get install chromium)"
+)
+def test_renders_in_headless_chromium(page, tmp_path):
+    html, _ = page
+    report = tmp_path / "report.html"
+    report.write_text(html, encoding="utf-8")
+    shot = Path(os.environ.get("RADIMPRESS_REPORT_SCREENSHOT", tmp_path / "report.png"))
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--window-size=1280,2400",
+                f"--screenshot={shot}",
+                report.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1280, 2400)
+    assert len(data) > 20_000  # a blank page compresses to a few kB
