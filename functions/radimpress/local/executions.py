@@ -1,0 +1,280 @@
+"""Start, watch and wait on Step Functions executions, and derive their input like EventBridge.
+
+``wait`` follows ``get_execution_history`` while moto runs the execution on its own thread and
+hands each new event to a callback (the operator's progress line); ``describe`` turns an event into
+that line without ever printing state input or output. ``target_input`` applies an EventBridge
+target's InputTransformer / Input / InputPath to an event, so the local execution input is the one
+the template's rule produces in the cloud.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+_FAIL_TYPES = ("Failed", "TimedOut", "Aborted")
+_TASK_FAILURES = {
+    "TaskFailed",
+    "TaskTimedOut",
+    "TaskStartFailed",
+    "TaskSubmitFailed",
+    "LambdaFunctionFailed",
+    "LambdaFunctionTimedOut",
+    "LambdaFunctionStartFailed",
+}
+
+
+class ExecutionTimeout(TimeoutError):
+    """The execution did not finish in time; it has been stopped."""
+
+
+@dataclass
+class ExecutionResult:
+    """How an execution ended, with its full history (boto3 event shape plus ``state``)."""
+
+    arn: str
+    name: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    failed_state: str | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    visited: list[str] = field(default_factory=list)  # state names in the order entered
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def events(self, event_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.history if e["type"] == event_type]
+
+    def task_failures(self) -> list[tuple[str | None, str | None, str | None]]:
+        """(state, error, cause) of every failed task attempt, retries included."""
+        failures = []
+        for event in self.history:
+            if event["type"] in _TASK_FAILURES:
+                details = _details(event)
+                failures.append((event.get("state"), details.get("error"), details.get("cause")))
+        return failures
+
+
+def _details(event: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def _state_of(event: dict[str, Any], by_id: Mapping[int, dict[str, Any]]) -> str | None:
+    """The state an event belongs to: follow previousEventId back to a *StateEntered event."""
+    if event["type"].startswith("Execution"):
+        return None
+    seen = 0
+    current: dict[str, Any] | None = event
+    while current is not None and seen < 10_000:
+        if current["type"].endswith("StateEntered") or current["type"].endswith("StateExited"):
+            return current.get(
+                "stateEnteredEventDetails", current.get("stateExitedEventDetails", {})
+            ).get("name")
+        if "state" in current and current is not event:
+            return current["state"]
+        current = by_id.get(current.get("previousEventId", 0))
+        seen += 1
+    return None
+
+
+def describe(event: Mapping[str, Any]) -> str | None:
+    """One progress line for an event (None for events not worth a line). No payloads."""
+    kind = event["type"]
+    state = event.get("state")
+    details = _details(event)
+    if kind.endswith("StateEntered"):
+        return f"-> {state}"
+    if kind.endswith("StateExited"):
+        return f"<- {state}"
+    if kind == "MapIterationStarted":
+        return f"   {details.get('name', state)} iteration {details.get('index')} started"
+    if kind == "MapIterationFailed":
+        return f"!! {details.get('name', state)} iteration {details.get('index')} failed"
+    if kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut", "LambdaFunctionTimedOut"):
+        return f"!! {state}: {details.get('error')} ({kind})"
+    if kind == "ExecutionStarted":
+        return "execution started"
+    if kind == "ExecutionSucceeded":
+        return "execution succeeded"
+    if kind.startswith("Execution") and kind.endswith(_FAIL_TYPES):
+        return f"execution {kind[len('Execution') :].lower()}: {details.get('error')}"
+    return None
+
+
+def wait(
+    sfn: Any,
+    execution_arn: str,
+    *,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    timeout: float = 300.0,
+) -> ExecutionResult:
+    """Poll the execution and its history until it ends; ``on_event`` sees each new event once.
+
+    Each event dict gets a ``state`` key (the state it belongs to, None for execution events).
+    On timeout the execution is stopped and ``ExecutionTimeout`` raised.
+    """
+    deadline = time.monotonic() + timeout
+    history: list[dict[str, Any]] = []
+    by_id: dict[int, dict[str, Any]] = {}
+    interval = 0.01
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        done = described["status"] in TERMINAL
+        events = _history(sfn, execution_arn)
+        for event in events[len(history) :]:
+            event["state"] = _state_of(event, by_id)
+            by_id[event["id"]] = event
+            history.append(event)
+            if on_event is not None:
+                on_event(event)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            sfn.stop_execution(
+                executionArn=execution_arn,
+                error="ExecutionTimeout",
+                cause=f"no result within {timeout:.0f} s",
+            )
+            raise ExecutionTimeout(f"execution {execution_arn} still running after {timeout:.0f} s")
+        time.sleep(interval)
+        interval = min(interval * 1.5, 0.2)
+    return _result(described, history)
+
+
+def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def _result(described: Mapping[str, Any], history: list[dict[str, Any]]) -> ExecutionResult:
+    output = described.get("output")
+    if isinstance(output, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            output = json.loads(output)
+    error, cause = described.get("error"), described.get("cause")
+    failed_state = None
+    if described["status"] != "SUCCEEDED":
+        failures = [e for e in history if e["type"] in _TASK_FAILURES]
+        entered = [e for e in history if e["type"].endswith("StateEntered")]
+        last = failures[-1] if failures else (entered[-1] if entered else None)
+        failed_state = last.get("state") if last else None
+        for event in reversed(history):
+            if event["type"].startswith("Execution") and event["type"].endswith(_FAIL_TYPES):
+                details = _details(event)
+                error = error or details.get("error")
+                cause = cause or details.get("cause")
+                break
+    visited = [e["state"] for e in history if e["type"].endswith("StateEntered")]
+    return ExecutionResult(
+        arn=described["executionArn"],
+        name=described.get("name", described["executionArn"].rsplit(":", 1)[-1]),
+        status=described["status"],
+        output=output,
+        error=error,
+        cause=cause,
+        failed_state=failed_state,
+        history=history,
+        visited=visited,
+    )
+
+
+# -- EventBridge ------------------------------------------------------------------------------
+
+
+def pattern_matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """EventBridge pattern matching, by moto's implementation (prefix, anything-but, ...)."""
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(json.dumps(pattern)).matches_event(dict(event))
+
+
+def _json_path(event: Any, path: str) -> Any:
+    """The simple JSONPath EventBridge allows in InputPathsMap/InputPath ($.a.b[0].c)."""
+    if path == "$":
+        return event
+    if not path.startswith("$"):
+        raise ValueError(f"InputPath {path!r} must start with $")
+    value = event
+    for name, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path[1:]):
+        if value is None:
+            return None
+        value = (
+            value.get(name) if name else (value[int(index)] if len(value) > int(index) else None)
+        )
+    return value
+
+
+def target_input(
+    target: Mapping[str, Any], event: Mapping[str, Any], *, rule_arn: str = ""
+) -> dict[str, Any]:
+    """The input an EventBridge target delivers for ``event`` (Input, InputPath or transformer)."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        return _json_path(event, target["InputPath"])
+    transformer = target.get("InputTransformer")
+    if not transformer:
+        return dict(event)
+    values = {
+        name: _json_path(event, path)
+        for name, path in (transformer.get("InputPathsMap") or {}).items()
+    }
+    values["aws.events.event"] = event
+    values["aws.events.event.json"] = event
+    values["aws.events.rule-arn"] = rule_arn
+    values["aws.events.rule-name"] = rule_arn.rsplit("/", 1)[-1]
+    values["aws.events.event.ingestion-time"] = event.get("time")
+    text = _fill_template(transformer["InputTemplate"], values)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"InputTemplate does not give JSON after substitution: {exc}") from exc
+
+
+def _fill_template(template: str, values: Mapping[str, Any]) -> str:
+    """Replace <name> placeholders: JSON values outside quotes, raw text inside a string."""
+    out: list[str] = []
+    in_string = False
+    i = 0
+    while i < len(template):
+        ch = template[i]
+        if ch == "\\" and in_string:
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        if ch == "<":
+            end = template.find(">", i)
+            name = template[i + 1 : end] if end > 0 else ""
+            if name in values:
+                value = values[name]
+                if in_string:
+                    text = value if isinstance(value, str) else json.dumps(value)
+                    out.append(json.dumps(text)[1:-1])
+                else:
+                    out.append(json.dumps(value))
+                i = end + 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
