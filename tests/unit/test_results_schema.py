@@ -73,3 +73,45 @@ def test_safe_names():
     assert partitions.safe_name("exec:1/ä b") == "exec_1_b"
     with pytest.raises(ValueError):
         partitions.safe_name("//")
+
+
+def _walk(node, key):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                yield v
+            yield from _walk(v, key)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item, key)
+
+
+def test_quicksight_is_optional_and_consistent_with_the_tables():
+    resources = _load_template(Path(__file__).resolve().parents[2] / "template.yaml")["Resources"]
+    quicksight = {k: r for k, r in resources.items() if r["Type"].startswith("AWS::QuickSight::")}
+    assert {r["Type"] for r in quicksight.values()} == {
+        "AWS::QuickSight::DataSource",
+        "AWS::QuickSight::DataSet",
+        "AWS::QuickSight::Dashboard",
+    }
+    assert all(r.get("Condition") == "HasQuickSightUser" for r in quicksight.values())
+    (data_set,) = (r for r in quicksight.values() if r["Type"] == "AWS::QuickSight::DataSet")
+    table = data_set["Properties"]["PhysicalTableMap"]["scores"]["RelationalTable"]
+    assert table["Name"] == SCORES_TABLE
+    known = {name for name, _ in (*SCORE_COLUMNS, *PARTITION_COLUMNS)}
+    offered = {c["Name"] for c in table["InputColumns"]}
+    assert offered <= known
+    assert not offered & {"findings", "reference", "generated"}  # no patient text in QuickSight
+    (dashboard,) = (r for r in quicksight.values() if r["Type"] == "AWS::QuickSight::Dashboard")
+    definition = dashboard["Properties"]["Definition"]
+    assert set(_walk(definition, "ColumnName")) <= offered
+    (sheet,) = definition["Sheets"]
+    visual_ids = {v for visual in sheet["Visuals"] for v in _walk(visual, "VisualId")}
+    layout_ids = {
+        e["ElementId"] for e in sheet["Layouts"][0]["Configuration"]["GridLayout"]["Elements"]
+    }
+    assert visual_ids == layout_ids and len(visual_ids) == 4
+    filter_ids = set(_walk(definition["FilterGroups"], "FilterId"))
+    assert {c["Dropdown"]["SourceFilterId"] for c in sheet["FilterControls"]} == filter_ids
+    field_ids = list(_walk(definition["Sheets"], "FieldId"))
+    assert len(field_ids) == len(set(field_ids))  # QuickSight rejects duplicate field ids
