@@ -1,11 +1,12 @@
 """ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum, bit for bit equal to Google's rouge-score.
 
 The arithmetic is rouge-score's (same divisions in the same order, so the same floats); what is
-faster is everything around it: cached tokenization and stemming, n-gram counts with
-``collections.Counter`` over ``zip``, bit-parallel LCS lengths, and, for rougeLsum, the bit-parallel
-table rows plus rouge-score's own traceback so union-LCS picks the very same tokens. A text without
-line breaks is one sentence, and when both texts are one sentence rougeLsum's union-LCS is the
-plain LCS, which rougeL has already computed.
+faster is everything around it: each distinct text is tokenized, stemmed and counted once (cached
+per scorer), n-gram overlaps use set intersections when counts allow, LCS lengths are bit-parallel,
+and rougeLsum keeps bit-parallel table rows so rouge-score's own traceback picks the very same
+union-LCS tokens. Exact shortcuts skip work: a text without line breaks is one sentence, and when
+both texts are one sentence rougeLsum's union-LCS is the plain LCS that rougeL already has; an LCS
+is at most the clipped unigram overlap, so an overlap of 0 or 1 is the LCS.
 
 One difference in kind, not in value: where rouge-score returns the integer 0 for an empty text,
 this returns 0.0 (``0 == 0.0``), so rows always serialize as floats.
@@ -19,9 +20,10 @@ from itertools import pairwise
 from typing import NamedTuple
 
 from radimpress.scoring.lcs import lcs_length, lcs_positions, match_masks
-from radimpress.scoring.tokenize import Tokenizer, Tokens
+from radimpress.scoring.tokenize import TEXT_CACHE_SIZE, Tokenizer, Tokens
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+PAIR_CACHE_SIZE = 50_000
 
 
 class Score(NamedTuple):
@@ -51,16 +53,19 @@ def _ratio_score(hits: int, predicted: int, target: int) -> Score:
     return Score(precision, recall, _fmeasure(precision, recall))
 
 
-def _ngram_score(target: Counter, prediction: Counter, target_n: int, prediction_n: int) -> Score:
-    """rouge_score._score_ngrams: clipped overlap over max(count, 1)."""
+def _clipped_overlap(target: dict, prediction: dict, either_distinct: bool) -> int:
+    """rouge-score's n-gram intersection: the sum over shared n-grams of the smaller count."""
+    if either_distinct:  # every count on one side is 1, so each shared n-gram adds exactly 1
+        return len(target.keys() & prediction.keys())
+    if len(prediction) < len(target):
+        target, prediction = prediction, target
     get = prediction.get
     overlap = 0
     for gram, count in target.items():
-        other = get(gram, 0)
-        overlap += count if count < other else other
-    precision = overlap / max(prediction_n, 1)
-    recall = overlap / max(target_n, 1)
-    return Score(precision, recall, _fmeasure(precision, recall))
+        other = get(gram)
+        if other:
+            overlap += count if count < other else other
+    return overlap
 
 
 def _summary_level_hits(reference: list[Tokens], candidate: list[Tokens]) -> int:
@@ -90,59 +95,168 @@ def _summary_level_hits(reference: list[Tokens], candidate: list[Tokens]) -> int
     return hits
 
 
+class _Text:
+    """Everything about one text that does not depend on the other text of a pair (cached)."""
+
+    __slots__ = (
+        "bigram_count",
+        "bigrams",
+        "bigrams_distinct",
+        "length",
+        "masks",
+        "sentences",
+        "tokens",
+        "unigrams",
+        "unigrams_distinct",
+    )
+
+    def __init__(self, text: str, tokenizer: Tokenizer) -> None:
+        tokens = tokenizer.tokenize(text, cache=False)  # this object is the cache
+        self.tokens = tokens
+        self.length = length = len(tokens)
+        self.bigram_count = length - 1 if length > 1 else 0
+        # Counting in C where possible: most impressions repeat no word and no bigram.
+        self.unigrams: dict[str, int] = dict.fromkeys(tokens, 1)
+        self.unigrams_distinct = len(self.unigrams) == length
+        if not self.unigrams_distinct:
+            self.unigrams = unigrams = {}
+            get = unigrams.get
+            for token in tokens:
+                unigrams[token] = get(token, 0) + 1
+        self.bigrams: dict[tuple[str, str], int] | None = None  # built on first use
+        self.bigrams_distinct = True
+        self.masks: dict[str, int] | None = None  # built on first use: see matches()
+        if "\n" in text:
+            self.sentences = tokenizer.sentences(text)
+        else:
+            self.sentences = [tokens] if tokens else []
+
+    def bigram_counts(self) -> dict[tuple[str, str], int]:
+        """Bigram counts (only pairs sharing two or more tokens need them)."""
+        if self.bigrams is None:
+            grams = list(pairwise(self.tokens))
+            bigrams = dict.fromkeys(grams, 1)
+            self.bigrams_distinct = len(bigrams) == len(grams)
+            if not self.bigrams_distinct:
+                bigrams = {}
+                get = bigrams.get
+                for gram in grams:
+                    bigrams[gram] = get(gram, 0) + 1
+            self.bigrams = bigrams
+        return self.bigrams
+
+    def matches(self) -> dict[str, int]:
+        """Bit sets of each token's positions, for the bit-parallel LCS."""
+        if self.masks is None:
+            self.masks = match_masks(self.tokens)
+        return self.masks
+
+
+_new_score = tuple.__new__  # Score(...) without the Python-level __new__ frame: same tuple
+
+
 class RougeScorer:
     """Scores one prediction against one reference on rouge1, rouge2, rougeL and rougeLsum.
 
     ``score(reference, prediction)`` equals
     ``rouge_score.rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer).score(reference,
-    prediction)`` field for field. A scorer keeps its tokenization caches, so reuse one instance
-    for a whole batch.
+    prediction)`` field for field. A scorer caches the token processing of each text it has seen,
+    so reuse one instance for a whole batch (or a warm Lambda container).
     """
 
     def __init__(self, use_stemmer: bool = False) -> None:
         self.use_stemmer = use_stemmer
         self._tokenizer = Tokenizer(use_stemmer)
+        self._texts: dict[str, _Text] = {}
+        self._pairs: dict[tuple[str, str], dict[str, Score]] = {}
 
-    def _sentences(self, text: str, tokens: Tokens) -> list[Tokens]:
-        if "\n" not in text:
-            return [tokens] if tokens else []
-        return self._tokenizer.sentences(text)
+    def _text(self, text: str) -> _Text:
+        if not isinstance(text, str):
+            raise TypeError(f"texts to score must be str, got {type(text).__name__}")
+        profile = _Text(text, self._tokenizer)
+        if len(self._texts) >= TEXT_CACHE_SIZE:
+            self._texts.clear()
+        self._texts[text] = profile
+        return profile
 
     def score(self, reference: str, prediction: str) -> dict[str, Score]:
-        """Scores of ``prediction`` against ``reference`` (rouge-score's argument order)."""
-        tokenize = self._tokenizer.tokenize
-        target = tokenize(reference)
-        predicted = tokenize(prediction)
-        m = len(target)
-        n = len(predicted)
+        """Scores of ``prediction`` against ``reference`` (rouge-score's argument order).
 
-        unigrams_t = Counter(target)
-        unigrams_p = Counter(predicted)
-        rouge1 = _ngram_score(unigrams_t, unigrams_p, m, n)
-        rouge2 = _ngram_score(
-            Counter(pairwise(target)),
-            Counter(pairwise(predicted)),
-            max(m - 1, 0),
-            max(n - 1, 0),
-        )
+        Identical pairs are common (normal studies, a model that repeats stock impressions), so
+        results are memoised per pair; each call gets its own dict.
+        """
+        key = (reference, prediction)
+        cached = self._pairs.get(key)
+        if cached is None:
+            cached = self._score(reference, prediction)
+            if len(self._pairs) >= PAIR_CACHE_SIZE:
+                self._pairs.clear()
+            self._pairs[key] = cached
+        return dict(cached)
 
-        if m and n:
-            # Iterate over the shorter sequence; the LCS length is symmetric.
-            if m <= n:
-                lcs = lcs_length(target, match_masks(predicted), n)
-            else:
-                lcs = lcs_length(predicted, match_masks(target), m)
-            rouge_l = _ratio_score(lcs, n, m)
+    def _score(self, reference: str, prediction: str) -> dict[str, Score]:
+        """Written out in one function: at a few microseconds a pair, call overhead is the cost."""
+        texts = self._texts
+        target = texts.get(reference) or self._text(reference)
+        predicted = texts.get(prediction) or self._text(prediction)
+        m = target.length
+        n = predicted.length
+        same = target is predicted or (m == n and target.tokens == predicted.tokens)
+
+        # rouge1 and rouge2: rouge_score._score_ngrams, clipped overlap over max(count, 1).
+        if same:
+            overlap1 = m
+            overlap2 = target.bigram_count
         else:
-            lcs = 0
-            rouge_l = _ZERO
+            if target.unigrams_distinct or predicted.unigrams_distinct:
+                overlap1 = len(target.unigrams.keys() & predicted.unigrams.keys())
+            else:
+                overlap1 = _clipped_overlap(target.unigrams, predicted.unigrams, False)
+            if overlap1 > 1:
+                target_bigrams = target.bigrams or target.bigram_counts()
+                predicted_bigrams = predicted.bigrams or predicted.bigram_counts()
+                overlap2 = _clipped_overlap(
+                    target_bigrams,
+                    predicted_bigrams,
+                    target.bigrams_distinct or predicted.bigrams_distinct,
+                )
+            else:
+                overlap2 = 0  # a shared bigram needs two shared unigrams
+        precision = overlap1 / (n or 1)
+        recall = overlap1 / (m or 1)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        rouge1 = _new_score(Score, (precision, recall, f1))
+        precision = overlap2 / (predicted.bigram_count or 1)
+        recall = overlap2 / (target.bigram_count or 1)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        rouge2 = _new_score(Score, (precision, recall, f1))
 
-        target_sentences = self._sentences(reference, target)
-        predicted_sentences = self._sentences(prediction, predicted)
-        if not target_sentences or not predicted_sentences:
-            rouge_lsum = _ZERO
-        elif len(target_sentences) == 1 and len(predicted_sentences) == 1:
-            # One sentence each: the sentences are the whole token lists and union-LCS is the LCS.
+        if not (m and n):
+            return {"rouge1": rouge1, "rouge2": rouge2, "rougeL": _ZERO, "rougeLsum": _ZERO}
+
+        # rougeL: rouge_score._score_lcs with a bit-parallel LCS length.
+        if same:
+            lcs = m
+        elif overlap1 <= 1:  # LCS <= clipped unigram overlap, and >= 1 when a token is shared
+            lcs = overlap1
+        elif m <= n:  # iterate over the shorter sequence; the LCS length is symmetric
+            lcs = lcs_length(target.tokens, predicted.masks or predicted.matches(), n)
+        else:
+            lcs = lcs_length(predicted.tokens, target.masks or target.matches(), m)
+        precision = lcs / n
+        recall = lcs / m
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        rouge_l = _new_score(Score, (precision, recall, f1))
+
+        # rougeLsum: rouge_score._summary_level_lcs.
+        target_sentences = target.sentences
+        predicted_sentences = predicted.sentences
+        if (
+            (len(target_sentences) == 1 and len(predicted_sentences) == 1)  # union-LCS is the LCS
+            or lcs == 0  # no shared token: no hits
+            or (same and target_sentences == predicted_sentences)  # every token hits itself
+        ):
+            # hits == lcs, and the denominators are the same token counts.
             rouge_lsum = rouge_l
         else:
             hits = _summary_level_hits(target_sentences, predicted_sentences)

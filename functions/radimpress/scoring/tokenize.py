@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-_NON_ALPHANUM = re.compile(r"[^a-z0-9]+")
+_TOKEN = re.compile(r"[a-z0-9]+")
 _VALID_TOKEN = re.compile(r"^[a-z0-9]+$")
 
 # Caches are bounded so a long-lived Lambda container or a large batch cannot grow them forever;
@@ -56,22 +56,22 @@ class Tokenizer:
         self._words[word] = kept
         return kept
 
-    def tokenize(self, text: str) -> Tokens:
-        """Tokens of one text (cached)."""
-        try:
-            return self._texts[text]
-        except KeyError:
-            pass
-        # After the substitution only [a-z0-9] and spaces remain, so str.split() yields exactly
-        # the non-empty tokens that rouge-score's split-and-validate keeps.
-        words = _NON_ALPHANUM.sub(" ", text.lower()).split()
+    def tokenize(self, text: str, cache: bool = True) -> Tokens:
+        """Tokens of one text (cached unless the caller keeps its own cache)."""
+        cached = self._texts.get(text) if cache else None
+        if cached is not None:
+            return cached
+        # rouge-score replaces runs of [^a-z0-9] with a space, splits on white space and keeps
+        # non-empty tokens: exactly the maximal runs of [a-z0-9] of the lower-cased text.
+        words = _TOKEN.findall(text.lower())
         if self._stem is not None:
             stem = self._stem_word
             words = [s for s in map(stem, words) if s is not None]
         tokens = tuple(words)
-        if len(self._texts) >= TEXT_CACHE_SIZE:
-            self._texts.clear()
-        self._texts[text] = tokens
+        if cache:
+            if len(self._texts) >= TEXT_CACHE_SIZE:
+                self._texts.clear()
+            self._texts[text] = tokens
         return tokens
 
     def sentences(self, text: str) -> list[Tokens]:
