@@ -1,0 +1,85 @@
+"""Error types the state machine tells apart by class name (Retry/Catch match on ``errorType``).
+
+Messages name files, keys, records and fields, never report text: they end up in the execution
+history, the logs and the failure record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError
+
+# AWS error codes worth retrying: throttling and short service outages.
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "ProvisionedThroughputExceededException",
+    }
+)
+
+
+class RadimpressError(Exception):
+    """Base class: anything the pipeline raises on purpose."""
+
+
+class TransientAwsError(RadimpressError):
+    """A throttled or briefly unavailable AWS call; every Task retries on it."""
+
+
+class InputFileError(RadimpressError):
+    """The uploaded file cannot be used (missing, unreadable, no valid record)."""
+
+
+class SpecError(RadimpressError):
+    """The resolved model spec is missing, malformed, or does not match the stack parameters."""
+
+
+class JobFailed(RadimpressError):
+    """A SageMaker job ended Failed or Stopped; the message carries SageMaker's FailureReason."""
+
+
+class JobWaitExceeded(RadimpressError):
+    """A job still ran after the maximum wait; it was asked to stop."""
+
+
+class OutputMismatch(RadimpressError):
+    """A transform output does not line up with the records it was made from."""
+
+
+def is_transient(err: BaseException) -> bool:
+    if isinstance(err, (ConnectionError, EndpointConnectionError)):
+        return True
+    if isinstance(err, ClientError):
+        code = err.response.get("Error", {}).get("Code", "")
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in TRANSIENT_CODES or status in (429, 503)
+    return False
+
+
+@contextmanager
+def aws_call(what: str) -> Iterator[None]:
+    """Turn throttling/outage errors of the calls inside into :class:`TransientAwsError`."""
+    try:
+        yield
+    except (ClientError, ConnectionError) as err:
+        if is_transient(err):
+            code = (
+                err.response.get("Error", {}).get("Code", "")
+                if isinstance(err, ClientError)
+                else type(err).__name__
+            )
+            raise TransientAwsError(f"{what}: {code}, will retry") from err
+        raise

@@ -1,0 +1,117 @@
+"""The typed inputs of each Lambda, as the state machine passes them (ids, keys, counts only)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class IngestEvent(_Event):
+    bucket: str
+    key: str
+    run_id: str
+    started_at: str = ""
+
+
+class StartTrainingEvent(_Event):
+    bucket: str
+    run_id: str
+    dataset: str
+    records: int = Field(ge=1)
+
+
+class JobStatusEvent(_Event):
+    kind: Literal["training", "transform"]
+    job_name: str
+    started_epoch: int
+    max_wait_seconds: int = Field(ge=1)
+
+
+class RegisterModelEvent(_Event):
+    bucket: str
+    run_id: str
+    dataset: str
+    job_name: str
+
+
+class ResolveModelsEvent(_Event):
+    bucket: str
+    run_id: str
+
+
+class ModelRef(_Event):
+    model_key: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    label: str
+    model_name: str
+
+
+class StartTransformEvent(_Event):
+    bucket: str
+    run_id: str
+    records_key: str
+    model: ModelRef
+
+
+class ScoreEvent(_Event):
+    bucket: str
+    run_id: str
+    dataset: str
+    records_key: str
+    output_key: str
+    model: ModelRef
+
+
+class IngestResult(_Event):
+    route: Literal["train", "infer"]
+    run_id: str
+    dataset: str
+    source_key: str
+    started_at: str = ""
+    records_key: str
+    rejected_key: str
+    records: int
+    rejected: int
+    has_references: bool
+
+
+class ScoreResult(_Event):
+    model_key: str
+    score_key: str
+    scored: int
+    generated: int
+
+
+class RegisteredModel(_Event):
+    model_name: str
+    model_data_url: str
+    pointer_key: str
+
+
+class PipelineState(_Event):
+    bucket: str
+    key: str
+    ingest: IngestResult
+    scores: list[ScoreResult] = []
+    model: RegisteredModel | None = None
+
+
+class PublishEvent(_Event):
+    execution: str
+    state: PipelineState
+
+
+class CaughtError(_Event):
+    Error: str = "States.Unknown"
+    Cause: str = ""
+
+
+class RecordFailureEvent(_Event):
+    bucket: str
+    key: str = ""
+    execution: str
+    error: CaughtError = CaughtError()

@@ -1,0 +1,36 @@
+"""Ingest Lambda: validate the uploaded file as a stream, write the run's files, pick the route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from radimpress import clients
+from radimpress.events import IngestEvent
+from radimpress.ingest import ingest
+from radimpress.spec import load_spec
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=IngestEvent)
+    logger.append_keys(run_id=request.run_id)
+    result = ingest(clients.s3(), request.bucket, request.key, request.run_id, load_spec())
+    result["started_at"] = request.started_at
+    metrics.add_metric(name="RecordsAccepted", unit=MetricUnit.Count, value=result["records"])
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=result["rejected"])
+    logger.info(
+        "ingested",
+        extra={k: result[k] for k in ("route", "dataset", "records", "rejected", "format")},
+    )
+    return result

@@ -1,0 +1,291 @@
+"""SageMaker requests built from the resolved spec with plain dicts (boto3 shapes, no SDK).
+
+The training request reproduces what the SageMaker Python SDK's ``JumpStartEstimator.fit`` sends
+(script-mode hyperparameters JSON-encoded, the ``model`` and ``code`` channels, network isolation),
+which tests/unit/test_jumpstart_sdk_parity.py checks against the SDK itself; on top of it we ask for
+GZIP output compression explicitly, because Batch Transform needs a ``model.tar.gz``. Models are
+always created with ``ModelDataUrl`` to a ``.tar.gz``, never ``ModelDataSource``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from radimpress.errors import OutputMismatch, SpecError
+from radimpress.spec import ModelSpec
+
+MAX_NAME = 63
+TRANSFORM_DATA_PROCESSING = {
+    "InputFilter": "$.inputs",
+    "JoinSource": "Input",
+    "OutputFilter": "$['study_id','SageMakerOutput']",
+}
+TRAINING_CHANNEL = "training"
+TRANSFORM_INPUT_NAME = "input.jsonl"
+
+
+def resource_name(prefix: str, kind: str, *parts: str) -> str:
+    """A deterministic SageMaker name (<= 63 chars): retries of a step reuse the same name."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+    name = f"{prefix}-{kind}-{digest}"
+    if len(name) > MAX_NAME or not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", name):
+        raise SpecError(f"resource name {name!r} is not a valid SageMaker name")
+    return name
+
+
+def _tags(spec: ModelSpec, extra: Mapping[str, str]) -> list[dict[str, str]]:
+    tags = [dict(t) for t in spec.training.get("tags", [])]
+    tags += [{"Key": k, "Value": v} for k, v in extra.items()]
+    return tags
+
+
+def training_hyperparameters(spec: ModelSpec, epochs: int | None) -> dict[str, str]:
+    """The algorithm hyperparameters (plain strings), ``epochs`` set and every name checked."""
+    hyperparameters = {k: str(v) for k, v in spec.training["hyperparameters"].items()}
+    if epochs is not None:
+        hyperparameters["epochs"] = str(epochs)
+    known = set(spec.training["hyperparameter_names"])
+    unknown = sorted(set(hyperparameters) - known)
+    if unknown:
+        raise SpecError(
+            f"model spec {spec.name}: hyperparameter(s) {', '.join(unknown)} not accepted by "
+            f"{spec.model_id} (known: {', '.join(sorted(known))})"
+        )
+    return hyperparameters
+
+
+def encode_hyperparameters(
+    hyperparameters: Mapping[str, Any],
+    container: Mapping[str, Any],
+    *,
+    job_name: str,
+    region: str,
+) -> dict[str, str]:
+    """JSON-encode every value as the SDK does; script mode adds the job name and region."""
+    encoded = {k: json.dumps(v) for k, v in hyperparameters.items()}
+    if container:
+        encoded.update({k: json.dumps(v) for k, v in container.items()})
+        encoded["sagemaker_job_name"] = json.dumps(job_name)
+        encoded["sagemaker_region"] = json.dumps(region)
+    return encoded
+
+
+def build_training_request(
+    spec: ModelSpec,
+    *,
+    job_name: str,
+    role_arn: str,
+    train_uri: str,
+    output_uri: str,
+    region: str,
+    instance_type: str = "",
+    epochs: int | None = None,
+    kms_key_arn: str = "",
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``create_training_job`` kwargs for a JumpStart (or local) fine-tune of ``spec``."""
+    t = spec.training
+    algorithm: dict[str, Any] = {"TrainingInputMode": "File", "TrainingImage": t["image_uri"]}
+    if t.get("metric_definitions"):
+        algorithm["MetricDefinitions"] = [dict(m) for m in t["metric_definitions"]]
+    channels: list[dict[str, Any]] = [
+        {
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": train_uri,
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+            "ChannelName": TRAINING_CHANNEL,
+        }
+    ]
+    channels += [json.loads(json.dumps(c)) for c in t.get("extra_input_channels", [])]
+    output: dict[str, Any] = {"S3OutputPath": output_uri, "CompressionType": "GZIP"}
+    if kms_key_arn:
+        output["KmsKeyId"] = kms_key_arn
+    request: dict[str, Any] = {
+        "AlgorithmSpecification": algorithm,
+        "OutputDataConfig": output,
+        "TrainingJobName": job_name,
+        "StoppingCondition": {"MaxRuntimeInSeconds": int(t.get("max_run_seconds", 86400))},
+        "ResourceConfig": {
+            "VolumeSizeInGB": int(t.get("volume_size_gb", 30)),
+            "InstanceCount": 1,
+            "InstanceType": instance_type or t["instance_type"],
+        },
+        "RoleArn": role_arn,
+        "InputDataConfig": channels,
+        "HyperParameters": encode_hyperparameters(
+            training_hyperparameters(spec, epochs),
+            t.get("container_hyperparameters", {}),
+            job_name=job_name,
+            region=region,
+        ),
+        "Tags": _tags(spec, tags or {}),
+        "EnableNetworkIsolation": bool(t.get("enable_network_isolation", False)),
+        "EnableInterContainerTrafficEncryption": bool(
+            t.get("encrypt_inter_container_traffic", False)
+        ),
+    }
+    if t.get("environment"):
+        request["Environment"] = {k: str(v) for k, v in t["environment"].items()}
+    return request
+
+
+def training_template(spec: ModelSpec) -> dict[str, str]:
+    """The JumpStart ``template.json`` of the training channel."""
+    return {"prompt": spec.prompt_template, "completion": "{impression}"}
+
+
+def _model_request(
+    *,
+    model_name: str,
+    image_uri: str,
+    model_data_url: str,
+    role_arn: str,
+    environment: Mapping[str, Any],
+    network_isolation: bool,
+    tags: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    container: dict[str, Any] = {"Image": image_uri, "Mode": "SingleModel"}
+    if model_data_url:
+        if not model_data_url.startswith("s3://") or not model_data_url.endswith(".tar.gz"):
+            raise SpecError(
+                f"model {model_name}: ModelDataUrl must be an s3:// URI of a .tar.gz "
+                f"(Batch Transform cannot use uncompressed weights), got {model_data_url!r}"
+            )
+        container["ModelDataUrl"] = model_data_url
+    if environment:
+        container["Environment"] = {k: str(v) for k, v in environment.items()}
+    return {
+        "ModelName": model_name,
+        "PrimaryContainer": container,
+        "ExecutionRoleArn": role_arn,
+        "EnableNetworkIsolation": network_isolation,
+        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    }
+
+
+def pretrained_model_name(spec: ModelSpec, prefix: str) -> str:
+    i = spec.inference
+    return resource_name(
+        prefix, "pt", spec.model_id, spec.model_version, i["image_uri"], i.get("model_uri", "")
+    )
+
+
+def build_pretrained_model_request(
+    spec: ModelSpec, *, prefix: str, role_arn: str, tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``create_model`` kwargs for the pre-trained model named in the spec."""
+    i = spec.inference
+    return _model_request(
+        model_name=pretrained_model_name(spec, prefix),
+        image_uri=i["image_uri"],
+        model_data_url=i.get("model_uri", ""),
+        role_arn=role_arn,
+        environment=i.get("environment", {}),
+        network_isolation=bool(i.get("enable_network_isolation", False)),
+        tags=tags,
+    )
+
+
+def build_fine_tuned_model_request(
+    spec: ModelSpec,
+    *,
+    model_name: str,
+    model_data_url: str,
+    role_arn: str,
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``create_model`` kwargs serving a fine-tune's ``model.tar.gz``.
+
+    The fine-tuned archive holds weights only, so the container takes its inference script from
+    the spec's ``inference.source_uri`` (S3): that needs network access, hence no isolation.
+    """
+    i = spec.inference
+    environment = dict(i.get("environment", {}))
+    source = i.get("source_uri", "")
+    if source:
+        environment["SAGEMAKER_SUBMIT_DIRECTORY"] = source
+    return _model_request(
+        model_name=model_name,
+        image_uri=spec.fine_tuned_image_uri,
+        model_data_url=model_data_url,
+        role_arn=role_arn,
+        environment=environment,
+        network_isolation=False if source else bool(i.get("enable_network_isolation", False)),
+        tags=tags,
+    )
+
+
+def build_transform_request(
+    *,
+    job_name: str,
+    model_name: str,
+    input_uri: str,
+    output_uri: str,
+    instance_type: str,
+    kms_key_arn: str = "",
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``create_transform_job`` kwargs: JSON lines in, study_id joined through to the output."""
+    output: dict[str, Any] = {
+        "S3OutputPath": output_uri,
+        "Accept": "application/json",
+        "AssembleWith": "Line",
+    }
+    if kms_key_arn:
+        output["KmsKeyId"] = kms_key_arn
+    return {
+        "TransformJobName": job_name,
+        "ModelName": model_name,
+        "MaxConcurrentTransforms": 1,
+        "MaxPayloadInMB": 6,
+        "BatchStrategy": "SingleRecord",
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
+            "ContentType": "application/json",
+            "CompressionType": "None",
+            "SplitType": "Line",
+        },
+        "TransformOutput": output,
+        "TransformResources": {"InstanceType": instance_type, "InstanceCount": 1},
+        "DataProcessing": dict(TRANSFORM_DATA_PROCESSING),
+        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    }
+
+
+def render_prompt(spec: ModelSpec, findings: str) -> str:
+    """The prompt for one report (``{findings}`` replaced; other braces left alone)."""
+    return spec.prompt_template.replace("{findings}", findings)
+
+
+def transform_line(
+    study_id: str, prompt: str, *, max_length: int, num_beams: int
+) -> dict[str, Any]:
+    """One line of the transform input (see docs/contracts.md)."""
+    return {
+        "study_id": study_id,
+        "inputs": {"text_inputs": prompt, "max_length": max_length, "num_beams": num_beams},
+    }
+
+
+def generated_text(output_line: Mapping[str, Any], where: str) -> str:
+    """The generated text of one transform output line (JumpStart: ``generated_texts[0]``)."""
+    out = output_line.get("SageMakerOutput")
+    if isinstance(out, Mapping):
+        texts: Sequence[Any] | Any = out.get("generated_texts", out.get("generated_text"))
+        if isinstance(texts, str):
+            return texts
+        if isinstance(texts, Sequence) and texts and isinstance(texts[0], str):
+            return texts[0]
+    if isinstance(out, list) and out and isinstance(out[0], Mapping):
+        text = out[0].get("generated_text")
+        if isinstance(text, str):
+            return text
+    raise OutputMismatch(f"{where}: SageMakerOutput has no generated text")

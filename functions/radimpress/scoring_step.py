@@ -1,0 +1,108 @@
+"""Score one model's transform output against the run's records, one row per report.
+
+The transform keeps input order (one instance, SplitType=Line), so records and output lines are
+read side by side and their ``study_id`` compared; only if the order differs is the output indexed
+by ``study_id`` (generated texts in memory, never the records). A record with no reference
+impression gets a row with null ROUGE fields (summarize-only runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from radimpress.errors import OutputMismatch
+from radimpress.ingest import RunKeys
+from radimpress.jumpstart import generated_text
+from radimpress.scoring import RougeScorer, score_rows
+from radimpress.storage import S3LineWriter, iter_jsonl
+
+ROUGE_FIELDS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+
+
+def _outputs(s3: Any, bucket: str, output_key: str) -> Iterator[tuple[str, str]]:
+    for number, line in iter_jsonl(s3, bucket, output_key):
+        where = f"s3://{bucket}/{output_key} line {number}"
+        study_id = line.get("study_id")
+        if study_id is None:
+            raise OutputMismatch(f"{where}: no study_id (DataProcessing must join the input)")
+        yield str(study_id), generated_text(line, where)
+
+
+def _paired(
+    s3: Any, bucket: str, records_key: str, output_key: str
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """(record, generated text) for every record, in record order."""
+    records = iter_jsonl(s3, bucket, records_key)
+    outputs = _outputs(s3, bucket, output_key)
+    for _, record in records:
+        step = next(outputs, None)
+        if step is None:
+            raise OutputMismatch(
+                f"s3://{bucket}/{output_key}: fewer output lines than records "
+                f"(no output for study_id={record['study_id']})"
+            )
+        study_id, text = step
+        if study_id != record["study_id"]:
+            # Out of order: index what is left of the output and join the rest by id.
+            index = {study_id: text, **dict(outputs)}
+            yield record, _take(index, record, output_key)
+            for _, rest in records:
+                yield rest, _take(index, rest, output_key)
+            if index:
+                raise OutputMismatch(
+                    f"s3://{bucket}/{output_key}: {len(index)} output line(s) match no record"
+                )
+            return
+        yield record, text
+    if next(outputs, None) is not None:
+        raise OutputMismatch(f"s3://{bucket}/{output_key}: more output lines than records")
+
+
+def _take(index: dict[str, str], record: dict[str, Any], output_key: str) -> str:
+    try:
+        return index.pop(record["study_id"])
+    except KeyError:
+        raise OutputMismatch(f"{output_key}: no output for study_id={record['study_id']}") from None
+
+
+def score_model(
+    s3: Any,
+    bucket: str,
+    *,
+    run_id: str,
+    dataset: str,
+    records_key: str,
+    output_key: str,
+    model: dict[str, str],
+) -> dict[str, Any]:
+    """Write ``runs/<run_id>/scores/<model_key>.jsonl``; returns its key and counts."""
+    scorer = RougeScorer(use_stemmer=False)
+    score_key = RunKeys(run_id).scores(model["model_key"])
+    scored = 0
+    with S3LineWriter(s3, bucket, score_key) as out:
+        for record, text in _paired(s3, bucket, records_key, output_key):
+            reference = record.get("impression")
+            row: dict[str, Any] = {
+                "run_id": run_id,
+                "dataset": dataset,
+                "model": model["label"],
+                "study_id": record["study_id"],
+                "findings": record["findings"],
+                "reference": reference,
+                "generated": text,
+            }
+            if reference is not None:
+                row.update(score_rows(scorer.score(reference, text)))
+                scored += 1
+            else:
+                row.update(dict.fromkeys(ROUGE_FIELDS))
+            out.write_json(row)
+        generated = out.lines
+    return {
+        "model_key": model["model_key"],
+        "label": model["label"],
+        "score_key": score_key,
+        "generated": generated,
+        "scored": scored,
+    }

@@ -1,0 +1,60 @@
+"""Run-time settings of the functions, read from the environment the template gives them.
+
+One place that names every ``RADIMPRESS_*`` variable, so handlers, the embedded runtime and the
+template cannot disagree on spelling. Values are read on each call (the local runtime changes the
+environment between invocations).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from radimpress.errors import SpecError
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SpecError(f"environment variable {name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    resource_prefix: str
+    region: str
+    role_arn: str
+    kms_key_arn: str
+    topic_arn: str
+    training_instance_type: str
+    transform_instance_type: str
+    epochs: int
+    max_length: int
+    num_beams: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ.get
+        return cls(
+            bucket=env("RADIMPRESS_BUCKET", ""),
+            resource_prefix=env("RADIMPRESS_RESOURCE_PREFIX", "radimpress"),
+            region=env("AWS_REGION") or env("AWS_DEFAULT_REGION") or "us-east-1",
+            role_arn=env("RADIMPRESS_SAGEMAKER_ROLE_ARN", ""),
+            kms_key_arn=env("RADIMPRESS_KMS_KEY_ARN", ""),
+            topic_arn=env("RADIMPRESS_TOPIC_ARN", ""),
+            training_instance_type=env("RADIMPRESS_TRAINING_INSTANCE_TYPE", ""),
+            transform_instance_type=env("RADIMPRESS_TRANSFORM_INSTANCE_TYPE", ""),
+            epochs=_int("RADIMPRESS_EPOCHS", 3),
+            max_length=_int("RADIMPRESS_MAX_LENGTH", 128),
+            num_beams=_int("RADIMPRESS_NUM_BEAMS", 1),
+        )
+
+    def require_role(self) -> str:
+        if not self.role_arn:
+            raise SpecError("RADIMPRESS_SAGEMAKER_ROLE_ARN is not set (the SageMaker role)")
+        return self.role_arn

@@ -1,0 +1,122 @@
+"""Streaming JSON Lines to and from S3, so a file of any size costs a few MB of memory.
+
+``S3LineWriter`` buffers lines into parts and switches to a multipart upload once the first part is
+full (small files stay one ``put_object``); ``iter_jsonl`` reads an object line by line.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from radimpress.errors import OutputMismatch, aws_call
+
+PART_BYTES = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; 8 MiB parts keep memory small
+
+
+class S3LineWriter:
+    """Write JSON lines (or raw bytes) to ``s3://bucket/key`` as a stream.
+
+    Use as a context manager: on success the object is completed, on error the multipart
+    upload is aborted so no half-written object or orphaned parts remain.
+    """
+
+    def __init__(
+        self, s3: Any, bucket: str, key: str, content_type: str = "application/jsonl"
+    ) -> None:
+        self._s3, self.bucket, self.key = s3, bucket, key
+        self._content_type = content_type
+        self._buffer = io.BytesIO()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self.lines = 0
+        self.bytes = 0
+
+    def __enter__(self) -> S3LineWriter:
+        return self
+
+    def write_json(self, value: Any) -> None:
+        self.write(json.dumps(value, ensure_ascii=False).encode("utf-8") + b"\n")
+        self.lines += 1
+
+    def write(self, data: bytes) -> None:
+        self._buffer.write(data)
+        self.bytes += len(data)
+        if self._buffer.tell() >= PART_BYTES:
+            self._flush_part()
+
+    def _flush_part(self) -> None:
+        with aws_call(f"s3://{self.bucket}/{self.key}: multipart upload"):
+            if self._upload_id is None:
+                self._upload_id = self._s3.create_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, ContentType=self._content_type
+                )["UploadId"]
+            number = len(self._parts) + 1
+            etag = self._s3.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=self._buffer.getvalue(),
+            )["ETag"]
+        self._parts.append({"ETag": etag, "PartNumber": number})
+        self._buffer = io.BytesIO()
+
+    def close(self) -> None:
+        with aws_call(f"s3://{self.bucket}/{self.key}: write"):
+            if self._upload_id is None:
+                self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    Body=self._buffer.getvalue(),
+                    ContentType=self._content_type,
+                )
+                return
+            if self._buffer.tell():
+                self._flush_part()
+            self._s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+
+    def abort(self) -> None:
+        if self._upload_id is not None:
+            self._s3.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id
+            )
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def put_json(s3: Any, bucket: str, key: str, value: Any) -> None:
+    with aws_call(f"s3://{bucket}/{key}: write"):
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8"),
+            ContentType="application/json",
+        )
+
+
+def iter_jsonl(s3: Any, bucket: str, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for every non-blank line of an S3 JSON Lines object."""
+    with aws_call(f"s3://{bucket}/{key}: read"):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    for number, raw in enumerate(body.iter_lines(chunk_size=1 << 16), start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise OutputMismatch(f"s3://{bucket}/{key} line {number}: not valid JSON") from None
+        if not isinstance(value, dict):
+            raise OutputMismatch(f"s3://{bucket}/{key} line {number}: not a JSON object")
+        yield number, value

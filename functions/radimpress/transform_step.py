@@ -1,0 +1,67 @@
+"""Batch Transform for one model: write its input lines (study_id + prompt), start the job."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from radimpress import deid, jumpstart
+from radimpress.ingest import RunKeys
+from radimpress.jobs import create_once
+from radimpress.settings import Settings
+from radimpress.spec import ModelSpec
+from radimpress.storage import S3LineWriter, iter_jsonl
+
+
+def write_transform_input(
+    s3: Any, bucket: str, records_key: str, target_key: str, spec: ModelSpec, settings: Settings
+) -> int:
+    """Stream records.jsonl into the transform input; returns the number of lines."""
+    with S3LineWriter(s3, bucket, target_key) as out:
+        for _, record in iter_jsonl(s3, bucket, records_key):
+            prompt = jumpstart.render_prompt(spec, deid.normalize(record["findings"]))
+            out.write_json(
+                jumpstart.transform_line(
+                    record["study_id"],
+                    prompt,
+                    max_length=settings.max_length,
+                    num_beams=settings.num_beams,
+                )
+            )
+        return out.lines
+
+
+def start_transform(
+    sagemaker: Any,
+    s3: Any,
+    bucket: str,
+    spec: ModelSpec,
+    settings: Settings,
+    *,
+    run_id: str,
+    records_key: str,
+    model: dict[str, str],
+) -> dict[str, Any]:
+    keys = RunKeys(run_id)
+    model_key = model["model_key"]
+    input_key = keys.transform_input(model_key)
+    lines = write_transform_input(s3, bucket, records_key, input_key, spec, settings)
+    job_name = jumpstart.resource_name(settings.resource_prefix, "tf", run_id, model_key)
+    output_prefix = keys.transform_output_prefix(model_key)
+    request = jumpstart.build_transform_request(
+        job_name=job_name,
+        model_name=model["model_name"],
+        input_uri=f"s3://{bucket}/{input_key}",
+        output_uri=f"s3://{bucket}/{output_prefix}",
+        instance_type=settings.transform_instance_type or spec.inference["instance_type"],
+        kms_key_arn=settings.kms_key_arn,
+        tags={"radimpress:run-id": run_id, "radimpress:model": model_key},
+    )
+    create_once(sagemaker.create_transform_job, request, f"transform job {job_name}: create")
+    return {
+        "kind": "transform",
+        "job_name": job_name,
+        "started_epoch": int(time.time()),
+        "output_key": f"{output_prefix}/{jumpstart.TRANSFORM_INPUT_NAME}.out",
+        "lines": lines,
+    }
