@@ -1,0 +1,168 @@
+"""Static checks of statemachine/pipeline.asl.json against what moto and Step Functions accept."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from statelint.linter import Linter
+
+from radimpress.local.template import load
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL = ROOT / "statemachine" / "pipeline.asl.json"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+REQUIRED_RETRY = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientAwsError",
+}
+
+pytestmark = pytest.mark.usefixtures("socket_disabled")
+
+
+@pytest.fixture(scope="module")
+def text() -> str:
+    return ASL.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def definition(text: str) -> dict[str, Any]:
+    return json.loads(text)
+
+
+@pytest.fixture(scope="module")
+def substitutions() -> dict[str, Any]:
+    template = load(ROOT / "template.yaml")
+    return template["Resources"]["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
+
+
+def walk(states: dict[str, Any], inside_map: bool = False) -> Iterator[tuple[str, dict, bool]]:
+    """(name, state, inside a Map) for every state, nested ones included."""
+    for name, state in states.items():
+        yield name, state, inside_map
+        if state["Type"] == "Map":
+            processor = state.get("ItemProcessor") or state["Iterator"]
+            yield from walk(processor["States"], True)
+        for branch in state.get("Branches", []):
+            yield from walk(branch["States"], inside_map)
+
+
+def filled(text: str) -> dict[str, Any]:
+    """The definition with every ${Name} replaced by a function ARN, as CloudFormation does."""
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:radimpress-{}"
+    return json.loads(PLACEHOLDER.sub(lambda m: arn.format(m.group(1)), text))
+
+
+def test_every_placeholder_has_a_substitution_and_none_is_unused(text, substitutions):
+    used = set(PLACEHOLDER.findall(text))
+    assert used, "the definition should take its function ARNs from DefinitionSubstitutions"
+    assert used == set(substitutions)
+    assert "$${" not in text and not re.search(r"\$\{[^}]*[^A-Za-z0-9_}]", text)
+
+
+def test_statelint_passes_with_substitutions_filled_in(text):
+    assert Linter.validate(filled(text)) == []
+
+
+def test_statelint_would_catch_a_broken_transition(text):
+    broken = filled(text)
+    broken["States"]["Ingest"]["Next"] = "NoSuchState"
+    assert any("NoSuchState" in problem for problem in Linter.validate(broken))
+
+
+def test_every_task_retries_transient_errors(definition):
+    tasks = [(n, s) for n, s, _ in walk(definition["States"]) if s["Type"] == "Task"]
+    assert len(tasks) == 10
+    for name, state in tasks:
+        retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
+        assert retried >= REQUIRED_RETRY, name
+        for rule in state["Retry"]:
+            assert isinstance(rule["IntervalSeconds"], int), name  # moto: whole seconds only
+            assert rule["MaxAttempts"] >= 2, name
+
+
+def test_every_task_is_caught_into_record_failure(definition):
+    """Top-level Tasks catch States.ALL themselves; Tasks inside the Map are caught by the Map,
+    which keeps the inner error name and cause (e.g. JobFailed with SageMaker's reason)."""
+    states = definition["States"]
+    for name, state, inside_map in walk(states):
+        if state["Type"] not in ("Task", "Map") or inside_map:
+            continue
+        catches = state.get("Catch", [])
+        assert any(c["ErrorEquals"] == ["States.ALL"] for c in catches), name
+        target = catches[0]["Next"]
+        if name == "RecordFailure":
+            assert target == "PipelineFailed"
+            continue
+        assert target == "RecordFailure", name
+        assert catches[0]["ResultPath"] == "$.error", name
+    assert states["RecordFailure"]["Next"] == "PipelineFailed"
+    assert states["PipelineFailed"]["Type"] == "Fail"
+
+
+def test_only_lambda_tasks_jsonpath_and_whole_second_waits(definition, text):
+    assert "QueryLanguage" not in text and "Assign" not in text  # moto has no JSONata
+    for name, state, _ in walk(definition["States"]):
+        if state["Type"] == "Task":
+            assert state["Resource"] == "arn:aws:states:::lambda:invoke", name
+            assert ".sync" not in state["Resource"] and ".waitForTaskToken" not in state["Resource"]
+        if state["Type"] == "Wait":
+            assert state == {"Type": "Wait", "SecondsPath": "$.poll_seconds", "Next": state["Next"]}
+
+
+def test_wait_loops_poll_the_job_and_go_back_to_waiting(definition):
+    states = definition["States"]
+    assert states["WaitForTraining"]["Next"] == "TrainingStatus"
+    assert states["TrainingStatus"]["Next"] == "TrainingDone"
+    done = states["TrainingDone"]
+    assert done["Default"] == "WaitForTraining"
+    assert done["Choices"][0]["StringEquals"] == "Completed"
+    assert done["Choices"][0]["Next"] == "RegisterModel"
+    payload = states["TrainingStatus"]["Parameters"]["Payload"]
+    assert payload["max_wait_seconds.$"] == "$.max_wait_seconds"  # the loop is bounded
+    inner = states["SummarizeEachModel"]["ItemProcessor"]["States"]
+    assert inner["TransformDone"]["Default"] == "WaitForTransform"
+    assert states["SummarizeEachModel"]["MaxConcurrency"] <= 4
+
+
+def test_routes_and_run_id(definition):
+    route = definition["States"]["Route"]
+    assert {c["StringEquals"]: c["Next"] for c in route["Choices"]} == {
+        "train": "StartTraining",
+        "infer": "ResolveModels",
+    }
+    payload = definition["States"]["Ingest"]["Parameters"]["Payload"]
+    assert payload["run_id.$"] == "$$.Execution.Name"
+
+
+def test_states_carry_no_report_text(definition, text):
+    """Only ids, keys and counts are selected from Lambda results into the state."""
+    for word in ("findings", "impression", "reference", "text"):
+        assert f'"{word}' not in text, word
+    score = definition["States"]["SummarizeEachModel"]["ItemProcessor"]["States"]["Score"]
+    assert set(score["ResultSelector"]) == {"model_key.$", "score_key.$", "scored.$", "generated.$"}
+    for name, state, _ in walk(definition["States"]):
+        if state["Type"] == "Task" and name != "RecordFailure":
+            assert "ResultSelector" in state, name
+
+
+def test_moto_accepts_the_definition(text, substitutions):
+    from moto import mock_aws
+
+    with mock_aws():
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(
+            name="pipeline",
+            definition=json.dumps(filled(text)),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+        assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "ACTIVE"

@@ -1,0 +1,238 @@
+"""template.yaml: security properties, least privilege, wiring, and the handler import paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from radimpress.local.template import expand, load
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+RESULTS_BEGIN = (
+    "  # --- Results layer: Glue tables, Athena named queries, QuickSight "
+    "(owned by the results engineer) ---"
+)
+RESULTS_END = "  # --- end of results layer ---"
+FORBIDDEN_IN_HANDLERS = ("sagemaker", "numpy", "pyarrow", "torch", "moto", "pandas")
+
+pytestmark = pytest.mark.usefixtures("socket_disabled")
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def resources(template) -> dict[str, Any]:
+    return template["Resources"]
+
+
+def functions(resources) -> dict[str, dict]:
+    return {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def statements(document: Any) -> list[dict]:
+    found = document.get("Statement", []) if isinstance(document, dict) else []
+    return [found] if isinstance(found, dict) else list(found)
+
+
+def all_iam_statements(resources) -> list[tuple[str, dict]]:
+    out = []
+    for name, resource in resources.items():
+        props = resource.get("Properties", {})
+        for policy in props.get("Policies", []) or []:
+            if isinstance(policy, dict):
+                doc = policy.get("PolicyDocument", policy)
+                out += [(name, s) for s in statements(doc)]
+        for key in ("PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"):
+            out += [(name, s) for s in statements(props.get(key, {}))]
+    return out
+
+
+def test_bucket_is_encrypted_versioned_private_and_notifies_eventbridge(resources):
+    bucket = resources["DataBucket"]["Properties"]
+    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {
+        "Fn::GetAtt": ["DataKey", "Arn"]
+    }
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"] == {
+        "EventBridgeEnabled": True
+    }
+    assert "BucketName" not in bucket  # no hard-coded bucket names
+    assert resources["DataKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_bucket_policy_denies_plain_http(resources):
+    policy = resources["DataBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "DataBucket"}
+    (deny,) = statements(policy["PolicyDocument"])
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {"Fn::Sub": "${DataBucket.Arn}/*"} in deny["Resource"]
+
+
+def test_no_wildcard_actions_are_allowed(resources):
+    allowed = [(n, s) for n, s in all_iam_statements(resources) if s.get("Effect") == "Allow"]
+    assert len(allowed) > 20
+    for name, statement in allowed:
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            assert action != "*" and not action.endswith(":*"), (name, action)
+
+
+def test_pass_role_only_to_sagemaker(resources):
+    passes = [
+        (n, s)
+        for n, s in all_iam_statements(resources)
+        if "iam:PassRole" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert {n for n, _ in passes} == {
+        "StartTrainingFunction",
+        "RegisterModelFunction",
+        "ResolveModelsFunction",
+    }
+    for name, statement in passes:
+        assert statement["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}, name
+        condition = statement["Condition"]["StringEquals"]["iam:PassedToService"]
+        assert condition == "sagemaker.amazonaws.com", name
+
+
+def test_functions_share_runtime_code_and_powertools_globals(template, resources):
+    globals_ = template["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.11"
+    assert globals_["CodeUri"] == "functions/"
+    assert globals_["Tracing"] == "Active"
+    env = globals_["Environment"]["Variables"]
+    for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"):
+        assert env[name], name
+    assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"  # events are ids only, but never log
+    assert env["RADIMPRESS_MODEL_SPEC"] == {"Ref": "ModelSpec"}
+    for name, function in functions(resources).items():
+        props = function["Properties"]
+        assert "Runtime" not in props and "CodeUri" not in props, name
+        assert props["Handler"].startswith("radimpress.handlers."), name
+    layered = {n for n, f in functions(resources).items() if "Layers" in f["Properties"]}
+    assert layered == {"PublishFunction"}
+    assert resources["PublishFunction"]["Properties"]["Layers"] == [{"Ref": "PandasLayerArn"}]
+
+
+def test_lambda_requirements_leave_heavy_packages_out():
+    lines = (ROOT / "functions" / "requirements.txt").read_text().splitlines()
+    packages = {line.split("==")[0].split("[")[0].strip().lower() for line in lines if "==" in line}
+    assert packages.isdisjoint({"pyarrow", "numpy", "sagemaker", "torch", "pandas", "moto"})
+
+
+def test_handlers_import_without_heavy_packages(resources):
+    """Importing every handler must not load the SageMaker SDK, numpy, pyarrow, torch or moto."""
+    modules = sorted(
+        f["Properties"]["Handler"].rsplit(".", 1)[0] for f in functions(resources).values()
+    )
+    code = (
+        "import importlib, json, sys\n"
+        f"mods = {modules!r}\n"
+        "missing = [m for m in mods if not callable(getattr(importlib.import_module(m), 'handler'))]\n"
+        f"bad = sorted({{n.split('.')[0] for n in sys.modules}} & set({FORBIDDEN_IN_HANDLERS!r}))\n"
+        "print(json.dumps({'missing': missing, 'bad': bad}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT / "functions",
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"missing": [], "bad": []}
+
+
+def test_state_machine_logging_tracing_and_definition(resources):
+    machine = resources["PipelineStateMachine"]["Properties"]
+    assert machine["DefinitionUri"] == "statemachine/pipeline.asl.json"
+    assert "Definition" not in machine
+    assert machine["Logging"]["IncludeExecutionData"] is False
+    assert machine["Tracing"] == {"Enabled": True}
+    substituted = set(machine["DefinitionSubstitutions"])
+    assert substituted == {f"{name}Arn" for name in functions(resources)}
+
+
+def test_eventbridge_rule_starts_the_state_machine_with_a_small_input():
+    expanded = expand(
+        TEMPLATE, region="us-east-1", account_id="123456789012", stack_name="radimpress"
+    )
+    rules = [r for r in expanded.resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert len(rules) == 1
+    rule = rules[0]["Properties"]
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["bucket"]["name"] == [{"Ref": "DataBucket"}]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "incoming/"}]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "PipelineStateMachine"}
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {
+        "bucket": "$.detail.bucket.name",
+        "key": "$.detail.object.key",
+    }
+    rendered = expanded.parameters
+    template_text = transformer["InputTemplate"]["Fn::Sub"]
+    for name in ("PollSeconds", "MaxWaitSeconds"):
+        template_text = template_text.replace("${" + name + "}", str(rendered[name]))
+    sample = template_text.replace("<bucket>", '"b"').replace("<key>", '"incoming/x"')
+    assert json.loads(sample) == {
+        "bucket": "b",
+        "key": "incoming/x",
+        "poll_seconds": 60,
+        "max_wait_seconds": 172800,
+    }
+
+
+def test_outcomes_topic_alarm_glue_and_athena(resources):
+    alarm = resources["FailedExecutionsAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/States" and alarm["MetricName"] == "ExecutionsFailed"
+    assert alarm["AlarmActions"] == [{"Ref": "RunOutcomeTopic"}]
+    assert resources["RunOutcomeTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    assert resources["ResultsDatabase"]["Type"] == "AWS::Glue::Database"
+    workgroup = resources["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["EnforceWorkGroupConfiguration"] is True
+    encryption = workgroup["ResultConfiguration"]["EncryptionConfiguration"]
+    assert encryption["EncryptionOption"] == "SSE_KMS"
+
+
+def test_parameters_the_issue_asks_for(template):
+    params = template["Parameters"]
+    for name in (
+        "JumpStartModelId",
+        "JumpStartModelVersion",
+        "TrainingInstanceType",
+        "TransformInstanceType",
+        "Epochs",
+        "PollSeconds",
+        "MaxWaitSeconds",
+        "GenerationMaxLength",
+        "GenerationNumBeams",
+        "ModelSpec",
+        "PandasLayerArn",
+    ):
+        assert name in params, name
+    assert params["Epochs"]["Default"] == 3
+    assert params["TrainingInstanceType"]["Default"] == "ml.p3.16xlarge"
+
+
+def test_results_layer_block_closes_the_resources_section():
+    lines = TEMPLATE.read_text(encoding="utf-8").splitlines()
+    begin, end = lines.index(RESULTS_BEGIN), lines.index(RESULTS_END)
+    outputs = lines.index("Outputs:")
+    assert begin < end < outputs
+    between = [line for line in lines[end + 1 : outputs] if line.strip()]
+    assert between == [], "nothing but the results layer may follow it in Resources"
