@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 import zipfile
@@ -39,6 +40,8 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 _PLACEHOLDER_ZIP: bytes | None = None
 _INTERPRETER_LOG = logging.getLogger("moto.stepfunctions.parser")
+_RUNNING: list[EmbeddedStack] = []  # at most one: moto's mock is process-global
+_RUNNING_LOCK = threading.Lock()
 
 
 class StackError(RuntimeError):
@@ -103,6 +106,7 @@ class EmbeddedStack:
         self._mock: Any = None
         self._clients: dict[str, Any] = {}
         self._started: list[str] = []
+        self.final_status: dict[str, str] = {}  # execution ARN -> status when the stack stopped
         self._saved_region: dict[str, str | None] = {}
         self._saved_log_level: int | None = None
         self.build_seconds = 0.0
@@ -117,10 +121,27 @@ class EmbeddedStack:
 
     def start(self) -> None:
         """Start moto, install the seam and create the template's resources."""
-        from moto import mock_aws
-
         t0 = time.perf_counter()
         lambda_seam.check_moto_version()
+        with _RUNNING_LOCK:
+            if _RUNNING:
+                raise StackError(
+                    "another EmbeddedStack is running in this process; moto's mock is "
+                    "process-global and starting it again would wipe that stack's resources"
+                )
+            _RUNNING.append(self)
+        try:
+            self._start_mock()
+        except BaseException:
+            with _RUNNING_LOCK:
+                if self in _RUNNING:
+                    _RUNNING.remove(self)
+            raise
+        self.build_seconds = time.perf_counter() - t0
+
+    def _start_mock(self) -> None:
+        from moto import mock_aws
+
         for key in ("AWS_DEFAULT_REGION", "AWS_REGION"):
             self._saved_region[key] = os.environ.get(key)
         self._mock = mock_aws(config=MOTO_CONFIG)
@@ -140,7 +161,6 @@ class EmbeddedStack:
         except BaseException:
             self.stop()
             raise
-        self.build_seconds = time.perf_counter() - t0
 
     def stop(self) -> None:
         """Wait for (then stop) executions still running, restore moto, env and clients."""
@@ -160,16 +180,21 @@ class EmbeddedStack:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+            with _RUNNING_LOCK:
+                if self in _RUNNING:
+                    _RUNNING.remove(self)
 
     def _drain(self) -> None:
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + self.exit_timeout
         for arn in self._started:
-            while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+            while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
                 if time.monotonic() > deadline:
                     sfn.stop_execution(executionArn=arn, error="EmbeddedStackStopped")
+                    status = "ABORTED"
                     break
                 time.sleep(0.05)
+            self.final_status[arn] = status
 
     # -- access --------------------------------------------------------------------------------
     def client(self, service: str) -> Any:

@@ -160,6 +160,8 @@ def expand(
             )
         except Exception as exc:  # samtranslator raises InvalidDocumentException and friends
             raise TemplateError(f"{path}: SAM transform failed: {exc}") from exc
+        finally:
+            translator.metrics.publish()  # a no-op publisher; silences its "unpublished" warning
     all_values = {**values, **pseudo}
     conditions = _evaluate_conditions(path, template.get("Conditions") or {}, all_values)
     resources = {
