@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 MANIFEST = "radimpress-model.json"
-DEFAULT_MODEL = "retrieval"
+DEFAULT_MODEL = "consensus"
 
 # name -> "module:Class"; modules are imported on first use so that listing names is cheap.
 _REGISTRY: dict[str, str] = {
+    "consensus": "radimpress_training.models.consensus:ConsensusModel",
     "lead": "radimpress_training.models.lead:LeadSentenceModel",
     "retrieval": "radimpress_training.models.retrieval:RetrievalModel",
 }
