@@ -1,0 +1,271 @@
+"""Per (dataset, model) aggregates of per-report ROUGE: the blog's two tables, pure Python.
+
+Table 1 is the mean F1 of each metric per model; table 2 the distribution of each metric's F1
+(count, mean, std, min, 25%, 50%, 75%, max) with pandas ``describe()`` conventions: sample standard
+deviation (ddof=1, None for fewer than two values) and numpy's linear-interpolation percentiles.
+An optional bootstrap confidence interval of the mean is seeded, so a run is reproducible. No
+numpy: the Score Lambda and the local runtime both use this module.
+
+Input rows are the per-report score rows of docs/contracts.md: mappings with ``dataset``,
+``model`` and, per metric, ``{"precision", "recall", "fmeasure"}`` or None when the report has no
+reference. Rows without scores are counted as unscored, never averaged as zeros.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from radimpress.scoring.rouge import ROUGE_TYPES
+
+METRIC_LABELS = {
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "rougeL": "ROUGE-L",
+    "rougeLsum": "ROUGE-Lsum",
+}
+STAT_NAMES = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """numpy.percentile(..., method="linear") of sorted values, ``q`` in [0, 1].
+
+    The interpolation is numpy's ``_lerp`` operation for operation (it interpolates from the
+    upper neighbour when the weight is >= 0.5), so results match numpy and pandas exactly.
+    """
+    if not ordered:
+        raise ValueError("percentile of no values")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile must be within [0, 1], got {q}")
+    position = (len(ordered) - 1) * q
+    below = math.floor(position)
+    weight = position - below
+    above = min(below + 1, len(ordered) - 1)
+    low, high = ordered[below], ordered[above]
+    difference = high - low
+    if weight >= 0.5:
+        return high - difference * (1 - weight)
+    return low + difference * weight
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """describe() of one metric's values; ``std`` is None below two values (pandas gives NaN)."""
+
+    count: int
+    mean: float
+    std: float | None
+    min: float
+    p25: float
+    p50: float
+    p75: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Distribution:
+        if not values:
+            raise ValueError("a distribution needs at least one value")
+        ordered = sorted(values)
+        count = len(ordered)
+        mean = math.fsum(ordered) / count
+        std = (
+            math.sqrt(math.fsum((v - mean) ** 2 for v in ordered) / (count - 1))
+            if count > 1
+            else None
+        )
+        return cls(
+            count=count,
+            mean=mean,
+            std=std,
+            min=ordered[0],
+            p25=percentile(ordered, 0.25),
+            p50=percentile(ordered, 0.5),
+            p75=percentile(ordered, 0.75),
+            max=ordered[-1],
+        )
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """Keys as pandas describe() names them: count, mean, std, min, 25%, 50%, 75%, max."""
+        values = (self.count, self.mean, self.std, self.min, self.p25, self.p50, self.p75, self.max)
+        return dict(zip(STAT_NAMES, values, strict=True))
+
+
+def bootstrap_mean_ci(
+    values: Sequence[float], *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean: ``resamples`` draws with replacement, seeded."""
+    if not values:
+        raise ValueError("a confidence interval needs at least one value")
+    if resamples < 1 or not 0.0 < confidence < 1.0:
+        raise ValueError("resamples must be >= 1 and confidence within (0, 1)")
+    rng = random.Random(seed)
+    count = len(values)
+    means = sorted(math.fsum(rng.choices(values, k=count)) / count for _ in range(resamples))
+    tail = (1.0 - confidence) / 2.0
+    return percentile(means, tail), percentile(means, 1.0 - tail)
+
+
+@dataclass
+class GroupSummary:
+    """Aggregates of one (dataset, model): mean F1, distributions and optional intervals."""
+
+    dataset: str
+    model: str
+    scored: int = 0
+    unscored: int = 0
+    distributions: dict[str, Distribution] = field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def mean_f1(self) -> dict[str, float]:
+        return {metric: d.mean for metric, d in self.distributions.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the results layer and run summaries (numbers only, never report text)."""
+        out: dict[str, Any] = {
+            "dataset": self.dataset,
+            "model": self.model,
+            "scored": self.scored,
+            "unscored": self.unscored,
+            "mean_f1": self.mean_f1,
+            "distribution": {m: d.to_dict() for m, d in self.distributions.items()},
+        }
+        if self.intervals:
+            out["mean_f1_ci"] = {m: list(ci) for m, ci in self.intervals.items()}
+        return out
+
+
+def _f1(row: Mapping[str, Any], metric: str, where: str) -> float | None:
+    score = row.get(metric)
+    if score is None:
+        return None
+    try:
+        value = score["fmeasure"]
+    except (TypeError, KeyError):
+        raise ValueError(f"{where}: field '{metric}' has no 'fmeasure'") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{where}: field '{metric}.fmeasure' is not a number")
+    return float(value)
+
+
+def summarize(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    metrics: Sequence[str] = ROUGE_TYPES,
+    bootstrap: int = 0,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[GroupSummary]:
+    """Group score rows by (dataset, model) and aggregate the F1 of each metric.
+
+    A row counts as scored when every metric is present, unscored when every metric is None
+    (no reference impression); a mix is an error naming the row. With ``bootstrap`` > 0 each mean
+    gets a percentile-bootstrap interval from that many resamples, seeded by ``seed``.
+    Groups come out sorted by dataset, then model.
+    """
+    values: dict[tuple[str, str], dict[str, list[float]]] = {}
+    unscored: dict[tuple[str, str], int] = {}
+    for index, row in enumerate(rows, start=1):
+        ident = row.get("study_id")
+        where = f"score row {index}" + (f" (study_id={ident})" if ident is not None else "")
+        key = (str(row.get("dataset", "")), str(row.get("model", "")))
+        f1s = [_f1(row, metric, where) for metric in metrics]
+        group = values.setdefault(key, {metric: [] for metric in metrics})
+        unscored.setdefault(key, 0)
+        if all(v is None for v in f1s):
+            unscored[key] += 1
+            continue
+        if any(v is None for v in f1s):
+            missing = [m for m, v in zip(metrics, f1s, strict=True) if v is None]
+            raise ValueError(f"{where}: some metrics are scored and {missing} are not")
+        for metric, value in zip(metrics, f1s, strict=True):
+            group[metric].append(value)  # type: ignore[arg-type]
+    summaries = []
+    for (dataset, model), per_metric in sorted(values.items()):
+        summary = GroupSummary(dataset, model, unscored=unscored[(dataset, model)])
+        summary.scored = len(per_metric[metrics[0]]) if metrics else 0
+        if summary.scored:
+            for offset, metric in enumerate(metrics):
+                summary.distributions[metric] = Distribution.of(per_metric[metric])
+                if bootstrap:
+                    summary.intervals[metric] = bootstrap_mean_ci(
+                        per_metric[metric],
+                        resamples=bootstrap,
+                        confidence=confidence,
+                        seed=seed + offset,
+                    )
+        summaries.append(summary)
+    return summaries
+
+
+# --------------------------------------------------------------------------------------------
+# Plain-text tables (CLI, local runtime)
+# --------------------------------------------------------------------------------------------
+
+
+def _table(header: Sequence[str], body: Sequence[Sequence[str]], numeric_from: int) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *body, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if position >= numeric_from else cell.ljust(width)
+            for position, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(header), rule, *(line(row) for row in body)])
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def format_mean_table(
+    summaries: Sequence[GroupSummary], metrics: Sequence[str] = ROUGE_TYPES, digits: int = 4
+) -> str:
+    """Table 1: mean F1 per (dataset, model), with the bootstrap interval when computed."""
+    header = ["dataset", "model", "n", *(METRIC_LABELS.get(m, m) for m in metrics)]
+    body = []
+    for s in summaries:
+        cells = [s.dataset, s.model, str(s.scored)]
+        for metric in metrics:
+            distribution = s.distributions.get(metric)
+            text = _number(distribution.mean if distribution else None, digits)
+            if metric in s.intervals:
+                low, high = s.intervals[metric]
+                text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+            cells.append(text)
+        body.append(cells)
+    return _table(header, body, numeric_from=2)
+
+
+def format_distribution_table(
+    summaries: Sequence[GroupSummary], metrics: Sequence[str] = ROUGE_TYPES, digits: int = 4
+) -> str:
+    """Table 2: describe() of each metric's F1 per (dataset, model), one line per metric."""
+    header = ["dataset", "model", "metric", *STAT_NAMES]
+    body = []
+    for s in summaries:
+        for metric in metrics:
+            distribution = s.distributions.get(metric)
+            if distribution is None:
+                continue
+            stats = distribution.to_dict()
+            body.append(
+                [
+                    s.dataset,
+                    s.model,
+                    METRIC_LABELS.get(metric, metric),
+                    str(stats["count"]),
+                    *(_number(stats[name], digits) for name in STAT_NAMES[1:]),  # type: ignore[arg-type]
+                ]
+            )
+    return _table(header, body, numeric_from=3)
+
+
+def summaries_to_dict(summaries: Sequence[GroupSummary]) -> list[dict[str, Any]]:
+    """The JSON form of every group, for run summaries and the results layer."""
+    return [s.to_dict() for s in summaries]
