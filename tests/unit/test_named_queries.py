@@ -228,3 +228,15 @@ def test_save_results_writes_csv_and_text(results, tmp_path):
     assert "MeanRougeQuery.csv" in names and "queries.txt" in names
     text = (tmp_path / "q" / "queries.txt").read_text()
     assert "mean ROUGE F1 by model and dataset" in text and "fine-tuned" in text
+
+
+def test_cli_prints_every_query_and_refuses_a_missing_folder(results, capsys, tmp_path):
+    from radimpress.cli import main
+
+    folder, _ = results
+    assert main(["queries", str(folder), "--show-sql", "--save", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    for query in sql.load_named_queries():
+        assert query.name in out and f"-- {query.logical_id} (DuckDB)" in out
+    assert (tmp_path / "s" / "ModelComparisonQuery.csv").exists()
+    assert main(["queries", str(tmp_path / "missing")]) == 2

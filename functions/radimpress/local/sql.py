@@ -169,15 +169,21 @@ def _cell(value: Any) -> str:
 
 def format_result(result: QueryResult) -> str:
     """A plain-text table for the terminal (floats to 4 decimals, as the blog's tables)."""
+    numeric = [
+        all(isinstance(row[i], int | float) for row in result.rows if row[i] is not None)
+        for i in range(len(result.columns))
+    ]
     cells = [result.columns, *([_cell(v) for v in row] for row in result.rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(result.columns))]
-    lines = [f"{result.query.name}"]
-    for n, row in enumerate(cells):
-        lines.append(
-            "  ".join(c.rjust(w) if n else c.ljust(w) for c, w in zip(row, widths, strict=True))
-        )
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(row, widths, numeric, strict=True)
+        ).rstrip()
+
+    lines = [result.query.name, line(cells[0]), "  ".join("-" * w for w in widths)]
+    lines.extend(line(row) for row in cells[1:])
     if not result.rows:
         lines.append("(no rows)")
     return "\n".join(lines)
