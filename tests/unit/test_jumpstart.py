@@ -1,0 +1,177 @@
+"""Request shapes built from the shipped spec: valid for botocore, accepted by moto's SageMaker."""
+
+from __future__ import annotations
+
+import boto3
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+from moto import mock_aws
+
+from radimpress import jumpstart
+from radimpress.errors import OutputMismatch, SpecError
+from radimpress.spec import load_spec
+
+ROLE = "arn:aws:iam::123456789012:role/radimpress-sagemaker"
+KMS = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-4909-8807-060504030201"
+
+pytestmark = pytest.mark.usefixtures("socket_disabled")
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_spec("jumpstart-flan-t5-xl")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+def assert_valid(model, operation: str, request: dict) -> None:
+    shape = model.operation_model(operation).input_shape
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def training(spec, **overrides):
+    kwargs = dict(
+        job_name="radimpress-ft-0123456789abcdef0123",
+        role_arn=ROLE,
+        train_uri="s3://bucket/runs/r1/train/data/",
+        output_uri="s3://bucket/runs/r1/train/output",
+        region="us-east-1",
+        epochs=3,
+        kms_key_arn=KMS,
+        tags={"radimpress:run-id": "r1"},
+    )
+    kwargs.update(overrides)
+    return jumpstart.build_training_request(spec, **kwargs)
+
+
+def test_training_request_shape(spec, model):
+    request = training(spec)
+    assert_valid(model, "CreateTrainingJob", request)
+    assert request["OutputDataConfig"] == {
+        "S3OutputPath": "s3://bucket/runs/r1/train/output",
+        "CompressionType": "GZIP",
+        "KmsKeyId": KMS,
+    }
+    assert request["HyperParameters"]["epochs"] == '"3"'
+    assert "epoch" not in request["HyperParameters"]
+    training_channel = request["InputDataConfig"][0]
+    assert training_channel["ChannelName"] == "training"
+    assert training_channel["DataSource"]["S3DataSource"]["S3Uri"].endswith("/train/data/")
+    assert request["ResourceConfig"]["InstanceType"] == spec.training["instance_type"]
+    assert request["AlgorithmSpecification"]["MetricDefinitions"]
+    assert {"Key": "radimpress:run-id", "Value": "r1"} in request["Tags"]
+
+
+def test_instance_type_and_epochs_come_from_the_stack(spec):
+    request = training(spec, instance_type="ml.g5.48xlarge", epochs=7)
+    assert request["ResourceConfig"]["InstanceType"] == "ml.g5.48xlarge"
+    assert request["HyperParameters"]["epochs"] == '"7"'
+
+
+def test_template_json_uses_the_spec_prompt(spec):
+    template = jumpstart.training_template(spec)
+    assert template["completion"] == "{impression}"
+    assert "{findings}" in template["prompt"]
+    assert jumpstart.render_prompt(spec, "Lungs clear.").count("Lungs clear.") == 1
+
+
+def test_model_requests_use_model_data_url_to_a_tarball(spec, model):
+    pretrained = jumpstart.build_pretrained_model_request(spec, prefix="radimpress", role_arn=ROLE)
+    assert_valid(model, "CreateModel", pretrained)
+    container = pretrained["PrimaryContainer"]
+    assert container["ModelDataUrl"] == spec.inference["model_uri"]
+    assert container["ModelDataUrl"].endswith(".tar.gz")
+    assert "ModelDataSource" not in container
+    assert pretrained["ModelName"] == jumpstart.pretrained_model_name(spec, "radimpress")
+
+    tuned = jumpstart.build_fine_tuned_model_request(
+        spec,
+        model_name="radimpress-ft-0123456789abcdef0123",
+        model_data_url="s3://bucket/runs/r1/train/output/job/output/model.tar.gz",
+        role_arn=ROLE,
+    )
+    assert_valid(model, "CreateModel", tuned)
+    env = tuned["PrimaryContainer"]["Environment"]
+    assert env["SAGEMAKER_SUBMIT_DIRECTORY"] == spec.inference["source_uri"]
+    assert tuned["EnableNetworkIsolation"] is False  # the script comes from S3
+    assert tuned["PrimaryContainer"]["Image"] == spec.inference["image_uri"]
+
+
+@pytest.mark.parametrize(
+    "url", ["s3://bucket/models/weights/", "https://example.com/model.tar.gz", "model.tar.gz"]
+)
+def test_uncompressed_or_non_s3_model_data_is_refused(spec, url):
+    with pytest.raises(SpecError, match=r"tar\.gz"):
+        jumpstart.build_fine_tuned_model_request(
+            spec, model_name="m", model_data_url=url, role_arn=ROLE
+        )
+
+
+def test_transform_request_carries_study_id_through(model):
+    request = jumpstart.build_transform_request(
+        job_name="radimpress-tf-0123456789abcdef0123",
+        model_name="radimpress-pt-0123456789abcdef0123",
+        input_uri="s3://bucket/runs/r1/transform/pre-trained/input.jsonl",
+        output_uri="s3://bucket/runs/r1/transform/pre-trained/output",
+        instance_type="ml.g5.2xlarge",
+        kms_key_arn=KMS,
+    )
+    assert_valid(model, "CreateTransformJob", request)
+    assert request["DataProcessing"] == {
+        "InputFilter": "$.inputs",
+        "JoinSource": "Input",
+        "OutputFilter": "$['study_id','SageMakerOutput']",
+    }
+    assert request["TransformInput"]["SplitType"] == "Line"
+    assert request["TransformInput"]["ContentType"] == "application/json"
+    assert request["TransformOutput"]["AssembleWith"] == "Line"
+
+
+def test_transform_line_and_generated_text():
+    line = jumpstart.transform_line("s1", "prompt", max_length=64, num_beams=4)
+    assert line == {
+        "study_id": "s1",
+        "inputs": {"text_inputs": "prompt", "max_length": 64, "num_beams": 4},
+    }
+    out = {"study_id": "s1", "SageMakerOutput": {"generated_texts": ["No acute findings."]}}
+    assert jumpstart.generated_text(out, "x") == "No acute findings."
+    assert jumpstart.generated_text({"SageMakerOutput": [{"generated_text": "a"}]}, "x") == "a"
+    with pytest.raises(OutputMismatch, match="line 3"):
+        jumpstart.generated_text({"study_id": "s1", "SageMakerOutput": {}}, "file line 3")
+
+
+def test_resource_names_are_deterministic_and_valid():
+    a = jumpstart.resource_name("radimpress", "ft", "run-1")
+    assert a == jumpstart.resource_name("radimpress", "ft", "run-1")
+    assert a != jumpstart.resource_name("radimpress", "ft", "run-2")
+    assert len(a) <= 63
+    long_run = "x" * 80  # execution names may be 80 characters
+    assert len(jumpstart.resource_name("radimpress", "tf", long_run, "fine-tuned")) <= 63
+
+
+def test_moto_sagemaker_accepts_the_requests(spec):
+    with mock_aws():
+        sm = boto3.client("sagemaker", region_name="us-east-1")
+        request = training(spec)
+        sm.create_training_job(**request)
+        described = sm.describe_training_job(TrainingJobName=request["TrainingJobName"])
+        assert described["HyperParameters"]["epochs"] == '"3"'
+        assert described["OutputDataConfig"]["CompressionType"] == "GZIP"
+        model = jumpstart.build_pretrained_model_request(spec, prefix="radimpress", role_arn=ROLE)
+        sm.create_model(**model)
+        assert "ModelDataUrl" in sm.describe_model(ModelName=model["ModelName"])["PrimaryContainer"]
+        transform = jumpstart.build_transform_request(
+            job_name="radimpress-tf-x",
+            model_name=model["ModelName"],
+            input_uri="s3://bucket/in/input.jsonl",
+            output_uri="s3://bucket/out",
+            instance_type="ml.g5.2xlarge",
+        )
+        sm.create_transform_job(**transform)
+        job = sm.describe_transform_job(TransformJobName="radimpress-tf-x")
+        assert job["DataProcessing"] == transform["DataProcessing"]
