@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", action="append", help="local model(s) to train (default one)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output root (default out/)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only results")
+    parser.add_argument("--verbose", action="store_true", help="show the Lambdas' own logs too")
     parser.set_defaults(handler=run)
 
 

@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", help="dataset name in the S3 keys (default: infer's folder)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output root (default out/)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only results")
+    parser.add_argument("--verbose", action="store_true", help="show the Lambdas' own logs too")
     parser.add_argument(
         "--write-specs", action="store_true", help=argparse.SUPPRESS
     )  # regenerate functions/radimpress/specs/local-*.json

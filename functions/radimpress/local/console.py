@@ -57,26 +57,32 @@ class Console:
 # --------------------------------------------------------------------------------------------
 
 
-def _counts(output: str | None) -> str:
-    """Counts worth showing from a state's output (the state carries ids, keys and counts)."""
+def _counts(state: str, output: str | None) -> str:
+    """What a state just produced, from its output: ids, keys and counts, never report text."""
     try:
         data = json.loads(output or "")
     except (TypeError, ValueError):
         return ""
     if not isinstance(data, dict):
         return ""
-    parts = []
-    ingest = data.get("ingest")
-    if isinstance(ingest, dict) and "records" in ingest:
-        parts.append(f"route={ingest.get('route')} records={ingest.get('records')}")
-        parts.append(f"rejected={ingest.get('rejected')}")
-    status = data.get("job_status")
-    if isinstance(status, dict) and "status" in status:
-        parts.append(f"job={status['status']}")
-    models = data.get("models")
-    if isinstance(models, dict) and isinstance(models.get("items"), list):
-        parts.append(f"models={len(models['items'])}")
-    return " ".join(parts)
+    if state == "Ingest" and isinstance(data.get("ingest"), dict):
+        ingest = data["ingest"]
+        return (
+            f"route={ingest.get('route')} accepted={ingest.get('records')} "
+            f"rejected={ingest.get('rejected')}"
+        )
+    if state.endswith("Status") and isinstance(data.get("job_status"), dict):
+        return f"job {data['job_status'].get('status')}"
+    if state == "ResolveModels" and isinstance(data.get("models"), dict):
+        items = data["models"].get("items") or []
+        return "models: " + ", ".join(
+            str(i.get("label", "?")) for i in items if isinstance(i, dict)
+        )
+    if state == "Score" and "scored" in data:
+        return f"{data.get('model_key')}: generated={data.get('generated')} scored={data['scored']}"
+    if state == "RegisterModel" and isinstance(data.get("model"), dict):
+        return f"model {data['model'].get('model_name')}"
+    return ""
 
 
 class ProgressPrinter:
@@ -107,7 +113,7 @@ class ProgressPrinter:
             details = event["stateExitedEventDetails"]
             if kind[: -len("StateExited")] in self.QUIET_STATES:
                 return
-            counts = _counts(details.get("output"))
+            counts = _counts(details["name"], details.get("output"))
             self._console.progress(f"<- {details['name']}{'  ' + counts if counts else ''}")
         elif kind == "MapIterationStarted":
             index = event.get("mapIterationStartedEventDetails", {}).get("index")

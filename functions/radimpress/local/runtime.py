@@ -30,19 +30,31 @@ TEMPLATE = ROOT / "template.yaml"
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 BASELINE_MODEL = "lead"
 LOCAL_ENVIRONMENT = {"RADIMPRESS_JOB_BACKEND": "local"}
+# The handlers' JSON logs and EMF metrics would drown the progress lines; --verbose keeps them.
+QUIET_LAMBDAS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+PRETRAINED, FINE_TUNED = "pre-trained", "fine-tuned"
 _DATASET = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 class RunFailed(RuntimeError):
-    """An execution ended other than SUCCEEDED; names the failed state and the cause."""
+    """An execution ended other than SUCCEEDED; names the failed state and the cause.
+
+    The pipeline catches task errors and ends in RecordFailure -> PipelineFailed, so the state
+    that really failed is the last failed task before RecordFailure, with that task's cause.
+    """
 
     def __init__(self, phase: str, execution: Any) -> None:
         self.phase = phase
         self.execution = execution
-        state = execution.failed_state or "?"
+        state, error, cause = execution.failed_state, execution.error, execution.cause
+        failures = [f for f in execution.task_failures() if f[0] != "RecordFailure"]
+        if failures:
+            state, error, cause = failures[-1]
+        self.state = state or "?"
+        self.cause = describe_cause(cause)
         super().__init__(
-            f"{phase} execution {execution.name} {execution.status} in state {state}: "
-            f"{execution.error}: {describe_cause(execution.cause)}"
+            f"{phase} execution {execution.name} {execution.status}: state {self.state} "
+            f"failed with {error}: {self.cause}"
         )
 
 
@@ -189,6 +201,7 @@ class LocalRun:
         train_dataset: str | None = None,
         template: Path = TEMPLATE,
         run_id: str | None = None,
+        verbose: bool = False,
     ) -> None:
         self.train = train
         self.infer = infer
@@ -201,6 +214,7 @@ class LocalRun:
         self.out_dir = out_root / self.run_id
         self.phases: list[PhaseResult] = []
         self.timings: dict[str, float] = {}
+        self.environment = dict(LOCAL_ENVIRONMENT) if verbose else LOCAL_ENVIRONMENT | QUIET_LAMBDAS
 
     # ----- one execution -----------------------------------------------------------------------
 
@@ -256,7 +270,7 @@ class LocalRun:
                         "PollSeconds": "1",
                         "ModelSpec": spec_reference(model, self.out_dir / "specs"),
                     },
-                    environment=dict(LOCAL_ENVIRONMENT),
+                    environment=self.environment,
                     retry_scale=0.0,
                     stack_name="radimpress-local",
                 ) as stack,
@@ -271,7 +285,7 @@ class LocalRun:
                 phase = self._execute(stack, "infer", model, self.infer, key)
                 self._add("infer_execution", phase.wall_seconds)
                 fetch_started = time.perf_counter()
-                rows, rejected = self._collect(stack, phase, skip_baseline=baseline_seen)
+                rows, rejected = self._collect(stack, phase, model, skip_baseline=baseline_seen)
                 score_rows.extend(rows)
                 if not rejected_rows:
                     rejected_rows = rejected
@@ -298,9 +312,14 @@ class LocalRun:
         self.timings[name] = self.timings.get(name, 0.0) + seconds
 
     def _collect(
-        self, stack: Any, phase: PhaseResult, skip_baseline: bool
+        self, stack: Any, phase: PhaseResult, model: str, skip_baseline: bool
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Score rows and rejections of one inference execution, and its results files."""
+        """Score rows and rejections of one inference execution, and its results files.
+
+        Rows are labelled with the local model behind the pipeline's label ("pre-trained (lead)",
+        "fine-tuned (consensus)") so runs of several models stay apart; the baseline is kept
+        from the first execution only.
+        """
         s3 = stack.client("s3")
         output = phase.output
         run_id = phase.execution.name
@@ -310,12 +329,11 @@ class LocalRun:
             for line in body.decode("utf-8").splitlines():
                 if line.strip():
                     row = json.loads(line)
-                    row["model_key"] = item["model_key"]
+                    if item["model_key"] == PRETRAINED and skip_baseline:
+                        continue
+                    local = BASELINE_MODEL if item["model_key"] == PRETRAINED else model
+                    row["model"] = f"{row['model']} ({local})"
                     rows.append(row)
-        if skip_baseline:
-            baseline = f"radimpress-local/{BASELINE_MODEL}"
-            rows = [r for r in rows if BASELINE_MODEL not in (r["model"], r["model_key"])]
-            rows = [r for r in rows if r.get("image") != baseline]
         rejected: list[dict[str, Any]] = []
         rejected_key = output.get("ingest", {}).get("rejected_key")
         if rejected_key:
