@@ -15,13 +15,15 @@ from typing import Any, Protocol
 
 from radimpress.results.schema import METRICS
 
+# describe and quantile stay importable from here: the local runtime prints its tables with them.
+from radimpress.results.stats import STAT_ROWS, box_stats, describe, quantile  # noqa: F401
+
 METRIC_TITLES = {
     "rouge1": "ROUGE-1",
     "rouge2": "ROUGE-2",
     "rougel": "ROUGE-L",
     "rougelsum": "ROUGE-Lsum",
 }
-STAT_ROWS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 MAX_OUTLIERS_DRAWN = 400
 
@@ -39,34 +41,6 @@ class ModelView(Protocol):
     def worst(self) -> list[dict[str, Any]]: ...
 
 
-def quantile(ordered: Sequence[float], p: float) -> float:
-    """Linear interpolation between closest ranks (pandas/numpy default, and the named query)."""
-    h = (len(ordered) - 1) * p
-    lo = int(h)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
-
-
-def describe(values: Sequence[float]) -> dict[str, float | int | None]:
-    """The blog's distribution row: count, mean, sample std, min, 25/50/75 percentiles, max."""
-    n = len(values)
-    if n == 0:
-        return {"count": 0, **{k: None for k in STAT_ROWS[1:]}}
-    ordered = sorted(values)
-    mean = sum(ordered) / n
-    std = (sum((v - mean) ** 2 for v in ordered) / (n - 1)) ** 0.5 if n > 1 else None
-    return {
-        "count": n,
-        "mean": mean,
-        "std": std,
-        "min": ordered[0],
-        "25%": quantile(ordered, 0.25),
-        "50%": quantile(ordered, 0.5),
-        "75%": quantile(ordered, 0.75),
-        "max": ordered[-1],
-    }
-
-
 def _fmt(value: float | int | None) -> str:
     if value is None:
         return "&ndash;"
@@ -77,24 +51,6 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") ->
     th = "".join(f"<th>{h}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _box_stats(values: Sequence[float]) -> dict[str, Any]:
-    """Tukey box: quartiles, whiskers at the furthest points within 1.5 IQR, outliers beyond."""
-    ordered = sorted(values)
-    q1, med, q3 = (quantile(ordered, p) for p in (0.25, 0.5, 0.75))
-    iqr = q3 - q1
-    inside = [v for v in ordered if q1 - 1.5 * iqr <= v <= q3 + 1.5 * iqr]
-    outliers = [v for v in ordered if v < q1 - 1.5 * iqr or v > q3 + 1.5 * iqr]
-    return {
-        "q1": q1,
-        "median": med,
-        "q3": q3,
-        "lo": inside[0],
-        "hi": inside[-1],
-        "mean": sum(ordered) / len(ordered),
-        "outliers": outliers,
-    }
 
 
 def _line(x1: float, x2: float, y1: float, y2: float, cls: str) -> str:
@@ -137,7 +93,7 @@ def box_plot_svg(title: str, series: Sequence[tuple[str, Sequence[float]]]) -> s
                 "no scores</text>"
             )
             continue
-        b = _box_stats(values)
+        b = box_stats(values)
         half = min(slot * 0.3, 40)
         yq1, yq3, ylo, yhi, ymed = (y(b[k]) for k in ("q1", "q3", "lo", "hi", "median"))
         parts.append(
