@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 # Each module exposes register(subparsers) and sets a `handler` default that returns an exit code.
 # Modules are imported lazily by name so that `radimpress validate` does not load moto or torch.
-COMMAND_MODULES = ("validate", "run", "demo", "queries", "score")
+COMMAND_MODULES = ("validate", "run", "demo", "queries", "score", "prepare", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
