@@ -54,17 +54,25 @@ def test_consensus_prefers_the_majority_over_the_single_nearest() -> None:
     ]
 
 
-def test_consensus_answers_in_the_placeholder_convention_of_the_input() -> None:
+def test_consensus_answers_in_the_placeholder_convention_it_can_tell() -> None:
     model = ConsensusModel(neighbours=1).fit(PAIRS)
-    assert model.predict(["Since ___ the heart is enlarged. Lungs are clear."]) == [
-        "Cardiomegaly since ___."
-    ]
+    # Explicit conventions in the findings win.
     assert model.predict(["Since [**2101-2-3**] the heart is enlarged."]) == [
         "Cardiomegaly since [** **]."
     ]
-    # No placeholder in the input: the training data's convention.
+    # Canonical "___" (what the pipeline hands over) or nothing: the training impressions' one.
+    assert model.predict(["Since ___ the heart is enlarged. Lungs are clear."]) == [
+        "Cardiomegaly since XXXX."
+    ]
     assert model.predict(["The heart is enlarged. Lungs are clear."]) == [
         "Cardiomegaly since XXXX."
+    ]
+    mimic = [TrainingPair(p.findings, p.impression.replace("XXXX", "___")) for p in PAIRS]
+    assert ConsensusModel(neighbours=1).fit(mimic).predict(["Since XXXX the heart is big."]) == [
+        "Cardiomegaly since XXXX."
+    ]
+    assert ConsensusModel(neighbours=1).fit(mimic).predict(["The heart is enlarged."]) == [
+        "Cardiomegaly since ___."
     ]
 
 

@@ -10,7 +10,8 @@ expected to score best when the true impression looks like the neighbours'.
 Findings are matched on words and on whole sentences (a template sentence is a strong signal of
 who wrote the report and how they summarise), after de-identification placeholders are
 normalised (`radimpress.deid`), so `XXXX`, `___` and `[** **]` sources look alike. The answer is
-written back in the placeholder convention of the findings it answers.
+written in the placeholder convention of the training impressions, unless the findings it answers
+show another one explicitly (`XXXX`, `[** **]`).
 
 Pure Python (no numpy): it trains on ~2,000 reports in about a second.
 """
@@ -21,7 +22,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,13 @@ def features(findings: str) -> list[str]:
     words = _WORD.findall(text)
     sentences = ["s:" + " ".join(_WORD.findall(s)) for s in _SENTENCE_END.split(text)]
     return words + [s for s in sentences if s != "s:"]
+
+
+def _majority_convention(texts: Iterable[str]) -> str | None:
+    """The placeholder convention most training impressions use (None when none has one)."""
+    conventions = Counter(deid.detect(text) for text in texts)
+    conventions.pop(None, None)
+    return conventions.most_common(1)[0][0].value if conventions else None
 
 
 class ConsensusModel(ImpressionModel):
@@ -61,9 +69,7 @@ class ConsensusModel(ImpressionModel):
     def fit(self, pairs: Sequence[TrainingPair]) -> ConsensusModel:
         if not pairs:
             raise ValueError("consensus needs at least one training pair")
-        conventions = Counter(deid.detect(p.findings + " " + p.impression) for p in pairs)
-        conventions.pop(None, None)
-        self._convention = conventions.most_common(1)[0][0].value if conventions else None
+        self._convention = _majority_convention(p.impression for p in pairs)
         self._findings = [p.findings for p in pairs]
         self._impressions = [deid.normalize(p.impression) for p in pairs]
         self._index()
@@ -121,7 +127,11 @@ class ConsensusModel(ImpressionModel):
             raise RuntimeError("consensus model is not trained")
         out = []
         for text in findings:
-            convention = deid.detect(text) or self._convention
+            # The pipeline hands findings over normalised ("___"), so only an explicit XXXX or
+            # [** **] in them says more than the convention of the training impressions.
+            convention = deid.detect(text)
+            if convention in (None, deid.Convention.MIMIC):
+                convention = self._convention
             out.append(deid.render(self._choose(text), convention))
         return out
 
