@@ -1,0 +1,81 @@
+"""`radimpress evaluate`: trains, generates, scores with the pipeline's code, writes three files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from radimpress.cli import main
+from radimpress.scoring import RougeScorer
+
+TRAIN = [
+    {"study_id": "t1", "findings": "Heart normal. Lungs clear.", "impression": "Normal chest."},
+    {
+        "study_id": "t2",
+        "findings": "Heart normal. Lungs clear. Old rib fracture XXXX.",
+        "impression": "Normal chest.",
+    },
+    {"study_id": "t3", "findings": "Large left effusion.", "impression": "Left effusion."},
+    {"study_id": "t4", "findings": "Heart enlarged.", "impression": "Cardiomegaly since XXXX."},
+]
+TEST = [
+    {"study_id": "d1", "findings": "Heart normal. Lungs clear.", "impression": "Normal chest."},
+    {"study_id": "d2", "findings": "Small left effusion.", "impression": "Small left effusion."},
+    {"study_id": "d3", "findings": "Heart enlarged since ___.", "impression": "Cardiomegaly."},
+]
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("model", [None, "retrieval", "lead"])
+def test_evaluate_writes_predictions_scores_and_summary(tmp_path: Path, model, capsys) -> None:
+    train, test = write(tmp_path / "train.jsonl", TRAIN), write(tmp_path / "test.jsonl", TEST)
+    out = tmp_path / "out"
+    args = ["evaluate", "--train", str(train), "--test", str(test), "--output", str(out)]
+    assert main(args + (["--model", model] if model else [])) == 0
+
+    predictions = read_jsonl(out / "predictions.jsonl")
+    scores = read_jsonl(out / "scores.jsonl")
+    summary = json.loads((out / "summary.json").read_text())
+    assert [p["study_id"] for p in predictions] == ["d1", "d2", "d3"]
+    assert summary["model"] == (model or "consensus")
+    assert summary["train_reports"] == 4 and summary["test_reports"] == 3
+    assert summary["training_seconds"] >= 0 and summary["generation_seconds"] >= 0
+
+    scorer = RougeScorer()
+    for name in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+        expected = [
+            scorer.score(t["impression"], p["generated"])[name].fmeasure
+            for t, p in zip(TEST, predictions, strict=True)
+        ]
+        assert [s[name]["fmeasure"] for s in scores] == expected
+        assert summary["rouge_f1_mean"][name] == pytest.approx(sum(expected) / 3)
+    printed = capsys.readouterr().out
+    assert "3 reports" in printed and "effusion" not in printed.lower()
+
+
+def test_default_model_output(tmp_path: Path) -> None:
+    train, test = write(tmp_path / "train.jsonl", TRAIN), write(tmp_path / "test.jsonl", TEST)
+    args = ["evaluate", "--train", str(train), "--test", str(test), "--output", str(tmp_path / "o")]
+    assert main(args) == 0
+    generated = [p["generated"] for p in read_jsonl(tmp_path / "o" / "predictions.jsonl")]
+    assert generated == ["Normal chest.", "Left effusion.", "Cardiomegaly since XXXX."]
+
+
+def test_evaluate_errors_are_clear(tmp_path: Path, capsys) -> None:
+    train = write(tmp_path / "train.jsonl", TRAIN)
+    no_refs = write(tmp_path / "test.jsonl", [{"study_id": "x", "findings": "Clear."}])
+    base = ["evaluate", "--train", str(train), "--output", str(tmp_path / "o")]
+    assert main([*base, "--test", str(no_refs)]) == 2
+    assert "no valid report" in capsys.readouterr().err
+    assert main([*base, "--test", str(train), "--model", "nope"]) == 2
+    assert "local models:" in capsys.readouterr().err
