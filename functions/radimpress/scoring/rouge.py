@@ -212,6 +212,10 @@ class RougeScorer:
                 overlap1 = len(target.unigrams.keys() & predicted.unigrams.keys())
             else:
                 overlap1 = _clipped_overlap(target.unigrams, predicted.unigrams, False)
+            if not overlap1:
+                # Nothing shared (the commonest case for unrelated texts): every count is 0, so
+                # every score is 0/x = 0.0 with F1 0.0, as rouge-score computes it.
+                return {"rouge1": _ZERO, "rouge2": _ZERO, "rougeL": _ZERO, "rougeLsum": _ZERO}
             if overlap1 > 1:
                 target_bigrams = target.bigrams or target.bigram_counts()
                 predicted_bigrams = predicted.bigrams or predicted.bigram_counts()
@@ -237,7 +241,8 @@ class RougeScorer:
         # rougeL: rouge_score._score_lcs with a bit-parallel LCS length.
         if same:
             lcs = m
-        elif overlap1 <= 1:  # LCS <= clipped unigram overlap, and >= 1 when a token is shared
+        elif overlap1 == 1 or (overlap1 == 2 and overlap2):
+            # LCS <= clipped unigram overlap; LCS >= 1 when a token is shared, >= 2 with a bigram.
             lcs = overlap1
         elif m <= n:  # iterate over the shorter sequence; the LCS length is symmetric
             lcs = lcs_length(target.tokens, predicted.masks or predicted.matches(), n)
