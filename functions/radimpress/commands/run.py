@@ -84,6 +84,8 @@ def execute(
     except RunFailed as err:
         console.line()
         print(f"FAILED: {err}", file=sys.stderr)
+        if err.log_path is not None:
+            print(f"  the Lambdas' logs: {err.log_path}", file=sys.stderr)
         return EXIT_FAILED
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

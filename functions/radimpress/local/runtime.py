@@ -12,10 +12,12 @@ report.html) are copied from the embedded bucket into ``out/<run-id>/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,8 +32,7 @@ TEMPLATE = ROOT / "template.yaml"
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 BASELINE_MODEL = "lead"
 LOCAL_ENVIRONMENT = {"RADIMPRESS_JOB_BACKEND": "local"}
-# The handlers' JSON logs and EMF metrics would drown the progress lines; --verbose keeps them.
-QUIET_LAMBDAS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+LAMBDA_LOG = "lambda.log"
 PRETRAINED, FINE_TUNED = "pre-trained", "fine-tuned"
 _DATASET = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -46,15 +47,18 @@ class RunFailed(RuntimeError):
     def __init__(self, phase: str, execution: Any) -> None:
         self.phase = phase
         self.execution = execution
+        self.log_path: Path | None = None
         state, error, cause = execution.failed_state, execution.error, execution.cause
         failures = [f for f in execution.task_failures() if f[0] != "RecordFailure"]
         if failures:
             state, error, cause = failures[-1]
         self.state = state or "?"
         self.cause = describe_cause(cause)
+        if error and not self.cause.startswith(f"{error}:"):
+            self.cause = f"{error}: {self.cause}"
         super().__init__(
-            f"{phase} execution {execution.name} {execution.status}: state {self.state} "
-            f"failed with {error}: {self.cause}"
+            f"{phase} execution {execution.name} ended {execution.status}; "
+            f"state {self.state} failed with {self.cause}"
         )
 
 
@@ -214,7 +218,7 @@ class LocalRun:
         self.out_dir = out_root / self.run_id
         self.phases: list[PhaseResult] = []
         self.timings: dict[str, float] = {}
-        self.environment = dict(LOCAL_ENVIRONMENT) if verbose else LOCAL_ENVIRONMENT | QUIET_LAMBDAS
+        self.verbose = verbose
 
     # ----- one execution -----------------------------------------------------------------------
 
@@ -250,6 +254,27 @@ class LocalRun:
     # ----- the whole run -----------------------------------------------------------------------
 
     def run(self) -> RunResult:
+        """Run every execution; the Lambdas' stdout (JSON logs, EMF metrics) goes to lambda.log.
+
+        As in the cloud, where it lands in CloudWatch Logs: the handlers log ids and counts only.
+        The console keeps the stream it was given, so progress lines stay on the terminal.
+        """
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.verbose:
+            return self._run()
+        try:
+            with (
+                (self.out_dir / LAMBDA_LOG).open("a", encoding="utf-8") as log,
+                contextlib.redirect_stdout(log),
+                warnings.catch_warnings(),
+            ):
+                warnings.filterwarnings("ignore", message="No application metrics to publish")
+                return self._run()
+        except RunFailed as err:
+            err.log_path = self.out_dir / LAMBDA_LOG
+            raise
+
+    def _run(self) -> RunResult:
         from radimpress.local.jobs import local_job_backend, reset_local_job_backend
         from radimpress.local.stack import EmbeddedStack
 
@@ -270,7 +295,7 @@ class LocalRun:
                         "PollSeconds": "1",
                         "ModelSpec": spec_reference(model, self.out_dir / "specs"),
                     },
-                    environment=self.environment,
+                    environment=dict(LOCAL_ENVIRONMENT),
                     retry_scale=0.0,
                     stack_name="radimpress-local",
                 ) as stack,
@@ -374,6 +399,8 @@ class LocalRun:
             for path in phase.fetched:
                 if path.name == "report.html":
                     files[f"report ({phase.model})"] = path
+        if (self.out_dir / LAMBDA_LOG).exists():
+            files["lambda logs"] = self.out_dir / LAMBDA_LOG
         parquet = sorted((self.out_dir / "results").rglob("*.parquet"))
         if parquet:
             files["parquet"] = self.out_dir / "results"
