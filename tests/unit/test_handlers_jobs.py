@@ -1,0 +1,175 @@
+"""StartTraining, JobStatus, RegisterModel, ResolveModels and StartTransform against moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from handler_support import BUCKET, ROLE, jsonl
+
+from radimpress import clients, jobs
+from radimpress.errors import JobFailed, JobWaitExceeded, TransientAwsError
+from radimpress.handlers import (
+    ingest,
+    job_status,
+    register_model,
+    resolve_models,
+    start_training,
+    start_transform,
+)
+from radimpress.models import LATEST_POINTER
+
+pytest_plugins = ("handler_support",)  # fixtures: aws, context
+pytestmark = pytest.mark.usefixtures("socket_disabled")
+
+
+def ingested(aws, context, route: str, run_id: str) -> dict:
+    reports = [
+        {"study_id": f"s{i}", "findings": f"Finding XXXX {i}.", "impression": f"Impression {i}."}
+        for i in range(3)
+    ]
+    key = f"incoming/{route}/demo/file.jsonl"
+    aws.put(key, jsonl(reports))
+    event = {"bucket": BUCKET, "key": key, "run_id": run_id, "started_at": ""}
+    return ingest.handler(event, context)
+
+
+def train(aws, context, run_id: str = "run-t") -> dict:
+    result = ingested(aws, context, "train", run_id)
+    event = {"bucket": BUCKET, "run_id": run_id, "dataset": "demo", "records": result["records"]}
+    return start_training.handler(event, context)
+
+
+def test_start_training_sends_the_jumpstart_request(aws, context):
+    started = train(aws, context)
+    assert started["kind"] == "training" and started["job_name"].startswith("radimpress-ft-")
+    job = aws.sagemaker.describe_training_job(TrainingJobName=started["job_name"])
+    assert job["RoleArn"] == ROLE
+    assert job["HyperParameters"]["epochs"] == '"3"'
+    assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/runs/run-t/train/output"
+    assert job["OutputDataConfig"]["CompressionType"] == "GZIP"
+    channel = job["InputDataConfig"][0]
+    assert channel["ChannelName"] == "training"
+    assert channel["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/runs/run-t/train/data/"
+
+
+def test_retried_start_reuses_the_existing_job(context):
+    calls = []
+
+    def create(**request):
+        calls.append(request["TrainingJobName"])
+        raise ClientError(
+            {"Error": {"Code": "ResourceInUse", "Message": "Training job names must be unique"}},
+            "CreateTrainingJob",
+        )
+
+    assert jobs.create_once(create, {"TrainingJobName": "j"}, "training job j") is False
+    assert calls == ["j"]
+
+
+def test_job_status_completed_with_moto(aws, context):
+    started = train(aws, context)
+    event = {**started, "max_wait_seconds": 3600}
+    assert job_status.handler(event, context)["status"] == "Completed"
+
+
+class FakeSageMaker:
+    def __init__(self, status: str, reason: str | None = None) -> None:
+        self.status, self.reason, self.stopped = status, reason, []
+
+    def describe_training_job(self, TrainingJobName):
+        job = {"TrainingJobName": TrainingJobName, "TrainingJobStatus": self.status}
+        if self.reason:
+            job["FailureReason"] = self.reason
+        return job
+
+    def describe_transform_job(self, TransformJobName):
+        return {"TransformJobName": TransformJobName, "TransformJobStatus": self.status}
+
+    def stop_training_job(self, TrainingJobName):
+        self.stopped.append(TrainingJobName)
+
+    def stop_transform_job(self, TransformJobName):
+        self.stopped.append(TransformJobName)
+
+
+def test_failed_job_raises_with_sagemakers_reason():
+    fake = FakeSageMaker("Failed", "AlgorithmError: CUDA out of memory")
+    with pytest.raises(
+        JobFailed, match="training job j Failed: AlgorithmError: CUDA out of memory"
+    ):
+        jobs.poll(fake, "training", "j", started_epoch=0, max_wait_seconds=10, now=lambda: 5)
+
+
+def test_in_progress_within_and_beyond_the_maximum_wait():
+    fake = FakeSageMaker("InProgress")
+    ok = jobs.poll(fake, "transform", "t", started_epoch=100, max_wait_seconds=60, now=lambda: 130)
+    assert ok == {"status": "InProgress", "elapsed_seconds": 30}
+    with pytest.raises(JobWaitExceeded, match="still InProgress after 61 s"):
+        jobs.poll(fake, "transform", "t", started_epoch=100, max_wait_seconds=60, now=lambda: 161)
+    assert fake.stopped == ["t"]
+
+
+def test_throttling_becomes_transient_aws_error(aws, context):
+    import boto3
+
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        "describe_training_job", service_error_code="ThrottlingException", http_status_code=400
+    )
+    clients.override("sagemaker", lambda: client)
+    event = {"kind": "training", "job_name": "j", "started_epoch": 0, "max_wait_seconds": 60}
+    with stubber, pytest.raises(TransientAwsError, match="ThrottlingException"):
+        job_status.handler(event, context)
+
+
+def test_register_then_resolve_models(aws, context):
+    started = train(aws, context, "run-r")
+    registered = register_model.handler(
+        {"bucket": BUCKET, "run_id": "run-r", "dataset": "demo", "job_name": started["job_name"]},
+        context,
+    )
+    assert registered["model_data_url"].endswith("/output/model.tar.gz")
+    model = aws.sagemaker.describe_model(ModelName=registered["model_name"])
+    assert model["PrimaryContainer"]["ModelDataUrl"] == registered["model_data_url"]
+    pointer = json.loads(aws.read(LATEST_POINTER))
+    assert pointer["model_name"] == registered["model_name"]
+    assert pointer["spec"] == "jumpstart-flan-t5-xl"
+
+    models = resolve_models.handler({"bucket": BUCKET, "run_id": "run-i"}, context)["models"]
+    assert [m["model_key"] for m in models] == ["pre-trained", "fine-tuned"]
+    assert models[1]["model_name"] == registered["model_name"]
+    pretrained = aws.sagemaker.describe_model(ModelName=models[0]["model_name"])
+    assert pretrained["PrimaryContainer"]["ModelDataUrl"].endswith(".tar.gz")
+    again = resolve_models.handler({"bucket": BUCKET, "run_id": "run-j"}, context)["models"]
+    assert again == models  # the pre-trained model is created once and reused
+
+
+def test_a_pointer_from_another_spec_is_ignored(aws, context):
+    aws.put(LATEST_POINTER, json.dumps({"model_name": "m", "spec": "local-retrieval"}))
+    models = resolve_models.handler({"bucket": BUCKET, "run_id": "run-i"}, context)["models"]
+    assert [m["model_key"] for m in models] == ["pre-trained"]
+
+
+def test_start_transform_writes_prompts_and_starts_the_job(aws, context):
+    result = ingested(aws, context, "infer", "run-x")
+    (model,) = resolve_models.handler({"bucket": BUCKET, "run_id": "run-x"}, context)["models"]
+    event = {
+        "bucket": BUCKET,
+        "run_id": "run-x",
+        "records_key": result["records_key"],
+        "model": model,
+    }
+    started = start_transform.handler(event, context)
+    assert started["output_key"] == "runs/run-x/transform/pre-trained/output/input.jsonl.out"
+    lines = aws.lines("runs/run-x/transform/pre-trained/input.jsonl")
+    assert [line["study_id"] for line in lines] == ["s0", "s1", "s2"]
+    inputs = lines[0]["inputs"]
+    assert inputs["max_length"] == 96 and inputs["num_beams"] == 2
+    assert "Finding ___ 0." in inputs["text_inputs"]  # de-identified placeholder normalised
+    job = aws.sagemaker.describe_transform_job(TransformJobName=started["job_name"])
+    assert job["ModelName"] == model["model_name"]
+    assert job["DataProcessing"]["JoinSource"] == "Input"
