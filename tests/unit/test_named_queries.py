@@ -240,3 +240,43 @@ def test_cli_prints_every_query_and_refuses_a_missing_folder(results, capsys, tm
         assert query.name in out and f"-- {query.logical_id} (DuckDB)" in out
     assert (tmp_path / "s" / "ModelComparisonQuery.csv").exists()
     assert main(["queries", str(tmp_path / "missing")]) == 2
+
+
+def test_report_comparison_agrees_with_the_sql(results):
+    """The report's model-vs-model table (Python) and ModelComparisonQuery (SQL) agree."""
+    from radimpress.results.publish import ModelResults, flatten_row
+    from radimpress.results.report import comparison_rows
+
+    _, by_id = results
+    models = []
+    for (dataset, model), (n, seed, skill) in LATEST.items():
+        if dataset != "dev1":
+            continue
+        m = ModelResults(label=model, key=model)
+        for i, raw in enumerate(score_rows("r-dev1", dataset, model, n, seed, skill=skill)):
+            m.add(flatten_row(raw, source="s", line=i + 1, run_id="r-dev1", dataset=dataset))
+        models.append(m)
+    from_sql = {
+        (r["model_a"], r["model_b"], r["metric"]): r
+        for r in by_id["ModelComparisonQuery"].records()
+        if r["dataset"] == "dev1"
+    }
+    rows = comparison_rows(models)
+    assert len(rows) == len(from_sql) == 3 * 4
+    for row in rows:
+        a, b = row["model_a"], row["model_b"]
+        flipped = a > b
+        sql_row = from_sql[(b, a, row["metric"]) if flipped else (a, b, row["metric"])]
+        wins_a, wins_b = (
+            (sql_row["wins_b"], sql_row["wins_a"])
+            if flipped
+            else (sql_row["wins_a"], sql_row["wins_b"])
+        )
+        assert (row["reports"], row["wins_a"], row["ties"], row["wins_b"]) == (
+            sql_row["reports"],
+            wins_a,
+            sql_row["ties"],
+            wins_b,
+        )
+        sign = -1 if flipped else 1
+        assert row["mean_diff"] == pytest.approx(sign * sql_row["mean_diff"], abs=1e-12)

@@ -215,3 +215,12 @@ def test_renders_in_headless_chromium(page, tmp_path):
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 2400)
     assert len(data) > 20_000  # a blank page compresses to a few kB
+
+
+def test_comparison_table_has_every_pair_and_metric(page):
+    _, parsed = page
+    compare = next(t for t in parsed.tables if t and t[0][:2] == ["Model A", "Model B"])
+    assert len(compare) == 1 + 3 * 4  # header + 3 pairs x 4 metrics
+    first = compare[1]
+    assert first[:3] == ["fine-tuned", "pretrained", "ROUGE-1"]
+    assert int(first[4]) + int(first[5]) + int(first[6]) == int(first[3]) == 76

@@ -38,6 +38,7 @@ class ModelResults:
     key: str
     reports: int = 0
     f1: dict[str, list[float]] = field(default_factory=lambda: {col: [] for _, col in METRICS})
+    studies: list[str] = field(default_factory=list)  # study ids of the scored rows, in f1 order
     _worst: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
 
     @property
@@ -51,6 +52,7 @@ class ModelResults:
         self.reports += 1
         if row[WORST_METRIC] is None:
             return
+        self.studies.append(row["study_id"])
         for _, col in METRICS:
             self.f1[col].append(row[f"{col}_f1"])
         # Max-heap (by negated score) of the WORST_PER_MODEL lowest scores seen so far.

@@ -34,6 +34,7 @@ class ModelView(Protocol):
     label: str
     reports: int
     f1: dict[str, list[float]]
+    studies: list[str]
 
     @property
     def scored(self) -> int: ...
@@ -118,6 +119,31 @@ def _text_cell(value: str | None) -> str:
     return '<span class="none">(none)</span>' if value is None else escape(value)
 
 
+def comparison_rows(models: Sequence[ModelView]) -> list[dict[str, Any]]:
+    """Per pair of models and metric, over the reports both scored (matched by study id): counts
+    of reports where the first model scores higher, the same, lower, and the mean difference.
+    The same numbers as the ModelComparisonQuery named query, for this run only."""
+    out = []
+    for i, a in enumerate(models):
+        for b in models[i + 1 :]:
+            for _, col in METRICS:
+                fb = dict(zip(b.studies, b.f1[col], strict=True))
+                diffs = [x - fb[s] for s, x in zip(a.studies, a.f1[col], strict=True) if s in fb]
+                out.append(
+                    {
+                        "model_a": a.label,
+                        "model_b": b.label,
+                        "metric": col,
+                        "reports": len(diffs),
+                        "wins_a": sum(d > 0 for d in diffs),
+                        "ties": sum(d == 0 for d in diffs),
+                        "wins_b": sum(d < 0 for d in diffs),
+                        "mean_diff": sum(diffs) / len(diffs) if diffs else None,
+                    }
+                )
+    return out
+
+
 def render_report(run: dict[str, Any], models: Sequence[ModelView]) -> str:
     """The whole page for one run. ``run`` holds ids, counts and datetimes (see publish_run)."""
     cols = [col for _, col in METRICS]
@@ -144,6 +170,24 @@ def render_report(run: dict[str, Any], models: Sequence[ModelView]) -> str:
         sections.append(f"<div><h3>{escape(m.label)}</h3>")
         sections.append(_table(["", *titles], rows, "dist") + "</div>")
     sections.append("</div>")
+    pairs = comparison_rows(models)
+    if pairs:
+        sections.append("<h2>Model against model, report by report</h2>")
+        rows = [
+            [
+                escape(p["model_a"]),
+                escape(p["model_b"]),
+                METRIC_TITLES[p["metric"]],
+                str(p["reports"]),
+                str(p["wins_a"]),
+                str(p["ties"]),
+                str(p["wins_b"]),
+                _fmt(p["mean_diff"]),
+            ]
+            for p in pairs
+        ]
+        head = ["Model A", "Model B", "Metric", "Reports", "A higher", "Tie", "B higher"]
+        sections.append(_table([*head, "Mean F1 A&minus;B"], rows, "compare"))
     sections.append("<h2>F1 by model</h2>")
     sections.append(
         '<p class="note">Box: 25%&ndash;75%, line: median, diamond: mean, whiskers: '
@@ -210,6 +254,7 @@ dl.facts dt{color:#666}dl.facts dd{margin:0;word-break:break-all}
 table{border-collapse:collapse;margin:4px 0 12px}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+table.compare td:nth-child(-n+3),table.compare th:nth-child(-n+3){text-align:left}
 table.worst{width:100%;table-layout:fixed}
 table.worst td,table.worst th{text-align:left}
 table.worst th:nth-child(1){width:9em}table.worst th:nth-child(2){width:7em}
