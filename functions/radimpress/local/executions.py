@@ -155,6 +155,11 @@ def wait(
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    from radimpress.local import lambda_seam
+
+    fast = lambda_seam.read_history(execution_arn)
+    if fast is not None:
+        return fast
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
     while True:

@@ -15,7 +15,12 @@ replaces its ``invoke`` with ``_invoke``, which, like the Lambda Python runtime:
   ``x-amz-function-error`` header so Step Functions' Retry/Catch match on the exception class name.
 
 It also scales the sleep of moto's Retry implementation (``retry_scale``), so local runs do not
-wait out cloud back-off intervals while the ASL stays as written.
+wait out cloud back-off intervals while the ASL stays as written, and (``reuse_clients``) lets the
+interpreter's Lambda task reuse one boto3 client instead of building one per invocation, which is
+most of moto's own cost per task state (see bench/emulator_overhead.py). ``read_history`` reads
+an execution's history from moto's backend instead of through its API, whose generic serializer
+costs about 1 ms per event per call (a watcher polling a long execution would otherwise compete
+with it for the CPU).
 
 Pinned to the moto versions it was tested on: it patches private classes.
 """
@@ -23,6 +28,7 @@ Pinned to the moto versions it was tested on: it patches private classes.
 from __future__ import annotations
 
 import contextlib
+import enum
 import importlib
 import importlib.metadata
 import json
@@ -36,6 +42,7 @@ import types
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +186,8 @@ class _Seam:
         self.handlers: dict[tuple[str, str], Callable[..., Any]] = {}
         self.base_env: dict[str, str] = {}
         self.retry_scale = 1.0
+        self.original_client_for: Callable[..., Any] | None = None
+        self.client_cache: dict[tuple[Any, ...], Any] = {}
         self.env = _EnvGate()
         self.stats = SeamStats()
         self.stats_lock = threading.Lock()
@@ -187,16 +196,23 @@ class _Seam:
 _SEAM = _Seam()
 
 
-def install(*, retry_scale: float = 1.0, base_environment: Mapping[str, str] | None = None) -> None:
+def install(
+    *,
+    retry_scale: float = 1.0,
+    base_environment: Mapping[str, str] | None = None,
+    reuse_clients: bool = True,
+) -> None:
     """Route moto's Lambda invocations to the real handlers (needs moto's non-Docker backend).
 
     ``retry_scale`` multiplies every Retry interval moto's interpreter sleeps (0 = no wait).
     ``base_environment`` is applied under every function's own variables (e.g. AWS_REGION).
+    ``reuse_clients`` caches the Lambda client the interpreter builds per task invocation.
     Nested installs are counted; the last ``uninstall()`` restores moto.
     """
     check_moto_version()
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     if retry_scale < 0:
         raise SeamError(f"retry_scale must be >= 0, got {retry_scale}")
@@ -206,6 +222,9 @@ def install(*, retry_scale: float = 1.0, base_environment: Mapping[str, str] | N
             LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
             _SEAM.original_retry_time = retrier_decl.time
             retrier_decl.time = _ScaledRetryTime()  # type: ignore[assignment]
+            _SEAM.original_client_for = lambda_eval_utils.boto_client_for
+            if reuse_clients:
+                lambda_eval_utils.boto_client_for = _reused_client_for
             _SEAM.stats = SeamStats()
         _SEAM.installs += 1
         _SEAM.retry_scale = retry_scale
@@ -216,6 +235,7 @@ def uninstall() -> None:
     """Undo ``install`` (when the last user leaves) and restore the process environment."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     with _SEAM.lock:
         if _SEAM.installs == 0:
@@ -225,6 +245,8 @@ def uninstall() -> None:
             return
         LambdaSimpleBackend.invoke = _SEAM.original_invoke  # type: ignore[method-assign]
         retrier_decl.time = _SEAM.original_retry_time
+        lambda_eval_utils.boto_client_for = _SEAM.original_client_for
+        _SEAM.client_cache.clear()
         _SEAM.code_dirs.clear()
         _SEAM.base_env = {}
     _SEAM.env.restore()
@@ -261,6 +283,54 @@ class _ScaledRetryTime(types.SimpleNamespace):
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
+
+
+def _reused_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    """moto's ``boto_client_for``, built once per (region, service, credentials, mode).
+
+    boto3 clients are thread-safe once built; building one costs more than a whole local task.
+    """
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+
+    key = (region, service, repr(state_credentials), botocore_stubber.enabled, moto_server_port())
+    client = _SEAM.client_cache.get(key)
+    if client is None:
+        with _SEAM.lock:
+            client = _SEAM.client_cache.get(key)
+            if client is None:
+                assert _SEAM.original_client_for is not None
+                client = _SEAM.original_client_for(region, service, state_credentials)
+                _SEAM.client_cache[key] = client
+    return client
+
+
+def read_history(execution_arn: str) -> list[dict[str, Any]] | None:
+    """The execution's history events in boto3's shape, read in-process; None in server mode."""
+    from moto.core.models import botocore_stubber
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    if not botocore_stubber.enabled:
+        return None
+    _, _, _, region, account, *_ = execution_arn.split(":")
+    execution = stepfunctions_parser_backends[account][region].describe_execution(execution_arn)
+    events = execution.to_history_output()["events"]  # a deep copy taken under moto's lock
+    return [_plain(event) for event in events]
+
+
+def _plain(value: Any) -> Any:
+    """moto's internal event -> boto3's: enums to their values, ISO timestamps to datetimes."""
+    if isinstance(value, dict):
+        out = {k: _plain(v) for k, v in value.items()}
+        stamp = out.get("timestamp")
+        if isinstance(stamp, str):
+            out["timestamp"] = datetime.fromisoformat(stamp)
+        return out
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
 
 
 def _load_handler(code_dir: Path | None, handler: str) -> Callable[..., Any]:

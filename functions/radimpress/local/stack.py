@@ -91,6 +91,7 @@ class EmbeddedStack:
         stack_name: str = "radimpress-local",
         region: str | None = None,
         exit_timeout: float = 120.0,
+        reuse_clients: bool = True,
     ) -> None:
         self.template_path = Path(template).resolve()
         self.parameter_overrides = dict(parameters or {})
@@ -99,6 +100,7 @@ class EmbeddedStack:
         self.stack_name = stack_name
         self.region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.exit_timeout = exit_timeout
+        self.reuse_clients = reuse_clients  # False: moto's stock client-per-invocation (benchmarks)
         self.resources: dict[str, Resource] = {}
         self.functions: dict[str, FunctionInfo] = {}
         self.outputs: dict[str, Any] = {}
@@ -155,6 +157,7 @@ class EmbeddedStack:
         lambda_seam.install(
             retry_scale=self.retry_scale,
             base_environment={"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region},
+            reuse_clients=self.reuse_clients,
         )
         try:
             self._build()
