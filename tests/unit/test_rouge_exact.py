@@ -194,9 +194,10 @@ def test_long_texts_with_many_sentences() -> None:
 def test_lcs_and_traceback_match_rouge_score_tables() -> None:
     """The bit-parallel rows give rouge-score's LCS length and the exact traceback positions."""
     rng = random.Random(11)
-    for _ in range(3000):
-        a = [rng.choice("abcd") for _ in range(rng.randint(0, 14))]
-        b = [rng.choice("abcd") for _ in range(rng.randint(0, 14))]
+    for case in range(3300):
+        alphabet, longest = ("abcd", 14) if case < 3000 else ("abcdefgh", 70)
+        a = [rng.choice(alphabet) for _ in range(rng.randint(0, longest))]
+        b = [rng.choice(alphabet) for _ in range(rng.randint(0, longest))]
         table = rouge_scorer._lcs_table(a, b)
         masks = match_masks(b)
         assert lcs_length(a, masks, len(b)) == table[-1][-1]

@@ -57,24 +57,39 @@ def lcs_positions(a: Sequence[str], b: Sequence[str], b_masks: Masks) -> int:
     """Positions in ``a`` of the LCS rouge-score's ``lcs_ind(a, b)`` returns, as a bit set.
 
     The traceback mirrors ``_backtrack_norec``: on equal tokens go diagonally, else move left when
-    ``t[i][j-1] > t[i-1][j]``, otherwise move up.
+    ``t[i][j-1] > t[i-1][j]``, otherwise move up. Entries are kept incrementally: along a row,
+    ``t[i][j] - t[i][j-1] = 1 - bit j-1 of V_i``, so only a move to a new row needs a popcount.
     """
     n = len(b)
-    rows = lcs_rows(a, b_masks, n)
     i = len(a)
     j = n
+    if not i or not j:
+        return 0
+    rows = lcs_rows(a, b_masks, n)
+    current = j - rows[i].bit_count()  # t[i][j]; rows hold exactly n bits
+    up = j - rows[i - 1].bit_count()  # t[i-1][j]
     chosen = 0
-    while i > 0 and j > 0:
+    while True:
         if a[i - 1] == b[j - 1]:
             i -= 1
             j -= 1
             chosen |= 1 << i
+            if not (i and j):
+                return chosen
+            current -= 1  # a match: t[i][j] = t[i-1][j-1] + 1
+            up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()
             continue
-        # t[i][j-1] > t[i-1][j], with t[r][c] = c - popcount(rows[r] & (2**c - 1))
-        left = (j - 1) - (rows[i] & ((1 << (j - 1)) - 1)).bit_count()
-        up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()
+        left = current - 1 + ((rows[i] >> (j - 1)) & 1)  # t[i][j-1]
         if left > up:
             j -= 1
+            if not j:
+                return chosen
+            current = left
+            # t[i-1][j-1] == t[i-1][j] here: t[i][j-1] > t[i-1][j] >= t[i-1][j-1] and a step
+            # adds at most 1, so t[i-1][j] = t[i-1][j-1]; ``up`` stays.
         else:
             i -= 1
-    return chosen
+            if not i:
+                return chosen
+            current = up
+            up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()

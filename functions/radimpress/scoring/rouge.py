@@ -14,7 +14,6 @@ this returns 0.0 (``0 == 0.0``), so rows always serialize as floats.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import NamedTuple
@@ -68,24 +67,26 @@ def _clipped_overlap(target: dict, prediction: dict, either_distinct: bool) -> i
     return overlap
 
 
-def _summary_level_hits(reference: list[Tokens], candidate: list[Tokens]) -> int:
-    """rouge_score._summary_level_lcs's hit count: union-LCS per reference sentence, no reuse."""
-    remaining_reference: Counter = Counter()
-    remaining_candidate: Counter = Counter()
-    for sentence in reference:
-        remaining_reference.update(sentence)
-    for sentence in candidate:
-        remaining_candidate.update(sentence)
-    candidate_masks = [match_masks(sentence) for sentence in candidate]
+def _summary_level_hits(target: _Text, predicted: _Text) -> int:
+    """rouge_score._summary_level_lcs's hit count: union-LCS per reference sentence, no reuse.
+
+    The per-text unigram counts are rouge-score's token counters (sentences hold all tokens).
+    A candidate sentence sharing no token with a reference sentence has an empty LCS with it,
+    so it is skipped without building the table.
+    """
+    remaining_reference = dict(target.unigrams)
+    remaining_candidate = dict(predicted.unigrams)
+    candidates = predicted.sentence_masks or predicted.build_sentence_masks()
     hits = 0
-    for sentence in reference:
+    for sentence in target.sentences:
         union = 0
-        for other, masks in zip(candidate, candidate_masks, strict=True):
-            union |= lcs_positions(sentence, other, masks)
+        for other, masks in candidates:
+            if not masks.keys().isdisjoint(sentence):
+                union |= lcs_positions(sentence, other, masks)
         position = 0
         while union:
             if union & 1:
-                token = sentence[position]
+                token = sentence[position]  # in both texts: it is in a common subsequence
                 if remaining_candidate[token] > 0 and remaining_reference[token] > 0:
                     hits += 1
                     remaining_candidate[token] -= 1
@@ -104,6 +105,7 @@ class _Text:
         "bigrams_distinct",
         "length",
         "masks",
+        "sentence_masks",
         "sentences",
         "tokens",
         "unigrams",
@@ -126,6 +128,7 @@ class _Text:
         self.bigrams: dict[tuple[str, str], int] | None = None  # built on first use
         self.bigrams_distinct = True
         self.masks: dict[str, int] | None = None  # built on first use: see matches()
+        self.sentence_masks: list[tuple[Tokens, dict[str, int]]] | None = None
         if "\n" in text:
             self.sentences = tokenizer.sentences(text)
         else:
@@ -144,6 +147,12 @@ class _Text:
                     bigrams[gram] = get(gram, 0) + 1
             self.bigrams = bigrams
         return self.bigrams
+
+    def build_sentence_masks(self) -> list[tuple[Tokens, dict[str, int]]]:
+        """Each sentence with its match masks, for union-LCS against this text's sentences."""
+        if self.sentence_masks is None:
+            self.sentence_masks = [(s, match_masks(s)) for s in self.sentences]
+        return self.sentence_masks
 
     def matches(self) -> dict[str, int]:
         """Bit sets of each token's positions, for the bit-parallel LCS."""
@@ -264,7 +273,7 @@ class RougeScorer:
             # hits == lcs, and the denominators are the same token counts.
             rouge_lsum = rouge_l
         else:
-            hits = _summary_level_hits(target_sentences, predicted_sentences)
+            hits = _summary_level_hits(target, predicted)
             rouge_lsum = _ratio_score(hits, n, m)
 
         return {"rouge1": rouge1, "rouge2": rouge2, "rougeL": rouge_l, "rougeLsum": rouge_lsum}
