@@ -280,3 +280,26 @@ def test_report_comparison_agrees_with_the_sql(results):
         )
         sign = -1 if flipped else 1
         assert row["mean_diff"] == pytest.approx(sign * sql_row["mean_diff"], abs=1e-12)
+
+
+def test_worst_reports_are_the_ten_lowest_rouge_l_of_the_latest_run(results):
+    _, by_id = results
+    rows = by_id["WorstReportsQuery"].records()
+    want = expected_f1()
+    assert {(r["dataset"], r["model"]) for r in rows} == set(want)
+    for (dataset, model), values in want.items():
+        got = [r for r in rows if (r["dataset"], r["model"]) == (dataset, model)]
+        ranked = sorted(zip(values["rougel"], values["study_id"], strict=True))[:10]
+        assert [(r["rougel_f1"], r["study_id"]) for r in got] == ranked
+        assert [r["worst_rank"] for r in got] == list(range(1, 11))
+        assert all(r["findings"].startswith(f"Findings of {r['study_id']}") for r in got)
+
+
+def test_run_history_lists_complete_runs_newest_first(results):
+    _, by_id = results
+    rows = by_id["RunHistoryQuery"].records()
+    # The dead run has no summary; every other run lists one row per model.
+    assert [r["run_id"] for r in rows] == ["infer"] + ["r-dev2"] * 2 + ["r-dev1"] * 3 + ["old"] * 2
+    infer = rows[0]
+    assert (infer["reports"], infer["scored"], infer["rougel_f1"]) == (10, 0, None)
+    assert {r["run_date"] for r in rows} == {"2026-11-20", "2026-11-23", "2026-11-24"}

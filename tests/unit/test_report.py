@@ -159,10 +159,8 @@ def test_worst_reports_are_the_lowest_rouge_l(page):
     worst = next(t for t in parsed.tables if t and t[0][:2] == ["Study", "ROUGE-L F1"])
     m = model_results()[0]
     rows = score_rows("run-42", "dev1", "fine-tuned", 80, 1, skill=0.6, unscored=4)
-    scored = [
-        (r["rougeL"]["fmeasure"], i, r["study_id"]) for i, r in enumerate(rows) if r["rougeL"]
-    ]
-    want = [s for _, _, s in sorted(scored)[:5]]
+    scored = [(r["rougeL"]["fmeasure"], r["study_id"]) for r in rows if r["rougeL"]]
+    want = [s for _, s in sorted(scored)[:5]]
     assert [r[0] for r in worst[1:]] == want
     assert [r["study_id"] for r in m.worst()] == want
     # Escaped in the HTML, the text reads back exactly (CRLF and all) once parsed.
@@ -224,3 +222,14 @@ def test_comparison_table_has_every_pair_and_metric(page):
     first = compare[1]
     assert first[:3] == ["fine-tuned", "pretrained", "ROUGE-1"]
     assert int(first[4]) + int(first[5]) + int(first[6]) == int(first[3]) == 76
+
+
+def test_worst_reports_do_not_depend_on_row_order():
+    rows = score_rows("run-42", "dev1", "m", 80, 5, skill=0.4)
+    picks = []
+    for ordered in (rows, rows[::-1]):
+        m = ModelResults(label="m", key="k")
+        for i, raw in enumerate(ordered):
+            m.add(flatten_row(raw, source="s", line=i + 1, run_id="run-42", dataset="dev1"))
+        picks.append([r["study_id"] for r in m.worst()])
+    assert picks[0] == picks[1] and len(picks[0]) == 5

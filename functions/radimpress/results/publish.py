@@ -9,7 +9,7 @@ Nothing returned or raised here contains report text, only ids, keys, counts and
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import json
 import tempfile
 from collections.abc import Iterator
@@ -39,7 +39,7 @@ class ModelResults:
     reports: int = 0
     f1: dict[str, list[float]] = field(default_factory=lambda: {col: [] for _, col in METRICS})
     studies: list[str] = field(default_factory=list)  # study ids of the scored rows, in f1 order
-    _worst: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
+    _worst: list[tuple[float, str, int, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def scored(self) -> int:
@@ -55,16 +55,16 @@ class ModelResults:
         self.studies.append(row["study_id"])
         for _, col in METRICS:
             self.f1[col].append(row[f"{col}_f1"])
-        # Max-heap (by negated score) of the WORST_PER_MODEL lowest scores seen so far.
-        entry = (-row[WORST_METRIC], -self.reports, row)
-        if len(self._worst) < WORST_PER_MODEL:
-            heapq.heappush(self._worst, entry)
-        elif entry > self._worst[0]:
-            heapq.heapreplace(self._worst, entry)
+        # The WORST_PER_MODEL lowest (score, study_id) so far, kept sorted: the order of the
+        # WorstReportsQuery named query, whatever order the rows arrive in.
+        entry = (row[WORST_METRIC], row["study_id"], self.reports, row)
+        if len(self._worst) < WORST_PER_MODEL or entry[:3] < self._worst[-1][:3]:
+            bisect.insort(self._worst, entry, key=lambda e: e[:3])
+            del self._worst[WORST_PER_MODEL:]
 
     def worst(self) -> list[dict[str, Any]]:
-        """The lowest-scoring rows, worst first (ties: the earlier row first)."""
-        return [row for _, _, row in sorted(self._worst, reverse=True)]
+        """The lowest-scoring rows by ROUGE-L F1, worst first (ties: by study id)."""
+        return [row for *_, row in self._worst]
 
 
 def _number(value: Any, where: str) -> float:
