@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from radimpress.local.sql import _load_template
+from radimpress.local.template import load as _load_template
 from radimpress.results import partitions
 from radimpress.results.parquet import arrow_schema
 from radimpress.results.schema import (

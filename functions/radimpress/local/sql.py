@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from radimpress.local.template import load as load_template
 from radimpress.results import partitions
 from radimpress.results.schema import RUN_COLUMNS, RUNS_TABLE, SCORE_COLUMNS, SCORES_TABLE
 
@@ -61,26 +62,6 @@ class QueryResult:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def _load_template(path: Path) -> dict[str, Any]:
-    import yaml
-
-    class CfnLoader(yaml.SafeLoader):
-        """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as plain {"Fn::...": value}."""
-
-    def tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-    CfnLoader.add_multi_constructor("!", tag)
-    with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=CfnLoader)  # a SafeLoader subclass
-
-
 def _plain(value: Any, stack_name: str) -> str:
     """A string property that may be a plain string or a simple ``!Sub`` of the stack name."""
     if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
@@ -99,7 +80,7 @@ def load_named_queries(
 ) -> list[NamedQuery]:
     """Every ``AWS::Athena::NamedQuery`` in template.yaml, in the order they appear."""
     path = template_path(template)
-    resources = _load_template(path).get("Resources", {})
+    resources = load_template(path)["Resources"]
     queries = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Athena::NamedQuery":
