@@ -20,7 +20,7 @@ import pytest
 from results_data import NASTY, score_rows
 
 from radimpress.results.publish import ModelResults, flatten_row
-from radimpress.results.report import box_plot_svg, describe, quantile, render_report
+from radimpress.results.report import PALETTE, box_plot_svg, describe, quantile, render_report
 
 MODELS = (("fine-tuned", 0.6, 1), ("pretrained", 0.25, 2), ("lead-3 <baseline>", 0.35, 3))
 RUN = {
@@ -212,7 +212,59 @@ def test_renders_in_headless_chromium(page, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 2400)
-    assert len(data) > 20_000  # a blank page compresses to a few kB
+    # The boxes were painted, not just laid out: each model's fill colour covers real area.
+    counts = colour_counts(data)
+    for color in PALETTE[: len(MODELS)]:
+        rgb = tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+        near = sum(
+            n
+            for px, n in counts.items()
+            if max(abs(a - b) for a, b in zip(px, rgb, strict=True)) <= 40
+        )
+        assert near > 2_000, (color, near)
+
+
+def colour_counts(png: bytes) -> dict[tuple[int, int, int], int]:
+    """Pixel colours of an 8-bit RGB/RGBA non-interlaced PNG (what Chromium writes), no Pillow."""
+    import struct
+    import zlib
+    from collections import Counter
+
+    pos, idat, header = 8, b"", None
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, body = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, ctype, _, _, interlace = header
+    assert depth == 8 and ctype in (2, 6) and interlace == 0
+    bpp = 3 if ctype == 2 else 4
+    raw, stride = zlib.decompress(idat), width * bpp
+    prev, counts = bytearray(stride), Counter()
+    for y in range(height):
+        f, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        counts.update(zip(line[0::bpp], line[1::bpp], line[2::bpp], strict=True))
+        prev = line
+    return counts
 
 
 def test_comparison_table_has_every_pair_and_metric(page):
