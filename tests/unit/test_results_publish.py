@@ -142,6 +142,7 @@ def test_failure_midway_leaves_no_summary(s3):
         ("findings", None, "field 'findings'"),
         ("reference", 5, "field 'reference'"),
         ("rouge1", [0.1], "field 'rouge1'"),
+        ("rougeLsum", None, "field 'rougeLsum': null while other metrics are scored"),
     ],
 )
 def test_bad_rows_name_file_line_and_field(s3, field, value, needle):

@@ -99,6 +99,10 @@ def flatten_row(
         "reference": raw.get("reference"),
         "generated": raw["generated"],
     }
+    present = [raw.get(metric) is not None for metric, _ in METRICS]
+    if any(present) and not all(present):
+        missing = [metric for (metric, _), here in zip(METRICS, present, strict=True) if not here]
+        raise ScoreRowError(f"{where}: field '{missing[0]}': null while other metrics are scored")
     for metric, col in METRICS:
         score = raw.get(metric)
         if score is not None and not isinstance(score, dict):
