@@ -306,14 +306,18 @@ def _reused_client_for(region: str, service: str, state_credentials: Any = None)
 
 
 def read_history(execution_arn: str) -> list[dict[str, Any]] | None:
-    """The execution's history events in boto3's shape, read in-process; None in server mode."""
-    from moto.core.models import botocore_stubber
+    """The execution's history events in boto3's shape, read from moto's backend in-process.
+
+    Both embedded modes (``mock_aws`` and the threaded server) keep moto's backends in this
+    process; None when the execution is not there (e.g. a moto server in another process).
+    """
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    if not botocore_stubber.enabled:
-        return None
     _, _, _, region, account, *_ = execution_arn.split(":")
-    execution = stepfunctions_parser_backends[account][region].describe_execution(execution_arn)
+    try:
+        execution = stepfunctions_parser_backends[account][region].describe_execution(execution_arn)
+    except Exception:  # moto's ExecutionDoesNotExist / InvalidArn: not in this process
+        return None
     events = execution.to_history_output()["events"]  # a deep copy taken under moto's lock
     return [_plain(event) for event in events]
 

@@ -15,6 +15,7 @@ to a real-shaped "Object Created" event. See docs/contracts.md, "Embedded stack"
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from radimpress import clients
 from radimpress.local import executions, lambda_seam
@@ -42,6 +44,7 @@ _PLACEHOLDER_ZIP: bytes | None = None
 _INTERPRETER_LOG = logging.getLogger("moto.stepfunctions.parser")
 _RUNNING: list[EmbeddedStack] = []  # at most one: moto's mock is process-global
 _RUNNING_LOCK = threading.Lock()
+_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 class StackError(RuntimeError):
@@ -79,7 +82,13 @@ def _placeholder_zip() -> bytes:
 
 
 class EmbeddedStack:
-    """template.yaml realised in moto, with the real handlers behind its Lambda functions."""
+    """template.yaml realised in moto, with the real handlers behind its Lambda functions.
+
+    By default moto runs in-process (``mock_aws``: boto3 calls never leave the process). With
+    ``server_port`` (0 = any free port) moto serves HTTP on 127.0.0.1 instead, so other tools (the
+    AWS CLI with ``--endpoint-url``) can look at the running stack; handlers then get
+    ``AWS_ENDPOINT_URL``. Either way the backends and the handlers live in this process.
+    """
 
     def __init__(
         self,
@@ -92,6 +101,7 @@ class EmbeddedStack:
         region: str | None = None,
         exit_timeout: float = 120.0,
         reuse_clients: bool = True,
+        server_port: int | None = None,
     ) -> None:
         self.template_path = Path(template).resolve()
         self.parameter_overrides = dict(parameters or {})
@@ -105,12 +115,13 @@ class EmbeddedStack:
         self.functions: dict[str, FunctionInfo] = {}
         self.outputs: dict[str, Any] = {}
         self.expanded: Expanded | None = None
-        self._mock: Any = None
+        self.server_port = server_port
+        self.endpoint_url: str | None = None  # set in server mode
+        self._running = False
+        self._exit = contextlib.ExitStack()
         self._clients: dict[str, Any] = {}
         self._started: list[str] = []
         self.final_status: dict[str, str] = {}  # execution ARN -> status when the stack stopped
-        self._saved_region: dict[str, str | None] = {}
-        self._saved_log_level: int | None = None
         self.build_seconds = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -133,7 +144,7 @@ class EmbeddedStack:
                 )
             _RUNNING.append(self)
         try:
-            self._start_mock()
+            self._start_emulator()
         except BaseException:
             with _RUNNING_LOCK:
                 if self in _RUNNING:
@@ -141,48 +152,68 @@ class EmbeddedStack:
             raise
         self.build_seconds = time.perf_counter() - t0
 
-    def _start_mock(self) -> None:
-        from moto import mock_aws
+    def _start_emulator(self) -> None:
+        self._exit = contextlib.ExitStack()
+        region = {"AWS_DEFAULT_REGION": self.region}
+        base_env = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        if self.server_port is None:
+            from moto import mock_aws
 
-        for key in ("AWS_DEFAULT_REGION", "AWS_REGION"):
-            self._saved_region[key] = os.environ.get(key)
-        self._mock = mock_aws(config=MOTO_CONFIG)
-        self._mock.start()
+            self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
+            self._exit.enter_context(mock.patch.dict(os.environ, region))
+        else:
+            base_env["AWS_ENDPOINT_URL"] = self._start_server(region)
         # moto's interpreter logs every task failure (retries included) at ERROR with its
         # details; the execution history already carries them, so keep the console readable.
-        self._saved_log_level = _INTERPRETER_LOG.level
+        saved_level = _INTERPRETER_LOG.level
         _INTERPRETER_LOG.setLevel(logging.CRITICAL)
-        os.environ["AWS_DEFAULT_REGION"] = self.region
+        self._exit.callback(_INTERPRETER_LOG.setLevel, saved_level)
         clients.reset()
+        self._exit.callback(clients.reset)
         lambda_seam.install(
             retry_scale=self.retry_scale,
-            base_environment={"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region},
+            base_environment=base_env,
             reuse_clients=self.reuse_clients,
         )
+        self._exit.callback(lambda_seam.uninstall)
+        self._running = True
         try:
             self._build()
         except BaseException:
             self.stop()
             raise
 
+    def _start_server(self, region: dict[str, str]) -> str:
+        """moto as an HTTP server in a thread (same process, same backends); returns its URL."""
+        from moto.core.base_backend import BackendDict
+        from moto.core.config import default_user_config
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        BackendDict.reset()
+        self._exit.callback(BackendDict.reset)
+        self._exit.enter_context(mock.patch.dict(default_user_config, MOTO_CONFIG))
+        self._exit.enter_context(mock.patch("boto3.DEFAULT_SESSION", None))
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.server_port, verbose=False)
+        server.start()
+        self._exit.callback(server.stop)
+        host, port = server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        fake = {k: os.environ.get(k) or "testing" for k in _CREDENTIAL_VARIABLES}
+        # MOTO_PORT: where moto's interpreter sends its own Lambda calls in server mode.
+        env = {**region, **fake, "MOTO_PORT": str(port)}
+        self._exit.enter_context(mock.patch.dict(os.environ, env))
+        return self.endpoint_url
+
     def stop(self) -> None:
         """Wait for (then stop) executions still running, restore moto, env and clients."""
-        if self._mock is None:
+        if not self._running:
             return
         try:
             self._drain()
         finally:
-            lambda_seam.uninstall()
-            clients.reset()
+            self._running = False
             self._clients.clear()
-            self._mock.stop()
-            self._mock = None
-            _INTERPRETER_LOG.setLevel(self._saved_log_level or logging.NOTSET)
-            for key, value in self._saved_region.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            self._exit.close()
             with _RUNNING_LOCK:
                 if self in _RUNNING:
                     _RUNNING.remove(self)
@@ -202,12 +233,14 @@ class EmbeddedStack:
     # -- access --------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
         """A boto3 client bound to the embedded AWS (cached per stack)."""
-        if self._mock is None:
+        if not self._running:
             raise StackError("the embedded stack is not running (use it inside `with`)")
         if service not in self._clients:
             import boto3
 
-            self._clients[service] = boto3.client(service, region_name=self.region)
+            self._clients[service] = boto3.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url
+            )
         return self._clients[service]
 
     def physical_id(self, logical_id: str) -> str:
