@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from math import isfinite
 from typing import Any
 
 from radimpress.results import partitions
@@ -46,7 +46,7 @@ class ModelResults:
         return len(self.f1[METRICS[0][1]])
 
     def means(self) -> dict[str, float | None]:
-        return {col: (sum(v) / len(v) if v else None) for col, v in self.f1.items()}
+        return {col: (math.fsum(v) / len(v) if v else None) for col, v in self.f1.items()}
 
     def add(self, row: dict[str, Any]) -> None:
         self.reports += 1
@@ -68,7 +68,7 @@ class ModelResults:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ScoreRowError(f"{where}: expected a finite number")
     return float(value)
 
