@@ -30,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from radimpress.local.synthetic import write_demo_files
     from radimpress_training.models import DEFAULT_MODEL
 
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_id = "demo-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     data = write_demo_files(
-        args.out / f"demo-data-{stamp}" / "synthetic",
+        args.out / run_id / "data" / "synthetic",
         train=args.train_size,
         infer=args.infer_size,
         seed=args.seed,
@@ -42,4 +42,5 @@ def run(args: argparse.Namespace) -> int:
         f"records ({data.infer_bad} deliberately invalid) under {data.train.parent}"
     )
     args.dataset = "synthetic"
-    return execute(data.train, data.infer, args.model or [DEFAULT_MODEL], args.out, args)
+    models = args.model or [DEFAULT_MODEL]
+    return execute(data.train, data.infer, models, args.out, args, run_id=run_id)

@@ -65,8 +65,32 @@ def _count_records(path: Path, purpose: Purpose) -> int | None:
         return None  # the pipeline will reject the file and say why
 
 
+MAX_REJECTIONS_SHOWN = 10
+
+
+def _print_rejections(console, path: Path) -> None:
+    """The first rejections with their reasons (positions, ids and fields, never text)."""
+    import json
+
+    from radimpress.records import Rejection
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line in lines[:MAX_REJECTIONS_SHOWN]:
+        row = json.loads(line)
+        source = row.pop("source", "")
+        known = {k: row.get(k) for k in ("position", "reason", "study_id", "field")}
+        console.line(f"    rejected: {Rejection(**known).describe(source)}")
+    if len(lines) > MAX_REJECTIONS_SHOWN:
+        console.line(f"    ... and {len(lines) - MAX_REJECTIONS_SHOWN} more in {path}")
+
+
 def execute(
-    train: Path | None, infer: Path, models: list[str], out: Path, args: argparse.Namespace
+    train: Path | None,
+    infer: Path,
+    models: list[str],
+    out: Path,
+    args: argparse.Namespace,
+    run_id: str | None = None,
 ) -> int:
     """Run, print progress, the tables and the output paths; return the exit code."""
     from radimpress.local.console import Console, aggregate_table, distribution_table
@@ -79,7 +103,16 @@ def execute(
     console = Console(quiet=getattr(args, "quiet", False))
     expected = _count_records(infer, Purpose.INFER)
     try:
-        local = LocalRun(train, infer, models, out, console, dataset=getattr(args, "dataset", None))
+        local = LocalRun(
+            train,
+            infer,
+            models,
+            out,
+            console,
+            dataset=getattr(args, "dataset", None),
+            verbose=getattr(args, "verbose", False),
+            run_id=run_id,
+        )
         result = local.run()
     except RunFailed as err:
         console.line()
@@ -103,6 +136,7 @@ def execute(
         f"input records: {result.input_records}  accepted: {accepted}  rejected: {result.rejected}"
         f"  (see {result.files['rejected']})"
     )
+    _print_rejections(console, result.files["rejected"])
     complete = True
     for model, count in scored.items():
         complete &= count + result.rejected == result.input_records

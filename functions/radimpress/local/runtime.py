@@ -286,6 +286,7 @@ class LocalRun:
         baseline_seen = False
         for model in self.models:
             stack_started = time.perf_counter()
+            self.console.progress(f"building the embedded stack from {self.template.name}")
             reset_local_job_backend()
             with (
                 _environment(LOCAL_ENVIRONMENT),
