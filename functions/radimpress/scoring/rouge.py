@@ -228,11 +228,10 @@ class RougeScorer:
             if overlap1 > 1:
                 target_bigrams = target.bigrams or target.bigram_counts()
                 predicted_bigrams = predicted.bigrams or predicted.bigram_counts()
-                overlap2 = _clipped_overlap(
-                    target_bigrams,
-                    predicted_bigrams,
-                    target.bigrams_distinct or predicted.bigrams_distinct,
-                )
+                if target.bigrams_distinct or predicted.bigrams_distinct:
+                    overlap2 = len(target_bigrams.keys() & predicted_bigrams.keys())
+                else:
+                    overlap2 = _clipped_overlap(target_bigrams, predicted_bigrams, False)
             else:
                 overlap2 = 0  # a shared bigram needs two shared unigrams
         precision = overlap1 / (n or 1)
