@@ -109,17 +109,17 @@ def run_case(name: str, train: Path, infer: Path, out: Path) -> dict[str, Any]:
     """One case in this process: run the pipeline and measure it."""
     import io
 
-    from radimpress.local.console import Console, aggregate_table, distribution_table
-    from radimpress.local.runtime import LocalRun, tables
+    from radimpress.local.console import Console
+    from radimpress.local.runtime import LocalRun, summaries
+    from radimpress.scoring import format_distribution_table, format_mean_table
     from radimpress_training.models import DEFAULT_MODEL
 
     started = time.perf_counter()
     console = Console(stream=io.StringIO())
     local = LocalRun(train, infer, [DEFAULT_MODEL], out, console, dataset=name)
     result = local.run()
-    aggregates, distribution = tables(result.score_rows)
-    text = aggregate_table(aggregates) + "\n" + distribution_table(distribution)
-    print(text)
+    groups = summaries(result.score_rows)
+    print(format_mean_table(groups) + "\n" + format_distribution_table(groups))
     total = time.perf_counter() - started
     stages: dict[str, float] = {}
     for phase in result.phases:
@@ -135,7 +135,7 @@ def run_case(name: str, train: Path, infer: Path, out: Path) -> dict[str, Any]:
         "drop_to_tables_seconds": round(total, 3),
         "stages_seconds": {k: round(v, 3) for k, v in sorted(stages.items())},
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "means": {f"{m} / {d}": v for (m, d), v in aggregates.items()},
+        "means": {f"{g.model} / {g.dataset}": g.mean_f1 for g in groups},
         "target_seconds": TARGET_SECONDS,
         "meets_target": total < TARGET_SECONDS,
     }

@@ -9,7 +9,7 @@ import pytest
 
 from radimpress.cli import main
 from radimpress.local.console import Console
-from radimpress.local.runtime import SPECS, LocalRun, local_spec, tables
+from radimpress.local.runtime import SPECS, LocalRun, local_spec, summaries
 from radimpress.local.synthetic import write_demo_files
 from radimpress_training.models import DEFAULT_MODEL, available_models
 
@@ -73,21 +73,19 @@ def test_outputs_are_written_under_the_run_folder(local_run):
     assert list(out.joinpath("results").rglob("*.parquet"))
     assert list(out.joinpath("results").rglob("report.html"))
     summary = json.loads((out / "summary.json").read_text())
-    assert {row["model"] for row in summary["aggregate"]} == set(_labels(result))
+    assert {row["model"] for row in summary["models_scored"]} == set(_labels(result))
 
 
 def test_the_trained_default_beats_the_lead_baseline(local_run):
     _, result, _ = local_run
-    aggregates, distribution = tables(result.score_rows)
-    by_model = {model: values for (model, _), values in aggregates.items()}
-    trained = [m for m in by_model if "lead" not in m.lower() and "pre-trained" not in m.lower()]
-    baseline = [m for m in by_model if m not in trained]
-    assert len(trained) == len(baseline) == 1, by_model
+    groups = {g.model: g for g in summaries(result.score_rows)}
+    assert set(groups) == {f"fine-tuned ({DEFAULT_MODEL})", "pre-trained (lead)"}, groups
+    trained, baseline = groups[f"fine-tuned ({DEFAULT_MODEL})"], groups["pre-trained (lead)"]
     for metric in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
-        assert by_model[trained[0]][metric] > by_model[baseline[0]][metric] + 0.1, metric
-    stats = distribution[(trained[0], "synthetic")]["rouge1"]
-    assert stats["count"] == 60
-    assert stats["min"] <= stats["25%"] <= stats["50%"] <= stats["75%"] <= stats["max"]
+        assert trained.mean_f1[metric] > baseline.mean_f1[metric] + 0.1, metric
+    stats = trained.distributions["rouge1"]
+    assert stats.count == 60 and trained.dataset == "synthetic"
+    assert stats.min <= stats.p25 <= stats.p50 <= stats.p75 <= stats.max
 
 
 def test_progress_names_states_and_jobs_but_never_report_text(local_run):
@@ -112,6 +110,7 @@ def test_cli_prints_the_tables_and_a_failure_exits_non_zero(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Mean ROUGE F1 per model and dataset" in printed
     assert "Distribution of per-report ROUGE F1" in printed
+    assert "fine-tuned (" in printed and "pre-trained (lead)" in printed
     assert "impressions.jsonl" in printed
 
     broken = tmp_path / "broken" / "train.jsonl"

@@ -93,8 +93,9 @@ def execute(
     run_id: str | None = None,
 ) -> int:
     """Run, print progress, the tables and the output paths; return the exit code."""
-    from radimpress.local.console import Console, aggregate_table, distribution_table
-    from radimpress.local.runtime import LocalRun, RunFailed, tables
+    from radimpress.local.console import Console
+    from radimpress.local.runtime import LocalRun, RunFailed, summaries
+    from radimpress.scoring import format_distribution_table, format_mean_table
 
     for path in (train, infer):
         if path is not None and not path.is_file():
@@ -124,13 +125,9 @@ def execute(
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
 
-    aggregates, distribution = tables(result.score_rows)
+    groups = summaries(result.score_rows)
     console.heading(f"Results of {result.run_id}")
-    scored = {}
-    for row in result.score_rows:
-        scored.setdefault(row["model"], 0)
-        if isinstance(row.get("rouge1"), dict):
-            scored[row["model"]] += 1
+    scored = {group.model: group.scored for group in groups}
     accepted = result.input_records - result.rejected
     console.line(
         f"input records: {result.input_records}  accepted: {accepted}  rejected: {result.rejected}"
@@ -148,10 +145,10 @@ def execute(
         )
     console.line()
     console.line("Mean ROUGE F1 per model and dataset")
-    console.line(aggregate_table(aggregates))
+    console.line(format_mean_table(groups))
     console.line()
     console.line("Distribution of per-report ROUGE F1")
-    console.line(distribution_table(distribution))
+    console.line(format_distribution_table(groups))
     console.line()
     console.line("Outputs")
     for name, path in result.files.items():

@@ -1,5 +1,6 @@
-"""What the operator sees during a local run: progress lines and the blog's two tables.
+"""What the operator sees during a local run: timestamped progress lines.
 
+(The blog's two tables are radimpress.scoring's format_mean_table / format_distribution_table.)
 Progress comes from the execution history (states entered and exited, task failures, Map
 iterations) and from the local job backend (job status changes). Lines carry state names, job
 names, counts and S3 keys only: never report text.
@@ -11,17 +12,8 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TextIO
-
-METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-METRIC_TITLES = {
-    "rouge1": "ROUGE-1",
-    "rouge2": "ROUGE-2",
-    "rougeL": "ROUGE-L",
-    "rougeLsum": "ROUGE-Lsum",
-}
-DISTRIBUTION_COLUMNS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
 
 
 class Console:
@@ -125,66 +117,3 @@ class ProgressPrinter:
             self._console.progress(f"!! task failed: {details.get('error')}")
         elif kind in ("ExecutionFailed", "ExecutionSucceeded", "ExecutionAborted"):
             self._console.progress(kind)
-
-
-# --------------------------------------------------------------------------------------------
-# Tables
-# --------------------------------------------------------------------------------------------
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A plain-text table: numbers (and missing values) right-aligned, text left-aligned."""
-    raw = [list(row) for row in rows]
-    body = [[_cell(v) for v in row] for row in raw]
-    widths = [len(h) for h in headers]
-    for row in body:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for values, cells in zip(raw, body, strict=True):
-        out = []
-        for value, cell, width in zip(values, cells, widths, strict=True):
-            is_number = value is None or (
-                isinstance(value, (int, float)) and not isinstance(value, bool)
-            )
-            out.append(cell.rjust(width) if is_number else cell.ljust(width))
-        lines.append("  ".join(out).rstrip())
-    return "\n".join(lines)
-
-
-def aggregate_table(means: Mapping[tuple[str, str], Mapping[str, float | None]]) -> str:
-    """Blog table 1: mean ROUGE F1 per (model, dataset)."""
-    headers = ["Model", "Dataset", *(METRIC_TITLES[m] for m in METRICS)]
-    rows = [
-        [model, dataset, *(values.get(m) for m in METRICS)]
-        for (model, dataset), values in means.items()
-    ]
-    return format_table(headers, rows)
-
-
-def distribution_table(
-    stats: Mapping[tuple[str, str], Mapping[str, Mapping[str, float | int | None]]],
-) -> str:
-    """Blog table 2: count/mean/std/min/quartiles/max of per-report F1, per model and metric."""
-    headers = ["Model", "Dataset", "Metric", *DISTRIBUTION_COLUMNS]
-    rows = []
-    for (model, dataset), per_metric in stats.items():
-        for metric in METRICS:
-            values = per_metric.get(metric, {})
-            rows.append(
-                [
-                    model,
-                    dataset,
-                    METRIC_TITLES[metric],
-                    *(values.get(c) for c in DISTRIBUTION_COLUMNS),
-                ]
-            )
-    return format_table(headers, rows)

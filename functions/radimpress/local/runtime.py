@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from radimpress.local.console import METRICS, Console
+from radimpress.local.console import Console
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
@@ -409,7 +409,8 @@ class LocalRun:
 
     def summary(self, rows: list[dict[str, Any]], rejected: int) -> dict[str, Any]:
         """Counts, the two tables' numbers and the executions, as JSON (no report text)."""
-        aggregates, distribution = tables(rows)
+        from radimpress.scoring import summaries_to_dict
+
         return {
             "run_id": self.run_id,
             "dataset": self.dataset,
@@ -426,40 +427,13 @@ class LocalRun:
                 for p in self.phases
             ],
             "rejected": rejected,
-            "aggregate": [
-                {"model": m, "dataset": d, **values} for (m, d), values in aggregates.items()
-            ],
-            "distribution": [
-                {"model": m, "dataset": d, "metric": metric, **stats}
-                for (m, d), per_metric in distribution.items()
-                for metric, stats in per_metric.items()
-            ],
+            "models_scored": summaries_to_dict(summaries(rows)),
             "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
 
-def tables(
-    rows: Sequence[dict[str, Any]],
-) -> tuple[dict[tuple[str, str], dict[str, float | None]], dict[tuple[str, str], dict[str, Any]]]:
-    """Mean F1 and the distribution per (model, dataset) and metric, from per-report score rows.
+def summaries(rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """radimpress.scoring's per-(dataset, model) aggregates: the numbers of the blog's tables."""
+    from radimpress.scoring import summarize
 
-    The distribution uses radimpress.results.report.describe, the same numbers report.html shows.
-    """
-    from radimpress.results.report import describe
-
-    f1: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for row in rows:
-        per_metric = f1.setdefault((row["model"], row["dataset"]), {m: [] for m in METRICS})
-        for metric in METRICS:
-            value = row.get(metric)
-            if isinstance(value, dict) and value.get("fmeasure") is not None:
-                per_metric[metric].append(float(value["fmeasure"]))
-    distribution = {
-        group: {metric: describe(values) for metric, values in per_metric.items()}
-        for group, per_metric in f1.items()
-    }
-    aggregates = {
-        group: {metric: stats["mean"] for metric, stats in per_metric.items()}
-        for group, per_metric in distribution.items()
-    }
-    return aggregates, distribution
+    return summarize(rows)
