@@ -154,6 +154,16 @@ def test_catch_path_reports_the_failed_task_and_its_error(toy_stack):
     assert not any(toy_stack.bucket in line for line in lines)
 
 
+def test_wait_times_out_and_stops_the_execution(toy_stack):
+    arn = toy_stack.start_execution("incoming/slow.json", input_overrides={"poll_seconds": 30})
+    started = time.monotonic()
+    with pytest.raises(executions.ExecutionTimeout, match="still running"):
+        toy_stack.wait(arn, timeout=1.5)
+    assert time.monotonic() - started < 5
+    sfn = toy_stack.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+
+
 # -- parameters and lifecycle ------------------------------------------------------------------
 
 

@@ -124,7 +124,7 @@ def wait(
     """Poll the execution and its history until it ends; ``on_event`` sees each new event once.
 
     Each event dict gets a ``state`` key (the state it belongs to, None for execution events).
-    On timeout the execution is stopped and ``ExecutionTimeout`` raised.
+    On timeout the execution is stopped (and its stop awaited) and ``ExecutionTimeout`` raised.
     """
     deadline = time.monotonic() + timeout
     history: list[dict[str, Any]] = []
@@ -143,15 +143,22 @@ def wait(
         if done:
             break
         if time.monotonic() > deadline:
-            sfn.stop_execution(
-                executionArn=execution_arn,
-                error="ExecutionTimeout",
-                cause=f"no result within {timeout:.0f} s",
-            )
+            stop(sfn, execution_arn, "ExecutionTimeout", f"no result within {timeout:.0f} s")
             raise ExecutionTimeout(f"execution {execution_arn} still running after {timeout:.0f} s")
         time.sleep(interval)
         interval = min(interval * 1.5, 0.2)
     return _result(described, history)
+
+
+def stop(sfn: Any, execution_arn: str, error: str, cause: str, limit: float = 10.0) -> str:
+    """Stop an execution and wait until moto's thread has let go of it; returns its status."""
+    sfn.stop_execution(executionArn=execution_arn, error=error, cause=cause)
+    deadline = time.monotonic() + limit
+    while True:
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+        if status in TERMINAL or time.monotonic() > deadline:
+            return status
+        time.sleep(0.02)
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:

@@ -224,8 +224,7 @@ class EmbeddedStack:
         for arn in self._started:
             while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
                 if time.monotonic() > deadline:
-                    sfn.stop_execution(executionArn=arn, error="EmbeddedStackStopped")
-                    status = "ABORTED"
+                    status = executions.stop(sfn, arn, "EmbeddedStackStopped", "stack stopped")
                     break
                 time.sleep(0.05)
             self.final_status[arn] = status

@@ -388,8 +388,9 @@ def references(value: Any) -> set[str]:
                 found.add(arg.split(".", 1)[0] if isinstance(arg, str) else str(arg[0]))
             elif key == "Fn::Sub":
                 text = arg[0] if isinstance(arg, list) else arg
+                local = set(arg[1]) if isinstance(arg, list) and isinstance(arg[1], dict) else set()
                 for name in _SUB_RE.findall(text):
-                    if not name.startswith("!"):
+                    if not name.startswith("!") and name not in local:
                         found.add(name.split(".", 1)[0])
                 if isinstance(arg, list):
                     found |= references(arg[1])
