@@ -12,6 +12,7 @@ from handler_support import BUCKET, jsonl
 from radimpress import storage
 from radimpress.errors import InputFileError
 from radimpress.handlers import ingest
+from radimpress.records import Report
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 SECRET = "Patient XXXX has a 3 cm mass"  # stands for report text that must never leak
@@ -155,3 +156,18 @@ def test_large_files_stream_through_multipart_uploads(aws, context, monkeypatch)
     assert len(calls) > 10 and max(calls) < 2 * 64 * 1024  # parts, never the whole file
     assert len(aws.lines("runs/run-5/ingest/records.jsonl")) == 2000
     assert len(aws.lines("runs/run-5/train/data/train.jsonl")) == 2000
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        Report("a", "f"),
+        Report("a", "f", "i", "b", "s"),
+        Report("a", "f", None, "", None),
+    ],
+)
+def test_records_lines_equal_report_to_dict(report):
+    from radimpress.ingest import _record
+
+    assert _record(report) == report.to_dict()
+    assert list(_record(report)) == list(report.to_dict())
