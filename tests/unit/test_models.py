@@ -87,6 +87,14 @@ def test_saved_model_reloads_and_predicts_identically(name: str, tmp_path: Path)
     assert base.load_model(tmp_path).predict(queries) == before
 
 
+def test_findings_unlike_any_training_report_get_the_most_frequent_impression() -> None:
+    model = ConsensusModel().fit([*PAIRS, TrainingPair("Lungs clear.", "Normal chest.")])
+    assert model.predict(["zzz qqq", ""]) == ["Normal chest."] * 2
+    extra = TrainingPair("Lungs clear.", "No acute disease.")
+    model = ConsensusModel().fit([*PAIRS, extra, extra])
+    assert model.predict(["zzz qqq"]) == ["No acute disease."]
+
+
 def test_untrained_and_empty_training_fail_clearly() -> None:
     with pytest.raises(RuntimeError, match="not trained"):
         ConsensusModel().predict(["x"])

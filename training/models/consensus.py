@@ -13,7 +13,8 @@ normalised (`radimpress.deid`), so `XXXX`, `___` and `[** **]` sources look alik
 written in the placeholder convention of the training impressions, unless the findings it answers
 show another one explicitly (`XXXX`, `[** **]`).
 
-Pure Python (no numpy): it trains on ~2,000 reports in about a second.
+Standard library plus numpy (the inverted index), so it trains and answers ~2,000 reports in
+seconds on a CPU; it runs in the local job backend, never in a Lambda.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from radimpress import deid
 from radimpress.scoring import RougeScorer
@@ -60,8 +63,8 @@ class ConsensusModel(ImpressionModel):
         self._impressions: list[str] = []  # canonical placeholders
         self._convention: str | None = None
         self._idf: dict[str, float] = {}
-        self._vectors: list[dict[str, float]] = []
-        self._postings: dict[str, list[tuple[int, float]]] = {}
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._most_frequent = 0
         self._scorer = RougeScorer(use_stemmer=False)
 
     # ---- training -------------------------------------------------------------------------
@@ -82,11 +85,19 @@ class ConsensusModel(ImpressionModel):
             frequency.update(set(doc))
         total = len(docs)
         self._idf = {t: math.log((1 + total) / (1 + df)) + 1 for t, df in frequency.items()}
-        self._vectors = [self._vector(doc) for doc in docs]
-        self._postings = {}
-        for row, vector in enumerate(self._vectors):
-            for term, weight in vector.items():
-                self._postings.setdefault(term, []).append((row, weight))
+        rows: dict[str, list[int]] = {}
+        weights: dict[str, list[float]] = {}
+        for row, doc in enumerate(docs):
+            for term, weight in self._vector(doc).items():
+                rows.setdefault(term, []).append(row)
+                weights.setdefault(term, []).append(weight)
+        counts = Counter(self._impressions)
+        self._most_frequent = self._impressions.index(counts.most_common(1)[0][0])
+        # Inverted index as arrays: a query adds one column per term to a dense score vector.
+        self._postings = {
+            t: (np.asarray(rows[t], dtype=np.int64), np.asarray(weights[t], dtype=np.float64))
+            for t in rows
+        }
 
     def _vector(self, doc: list[str]) -> dict[str, float]:
         counts = Counter(t for t in doc if t in self._idf)
@@ -98,12 +109,15 @@ class ConsensusModel(ImpressionModel):
 
     def neighbours_of(self, findings: str) -> list[tuple[int, float]]:
         """The k most similar training reports as (row, cosine), most similar first."""
-        scores: Counter[int] = Counter()
+        scores = np.zeros(len(self._findings), dtype=np.float64)
         for term, weight in self._vector(features(findings)).items():
-            for row, other in self._postings.get(term, ()):
-                scores[row] += weight * other
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        return ranked[: self.neighbours] or [(0, 1.0)]
+            rows, weights = self._postings[term]
+            scores[rows] += weight * weights
+        k = min(self.neighbours, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        ranked = sorted(((int(r), float(scores[r])) for r in top), key=lambda i: (-i[1], i[0]))
+        # Nothing in common with any training report: the most frequent impression.
+        return [item for item in ranked if item[1] > 0] or [(self._most_frequent, 1.0)]
 
     def _utility(self, reference: str, candidate: str) -> float:
         s = self._scorer.score(reference, candidate)
