@@ -80,6 +80,7 @@ def test_exception_comes_back_as_lambda_error_with_type_and_header(lam):
         ("toy_handlers.app.no_such_function", "Runtime.HandlerNotFound"),
         ("toy_handlers.app.unserializable", "Runtime.MarshalError"),
         ("nodots", "Runtime.MalformedHandlerName"),
+        ("toy_handlers.app.oversized", "States.DataLimitExceeded"),
     ],
 )
 def test_runtime_errors_use_lambda_error_types(lam, handler, error_type):

@@ -12,7 +12,9 @@ replaces its ``invoke`` with ``_invoke``, which, like the Lambda Python runtime:
   environment is process-global, so invocations with equal environments run concurrently and a
   function with a different one waits for those in flight);
 - returns the result as JSON, or ``{"errorType", "errorMessage", "stackTrace"}`` with the
-  ``x-amz-function-error`` header so Step Functions' Retry/Catch match on the exception class name.
+  ``x-amz-function-error`` header so Step Functions' Retry/Catch match on the exception class name;
+  a result over Step Functions' 256 KiB state limit fails as ``States.DataLimitExceeded`` (moto
+  would pass it on, hiding a run that breaks in the cloud).
 
 It also scales the sleep of moto's Retry implementation (``retry_scale``), so local runs do not
 wait out cloud back-off intervals while the ASL stays as written, and (``reuse_clients``) lets the
@@ -49,6 +51,8 @@ from typing import Any
 LOG = logging.getLogger(__name__)
 
 TESTED_MOTO = ((5, 2, 3), (6, 0, 0))  # [low, high)
+# Step Functions refuses state data over 256 KiB (States.DataLimitExceeded); moto does not check.
+MAX_STATE_BYTES = 256 * 1024
 _MISSING = object()
 
 
@@ -443,11 +447,18 @@ def _run(fn: Any, env: dict[str, str], raw: str | None, context: LambdaContext):
             finally:
                 handler_seconds = time.perf_counter() - t0
             try:
-                return json.dumps(result).encode(), False, handler_seconds
+                payload = json.dumps(result).encode()
             except (TypeError, ValueError) as exc:
                 raise _RuntimeError(
                     "Runtime.MarshalError", f"Unable to marshal response: {exc}"
                 ) from exc
+            if len(payload) > MAX_STATE_BYTES:
+                raise _RuntimeError(
+                    "States.DataLimitExceeded",
+                    f"{fn.function_name} returned {len(payload)} bytes; Step Functions state data "
+                    f"is limited to {MAX_STATE_BYTES} bytes: pass S3 keys, not contents",
+                )
+            return payload, False, handler_seconds
         except Exception as exc:
             # Ids only: the message is the handler's own; handlers keep report text out of it.
             LOG.info("function %s raised %s", fn.function_name, type(exc).__name__)
