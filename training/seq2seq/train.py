@@ -15,6 +15,18 @@ prompt. Findings are placeholder-normalised (``deid``) as the pipeline does befo
 The model directory it writes is what the transform step serves: weights, tokenizer,
 ``radimpress-seq2seq.json`` (prompt and generation settings) and ``code/inference.py`` for the
 Hugging Face inference toolkit.
+
+On SageMaker (the alternative to the JumpStart fine-tune; SDK v2, images checked with
+``sagemaker.image_uris.retrieve``: training 4.49.0/pytorch2.5.1/py311, inference
+4.49.0/pytorch2.6.0/py312)::
+
+    python -m radimpress_training.seq2seq.package build/seq2seq-source
+    HuggingFace(entry_point="train.py", source_dir="build/seq2seq-source", role=ROLE,
+                instance_type="ml.g5.2xlarge", instance_count=1, transformers_version="4.49.0",
+                pytorch_version="2.5.1", py_version="py311",
+                hyperparameters={"model_name_or_path": "google/flan-t5-large", "epochs": 3,
+                                 "learning_rate": 3e-4, "bf16": "true"},
+                ).fit({"train": "s3://BUCKET/runs/RUN/train/data/"})
 """
 
 from __future__ import annotations
