@@ -76,6 +76,19 @@ def test_execution_input_is_what_the_eventbridge_rule_produces(toy_stack):
         toy_stack.start_execution("incoming/a.json", input_overrides={"surprise": 1})
 
 
+def test_upload_streams_files_and_the_event_describes_the_object(toy_stack, tmp_path):
+    source = tmp_path / "reports.jsonl"
+    source.write_bytes(b'{"study_id": "1"}\n' * 1000)
+    put = toy_stack.upload("incoming/train/r.jsonl", source)
+    assert put["size"] == source.stat().st_size
+    assert toy_stack.upload("incoming/t.json", "text")["size"] == 4
+    event = toy_stack.object_created_event("incoming/train/r.jsonl")
+    assert event["detail"]["object"]["size"] == put["size"]
+    assert event["detail"]["object"]["etag"] == put["etag"]
+    assert event["detail"]["bucket"]["name"] == toy_stack.bucket
+    assert event["resources"] == [f"arn:aws:s3:::{toy_stack.bucket}"]
+
+
 def test_fill_template_quotes_values_outside_strings_only():
     event = {"detail": {"object": {"key": 'a"b', "size": 3}}}
     target = {

@@ -264,16 +264,21 @@ class EmbeddedStack:
         return self._single("AWS::StepFunctions::StateMachine").physical_id
 
     def upload(self, key: str, body: bytes | str | Path) -> dict[str, Any]:
-        """Put an object into the stack's bucket (as a hospital system would)."""
-        data = body.read_bytes() if isinstance(body, Path) else body
-        if isinstance(data, str):
-            data = data.encode()
-        response = self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=data)
-        return {
-            "size": len(data),
-            "etag": response.get("ETag", "").strip('"'),
-            "version_id": response.get("VersionId"),
-        }
+        """Put an object into the stack's bucket (as a hospital system would).
+
+        ``body``: bytes, text (str, encoded as UTF-8) or a file Path (streamed, multipart when
+        large, so a big file is never read into memory whole).
+        """
+        s3 = self.client("s3")
+        if isinstance(body, Path):
+            s3.upload_file(str(body), self.bucket, key)
+            head = s3.head_object(Bucket=self.bucket, Key=key)
+            size, etag, version = head["ContentLength"], head.get("ETag", ""), head.get("VersionId")
+        else:
+            data = body.encode() if isinstance(body, str) else body
+            response = s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+            size, etag, version = len(data), response.get("ETag", ""), response.get("VersionId")
+        return {"size": size, "etag": etag.strip('"'), "version_id": version}
 
     # -- executions ----------------------------------------------------------------------------
     def object_created_event(
