@@ -155,9 +155,14 @@ def main(argv: list[str] | None = None) -> int:
 
     sets: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     if (SHARED / "dev.jsonl").exists():
+        pairs = openi_pairs()
         sets["openi"] = (
             "Open-i train+dev: reference impression vs retrieval and lead predictions",
-            openi_pairs(),
+            pairs,
+        )
+        sets["openi_distinct"] = (
+            "the same with each (reference, prediction) pair once: no gain from the pair memo",
+            list(dict.fromkeys(pairs)),
         )
     else:
         print("../shared/data absent: generated pairs only", file=sys.stderr)

@@ -22,7 +22,9 @@ from radimpress.scoring.lcs import lcs_length, lcs_positions, match_masks
 from radimpress.scoring.tokenize import TEXT_CACHE_SIZE, Tokenizer, Tokens
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-PAIR_CACHE_SIZE = 50_000
+# Per-pair memo bound. With the per-text profiles (TEXT_CACHE_SIZE, about 3 KB each for an
+# impression, 0.5 KB a pair) a full scorer holds at most about 70 MB: fine for a 512 MB Lambda.
+PAIR_CACHE_SIZE = 20_000
 
 
 class Score(NamedTuple):
@@ -52,10 +54,8 @@ def _ratio_score(hits: int, predicted: int, target: int) -> Score:
     return Score(precision, recall, _fmeasure(precision, recall))
 
 
-def _clipped_overlap(target: dict, prediction: dict, either_distinct: bool) -> int:
+def _clipped_overlap(target: dict, prediction: dict) -> int:
     """rouge-score's n-gram intersection: the sum over shared n-grams of the smaller count."""
-    if either_distinct:  # every count on one side is 1, so each shared n-gram adds exactly 1
-        return len(target.keys() & prediction.keys())
     if len(prediction) < len(target):
         target, prediction = prediction, target
     get = prediction.get
@@ -74,8 +74,8 @@ def _summary_level_hits(target: _Text, predicted: _Text) -> int:
     A candidate sentence sharing no token with a reference sentence has an empty LCS with it,
     so it is skipped without building the table.
     """
-    remaining_reference = dict(target.unigrams)
-    remaining_candidate = dict(predicted.unigrams)
+    remaining_reference = dict(target.unigram_counts())
+    remaining_candidate = dict(predicted.unigram_counts())
     candidates = predicted.sentence_masks or predicted.build_sentence_masks()
     hits = 0
     for sentence in target.sentences:
@@ -96,11 +96,24 @@ def _summary_level_hits(target: _Text, predicted: _Text) -> int:
     return hits
 
 
+def _count(items) -> dict:
+    counts: dict = {}
+    get = counts.get
+    for item in items:
+        counts[item] = get(item, 0) + 1
+    return counts
+
+
 class _Text:
-    """Everything about one text that does not depend on the other text of a pair (cached)."""
+    """Everything about one text that does not depend on the other text of a pair (cached).
+
+    Most impressions repeat no word and no bigram, so overlaps are set intersections (in C);
+    counts, bigrams and LCS masks are built only when a pair needs them.
+    """
 
     __slots__ = (
         "bigram_count",
+        "bigram_set",
         "bigrams",
         "bigrams_distinct",
         "length",
@@ -110,6 +123,7 @@ class _Text:
         "tokens",
         "unigrams",
         "unigrams_distinct",
+        "vocabulary",
     )
 
     def __init__(self, text: str, tokenizer: Tokenizer) -> None:
@@ -117,35 +131,36 @@ class _Text:
         self.tokens = tokens
         self.length = length = len(tokens)
         self.bigram_count = length - 1 if length > 1 else 0
-        # Counting in C where possible: most impressions repeat no word and no bigram.
-        self.unigrams: dict[str, int] = dict.fromkeys(tokens, 1)
-        self.unigrams_distinct = len(self.unigrams) == length
-        if not self.unigrams_distinct:
-            self.unigrams = unigrams = {}
-            get = unigrams.get
-            for token in tokens:
-                unigrams[token] = get(token, 0) + 1
-        self.bigrams: dict[tuple[str, str], int] | None = None  # built on first use
+        self.vocabulary = vocabulary = set(tokens)
+        self.unigrams_distinct = len(vocabulary) == length
+        self.unigrams: dict[str, int] | None = None  # counts: see unigram_counts()
+        self.bigram_set: set[tuple[str, str]] | None = None  # see bigram_types()
         self.bigrams_distinct = True
-        self.masks: dict[str, int] | None = None  # built on first use: see matches()
+        self.bigrams: dict[tuple[str, str], int] | None = None  # counts: see bigram_counts()
+        self.masks: dict[str, int] | None = None  # see matches()
         self.sentence_masks: list[tuple[Tokens, dict[str, int]]] | None = None
         if "\n" in text:
             self.sentences = tokenizer.sentences(text)
         else:
             self.sentences = [tokens] if tokens else []
 
+    def unigram_counts(self) -> dict[str, int]:
+        if self.unigrams is None:
+            self.unigrams = (
+                dict.fromkeys(self.tokens, 1) if self.unigrams_distinct else _count(self.tokens)
+            )
+        return self.unigrams
+
+    def bigram_types(self) -> set[tuple[str, str]]:
+        """The distinct bigrams (and whether each occurs once, ``bigrams_distinct``)."""
+        if self.bigram_set is None:
+            self.bigram_set = set(pairwise(self.tokens))
+            self.bigrams_distinct = len(self.bigram_set) == self.bigram_count
+        return self.bigram_set
+
     def bigram_counts(self) -> dict[tuple[str, str], int]:
-        """Bigram counts (only pairs sharing two or more tokens need them)."""
         if self.bigrams is None:
-            grams = list(pairwise(self.tokens))
-            bigrams = dict.fromkeys(grams, 1)
-            self.bigrams_distinct = len(bigrams) == len(grams)
-            if not self.bigrams_distinct:
-                bigrams = {}
-                get = bigrams.get
-                for gram in grams:
-                    bigrams[gram] = get(gram, 0) + 1
-            self.bigrams = bigrams
+            self.bigrams = _count(pairwise(self.tokens))
         return self.bigrams
 
     def build_sentence_masks(self) -> list[tuple[Tokens, dict[str, int]]]:
@@ -218,20 +233,21 @@ class RougeScorer:
             overlap2 = target.bigram_count
         else:
             if target.unigrams_distinct or predicted.unigrams_distinct:
-                overlap1 = len(target.unigrams.keys() & predicted.unigrams.keys())
+                # Every count on one side is 1: each shared token adds exactly 1.
+                overlap1 = len(target.vocabulary & predicted.vocabulary)
             else:
-                overlap1 = _clipped_overlap(target.unigrams, predicted.unigrams, False)
+                overlap1 = _clipped_overlap(target.unigram_counts(), predicted.unigram_counts())
             if not overlap1:
                 # Nothing shared (the commonest case for unrelated texts): every count is 0, so
                 # every score is 0/x = 0.0 with F1 0.0, as rouge-score computes it.
                 return {"rouge1": _ZERO, "rouge2": _ZERO, "rougeL": _ZERO, "rougeLsum": _ZERO}
             if overlap1 > 1:
-                target_bigrams = target.bigrams or target.bigram_counts()
-                predicted_bigrams = predicted.bigrams or predicted.bigram_counts()
+                target_bigrams = target.bigram_set or target.bigram_types()
+                predicted_bigrams = predicted.bigram_set or predicted.bigram_types()
                 if target.bigrams_distinct or predicted.bigrams_distinct:
-                    overlap2 = len(target_bigrams.keys() & predicted_bigrams.keys())
+                    overlap2 = len(target_bigrams & predicted_bigrams)
                 else:
-                    overlap2 = _clipped_overlap(target_bigrams, predicted_bigrams, False)
+                    overlap2 = _clipped_overlap(target.bigram_counts(), predicted.bigram_counts())
             else:
                 overlap2 = 0  # a shared bigram needs two shared unigrams
         precision = overlap1 / (n or 1)

@@ -21,8 +21,8 @@ _VALID_TOKEN = re.compile(r"^[a-z0-9]+$")
 
 # Caches are bounded so a long-lived Lambda container or a large batch cannot grow them forever;
 # when one is full it is simply emptied (texts repeat in bursts, an LRU buys little here).
-TEXT_CACHE_SIZE = 50_000
-WORD_CACHE_SIZE = 200_000
+TEXT_CACHE_SIZE = 20_000
+WORD_CACHE_SIZE = 100_000
 
 Tokens = tuple[str, ...]
 
