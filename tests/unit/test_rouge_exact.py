@@ -261,3 +261,18 @@ def test_openi_dev_against_itself_shuffled(shared_data, use_stemmer: bool) -> No
         zip(impressions, impressions, strict=True)
     )
     _assert_same(pairs, use_stemmer)
+
+
+def test_tokenizer_equals_rouge_score_on_every_character() -> None:
+    """ASCII text takes a translate() fast path, other text a regex: both must be rouge-score's."""
+    from rouge_score import tokenize as reference_tokenize
+
+    characters = [chr(c) for c in range(0x250)] + ["\u212a", "\u0130", "ﬁ", "\u2028", "🙂"]
+    rng = random.Random(17)
+    texts = [f"a{c}b {c}{c}x{c}" for c in characters]
+    texts += ["".join(rng.choice(characters[:128]) for _ in range(40)) for _ in range(500)]
+    texts += ["".join(rng.choice(characters) for _ in range(40)) for _ in range(500)]
+    for text in texts:
+        assert list(tokenize_module.words(text)) == reference_tokenize.tokenize(text, None), repr(
+            text
+        )

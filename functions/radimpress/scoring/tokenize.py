@@ -17,6 +17,21 @@ import re
 from collections.abc import Callable
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+# For ASCII text (nearly every report) one C pass does rouge-score's lower-casing and
+# non-alphanumeric replacement: A-Z -> a-z, a-z and 0-9 kept, every other byte -> space.
+_ASCII_FOLD = bytes(
+    c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 else 32 for c in range(256)
+)
+
+
+def words(text: str) -> list[str]:
+    """rouge-score's unstemmed tokens: the maximal runs of [a-z0-9] in the lower-cased text."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_FOLD).decode("ascii").split()
+    # str.lower() can turn non-ASCII letters into ASCII ones (KELVIN SIGN -> "k"): the regex path.
+    return _TOKEN.findall(text.lower())
+
+
 _VALID_TOKEN = re.compile(r"^[a-z0-9]+$")
 
 # Caches are bounded so a long-lived Lambda container or a large batch cannot grow them forever;
@@ -63,11 +78,11 @@ class Tokenizer:
             return cached
         # rouge-score replaces runs of [^a-z0-9] with a space, splits on white space and keeps
         # non-empty tokens: exactly the maximal runs of [a-z0-9] of the lower-cased text.
-        words = _TOKEN.findall(text.lower())
+        found = words(text)
         if self._stem is not None:
             stem = self._stem_word
-            words = [s for s in map(stem, words) if s is not None]
-        tokens = tuple(words)
+            found = [s for s in map(stem, found) if s is not None]
+        tokens = tuple(found)
         if cache:
             if len(self._texts) >= TEXT_CACHE_SIZE:
                 self._texts.clear()
