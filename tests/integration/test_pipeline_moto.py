@@ -34,6 +34,7 @@ class SageMakerWithOutputs:
     def __init__(self, client: Any, s3: Any) -> None:
         self._client, self._s3 = client, s3
         self.fail_training: str | None = None
+        self.fail_transform: str | None = None
         self.throttle_describes = 0
         self.describe_calls = 0
 
@@ -66,6 +67,12 @@ class SageMakerWithOutputs:
         job = self._client.describe_training_job(**kwargs)
         if self.fail_training:
             job.update(TrainingJobStatus="Failed", FailureReason=self.fail_training)
+        return job
+
+    def describe_transform_job(self, **kwargs: Any) -> dict:
+        job = self._client.describe_transform_job(**kwargs)
+        if self.fail_transform:
+            job.update(TransformJobStatus="Failed", FailureReason=self.fail_transform)
         return job
 
     def create_transform_job(self, **request: Any) -> dict:
@@ -225,3 +232,18 @@ def test_throttled_status_call_takes_the_retry_path(stack, sagemaker):
     assert [(s, e) for s, e, _ in failures] == [("TrainingStatus", "TransientAwsError")] * 2
     assert "RecordFailure" not in result.visited
     assert result.visited.count("TrainingStatus") == 1  # retried inside the state, not re-entered
+
+
+def test_failed_transform_inside_the_map_is_caught_with_its_reason(stack, sagemaker):
+    """Tasks inside the Map have no Catch of their own: the Map's Catch receives the inner
+    error name and cause, so RecordFailure still records SageMaker's reason."""
+    sagemaker.fail_transform = "ClientError: model container failed the ping health check"
+    result = run(stack, "incoming/infer/demo/t.jsonl", reports(2, impressions=True, prefix="x"))
+    assert result.status == "FAILED" and result.error == "PipelineFailed"
+    assert "TransformStatus" in result.visited
+    assert result.visited[-2:] == ["RecordFailure", "PipelineFailed"]
+    assert "Score" not in result.visited and "Publish" not in result.visited
+    key = f"runs/{result.name}/failure.json"
+    record = json.loads(stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read())
+    assert record["error"] == "JobFailed"
+    assert "failed the ping health check" in record["message"]

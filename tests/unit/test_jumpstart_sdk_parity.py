@@ -139,3 +139,22 @@ def test_shipped_spec_loads_and_matches_the_template_defaults():
     assert any("train-loss" in n for n in names)
     assert any("eval-loss" in n for n in names)
     assert any("epoch" in n for n in names)
+
+
+def test_resolver_command_writes_the_spec(sdk, tmp_path, resolved):
+    _, _, resolver = sdk
+    target = tmp_path / "spec.json"
+    code = resolver.main(
+        [
+            "--region",
+            "us-east-1",
+            "--metadata-dir",
+            str(FIXTURE),
+            "--output",
+            str(target),
+            "--source",
+            "test",
+        ]
+    )
+    assert code == 0
+    assert json.loads(target.read_text()) == resolved
