@@ -127,7 +127,6 @@ def execute(
 
     groups = summaries(result.score_rows)
     console.heading(f"Results of {result.run_id}")
-    scored = {group.model: group.scored for group in groups}
     accepted = result.input_records - result.rejected
     console.line(
         f"input records: {result.input_records}  accepted: {accepted}  rejected: {result.rejected}"
@@ -135,9 +134,15 @@ def execute(
     )
     _print_rejections(console, result.files["rejected"])
     complete = True
-    for model, count in scored.items():
-        complete &= count + result.rejected == result.input_records
-        console.line(f"  {model}: scored {count} + rejected {result.rejected}")
+    for group in groups:
+        # A record without a reference impression is summarised but cannot be scored.
+        total = group.scored + group.unscored + result.rejected
+        complete &= total == result.input_records
+        unscored = f" + no reference {group.unscored}" if group.unscored else ""
+        console.line(
+            f"  {group.model}: scored {group.scored}{unscored} + rejected {result.rejected}"
+            f" = {total}"
+        )
     if expected is not None and expected != result.input_records:
         complete = False
         console.line(

@@ -209,7 +209,8 @@ class LocalRun:
     ) -> None:
         self.train = train
         self.infer = infer
-        self.models = list(dict.fromkeys(models))
+        # Without a training file there is nothing to train: one inference run, baseline only.
+        self.models = list(dict.fromkeys(models))[: None if train else 1]
         self.console = console
         self.template = template
         self.dataset = dataset_name(infer, dataset)
@@ -399,7 +400,8 @@ class LocalRun:
         for phase in self.phases:
             for path in phase.fetched:
                 if path.name == "report.html":
-                    files[f"report ({phase.model})"] = path
+                    label = f"report ({phase.model})" if self.train else "report"
+                    files[label] = path
         if (self.out_dir / LAMBDA_LOG).exists():
             files["lambda logs"] = self.out_dir / LAMBDA_LOG
         parquet = sorted((self.out_dir / "results").rglob("*.parquet"))
