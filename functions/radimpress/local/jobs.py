@@ -31,7 +31,7 @@ import tarfile
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -748,11 +748,3 @@ def reset_local_job_backend() -> None:
         backend, _backend = _backend, None
     if backend is not None:
         backend.shutdown()
-
-
-def job_names(kind: str) -> Sequence[str]:
-    """Names of the jobs the current backend holds (``training`` or ``transform``)."""
-    backend = local_job_backend()
-    table = backend._training if kind == "training" else backend._transform
-    with backend._lock:
-        return list(table)
