@@ -1,8 +1,8 @@
 """What the embedded AWS itself costs per Lambda task state, next to calling the handler directly.
 
 Builds a throw-away SAM app (one no-op function; a chain of Lambda tasks, then an inline Map over
-items calling it) with EmbeddedStack, runs it with moto's stock client-per-invocation
-(``reuse_clients=False``, the reference) and with the seam's reused client, and compares both with
+items calling it) with EmbeddedStack, runs it with moto's interpreter as shipped
+(``fast_interpreter=False``, the reference) and with the seam's speed-ups, and compares both with
 the same handler called in-process with a JSON round trip. Prints and writes
 bench/results/emulator_overhead.json.
 
@@ -130,7 +130,7 @@ def _run_once(app: Path, stock: bool, name: str, chain: int) -> dict:
     if stock:  # a watcher polling moto's API, as without the seam's in-process history read
         lambda_seam.read_history = lambda arn: None
     try:
-        with EmbeddedStack(app / "template.yaml", reuse_clients=not stock) as stack:
+        with EmbeddedStack(app / "template.yaml", fast_interpreter=not stock) as stack:
             arn = stack.start_execution("incoming/bench.json", name=name)
             t0 = time.perf_counter()
             result = stack.wait(arn, timeout=600)
@@ -190,8 +190,9 @@ def main() -> None:
     result = {
         "benchmark": "emulator_overhead",
         "what": "time per Lambda task state on moto's ASL interpreter: moto's stock behaviour "
-        "(a boto3 client built per invocation, history polled through the API) versus the seam "
-        "(client reused, history read in-process); the handler is a no-op",
+        "(a boto3 client built per invocation, JSONPath parsed per evaluation, history polled "
+        "through the API) versus the seam (client reused, JSONPath parsed once, history read "
+        "in-process); the handler is a no-op",
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),

@@ -17,9 +17,10 @@ replaces its ``invoke`` with ``_invoke``, which, like the Lambda Python runtime:
   would pass it on, hiding a run that breaks in the cloud).
 
 It also scales the sleep of moto's Retry implementation (``retry_scale``), so local runs do not
-wait out cloud back-off intervals while the ASL stays as written, and (``reuse_clients``) lets the
-interpreter's Lambda task reuse one boto3 client instead of building one per invocation, which is
-most of moto's own cost per task state (see bench/emulator_overhead.py). ``read_history`` reads
+wait out cloud back-off intervals while the ASL stays as written, and (``fast_interpreter``) lets
+the interpreter's Lambda task reuse one boto3 client instead of building one per invocation and
+parse each JSONPath once instead of at every evaluation (about 1 ms each): most of moto's own cost
+per task state (see bench/emulator_overhead.py). ``read_history`` reads
 an execution's history from moto's backend instead of through its API, whose generic serializer
 costs about 1 ms per event per call (a watcher polling a long execution would otherwise compete
 with it for the CPU).
@@ -192,6 +193,7 @@ class _Seam:
         self.retry_scale = 1.0
         self.original_client_for: Callable[..., Any] | None = None
         self.client_cache: dict[tuple[Any, ...], Any] = {}
+        self.original_parsers: dict[Any, Callable[[str], Any]] = {}
         self.env = _EnvGate()
         self.stats = SeamStats()
         self.stats_lock = threading.Lock()
@@ -204,13 +206,14 @@ def install(
     *,
     retry_scale: float = 1.0,
     base_environment: Mapping[str, str] | None = None,
-    reuse_clients: bool = True,
+    fast_interpreter: bool = True,
 ) -> None:
     """Route moto's Lambda invocations to the real handlers (needs moto's non-Docker backend).
 
     ``retry_scale`` multiplies every Retry interval moto's interpreter sleeps (0 = no wait).
     ``base_environment`` is applied under every function's own variables (e.g. AWS_REGION).
-    ``reuse_clients`` caches the Lambda client the interpreter builds per task invocation.
+    ``fast_interpreter`` caches the Lambda client the interpreter builds per task invocation and
+    the JSONPath expressions it parses per evaluation (False: moto as shipped, for benchmarks).
     Nested installs are counted; the last ``uninstall()`` restores moto.
     """
     check_moto_version()
@@ -227,8 +230,11 @@ def install(
             _SEAM.original_retry_time = retrier_decl.time
             retrier_decl.time = _ScaledRetryTime()  # type: ignore[assignment]
             _SEAM.original_client_for = lambda_eval_utils.boto_client_for
-            if reuse_clients:
+            if fast_interpreter:
                 lambda_eval_utils.boto_client_for = _reused_client_for
+                for module in _jsonpath_modules():
+                    _SEAM.original_parsers[module] = module.parse
+                    module.parse = _memoized(module.parse)
             _SEAM.stats = SeamStats()
         _SEAM.installs += 1
         _SEAM.retry_scale = retry_scale
@@ -250,6 +256,9 @@ def uninstall() -> None:
         LambdaSimpleBackend.invoke = _SEAM.original_invoke  # type: ignore[method-assign]
         retrier_decl.time = _SEAM.original_retry_time
         lambda_eval_utils.boto_client_for = _SEAM.original_client_for
+        for module, parse in _SEAM.original_parsers.items():
+            module.parse = parse
+        _SEAM.original_parsers.clear()
         _SEAM.client_cache.clear()
         _SEAM.code_dirs.clear()
         _SEAM.base_env = {}
@@ -307,6 +316,31 @@ def _reused_client_for(region: str, service: str, state_credentials: Any = None)
                 client = _SEAM.original_client_for(region, service, state_credentials)
                 _SEAM.client_cache[key] = client
     return client
+
+
+def _jsonpath_modules() -> list[Any]:
+    """moto's interpreter modules that call ``jsonpath_ng`` ``parse`` on every evaluation."""
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    return [json_path, result_path]
+
+
+def _memoized(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A parse that builds each expression once (expressions are not mutated by find/update)."""
+    cache: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def cached(path: str) -> Any:
+        expression = cache.get(path)
+        if expression is None:
+            with lock:
+                expression = cache.get(path)
+                if expression is None:
+                    expression = cache[path] = parse(path)
+        return expression
+
+    return cached
 
 
 def read_history(execution_arn: str) -> list[dict[str, Any]] | None:

@@ -100,7 +100,7 @@ class EmbeddedStack:
         stack_name: str = "radimpress-local",
         region: str | None = None,
         exit_timeout: float = 120.0,
-        reuse_clients: bool = True,
+        fast_interpreter: bool = True,
         server_port: int | None = None,
     ) -> None:
         self.template_path = Path(template).resolve()
@@ -110,7 +110,9 @@ class EmbeddedStack:
         self.stack_name = stack_name
         self.region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.exit_timeout = exit_timeout
-        self.reuse_clients = reuse_clients  # False: moto's stock client-per-invocation (benchmarks)
+        self.fast_interpreter = (
+            fast_interpreter  # False: moto's interpreter as shipped (benchmarks)
+        )
         self.resources: dict[str, Resource] = {}
         self.functions: dict[str, FunctionInfo] = {}
         self.outputs: dict[str, Any] = {}
@@ -173,7 +175,7 @@ class EmbeddedStack:
         lambda_seam.install(
             retry_scale=self.retry_scale,
             base_environment=base_env,
-            reuse_clients=self.reuse_clients,
+            fast_interpreter=self.fast_interpreter,
         )
         self._exit.callback(lambda_seam.uninstall)
         self._running = True
