@@ -336,3 +336,31 @@ def test_json_path_subset(expression, value, expected):
 def test_json_path_rejects_what_it_does_not_support():
     with pytest.raises(ValueError, match="unsupported"):
         compile_json_path("$..deep")
+
+
+def test_stop_ends_a_running_job_as_stopped(s3):
+    gate = threading.Event()
+
+    def slow_s3():
+        gate.wait(10)
+        return s3
+
+    jobs = LocalJobBackend(s3_factory=slow_s3)
+    try:
+        upload_training_set(s3, generate_reports(10))
+        jobs.create_training_job(**training_request("to-stop"))
+        jobs.stop_training_job(TrainingJobName="to-stop")
+        assert jobs.describe_training_job(TrainingJobName="to-stop")["TrainingJobStatus"] in (
+            "Stopping",
+            "Stopped",
+        )
+        gate.set()
+        jobs.wait(30)
+        described = jobs.describe_training_job(TrainingJobName="to-stop")
+        assert described["TrainingJobStatus"] == "Stopped"
+        assert "FailureReason" not in described
+        with pytest.raises(ClientError, match="in status Stopped"):
+            jobs.stop_training_job(TrainingJobName="to-stop")
+    finally:
+        gate.set()
+        jobs.shutdown()

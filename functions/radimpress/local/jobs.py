@@ -118,6 +118,10 @@ class JobFailed(Exception):
     """A job failed for a reason that is safe to show (names, positions, never report text)."""
 
 
+class _StopJob(Exception):
+    """StopTrainingJob / StopTransformJob reached a running job."""
+
+
 # --------------------------------------------------------------------------------------------
 # A minimal JSONPath for DataProcessing filters
 # --------------------------------------------------------------------------------------------
@@ -180,6 +184,12 @@ class _Job:
     ended: datetime | None = None
     artifact: str | None = None
     future: Future[None] | None = None
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+
+    def check_stop(self) -> None:
+        """Called by the work between steps: a stopped job ends at the next step."""
+        if self.stop_requested.is_set():
+            raise _StopJob
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,7 +319,11 @@ class LocalJobBackend:
         job.started = _now()
         self._notify(job)
         try:
+            job.check_stop()
             work(job)
+            job.check_stop()
+        except _StopJob:
+            self._finish(job, "Stopped", None)
         except JobFailed as err:
             self._finish(job, "Failed", f"{type(err).__name__}: {err}")
         except ClientError as err:
@@ -323,12 +337,42 @@ class LocalJobBackend:
             self._finish(job, "Completed", None)
 
     def _finish(self, job: _Job, status: str, reason: str | None) -> None:
-        if reason is not None:
-            reason = f"{job.kind} job {job.name}: {reason}"[:MAX_FAILURE_REASON]
-        job.failure_reason = reason
-        job.ended = _now()
-        job.status = status
+        with self._lock:  # atomic with _stop: a stop that won the race turns Completed into Stopped
+            if job.ended is not None:
+                return
+            if job.stop_requested.is_set() and status == "Completed":
+                status = "Stopped"
+            if reason is not None:
+                reason = f"{job.kind} job {job.name}: {reason}"[:MAX_FAILURE_REASON]
+            job.failure_reason = reason
+            job.ended = _now()
+            job.status = status
         self._notify(job)
+
+    def _stop(self, table: dict[str, _Job], name: str, operation: str) -> None:
+        """Ask a job to stop: Stopping now, Stopped when its work reaches the next step."""
+        job = self._get(table, name, operation)
+        with self._lock:
+            if job.status != "InProgress":
+                raise _client_error(
+                    operation,
+                    "ValidationException",
+                    f"The request was rejected because the {job.kind} job is in status "
+                    f"{job.status}.",
+                )
+            job.stop_requested.set()
+            job.status = "Stopping"
+        self._notify(job)
+        if job.future is not None and job.future.cancel():
+            self._finish(job, "Stopped", None)
+
+    def stop_training_job(self, *, TrainingJobName: str) -> dict[str, Any]:
+        self._stop(self._training, TrainingJobName, "StopTrainingJob")
+        return {}
+
+    def stop_transform_job(self, *, TransformJobName: str) -> dict[str, Any]:
+        self._stop(self._transform, TransformJobName, "StopTransformJob")
+        return {}
 
     def _notify(self, job: _Job) -> None:
         if self.on_job_change is not None:
@@ -418,6 +462,7 @@ class LocalJobBackend:
             root = Path(tmp)
             channels = {}
             for channel in request.get("InputDataConfig", []):
+                job.check_stop()
                 name = channel["ChannelName"]
                 target = root / "input" / "data" / name
                 target.mkdir(parents=True)
@@ -440,7 +485,9 @@ class LocalJobBackend:
                 "TRAINING_JOB_NAME": job.name,
                 **{f"SM_CHANNEL_{n.upper()}": str(p) for n, p in channels.items()},
             }
+            job.check_stop()
             run_local_training(model_name, env)
+            job.check_stop()
             if not any(model_dir.iterdir()):
                 raise JobFailed("the model wrote nothing to SM_MODEL_DIR")
             output = request["OutputDataConfig"]
@@ -646,15 +693,17 @@ class LocalJobBackend:
                 "TransformInput",
             )
             for path in inputs:
+                job.check_stop()
                 relative = path.relative_to(root / "input").as_posix()
                 body = self._transform_file(
-                    model, path, relative, input_filter, output_filter, join_input, line_end
+                    job, model, path, relative, input_filter, output_filter, join_input, line_end
                 )
                 key = f"{out_prefix}/{relative}.out" if out_prefix else f"{relative}.out"
                 s3.put_object(Bucket=out_bucket, Key=key, Body=body)
 
     def _transform_file(
         self,
+        job: _Job,
         model: Any,
         path: Path,
         relative: str,
@@ -681,6 +730,7 @@ class LocalJobBackend:
                 records.append(record)
         generated: list[str] = []
         for start in range(0, len(prompts), self._predict_batch):
+            job.check_stop()
             batch = prompts[start : start + self._predict_batch]
             answers = model.predict(batch)
             if len(answers) != len(batch):
