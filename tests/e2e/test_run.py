@@ -9,7 +9,7 @@ import pytest
 
 from radimpress.cli import main
 from radimpress.local.console import Console
-from radimpress.local.runtime import SPECS, LocalRun, local_spec, summaries
+from radimpress.local.runtime import SPECS, LocalRun, RunFailed, local_spec, summaries
 from radimpress.local.synthetic import write_demo_files
 from radimpress_training.models import DEFAULT_MODEL, available_models
 
@@ -129,3 +129,21 @@ def test_shipped_local_specs_are_the_generated_ones():
         if path.exists():
             assert json.loads(path.read_text()) == local_spec(model), path
     assert (SPECS / f"local-{DEFAULT_MODEL}.json").exists()
+
+
+def test_a_jumpstart_spec_fails_at_start_training_naming_the_local_models(tmp_path):
+    data = write_demo_files(tmp_path / "js", train=20, infer=5, seed=4, with_bad=False)
+    run = LocalRun(
+        data.train,
+        data.infer,
+        [DEFAULT_MODEL],
+        tmp_path / "out",
+        Console(io.StringIO()),
+        spec="jumpstart-flan-t5-xl",
+    )
+    with pytest.raises(RunFailed) as failed:
+        run.run()
+    assert failed.value.phase == "train" and failed.value.state == "StartTraining"
+    for model in available_models():
+        assert model in failed.value.cause
+    assert "RecordFailure" in failed.value.execution.visited

@@ -35,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"{DEFAULT_MODEL})",
     )
     parser.add_argument("--dataset", help="dataset name in the S3 keys (default: infer's folder)")
+    parser.add_argument(
+        "--spec",
+        help="a resolved model spec (name in radimpress/specs or a path) instead of "
+        "local-<model>; a JumpStart spec fails at StartTraining, naming the local models",
+    )
     parser.add_argument("--out", type=Path, default=Path("out"), help="output root (default out/)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only results")
     parser.add_argument("--verbose", action="store_true", help="show the Lambdas' own logs too")
@@ -113,6 +118,7 @@ def execute(
             dataset=getattr(args, "dataset", None),
             verbose=getattr(args, "verbose", False),
             run_id=run_id,
+            spec=getattr(args, "spec", None),
         )
         result = local.run()
     except RunFailed as err:

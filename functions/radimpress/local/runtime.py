@@ -206,6 +206,7 @@ class LocalRun:
         template: Path = TEMPLATE,
         run_id: str | None = None,
         verbose: bool = False,
+        spec: str | None = None,
     ) -> None:
         self.train = train
         self.infer = infer
@@ -220,6 +221,7 @@ class LocalRun:
         self.phases: list[PhaseResult] = []
         self.timings: dict[str, float] = {}
         self.verbose = verbose
+        self.spec = spec  # a resolved spec name or path instead of local-<model>
 
     # ----- one execution -----------------------------------------------------------------------
 
@@ -295,7 +297,7 @@ class LocalRun:
                     str(self.template),
                     parameters={
                         "PollSeconds": "1",
-                        "ModelSpec": spec_reference(model, self.out_dir / "specs"),
+                        "ModelSpec": self.spec or spec_reference(model, self.out_dir / "specs"),
                     },
                     environment=dict(LOCAL_ENVIRONMENT),
                     retry_scale=0.0,
