@@ -1,12 +1,13 @@
 """ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum, bit for bit equal to Google's rouge-score.
 
 The arithmetic is rouge-score's (same divisions in the same order, so the same floats); what is
-faster is everything around it: each distinct text is tokenized, stemmed and counted once (cached
-per scorer), n-gram overlaps use set intersections when counts allow, LCS lengths are bit-parallel,
-and rougeLsum keeps bit-parallel table rows so rouge-score's own traceback picks the very same
-union-LCS tokens. Exact shortcuts skip work: a text without line breaks is one sentence, and when
-both texts are one sentence rougeLsum's union-LCS is the plain LCS that rougeL already has; an LCS
-is at most the clipped unigram overlap, so an overlap of 0 or 1 is the LCS.
+faster is everything around it: each distinct text is tokenized (one bytes.translate pass for
+ASCII), stemmed and profiled once per scorer, identical pairs are scored once, n-gram overlaps
+are set intersections when counts allow, LCS lengths are bit-parallel, and rougeLsum keeps
+bit-parallel table rows so rouge-score's own traceback picks the very same union-LCS tokens.
+Exact shortcuts skip work: texts sharing no token score 0 everywhere; an LCS is at most the
+clipped unigram overlap, so an overlap of 1 (or 2 with a shared bigram) is the LCS; and when both
+texts are one sentence, rougeLsum's union-LCS is the plain LCS that rougeL already has.
 
 One difference in kind, not in value: where rouge-score returns the integer 0 for an empty text,
 this returns 0.0 (``0 == 0.0``), so rows always serialize as floats.
