@@ -105,12 +105,13 @@ def test_progress_names_states_and_jobs_but_never_report_text(local_run):
 
 def test_cli_prints_the_tables_and_a_failure_exits_non_zero(tmp_path, capsys):
     data = write_demo_files(tmp_path / "small", train=40, infer=10, seed=9, with_bad=False)
-    assert main(["run", "--train", str(data.train), "--infer", str(data.infer),
-                 "--out", str(tmp_path / "out"), "--quiet"]) == 0  # fmt: skip
+    # Inference only (no --train): one execution, the baseline alone.
+    assert main(["run", "--infer", str(data.infer), "--out", str(tmp_path / "out"),
+                 "--quiet"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "Mean ROUGE F1 per model and dataset" in printed
     assert "Distribution of per-report ROUGE F1" in printed
-    assert "fine-tuned (" in printed and "pre-trained (lead)" in printed
+    assert "pre-trained (lead): scored 10 + rejected 0 = 10" in printed
     assert "impressions.jsonl" in printed
 
     broken = tmp_path / "broken" / "train.jsonl"
