@@ -56,40 +56,40 @@ def lcs_rows(a: Sequence[str], b_masks: Masks, b_length: int) -> list[int]:
 def lcs_positions(a: Sequence[str], b: Sequence[str], b_masks: Masks) -> int:
     """Positions in ``a`` of the LCS rouge-score's ``lcs_ind(a, b)`` returns, as a bit set.
 
-    The traceback mirrors ``_backtrack_norec``: on equal tokens go diagonally, else move left when
-    ``t[i][j-1] > t[i-1][j]``, otherwise move up. Entries are kept incrementally: along a row,
-    ``t[i][j] - t[i][j-1] = 1 - bit j-1 of V_i``, so only a move to a new row needs a popcount.
+    rouge-score's ``_backtrack_norec`` walks from (m, n): on equal tokens it goes diagonally,
+    else left when ``t[i][j-1] > t[i-1][j]``, otherwise up. With ``cur = t[i][j]`` and
+    ``up = t[i-1][j]`` (they differ by 0 or 1), and ``t[i][j] - t[i][j-1] = 1 - bit j-1 of V_i``:
+    if ``cur == up`` a left move is impossible; if ``cur == up + 1`` the walk moves left exactly
+    while there is no match and bit j-1 of V_i is set, and ``cur`` and ``up`` stay the same. So
+    each row is crossed with a few big-int operations: find the highest column below j with a
+    match or a 0 bit in V_i, then go diagonally (a match) or up (a 0 bit).
     """
-    n = len(b)
     i = len(a)
-    j = n
+    j = len(b)
     if not i or not j:
         return 0
-    rows = lcs_rows(a, b_masks, n)
-    current = j - rows[i].bit_count()  # t[i][j]; rows hold exactly n bits
+    rows = lcs_rows(a, b_masks, j)
+    current = j - rows[i].bit_count()  # t[i][j]; rows hold exactly len(b) bits
     up = j - rows[i - 1].bit_count()  # t[i-1][j]
     chosen = 0
+    get = b_masks.get
     while True:
-        if a[i - 1] == b[j - 1]:
+        match = get(a[i - 1], 0)
+        if current != up:  # cur == up + 1: skip the left moves in one step
+            stop = (match | ~rows[i]) & ((1 << j) - 1)
+            if not stop:
+                return chosen  # left all the way to column 0
+            j = stop.bit_length()  # the stop column p = j - 1 is the highest such bit
+        if (match >> (j - 1)) & 1:  # a[i-1] == b[j-1]: diagonal
             i -= 1
             j -= 1
             chosen |= 1 << i
             if not (i and j):
                 return chosen
-            current -= 1  # a match: t[i][j] = t[i-1][j-1] + 1
-            up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()
-            continue
-        left = current - 1 + ((rows[i] >> (j - 1)) & 1)  # t[i][j-1]
-        if left > up:
-            j -= 1
-            if not j:
-                return chosen
-            current = left
-            # t[i-1][j-1] == t[i-1][j] here: t[i][j-1] > t[i-1][j] >= t[i-1][j-1] and a step
-            # adds at most 1, so t[i-1][j] = t[i-1][j-1]; ``up`` stays.
-        else:
+            current -= 1  # t[i][j] = t[i-1][j-1] + 1 at a match
+        else:  # no left move is possible from here: up
             i -= 1
             if not i:
                 return chosen
             current = up
-            up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()
+        up = j - (rows[i - 1] & ((1 << j) - 1)).bit_count()
