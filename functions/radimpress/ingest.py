@@ -95,9 +95,14 @@ def _open_source(s3: Any, bucket: str, key: str) -> tuple[Any, str]:
             with aws_call(f"s3://{bucket}/{candidate}: read"):
                 return s3.get_object(Bucket=bucket, Key=candidate)["Body"], candidate
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            # Without s3:ListBucket a missing key reads as AccessDenied, not NoSuchKey.
+            if err.response.get("Error", {}).get("Code") not in (
+                "NoSuchKey",
+                "404",
+                "AccessDenied",
+            ):
                 raise
-    raise InputFileError(f"s3://{bucket}/{key}: no such object")
+    raise InputFileError(f"s3://{bucket}/{key}: no such object (or no read access)")
 
 
 def ingest(s3: Any, bucket: str, key: str, run_id: str, spec: ModelSpec) -> dict[str, Any]:

@@ -171,3 +171,21 @@ def test_records_lines_equal_report_to_dict(report):
 
     assert _record(report) == report.to_dict()
     assert list(_record(report)) == list(report.to_dict())
+
+
+def test_access_denied_on_the_encoded_key_still_finds_the_decoded_one(aws, context, monkeypatch):
+    """In AWS, a missing key reads as AccessDenied when the role may not list the bucket."""
+    from botocore.exceptions import ClientError
+
+    original = aws.s3.get_object
+
+    def get_object(**kwargs):
+        if "+" in kwargs["Key"]:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "GetObject")
+        return original(**kwargs)
+
+    monkeypatch.setattr(aws.s3, "get_object", get_object)
+    aws.put("incoming/infer/x/a b.json", json.dumps([{"study_id": "a", "findings": "x"}]))
+    assert run(context, "incoming/infer/x/a+b.json")["source_key"] == "incoming/infer/x/a b.json"
+    with pytest.raises(InputFileError, match="no such object"):
+        run(context, "incoming/infer/x/gone+file.json")
