@@ -140,6 +140,8 @@ def test_pipeline_runs_handlers_retries_maps_and_waits(toy_stack):
     # Map ran every item through the handler, on interpreter threads, with its own environment.
     assert [s["value"] for s in out["squares"]] == [1, 4, 9, 16, 25]
     assert {s["role"] for s in out["squares"]} == {"square"}
+    threads = {s["thread"] for s in out["squares"]}
+    assert len(threads) > 1 and "MainThread" not in threads
     # Wait took SecondsPath=1 from the input.
     wait_entered = next(e for e in result.history if e["type"] == "WaitStateEntered")
     wait_exited = next(e for e in result.history if e["type"] == "WaitStateExited")
