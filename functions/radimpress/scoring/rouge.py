@@ -72,8 +72,9 @@ def _summary_level_hits(target: _Text, predicted: _Text) -> int:
     """rouge_score._summary_level_lcs's hit count: union-LCS per reference sentence, no reuse.
 
     The per-text unigram counts are rouge-score's token counters (sentences hold all tokens).
-    A candidate sentence sharing no token with a reference sentence has an empty LCS with it,
-    so it is skipped without building the table.
+    Exact shortcuts: a candidate sentence sharing no token has an empty LCS; an identical one
+    (stock lines repeat across reports) has every position; once the union holds every
+    position of the reference sentence no further candidate can change it.
     """
     remaining_reference = dict(target.unigram_counts())
     remaining_candidate = dict(predicted.unigram_counts())
@@ -81,9 +82,14 @@ def _summary_level_hits(target: _Text, predicted: _Text) -> int:
     hits = 0
     for sentence in target.sentences:
         union = 0
+        every = (1 << len(sentence)) - 1
         for other, masks in candidates:
-            if not masks.keys().isdisjoint(sentence):
+            if other == sentence:
+                union = every
+            elif not masks.keys().isdisjoint(sentence):
                 union |= lcs_positions(sentence, other, masks)
+            if union == every:
+                break
         position = 0
         while union:
             if union & 1:
