@@ -38,21 +38,6 @@ def lcs_length(a: Sequence[str], b_masks: Masks, b_length: int) -> int:
     return b_length - row.bit_count()
 
 
-def lcs_rows(a: Sequence[str], b_masks: Masks, b_length: int) -> list[int]:
-    """All rows V_0..V_m of the LCS table of ``a`` (rows) against ``b`` (columns)."""
-    full = (1 << b_length) - 1
-    row = full
-    rows = [row]
-    get = b_masks.get
-    for token in a:
-        match = get(token)
-        if match:
-            matched = row & match
-            row = ((row + matched) | (row - matched)) & full
-        rows.append(row)
-    return rows
-
-
 def lcs_positions(a: Sequence[str], b: Sequence[str], b_masks: Masks) -> int:
     """Positions in ``a`` of the LCS rouge-score's ``lcs_ind(a, b)`` returns, as a bit set.
 
@@ -68,11 +53,19 @@ def lcs_positions(a: Sequence[str], b: Sequence[str], b_masks: Masks) -> int:
     j = len(b)
     if not i or not j:
         return 0
-    rows = lcs_rows(a, b_masks, j)
-    current = j - rows[i].bit_count()  # t[i][j]; rows hold exactly len(b) bits
+    get = b_masks.get
+    full = (1 << j) - 1
+    row = full
+    rows = [row]  # V_0..V_m: every row, for the traceback
+    for token in a:
+        match = get(token)
+        if match:
+            matched = row & match
+            row = ((row + matched) | (row - matched)) & full
+        rows.append(row)
+    current = j - row.bit_count()  # t[i][j]; rows hold exactly len(b) bits
     up = j - rows[i - 1].bit_count()  # t[i-1][j]
     chosen = 0
-    get = b_masks.get
     while True:
         match = get(a[i - 1], 0)
         if current != up:  # cur == up + 1: skip the left moves in one step
