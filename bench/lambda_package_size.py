@@ -1,8 +1,8 @@
 """Size of every Lambda's built package: `sam build` (no Docker), then measure each function folder.
 
 Lambda's limits: 50 MB for a zip uploaded directly, 250 MB unzipped (function + layers). We hold
-every built folder under 50 MB unzipped. The reference is the largest package on the same build:
-the ratio to the limit is reported per function.
+every built folder under 50 MB unzipped (functions/Makefile leaves out the boto3/botocore the
+runtime already ships); the fraction of that limit is reported per function.
 
     .venv/bin/python bench/lambda_package_size.py [--build-dir DIR] [--no-build]
 Writes bench/results/lambda_package_size.json; exits 1 when a function is over the limit.

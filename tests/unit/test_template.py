@@ -127,6 +127,16 @@ def test_functions_share_runtime_code_and_powertools_globals(template, resources
     assert resources["PublishFunction"]["Properties"]["Layers"] == [{"Ref": "PandasLayerArn"}]
 
 
+def test_functions_build_without_the_runtimes_own_boto3(resources):
+    """functions/Makefile installs requirements.txt minus what the python3.11 runtime ships."""
+    for name, function in functions(resources).items():
+        assert function.get("Metadata") == {"BuildMethod": "makefile"}, name
+    makefile = (ROOT / "functions" / "Makefile").read_text()
+    assert "build-%:" in makefile and "-r requirements.txt" in makefile
+    assert "botocore" in makefile.split("RUNTIME_PROVIDED :=", 1)[1].splitlines()[0]
+    assert "--platform manylinux2014_x86_64" in makefile  # Lambda's binaries, not this machine's
+
+
 def test_lambda_requirements_leave_heavy_packages_out():
     lines = (ROOT / "functions" / "requirements.txt").read_text().splitlines()
     packages = {line.split("==")[0].split("[")[0].strip().lower() for line in lines if "==" in line}
