@@ -47,7 +47,7 @@ def test_mix_of_normal_and_abnormal_studies_with_varied_phrasing():
     numbered = [r for r in reports if re.match(r"1\. .* 2\. ", r["impression"])]
     assert numbered, "studies with several findings get numbered impressions"
     assert sum("XXXX" in r["findings"] for r in reports) > 10
-    assert len({r["findings"] for r in reports}) > 450
+    assert len({r["findings"] for r in reports}) > 350
     assert len({r["impression"] for r in reports}) > 100
 
 

@@ -7,7 +7,9 @@ pleura, devices, bones) with varied phrasing; abnormal studies (effusion, pneumo
 cardiomegaly, consolidation, nodule, atelectasis, edema, hyperinflation, devices) replace the
 normal sentence of their organ, and their impression restates the positive findings (numbered
 when there are several), while normal studies get one of the templated "no acute disease"
-impressions. Some words are de-identified as ``XXXX`` as in Open-i.
+impressions. Each report is dictated by one of a dozen radiologists with wording habits, so, as
+in real reports, the findings' phrasing hints at the impression's phrasing. Some words are
+de-identified as ``XXXX`` as in Open-i.
 
 :func:`bad_lines` adds a few records that break the input contract so an operator sees
 rejections; :func:`write_demo_files` writes a training and an inference file.
@@ -18,7 +20,8 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +101,32 @@ INDICATIONS = (
 )
 
 
+RADIOLOGISTS = 12
+HABIT = 0.8
+
+
+class Dictation:
+    """The wording choices of one radiologist: mostly their habitual phrase, sometimes another.
+
+    Real reports are dictated from personal templates, so the way the findings are worded says
+    something about how the impression will be worded; clinical content (side, size, lobe) stays
+    random. ``say(key, options)`` picks the radiologist's habit for ``key`` with probability
+    HABIT, else any option.
+    """
+
+    def __init__(self, radiologist: int, rng: random.Random) -> None:
+        self.radiologist = radiologist
+        self._rng = rng
+
+    def __call__(self, key: str, options: Sequence[str]) -> str:
+        if len(options) > 1 and self._rng.random() < HABIT:
+            return options[zlib.crc32(f"{self.radiologist}:{key}".encode()) % len(options)]
+        return self._rng.choice(options)
+
+
+Say = Callable[[str, Sequence[str]], str]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One positive finding: which organ sentence it replaces and how it is written both ways."""
@@ -111,137 +140,162 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _effusion(rng: random.Random) -> Finding:
+def _effusion(rng: random.Random, say: Say) -> Finding:
     side, size = rng.choice(SIDES), rng.choice(SIZES)
     both = side == "bilateral"
     plural, verb, angle = ("effusions", "are", "angles") if both else ("effusion", "is", "angle")
-    findings = rng.choice(
+    findings = say(
+        "effusion.findings",
         (
             f"There {verb} {'' if both else 'a '}{size} {side} pleural {plural}.",
             f"{_cap(size)} {side} pleural {plural} {verb} present.",
             f"Blunting of the {side} costophrenic {angle} consistent with {size} pleural {plural}.",
-        )
+        ),
     )
-    findings += " " + rng.choice(("No pneumothorax.", "There is no pneumothorax.", ""))
-    impression = rng.choice(
-        (f"{_cap(size)} {side} pleural {plural}.", f"{_cap(side)} {size} pleural {plural}.")
+    findings += " " + say(
+        "effusion.negative", ("No pneumothorax.", "There is no pneumothorax.", "")
+    )
+    impression = say(
+        "effusion.impression",
+        (f"{_cap(size)} {side} pleural {plural}.", f"{_cap(side)} {size} pleural {plural}."),
     )
     return Finding("pleura", findings.strip(), impression)
 
 
-def _pneumothorax(rng: random.Random) -> Finding:
+def _pneumothorax(rng: random.Random, say: Say) -> Finding:
     side = rng.choice(("left", "right"))
     size = rng.choice(("small", "small", "moderate", "tiny"))
-    findings = rng.choice(
+    findings = say(
+        "pneumothorax.findings",
         (
             f"There is a {size} {side} apical pneumothorax.",
             f"{_cap(size)} {side} pneumothorax measuring approximately "
             f"{rng.randint(1, 4)} cm at the apex.",
             f"A {size} {side} pneumothorax is present.",
-        )
+        ),
     )
-    findings += " " + rng.choice(("No pleural effusion.", "No large pleural effusion.", ""))
-    impression = rng.choice(
-        (f"{_cap(size)} {side} pneumothorax.", f"{_cap(size)} {side} apical pneumothorax.")
+    findings += " " + say(
+        "pneumothorax.negative", ("No pleural effusion.", "No large pleural effusion.", "")
+    )
+    impression = say(
+        "pneumothorax.impression",
+        (f"{_cap(size)} {side} pneumothorax.", f"{_cap(size)} {side} apical pneumothorax."),
     )
     return Finding("pleura", findings.strip(), impression)
 
 
-def _cardiomegaly(rng: random.Random) -> Finding:
+def _cardiomegaly(rng: random.Random, say: Say) -> Finding:
     degree = rng.choice(("mildly", "moderately", "markedly"))
-    findings = rng.choice(
+    findings = say(
+        "cardiomegaly.findings",
         (
             f"The heart is {degree} enlarged.",
             "Cardiomegaly is present.",
             f"The cardiac silhouette is {degree} enlarged.",
             "Stable cardiomegaly.",
-        )
+        ),
     )
     adjective = {"mildly": "Mild", "moderately": "Moderate", "markedly": "Marked"}[degree]
-    impression = rng.choice(("Cardiomegaly.", f"{adjective} cardiomegaly.", "Stable cardiomegaly."))
+    impression = say(
+        "cardiomegaly.impression",
+        ("Cardiomegaly.", f"{adjective} cardiomegaly.", "Stable cardiomegaly."),
+    )
     return Finding("heart", findings, impression)
 
 
-def _consolidation(rng: random.Random) -> Finding:
+def _consolidation(rng: random.Random, say: Say) -> Finding:
     lobe = rng.choice(LOBES)
-    findings = rng.choice(
+    findings = say(
+        "consolidation.findings",
         (
             f"There is focal airspace consolidation in the {lobe}.",
             f"Patchy opacity in the {lobe} concerning for pneumonia.",
             f"Airspace disease is present in the {lobe}.",
-        )
+        ),
     )
-    impression = rng.choice(
+    impression = say(
+        "consolidation.impression",
         (
             f"{_cap(lobe)} consolidation, concerning for pneumonia.",
             f"{_cap(lobe)} pneumonia.",
             f"{_cap(lobe)} airspace disease, likely pneumonia.",
-        )
+        ),
     )
     return Finding("lungs", findings, impression)
 
 
-def _nodule(rng: random.Random) -> Finding:
+def _nodule(rng: random.Random, say: Say) -> Finding:
     lobe, size = rng.choice(LOBES), rng.randint(4, 18)
-    findings = rng.choice(
+    findings = say(
+        "nodule.findings",
         (
             f"There is a {size} mm nodule in the {lobe}.",
             f"A {size} mm nodular opacity projects over the {lobe}.",
             f"{size} mm pulmonary nodule in the {lobe}. Lungs are otherwise clear.",
-        )
+        ),
     )
-    impression = rng.choice(
+    impression = say(
+        "nodule.impression",
         (
             f"{size} mm {lobe} nodule. Recommend CT chest for further evaluation.",
             f"{_cap(lobe)} pulmonary nodule measuring {size} mm. CT is recommended.",
-        )
+        ),
     )
     return Finding("lungs", findings, impression)
 
 
-def _atelectasis(rng: random.Random) -> Finding:
+def _atelectasis(rng: random.Random, say: Say) -> Finding:
     side = rng.choice(SIDES)
-    findings = rng.choice(
+    findings = say(
+        "atelectasis.findings",
         (
             f"There are {side} basilar opacities consistent with atelectasis.",
             f"Streaky {side} basilar atelectasis.",
             f"Mild {side} basilar subsegmental atelectasis.",
-        )
+        ),
     )
-    impression = rng.choice((f"{_cap(side)} basilar atelectasis.", f"{_cap(side)} atelectasis."))
+    impression = say(
+        "atelectasis.impression",
+        (f"{_cap(side)} basilar atelectasis.", f"{_cap(side)} atelectasis."),
+    )
     return Finding("lungs", findings, impression)
 
 
-def _edema(rng: random.Random) -> Finding:
+def _edema(rng: random.Random, say: Say) -> Finding:
     degree = rng.choice(("mild", "moderate"))
-    findings = rng.choice(
+    findings = say(
+        "edema.findings",
         (
             "There is pulmonary vascular congestion with interstitial edema.",
             f"Diffuse interstitial opacities consistent with {degree} pulmonary edema.",
             "Cephalization of the pulmonary vasculature and bilateral interstitial opacities.",
-        )
+        ),
     )
-    impression = rng.choice(
-        (f"Findings consistent with {degree} pulmonary edema.", f"{_cap(degree)} pulmonary edema.")
+    impression = say(
+        "edema.impression",
+        (f"Findings consistent with {degree} pulmonary edema.", f"{_cap(degree)} pulmonary edema."),
     )
     return Finding("lungs", findings, impression)
 
 
-def _hyperinflation(rng: random.Random) -> Finding:
-    findings = rng.choice(
+def _hyperinflation(rng: random.Random, say: Say) -> Finding:
+    findings = say(
+        "hyperinflation.findings",
         (
             "The lungs are hyperexpanded with flattening of the diaphragms.",
             "Hyperinflation of the lungs with flattened hemidiaphragms.",
-        )
+        ),
     )
-    impression = rng.choice(
-        ("Hyperinflation consistent with COPD.", "Emphysema without acute disease.")
+    impression = say(
+        "hyperinflation.impression",
+        ("Hyperinflation consistent with COPD.", "Emphysema without acute disease."),
     )
     return Finding("lungs", findings, impression)
 
 
-def _device(rng: random.Random) -> Finding:
-    findings, impression = rng.choice(
+def _device(rng: random.Random, say: Say) -> Finding:
+    findings, impression = say(
+        "device.wording",
         (
             (
                 "Right internal jugular central venous catheter with tip in the distal SVC.",
@@ -256,7 +310,7 @@ def _device(rng: random.Random) -> Finding:
                 "Endotracheal tube in appropriate position.",
             ),
             ("Sternotomy XXXX are intact.", "Postoperative changes of median sternotomy."),
-        )
+        ),
     )
     return Finding("devices", findings, impression)
 
@@ -297,9 +351,10 @@ def _deidentify(sentence: str, rng: random.Random, rate: float) -> str:
 
 def generate_report(index: int, rng: random.Random, prefix: str = "SYN") -> dict[str, Any]:
     """One report record in the input format (study_id, findings, impression, background)."""
+    say = Dictation(rng.randrange(RADIOLOGISTS), rng)
     count = rng.choices((0, 1, 2, 3), weights=(45, 35, 15, 5))[0]
     kinds = rng.sample(sorted(ABNORMALITIES), count)
-    positives = [ABNORMALITIES[kind](rng) for kind in kinds]
+    positives = [ABNORMALITIES[kind](rng, say) for kind in kinds]
     by_slot: dict[str, list[Finding]] = {}
     for finding in positives:
         by_slot.setdefault(finding.slot, []).append(finding)
@@ -308,16 +363,17 @@ def generate_report(index: int, rng: random.Random, prefix: str = "SYN") -> dict
         if slot in by_slot:
             sentences.extend(f.findings for f in by_slot[slot])
         elif slot in NORMAL:
-            sentences.append(rng.choice(NORMAL[slot]))
+            sentences.append(say(f"normal.{slot}", NORMAL[slot]))
     findings = " ".join(_deidentify(s, rng, 0.06) for s in sentences if s)
     ordered = [f for slot in SLOT_ORDER for f in by_slot.get(slot, [])]
     if not ordered:
-        impression = rng.choice(NORMAL_IMPRESSIONS)
+        impression = say("normal.impression", NORMAL_IMPRESSIONS)
     elif len(ordered) == 1:
         impression = ordered[0].impression
-        if rng.random() < 0.3:
-            impression += " No other acute cardiopulmonary abnormality."
-    elif rng.random() < 0.6:
+        impression += say(
+            "impression.single", ("", "", " No other acute cardiopulmonary abnormality.")
+        )
+    elif say("impression.several", ("numbered", "numbered", "plain")) == "numbered":
         impression = " ".join(f"{n}. {f.impression}" for n, f in enumerate(ordered, start=1))
     else:
         impression = " ".join(f.impression for f in ordered)
