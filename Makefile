@@ -49,6 +49,10 @@ bench: venv ## Run the benchmarks; figures land in bench/results/*.json
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/local_e2e.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/results_layer.py
+	$(BIN)/python bench/emulator_overhead.py
+	$(BIN)/python bench/ingest_memory.py
+	$(BIN)/python bench/lambda_package_size.py
 
 resolve-jumpstart: venv ## Resolve the JumpStart spec with the SageMaker SDK (needs AWS credentials)
 	$(BIN)/python -m radimpress_training.jumpstart_resolver --region $(REGION)
