@@ -364,3 +364,31 @@ def test_stop_ends_a_running_job_as_stopped(s3):
     finally:
         gate.set()
         jobs.shutdown()
+
+
+def test_transform_streams_every_file_under_the_prefix_in_small_batches(s3):
+    jobs = LocalJobBackend(s3_factory=lambda: s3, predict_batch=3)
+    try:
+        jobs.create_model(
+            ModelName="lead-m",
+            PrimaryContainer={"Image": "radimpress-local/lead"},
+            ExecutionRoleArn=ROLE,
+        )
+        first, second = generate_reports(10, seed=1), generate_reports(4, seed=2, prefix="TWO")
+        put_lines(s3, "runs/r1/transform/many/a.jsonl", transform_lines(first))
+        put_lines(s3, "runs/r1/transform/many/b.jsonl", [*transform_lines(second), ""])
+        request = transform_request("tf-many", "lead-m", input_key="runs/r1/transform/many/")
+        jobs.create_transform_job(**request)
+        jobs.wait()
+        status = jobs.describe_transform_job(TransformJobName="tf-many")
+        assert status["TransformJobStatus"] == "Completed", status.get("FailureReason")
+        for name, reports in (("a.jsonl", first), ("b.jsonl", second)):
+            key = f"runs/r1/transform/m/output/{name}.out"
+            lines = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().splitlines()
+            assert [json.loads(x)["study_id"] for x in lines] == [r["study_id"] for r in reports]
+        gzip_request = transform_request("tf-gz", "lead-m")
+        gzip_request["TransformInput"]["CompressionType"] = "Gzip"
+        with pytest.raises(ClientError, match="CompressionType"):
+            jobs.create_transform_job(**gzip_request)
+    finally:
+        jobs.shutdown()

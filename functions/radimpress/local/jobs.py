@@ -23,7 +23,6 @@ write moto's bucket exactly as a real job reads and writes S3.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -624,6 +623,10 @@ class LocalJobBackend:
             )
         _split_s3_uri(source["S3Uri"], "TransformInput S3Uri", operation)
         _split_s3_uri(request["TransformOutput"]["S3OutputPath"], "S3OutputPath", operation)
+        if request["TransformInput"].get("CompressionType", "None") != "None":
+            raise _client_error(
+                operation, "ValidationException", "only CompressionType=None is supported locally"
+            )
         if request["TransformInput"].get("SplitType", "None") != "Line":
             raise _client_error(
                 operation, "ValidationException", "only SplitType=Line is supported locally"
@@ -676,7 +679,6 @@ class LocalJobBackend:
         filters: tuple[Callable[[Any], Any], Callable[[Any], Any]],
     ) -> None:
         request = job.request
-        input_filter, output_filter = filters
         join_input = request.get("DataProcessing", {}).get("JoinSource", "None") == "Input"
         line_end = "\n" if request["TransformOutput"].get("AssembleWith", "None") == "Line" else ""
         out_bucket, out_prefix = _split_s3_uri(
@@ -692,64 +694,88 @@ class LocalJobBackend:
                 root / "input",
                 "TransformInput",
             )
-            for path in inputs:
+            for index, path in enumerate(inputs):
                 job.check_stop()
                 relative = path.relative_to(root / "input").as_posix()
-                body = self._transform_file(
-                    job, model, path, relative, input_filter, output_filter, join_input, line_end
+                out_path = root / f"output-{index}.out"
+                self._transform_file(
+                    job, model, path, out_path, relative, filters, join_input, line_end
                 )
                 key = f"{out_prefix}/{relative}.out" if out_prefix else f"{relative}.out"
-                s3.put_object(Bucket=out_bucket, Key=key, Body=body)
+                s3.upload_file(str(out_path), out_bucket, key)
 
     def _transform_file(
         self,
         job: _Job,
         model: Any,
         path: Path,
+        out_path: Path,
         relative: str,
-        input_filter: Callable[[Any], Any],
-        output_filter: Callable[[Any], Any],
+        filters: tuple[Callable[[Any], Any], Callable[[Any], Any]],
         join_input: bool,
         line_end: str,
-    ) -> bytes:
-        records: list[Any] = []
-        prompts: list[str] = []
-        with path.open(encoding="utf-8") as handle:
+    ) -> None:
+        """Stream one input file through the model in batches: memory holds one batch."""
+        with (
+            path.open(encoding="utf-8") as handle,
+            out_path.open("w", encoding="utf-8") as out,
+        ):
+            batch: list[tuple[int, Any, str]] = []
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
-                where = f"{relative} line {number}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    raise JobFailed(f"{where}: not valid JSON") from None
-                try:
-                    prompts.append(_prompt_of(input_filter(record)))
-                except JobFailed as err:
-                    raise JobFailed(f"{where}: {err}") from None
-                records.append(record)
-        generated: list[str] = []
-        for start in range(0, len(prompts), self._predict_batch):
-            job.check_stop()
-            batch = prompts[start : start + self._predict_batch]
-            answers = model.predict(batch)
-            if len(answers) != len(batch):
-                raise JobFailed(f"{relative}: the model returned {len(answers)} of {len(batch)}")
-            generated.extend(answers)
-        out = io.StringIO()
-        for number, (record, text) in enumerate(zip(records, generated, strict=True), start=1):
+                batch.append(self._parse_line(number, line, relative, filters[0]))
+                if len(batch) >= self._predict_batch:
+                    self._write_batch(
+                        job, model, batch, out, relative, filters[1], join_input, line_end
+                    )
+                    batch = []
+            if batch:
+                self._write_batch(
+                    job, model, batch, out, relative, filters[1], join_input, line_end
+                )
+
+    @staticmethod
+    def _parse_line(
+        number: int, line: str, relative: str, input_filter: Callable[[Any], Any]
+    ) -> tuple[int, Any, str]:
+        where = f"{relative} line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise JobFailed(f"{where}: not valid JSON") from None
+        try:
+            return number, record, _prompt_of(input_filter(record))
+        except JobFailed as err:
+            raise JobFailed(f"{where}: {err}") from None
+
+    @staticmethod
+    def _write_batch(
+        job: _Job,
+        model: Any,
+        batch: list[tuple[int, Any, str]],
+        out: Any,
+        relative: str,
+        output_filter: Callable[[Any], Any],
+        join_input: bool,
+        line_end: str,
+    ) -> None:
+        job.check_stop()
+        answers = model.predict([prompt for _, _, prompt in batch])
+        if len(answers) != len(batch):
+            raise JobFailed(f"{relative}: the model returned {len(answers)} of {len(batch)}")
+        for (number, record, _), text in zip(batch, answers, strict=True):
             result: Any = {"generated_texts": [text]}
             if join_input:
                 if not isinstance(record, dict):
-                    raise JobFailed(f"{relative} record {number}: JoinSource=Input needs objects")
+                    raise JobFailed(f"{relative} line {number}: JoinSource=Input needs objects")
                 result = {**record, "SageMakerOutput": result}
             try:
                 result = output_filter(result)
             except JobFailed as err:
-                raise JobFailed(f"{relative} record {number}: {err}") from None
+                raise JobFailed(f"{relative} line {number}: {err}") from None
             out.write(json.dumps(result, ensure_ascii=False))
             out.write(line_end)
-        return out.getvalue().encode("utf-8")
 
     def describe_transform_job(self, *, TransformJobName: str) -> dict[str, Any]:
         job = self._get(self._transform, TransformJobName, "DescribeTransformJob")
