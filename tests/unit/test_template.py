@@ -209,7 +209,15 @@ def test_eventbridge_rule_starts_the_state_machine_with_a_small_input():
 
 def test_outcomes_topic_alarm_glue_and_athena(resources):
     alarm = resources["FailedExecutionsAlarm"]["Properties"]
-    assert alarm["Namespace"] == "AWS/States" and alarm["MetricName"] == "ExecutionsFailed"
+    stats = {q["Id"]: q["MetricStat"]["Metric"] for q in alarm["Metrics"] if "MetricStat" in q}
+    assert {m["MetricName"] for m in stats.values()} == {
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+    }
+    assert all(m["Namespace"] == "AWS/States" for m in stats.values())
+    (expression,) = [q for q in alarm["Metrics"] if q.get("ReturnData")]
+    assert set(expression["Expression"].replace("+", " ").split()) == set(stats)
     assert alarm["AlarmActions"] == [{"Ref": "RunOutcomeTopic"}]
     assert resources["RunOutcomeTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
     assert resources["ResultsDatabase"]["Type"] == "AWS::Glue::Database"
