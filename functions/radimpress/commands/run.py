@@ -164,6 +164,10 @@ def execute(
     console.line("Outputs")
     for name, path in result.files.items():
         console.line(f"  {name:<22} {path}")
+    if "parquet" in result.files:
+        console.line(
+            f"  Athena's named queries on them: radimpress queries {result.files['parquet']}"
+        )
     if not complete:
         print("FAILED: some input records were neither scored nor rejected", file=sys.stderr)
         return EXIT_FAILED
