@@ -103,8 +103,17 @@ def _check(name: str, raw: Any) -> None:
         raise SpecError(f"model spec {name}: inference.prompt_template lacks '{{findings}}'")
 
 
-@lru_cache(maxsize=8)
 def _load(path: str) -> dict[str, Any]:
+    """The parsed file, cached while its modification time and size stay the same."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        stat = None
+    return _parse(path, (stat.st_mtime_ns, stat.st_size) if stat else None)
+
+
+@lru_cache(maxsize=16)
+def _parse(path: str, version: tuple[int, int] | None) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import boto3
 import botocore.session
 import pytest
@@ -12,6 +16,7 @@ from radimpress import jumpstart
 from radimpress.errors import OutputMismatch, SpecError
 from radimpress.spec import load_spec
 
+ROOT = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/radimpress-sagemaker"
 KMS = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-4909-8807-060504030201"
 
@@ -175,3 +180,70 @@ def test_moto_sagemaker_accepts_the_requests(spec):
         sm.create_transform_job(**transform)
         job = sm.describe_transform_job(TransformJobName="radimpress-tf-x")
         assert job["DataProcessing"] == transform["DataProcessing"]
+
+
+def test_spec_selection_by_name_path_and_environment(tmp_path, monkeypatch):
+    from radimpress.spec import load_spec as load
+
+    monkeypatch.setenv("RADIMPRESS_MODEL_SPEC", "local-retrieval")
+    assert load().is_local
+    shipped = json.loads(
+        (ROOT / "functions/radimpress/specs/jumpstart-flan-t5-xl.json").read_text()
+    )
+    path = tmp_path / "custom.json"
+    path.write_text(json.dumps({**shipped, "model_version": "9.9.9"}))
+    monkeypatch.setenv("RADIMPRESS_MODEL_SPEC", str(path))
+    monkeypatch.setenv("RADIMPRESS_MODEL_VERSION", "*")
+    assert load().model_version == "9.9.9"
+    monkeypatch.setenv("RADIMPRESS_MODEL_VERSION", "2.3.0")
+    with pytest.raises(SpecError, match=re.escape("is for 9.9.9 but the stack asks for 2.3.0")):
+        load()
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"schema_version": 2}, "schema_version 2"),
+        ({"training": None}, "section 'training' is missing"),
+        (
+            {"inference": {"image_uri": "x", "instance_type": "y", "prompt_template": "no slot"}},
+            "lacks '{findings}'",
+        ),
+    ],
+)
+def test_malformed_specs_are_named(tmp_path, change, problem):
+    shipped = json.loads(
+        (ROOT / "functions/radimpress/specs/jumpstart-flan-t5-xl.json").read_text()
+    )
+    path = tmp_path / f"bad{len(problem)}.json"
+    path.write_text(json.dumps({**shipped, **change}))
+    with pytest.raises(SpecError, match=re.escape(problem)) as err:
+        load_spec(str(path))
+    assert str(path) in str(err.value)
+
+
+def test_unknown_spec_lists_the_known_ones():
+    with pytest.raises(SpecError, match=r"known specs: .*jumpstart-flan-t5-xl"):
+        load_spec("no-such-spec")
+
+
+def test_settings_name_a_bad_number(monkeypatch):
+    from radimpress.settings import Settings
+
+    monkeypatch.setenv("RADIMPRESS_EPOCHS", "three")
+    with pytest.raises(SpecError, match="RADIMPRESS_EPOCHS must be an integer"):
+        Settings.from_env()
+
+
+def test_a_rewritten_spec_file_is_read_again(tmp_path):
+    import os
+
+    shipped = json.loads(
+        (ROOT / "functions/radimpress/specs/jumpstart-flan-t5-xl.json").read_text()
+    )
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({**shipped, "model_version": "1.0.0"}))
+    assert load_spec(str(path)).model_version == "1.0.0"
+    path.write_text(json.dumps({**shipped, "model_version": "1.0.1"}))
+    os.utime(path, ns=(1, 1))  # a different mtime even on coarse clocks
+    assert load_spec(str(path)).model_version == "1.0.1"
