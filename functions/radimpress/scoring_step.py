@@ -14,10 +14,8 @@ from typing import Any
 from radimpress.errors import OutputMismatch
 from radimpress.ingest import RunKeys
 from radimpress.jumpstart import generated_text
-from radimpress.scoring import RougeScorer, score_rows
+from radimpress.scoring import ROUGE_TYPES, RougeScorer, score_rows
 from radimpress.storage import S3LineWriter, iter_jsonl
-
-ROUGE_FIELDS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
 
 def _outputs(s3: Any, bucket: str, output_key: str) -> Iterator[tuple[str, str]]:
@@ -96,7 +94,7 @@ def score_model(
                 row.update(score_rows(scorer.score(reference, text)))
                 scored += 1
             else:
-                row.update(dict.fromkeys(ROUGE_FIELDS))
+                row.update(dict.fromkeys(ROUGE_TYPES))
             out.write_json(row)
         generated = out.lines
     return {

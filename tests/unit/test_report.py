@@ -20,7 +20,9 @@ import pytest
 from results_data import NASTY, score_rows
 
 from radimpress.results.publish import ModelResults, flatten_row
-from radimpress.results.report import PALETTE, box_plot_svg, describe, quantile, render_report
+from radimpress.results.report import PALETTE, box_plot_svg, render_report
+from radimpress.results.stats import describe
+from radimpress.scoring.aggregate import percentile
 
 MODELS = (("fine-tuned", 0.6, 1), ("pretrained", 0.25, 2), ("lead-3 <baseline>", 0.35, 3))
 RUN = {
@@ -82,10 +84,10 @@ def page():
     return html, parsed
 
 
-def test_quantile_and_describe_match_numpy():
+def test_percentile_and_describe_match_numpy():
     values = [0.1, 0.9, 0.35, 0.35, 0.2, 0.75, 0.6]
     for p in (0.0, 0.25, 0.5, 0.75, 1.0):
-        assert quantile(sorted(values), p) == pytest.approx(
+        assert percentile(sorted(values), p) == pytest.approx(
             np.percentile(values, p * 100), abs=1e-15
         )
     d = describe(values)

@@ -14,16 +14,11 @@ from html import escape
 from typing import Any, Protocol
 
 from radimpress.results.schema import METRICS
+from radimpress.results.stats import box_stats, describe
+from radimpress.scoring.aggregate import METRIC_LABELS, STAT_NAMES
 
-# describe and quantile stay importable from here: the local runtime prints its tables with them.
-from radimpress.results.stats import STAT_ROWS, box_stats, describe, quantile  # noqa: F401
-
-METRIC_TITLES = {
-    "rouge1": "ROUGE-1",
-    "rouge2": "ROUGE-2",
-    "rougel": "ROUGE-L",
-    "rougelsum": "ROUGE-Lsum",
-}
+# Titles by table column (``rougel``), the same labels the CLI tables print by metric (``rougeL``).
+METRIC_TITLES = {col: METRIC_LABELS[metric] for metric, col in METRICS}
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 MAX_OUTLIERS_DRAWN = 400
 
@@ -166,7 +161,7 @@ def render_report(run: dict[str, Any], models: Sequence[ModelView]) -> str:
     ]
     sections.append('<div class="dists">')
     for m in models:
-        rows = [[stat, *(_fmt(dist[m.label][c][stat]) for c in cols)] for stat in STAT_ROWS]
+        rows = [[stat, *(_fmt(dist[m.label][c][stat]) for c in cols)] for stat in STAT_NAMES]
         sections.append(f"<div><h3>{escape(m.label)}</h3>")
         sections.append(_table(["", *titles], rows, "dist") + "</div>")
     sections.append("</div>")

@@ -1,9 +1,10 @@
 """The report's statistics, taken from radimpress.scoring.aggregate (pure Python, no numpy).
 
-The distribution row is engineer C's ``Distribution`` (pandas ``describe()`` conventions: sample
-std, numpy's linear-interpolation percentiles, fsum means), so report.html, the terminal tables
-and the distribution named query (the same interpolation in SQL) print the same numbers. Only the
-box-plot geometry (Tukey whiskers) is computed here.
+The distribution row is aggregate's ``Distribution`` (pandas ``describe()`` conventions: sample
+std, numpy's linear-interpolation percentiles, fsum means) and the quartiles are its
+``percentile``, so report.html, the CLI tables and the distribution named query (the same
+interpolation in SQL) print the same numbers. Only what a box plot adds (Tukey whiskers,
+outliers) is computed here.
 """
 
 from __future__ import annotations
@@ -14,18 +15,11 @@ from typing import Any
 
 from radimpress.scoring.aggregate import STAT_NAMES, Distribution, percentile
 
-STAT_ROWS = STAT_NAMES  # count, mean, std, min, 25%, 50%, 75%, max
-
-
-def quantile(ordered: Sequence[float], p: float) -> float:
-    """numpy's linear-interpolation percentile of sorted values, ``p`` in [0, 1]."""
-    return percentile(ordered, p)
-
 
 def describe(values: Sequence[float]) -> dict[str, float | int | None]:
     """The blog's distribution row; all None (count 0) for a model with no scored report."""
     if not values:
-        return {"count": 0, **dict.fromkeys(STAT_ROWS[1:])}
+        return {"count": 0, **dict.fromkeys(STAT_NAMES[1:])}
     return Distribution.of(values).to_dict()
 
 
