@@ -17,7 +17,6 @@ from radimpress.records import Report
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 SECRET = "Patient XXXX has a 3 cm mass"  # stands for report text that must never leak
 
-pytest_plugins = ("handler_support",)  # fixtures: aws, context
 pytestmark = pytest.mark.usefixtures("socket_disabled")
 
 

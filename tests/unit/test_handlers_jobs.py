@@ -21,7 +21,6 @@ from radimpress.handlers import (
 )
 from radimpress.models import LATEST_POINTER
 
-pytest_plugins = ("handler_support",)  # fixtures: aws, context
 pytestmark = pytest.mark.usefixtures("socket_disabled")
 
 

@@ -9,7 +9,6 @@ from handler_support import BUCKET, jsonl
 
 from radimpress.handlers import publish, record_failure
 
-pytest_plugins = ("handler_support",)  # fixtures: aws, context
 pytestmark = pytest.mark.usefixtures("socket_disabled")
 
 INGEST = {

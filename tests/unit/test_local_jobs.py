@@ -7,17 +7,14 @@ import json
 import tarfile
 import threading
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.session import get_session
-from moto import mock_aws
+from handler_support import BUCKET, ROLE
 
 from radimpress.local.jobs import LocalJobBackend, compile_json_path
 from radimpress.local.synthetic import generate_reports
 
-BUCKET = "jobs-test"
-ROLE = "arn:aws:iam::123456789012:role/radimpress-sagemaker"
 PROCESSING = {
     "InputFilter": "$.inputs",
     "JoinSource": "Input",
@@ -26,17 +23,24 @@ PROCESSING = {
 
 
 @pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
-
-@pytest.fixture
 def backend(s3):
     jobs = LocalJobBackend(s3_factory=lambda: s3)
     yield jobs
+    jobs.shutdown()
+
+
+@pytest.fixture
+def gated(s3):
+    """A backend whose jobs wait for ``gate`` before their first S3 call: (backend, gate)."""
+    gate = threading.Event()
+
+    def slow_s3():
+        gate.wait(10)
+        return s3
+
+    jobs = LocalJobBackend(s3_factory=slow_s3)
+    yield jobs, gate
+    gate.set()
     jobs.shutdown()
 
 
@@ -134,28 +138,14 @@ def test_training_job_packs_the_model_as_model_tar_gz(backend, s3):
     assert described["TrainingEndTime"] >= described["TrainingStartTime"]
 
 
-def test_status_is_in_progress_until_the_job_ends(s3):
-    gate = threading.Event()
-
-    def slow_s3():
-        gate.wait(10)
-        return s3
-
-    jobs = LocalJobBackend(s3_factory=slow_s3)
-    try:
-        upload_training_set(s3, generate_reports(10))
-        jobs.create_training_job(**training_request("slow"))
-        assert jobs.describe_training_job(TrainingJobName="slow")["TrainingJobStatus"] == (
-            "InProgress"
-        )
-        gate.set()
-        jobs.wait(30)
-        assert jobs.describe_training_job(TrainingJobName="slow")["TrainingJobStatus"] == (
-            "Completed"
-        )
-    finally:
-        gate.set()
-        jobs.shutdown()
+def test_status_is_in_progress_until_the_job_ends(s3, gated):
+    jobs, gate = gated
+    upload_training_set(s3, generate_reports(10))
+    jobs.create_training_job(**training_request("slow"))
+    assert jobs.describe_training_job(TrainingJobName="slow")["TrainingJobStatus"] == "InProgress"
+    gate.set()
+    jobs.wait(30)
+    assert jobs.describe_training_job(TrainingJobName="slow")["TrainingJobStatus"] == "Completed"
 
 
 def test_a_jumpstart_image_is_refused_with_the_local_models_listed(backend, s3):
@@ -338,32 +328,22 @@ def test_json_path_rejects_what_it_does_not_support():
         compile_json_path("$..deep")
 
 
-def test_stop_ends_a_running_job_as_stopped(s3):
-    gate = threading.Event()
-
-    def slow_s3():
-        gate.wait(10)
-        return s3
-
-    jobs = LocalJobBackend(s3_factory=slow_s3)
-    try:
-        upload_training_set(s3, generate_reports(10))
-        jobs.create_training_job(**training_request("to-stop"))
+def test_stop_ends_a_running_job_as_stopped(s3, gated):
+    jobs, gate = gated
+    upload_training_set(s3, generate_reports(10))
+    jobs.create_training_job(**training_request("to-stop"))
+    jobs.stop_training_job(TrainingJobName="to-stop")
+    assert jobs.describe_training_job(TrainingJobName="to-stop")["TrainingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
+    gate.set()
+    jobs.wait(30)
+    described = jobs.describe_training_job(TrainingJobName="to-stop")
+    assert described["TrainingJobStatus"] == "Stopped"
+    assert "FailureReason" not in described
+    with pytest.raises(ClientError, match="in status Stopped"):
         jobs.stop_training_job(TrainingJobName="to-stop")
-        assert jobs.describe_training_job(TrainingJobName="to-stop")["TrainingJobStatus"] in (
-            "Stopping",
-            "Stopped",
-        )
-        gate.set()
-        jobs.wait(30)
-        described = jobs.describe_training_job(TrainingJobName="to-stop")
-        assert described["TrainingJobStatus"] == "Stopped"
-        assert "FailureReason" not in described
-        with pytest.raises(ClientError, match="in status Stopped"):
-            jobs.stop_training_job(TrainingJobName="to-stop")
-    finally:
-        gate.set()
-        jobs.shutdown()
 
 
 def test_transform_streams_every_file_under_the_prefix_in_small_batches(s3):

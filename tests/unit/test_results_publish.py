@@ -5,25 +5,14 @@ from __future__ import annotations
 import io
 import json
 
-import boto3
 import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
+from handler_support import BUCKET
 from results_data import METRICS, NASTY, put_rows, run_info, score_rows
 
 from radimpress.results import partitions, publish_run
 from radimpress.results.publish import ScoreRowError
 from radimpress.results.schema import RUN_COLUMNS, SCHEMA_VERSION, SCORE_COLUMNS
-
-BUCKET = "radimpress-test"
-
-
-@pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def read_table(s3, key):

@@ -1,0 +1,70 @@
+"""Fixtures shared by the unit tests: a Lambda context, moto accounts, one boto3 client per service.
+
+Helpers and names the tests import (``BUCKET``, ``jsonl``, ...) live in handler_support.py, since a
+conftest is not meant to be imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from handler_support import BUCKET, ROLE, Aws, FakeContext
+from moto import mock_aws
+
+from radimpress import clients
+
+_CLIENTS: dict[str, Any] = {}
+
+
+def _shared(service: str) -> Any:
+    """One client per service for the whole test session (creating boto3 clients is slow; moto
+    intercepts a client's calls whenever a mock is active, whenever the client was made)."""
+    if service not in _CLIENTS:
+        _CLIENTS[service] = boto3.client(service, region_name="us-east-1")
+    return _CLIENTS[service]
+
+
+@pytest.fixture
+def context() -> FakeContext:
+    return FakeContext()
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    """An S3 client on a fresh moto account holding the bucket ``BUCKET``."""
+    with mock_aws():
+        client = _shared("s3")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def aws(monkeypatch) -> Iterator[Aws]:
+    """moto with the bucket and topic, and the environment template.yaml gives the functions."""
+    with mock_aws():
+        clients.reset()
+        for service in ("s3", "sns", "sagemaker"):
+            clients.override(service, lambda service=service: _shared(service))
+        s3, sns = _shared("s3"), _shared("sns")
+        s3.create_bucket(Bucket=BUCKET)
+        topic = sns.create_topic(Name="radimpress-outcomes")["TopicArn"]
+        for name, value in {
+            "RADIMPRESS_BUCKET": BUCKET,
+            "RADIMPRESS_MODEL_SPEC": "jumpstart-flan-t5-xl",
+            "RADIMPRESS_MODEL_ID": "huggingface-text2text-flan-t5-xl",
+            "RADIMPRESS_MODEL_VERSION": "*",
+            "RADIMPRESS_SAGEMAKER_ROLE_ARN": ROLE,
+            "RADIMPRESS_TOPIC_ARN": topic,
+            "RADIMPRESS_RESOURCE_PREFIX": "radimpress",
+            "RADIMPRESS_EPOCHS": "3",
+            "RADIMPRESS_MAX_LENGTH": "96",
+            "RADIMPRESS_NUM_BEAMS": "2",
+            "RADIMPRESS_TRANSFORM_INSTANCE_TYPE": "ml.g5.2xlarge",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("RADIMPRESS_JOB_BACKEND", raising=False)
+        yield Aws(s3, sns, _shared("sagemaker"), topic)
+        clients.reset()
