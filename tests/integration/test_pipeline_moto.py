@@ -4,7 +4,9 @@ moto's SageMaker marks jobs Completed at once and writes nothing, so the client 
 is wrapped: CreateTrainingJob also writes the job's model.tar.gz and CreateTransformJob writes the
 ``.out`` file (each output echoes the first sentence of the findings in its prompt). The wrapper
 can also fail a training job with a FailureReason or throttle DescribeTrainingJob, to drive the
-Catch and Retry paths. Assertions follow the execution history, not just the final status.
+Catch and Retry paths, and keep a job ``InProgress`` for its first status checks, to drive the
+Wait loop (jobs moto completes at once are checked right after they start and never waited on).
+Assertions follow the execution history, not just the final status.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class SageMakerWithOutputs:
         self.fail_transform: str | None = None
         self.throttle_describes = 0
         self.describe_calls = 0
+        self.in_progress_checks = 0  # each job answers InProgress to this many describes first
+        self._checks: dict[str, int] = {}
+        self.stopped: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -67,13 +72,26 @@ class SageMakerWithOutputs:
         job = self._client.describe_training_job(**kwargs)
         if self.fail_training:
             job.update(TrainingJobStatus="Failed", FailureReason=self.fail_training)
+        elif self._still_running(kwargs["TrainingJobName"]):
+            job["TrainingJobStatus"] = "InProgress"
         return job
 
     def describe_transform_job(self, **kwargs: Any) -> dict:
         job = self._client.describe_transform_job(**kwargs)
         if self.fail_transform:
             job.update(TransformJobStatus="Failed", FailureReason=self.fail_transform)
+        elif self._still_running(kwargs["TransformJobName"]):
+            job["TransformJobStatus"] = "InProgress"
         return job
+
+    def _still_running(self, name: str) -> bool:
+        """True for the first ``in_progress_checks`` describes of each job (moto has none)."""
+        seen = self._checks[name] = self._checks.get(name, 0) + 1
+        return seen <= self.in_progress_checks
+
+    def stop_training_job(self, **kwargs: Any) -> dict:  # moto has no StopTrainingJob
+        self.stopped.append(kwargs["TrainingJobName"])
+        return {}
 
     def create_transform_job(self, **request: Any) -> dict:
         response = self._client.create_transform_job(**request)
@@ -140,8 +158,11 @@ def lines(stack, key: str) -> list[dict]:
 def test_training_then_inference_with_and_without_references(stack, sagemaker):
     train = run(stack, "incoming/train/demo/train.jsonl", reports(6, impressions=True, prefix="t"))
     assert train.status == "SUCCEEDED", (train.error, train.cause)
-    assert train.visited[:4] == ["Ingest", "Route", "StartTraining", "WaitForTraining"]
-    assert train.visited[-3:] == ["RegisterModel", "Publish", "Done"]
+    # moto's job is Completed at once: checked right after the start, never waited on.
+    assert train.visited == [
+        "Ingest", "Route", "StartTraining", "TrainingStatus", "TrainingDone",
+        "RegisterModel", "Publish", "Done",
+    ]  # fmt: skip
     assert "RecordFailure" not in train.visited
     assert train.output["ingest"]["route"] == "train"
     job = train.output["job"]["job_name"]
@@ -157,6 +178,8 @@ def test_training_then_inference_with_and_without_references(stack, sagemaker):
     scored = run(stack, "incoming/infer/demo/dev.jsonl", reports(4, impressions=True, prefix="d"))
     assert scored.status == "SUCCEEDED", (scored.error, scored.cause)
     assert scored.visited.count("StartTransform") == 2  # pre-trained and fine-tuned
+    assert scored.visited.count("TransformStatus") == 2  # one check each: already Completed
+    assert "WaitForTransform" not in scored.visited
     assert scored.visited.count("Score") == 2
     assert {s["model_key"]: s["scored"] for s in scored.output["scores"]} == {
         "pre-trained": 4,
@@ -247,3 +270,61 @@ def test_failed_transform_inside_the_map_is_caught_with_its_reason(stack, sagema
     record = json.loads(stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read())
     assert record["error"] == "JobFailed"
     assert "failed the ping health check" in record["message"]
+
+
+def _waits(result) -> list[float]:
+    """Seconds each Wait state took, from the history's entered/exited timestamps."""
+    entered = [e["timestamp"] for e in result.history if e["type"] == "WaitStateEntered"]
+    exited = [e["timestamp"] for e in result.history if e["type"] == "WaitStateExited"]
+    return [(b - a).total_seconds() for a, b in zip(entered, exited, strict=True)]
+
+
+def test_a_running_training_job_is_waited_on_and_checked_again(stack, sagemaker):
+    """The poll loop: check at once, then Wait poll_seconds and check again while InProgress."""
+    sagemaker.in_progress_checks = 2
+    result = run(stack, "incoming/train/demo/poll.jsonl", reports(2, impressions=True, prefix="p"))
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    check = ["TrainingStatus", "TrainingDone"]
+    assert result.visited == [
+        "Ingest", "Route", "StartTraining",
+        *check, "WaitForTraining", *check, "WaitForTraining", *check,
+        "RegisterModel", "Publish", "Done",
+    ]  # fmt: skip
+    statuses = [
+        json.loads(e["stateExitedEventDetails"]["output"])["job_status"]["status"]
+        for e in result.history
+        if e["type"] == "TaskStateExited" and e["state"] == "TrainingStatus"
+    ]
+    assert statuses == ["InProgress", "InProgress", "Completed"]
+    waits = _waits(result)
+    assert len(waits) == 2 and all(w >= 1.0 for w in waits)  # poll_seconds=1 from the input
+    assert not sagemaker.stopped
+
+
+def test_running_transform_jobs_are_waited_on_inside_the_map(stack, sagemaker):
+    sagemaker.in_progress_checks = 1
+    result = run(stack, "incoming/infer/demo/poll.jsonl", reports(2, impressions=True, prefix="q"))
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    items = len(result.output["scores"])
+    assert items >= 1
+    # Per model: check (InProgress), Wait, check (Completed), Score.
+    assert result.visited.count("TransformStatus") == 2 * items
+    assert result.visited.count("WaitForTransform") == items
+    assert result.visited.count("Score") == items
+    assert all(w >= 1.0 for w in _waits(result))
+
+
+def test_a_job_running_past_max_wait_is_stopped_and_the_run_fails(stack, sagemaker):
+    """The max-wait bound holds from the first check on: JobStatus stops the job and fails."""
+    sagemaker.in_progress_checks = 1_000
+    key = "incoming/train/demo/stuck.jsonl"
+    stack.upload(key, reports(2, impressions=True, prefix="w"))
+    arn = stack.start_execution(key, input_overrides={"max_wait_seconds": 1})
+    result = stack.wait(arn, timeout=60)
+    assert result.status == "FAILED" and result.error == "PipelineFailed"
+    assert result.visited[-3:] == ["TrainingStatus", "RecordFailure", "PipelineFailed"]
+    assert 1 <= result.visited.count("WaitForTraining") <= 2  # elapsed 2 s > 1 s at the latest
+    failures = result.task_failures()
+    assert [(s, e) for s, e, _ in failures] == [("TrainingStatus", "JobWaitExceeded")]
+    assert len(sagemaker.stopped) == 1 and sagemaker.stopped[0] in failures[0][2]
+    assert "RegisterModel" not in result.visited

@@ -117,19 +117,46 @@ def test_only_lambda_tasks_jsonpath_and_whole_second_waits(definition, text):
             assert state == {"Type": "Wait", "SecondsPath": "$.poll_seconds", "Next": state["Next"]}
 
 
-def test_wait_loops_poll_the_job_and_go_back_to_waiting(definition):
+@pytest.mark.parametrize(
+    "path, start, status, done, wait, after",
+    [
+        ((), "StartTraining", "TrainingStatus", "TrainingDone", "WaitForTraining", "RegisterModel"),
+        (
+            ("SummarizeEachModel",),
+            "StartTransform",
+            "TransformStatus",
+            "TransformDone",
+            "WaitForTransform",
+            "Score",
+        ),
+    ],
+)
+def test_poll_loops_check_at_once_and_wait_only_while_running(
+    definition, path, start, status, done, wait, after
+):
+    """Start -> Status -> Choice(Completed -> next; else Wait -> Status): a job that has already
+    finished is not waited on, a running one is checked again every poll_seconds."""
     states = definition["States"]
-    assert states["WaitForTraining"]["Next"] == "TrainingStatus"
-    assert states["TrainingStatus"]["Next"] == "TrainingDone"
-    done = states["TrainingDone"]
-    assert done["Default"] == "WaitForTraining"
-    assert done["Choices"][0]["StringEquals"] == "Completed"
-    assert done["Choices"][0]["Next"] == "RegisterModel"
-    payload = states["TrainingStatus"]["Parameters"]["Payload"]
+    for name in path:
+        states = states[name]["ItemProcessor"]["States"]
+    assert states[start]["Next"] == status
+    assert states[status]["Next"] == done
+    choice = states[done]
+    assert choice["Type"] == "Choice" and choice["Default"] == wait
+    assert [(c["Variable"], c["StringEquals"], c["Next"]) for c in choice["Choices"]] == [
+        ("$.job_status.status", "Completed", after)
+    ]
+    assert states[wait]["Next"] == status
+    # The Wait is entered from the Choice's default only: never before the first check.
+    into_wait = [n for n, s, _ in walk(states) if wait in (s.get("Next"), s.get("Default"))]
+    assert into_wait == [done]
+    payload = states[status]["Parameters"]["Payload"]
     assert payload["max_wait_seconds.$"] == "$.max_wait_seconds"  # the loop is bounded
-    inner = states["SummarizeEachModel"]["ItemProcessor"]["States"]
-    assert inner["TransformDone"]["Default"] == "WaitForTransform"
-    assert states["SummarizeEachModel"]["MaxConcurrency"] <= 4
+    assert payload["started_epoch.$"] == "$.job.started_epoch"  # from the start, not the check
+
+
+def test_map_concurrency_is_bounded(definition):
+    assert definition["States"]["SummarizeEachModel"]["MaxConcurrency"] <= 4
 
 
 def test_routes_and_run_id(definition):
