@@ -1,5 +1,7 @@
 """Fixtures shared by the unit tests: a Lambda context, moto accounts, one boto3 client per service.
 
+Unit tests are pure: every test under tests/unit runs with sockets disabled (pytest-socket), so a
+test that reaches for the network, even by accident through a client that escaped moto, fails.
 Helpers and names the tests import (``BUCKET``, ``jsonl``, ...) live in handler_support.py, since a
 conftest is not meant to be imported.
 """
@@ -7,6 +9,7 @@ conftest is not meant to be imported.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,7 +19,16 @@ from moto import mock_aws
 
 from radimpress import clients
 
+UNIT_TESTS = Path(__file__).resolve().parent
 _CLIENTS: dict[str, Any] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every unit test ``disable_socket``; pytest-socket then blocks sockets before any of
+    its fixtures (module- and session-scoped ones included) are set up."""
+    for item in items:
+        if UNIT_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.disable_socket)
 
 
 def _shared(service: str) -> Any:

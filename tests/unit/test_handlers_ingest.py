@@ -17,8 +17,6 @@ from radimpress.records import Report
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 SECRET = "Patient XXXX has a 3 cm mass"  # stands for report text that must never leak
 
-pytestmark = pytest.mark.usefixtures("socket_disabled")
-
 
 def run(context, key: str, run_id: str = "run-1") -> dict:
     event = {"bucket": BUCKET, "key": key, "run_id": run_id, "started_at": "2026-11-24T08:00:00Z"}

@@ -21,8 +21,6 @@ from radimpress.handlers import (
 )
 from radimpress.models import LATEST_POINTER
 
-pytestmark = pytest.mark.usefixtures("socket_disabled")
-
 
 def ingested(aws, context, route: str, run_id: str) -> dict:
     reports = [

@@ -9,8 +9,6 @@ from handler_support import BUCKET, jsonl
 
 from radimpress.handlers import publish, record_failure
 
-pytestmark = pytest.mark.usefixtures("socket_disabled")
-
 INGEST = {
     "route": "infer",
     "run_id": "run-p",

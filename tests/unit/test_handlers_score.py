@@ -16,7 +16,6 @@ OUTPUT = "runs/r/transform/fine-tuned/output/input.jsonl.out"
 MODEL = {"model_key": "fine-tuned", "label": "fine-tuned", "model_name": "radimpress-ft-x"}
 REFERENCE = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"])
 
-pytestmark = pytest.mark.usefixtures("socket_disabled")
 
 RECORD_ROWS = [
     {"study_id": "a", "findings": "Lungs clear.", "impression": "No acute disease."},

@@ -20,8 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/radimpress-sagemaker"
 KMS = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-4909-8807-060504030201"
 
-pytestmark = pytest.mark.usefixtures("socket_disabled")
-
 
 @pytest.fixture(scope="module")
 def spec():

@@ -25,8 +25,6 @@ ROLE = "arn:aws:iam::123456789012:role/radimpress-sagemaker"
 TRAIN = "s3://radimpress-data/runs/r1/train/data/"
 OUTPUT = "s3://radimpress-data/runs/r1/train/output"
 
-pytestmark = pytest.mark.usefixtures("socket_disabled")
-
 
 @pytest.fixture(scope="module")
 def sdk():

@@ -21,8 +21,6 @@ RESULTS_BEGIN = (
 RESULTS_END = "  # --- end of results layer ---"
 FORBIDDEN_IN_HANDLERS = ("sagemaker", "numpy", "pyarrow", "torch", "moto", "pandas")
 
-pytestmark = pytest.mark.usefixtures("socket_disabled")
-
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
