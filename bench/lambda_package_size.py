@@ -2,10 +2,15 @@
 
 Lambda's limits: 50 MB for a zip uploaded directly, 250 MB unzipped (function + layers). We hold
 every built folder under 50 MB unzipped (functions/Makefile leaves out the boto3/botocore the
-runtime already ships); the fraction of that limit is reported per function.
+runtime already ships); the fraction of that limit is reported per function. Each built folder is
+then imported the way Lambda would: an interpreter without site-packages, the folder first and only
+the runtime's own boto3/botocore (and their dependencies) besides, loading every handler module and
+radimpress.results (which Publish imports when it runs), so a module the Makefile left out or a
+dependency missing from requirements.txt fails here instead of in the cloud.
 
     .venv/bin/python bench/lambda_package_size.py [--build-dir DIR] [--no-build]
-Writes bench/results/lambda_package_size.json; exits 1 when a function is over the limit.
+Writes bench/results/lambda_package_size.json; exits 1 when a function is over the limit or does
+not import.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -23,6 +29,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "lambda_package_size.json"
 LIMIT_MB = 50.0
+# What the python3.11 runtime puts on the path next to the function (functions/Makefile's
+# RUNTIME_PROVIDED), as import names.
+RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
+IMPORT_CHECK = """
+import importlib, json, pkgutil, sys
+import radimpress.handlers as handlers
+names = [f"radimpress.handlers.{m.name}" for m in pkgutil.iter_modules(handlers.__path__)]
+failed = {}
+for name in [*names, "radimpress.results"]:
+    try:
+        module = importlib.import_module(name)
+        if name in names and not callable(getattr(module, "handler", None)):
+            failed[name] = "no handler"
+    except Exception as exc:
+        failed[name] = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"modules": len(names) + 1, "failed": failed}))
+"""
 
 
 def folder_mb(path: Path) -> float:
@@ -36,6 +59,34 @@ def zipped_mb(path: Path) -> float:
             if file.is_file():
                 archive.write(file, file.relative_to(path).as_posix())
     return buffer.tell() / 1024 / 1024
+
+
+def runtime_path(into: Path) -> Path:
+    """A folder holding (links to) only the modules the Lambda runtime provides."""
+    import importlib
+
+    for name in RUNTIME_MODULES:
+        source = Path(importlib.import_module(name).__file__)
+        source = source.parent if source.name == "__init__.py" else source
+        (into / source.name).symlink_to(source)
+    return into
+
+
+def import_check(folder: Path, runtime: Path) -> dict:
+    """Import every handler module from ``folder`` with no site-packages, as Lambda does."""
+    path = [str(folder.resolve()), str(runtime)]
+    code = f"import sys; sys.path[:0] = {path!r}\n{IMPORT_CHECK}"
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=120,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"},
+    )
+    if result.returncode != 0:
+        return {"modules": 0, "failed": {"interpreter": result.stderr.strip()[-500:]}}
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -61,6 +112,8 @@ def main() -> int:
         )
         seconds = round(time.perf_counter() - start, 1)
     functions = {}
+    scratch = tempfile.TemporaryDirectory()
+    runtime = runtime_path(Path(scratch.name))
     for folder in sorted(p for p in args.build_dir.iterdir() if p.is_dir()):
         if not (folder / "radimpress").is_dir():
             continue
@@ -77,20 +130,29 @@ def main() -> int:
             "zipped_mb": round(zipped_mb(folder), 1),
             "fraction_of_limit": round(unzipped / LIMIT_MB, 2),
             "largest": {name: round(mb, 1) for mb, name in top},
+            "left_out": sorted(
+                name
+                for name in ("local", "commands", "cli.py")
+                if not (folder / "radimpress" / name).exists()
+            ),
+            "imports": import_check(folder, runtime),
         }
+    scratch.cleanup()
     over = [name for name, f in functions.items() if f["unzipped_mb"] >= LIMIT_MB]
+    broken = [name for name, f in functions.items() if f["imports"]["failed"]]
     summary = {
         "benchmark": "lambda_package_size",
         "limit_mb_unzipped": LIMIT_MB,
         "build_seconds": seconds,
         "functions": functions,
         "over_limit": over,
+        "import_failures": broken,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(summary, indent=2))
-    return 1 if over or not functions else 0
+    return 1 if over or broken or not functions else 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ RESULTS_BEGIN = (
 )
 RESULTS_END = "  # --- end of results layer ---"
 FORBIDDEN_IN_HANDLERS = ("sagemaker", "numpy", "pyarrow", "torch", "moto", "pandas")
+# functions/Makefile's NOT_FOR_LAMBDA, as module names.
+NOT_IN_LAMBDA_PACKAGES = ("radimpress.local", "radimpress.commands", "radimpress.cli")
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +144,9 @@ def test_lambda_requirements_leave_heavy_packages_out():
 
 
 def test_handlers_import_without_heavy_packages(resources):
-    """Importing every handler must not load the SageMaker SDK, numpy, pyarrow, torch or moto."""
+    """Importing every handler (and radimpress.results, which Publish imports when it runs) must not
+    load the SageMaker SDK, numpy, pyarrow, torch or moto, nor the parts of the package that
+    functions/Makefile leaves out of the Lambda packages."""
     modules = sorted(
         f["Properties"]["Handler"].rsplit(".", 1)[0] for f in functions(resources).values()
     )
@@ -150,7 +154,10 @@ def test_handlers_import_without_heavy_packages(resources):
         "import importlib, json, sys\n"
         f"mods = {modules!r}\n"
         "missing = [m for m in mods if not callable(getattr(importlib.import_module(m), 'handler'))]\n"
+        "importlib.import_module('radimpress.results')\n"
         f"bad = sorted({{n.split('.')[0] for n in sys.modules}} & set({FORBIDDEN_IN_HANDLERS!r}))\n"
+        f"left_out = {NOT_IN_LAMBDA_PACKAGES!r}\n"
+        "bad += sorted(n for n in sys.modules if any(n == m or n.startswith(m + '.') for m in left_out))\n"
         "print(json.dumps({'missing': missing, 'bad': bad}))\n"
     )
     result = subprocess.run(
