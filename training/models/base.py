@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 MANIFEST = "radimpress-model.json"
-DEFAULT_MODEL = "consensus"
+DEFAULT_MODEL = "restate"
 
 # name -> "module:Class"; modules are imported on first use so that listing names is cheap.
 _REGISTRY: dict[str, str] = {
     "consensus": "radimpress_training.models.consensus:ConsensusModel",
     "lead": "radimpress_training.models.lead:LeadSentenceModel",
+    "restate": "radimpress_training.models.restate:RestateModel",
     "retrieval": "radimpress_training.models.retrieval:RetrievalModel",
 }
 

@@ -1,0 +1,237 @@
+"""`restate`: the `consensus` impression, plus the positive findings radiologists restate.
+
+`consensus` answers with the house template of similar studies (minimum Bayes risk among the
+impressions of the nearest training reports). That is right for normal studies, but an abnormal
+study's impression usually restates its positive findings ("Mild cardiomegaly.", "Right lower lobe
+airspace disease."), and a neighbour's impression rarely names the same ones. This model learns,
+from the training pairs, which kinds of findings sentence get restated:
+
+* every training findings sentence that is not a normal/negative statement ("No effusion.",
+  "The lungs are clear.") is labelled *restated* when an impression sentence of the same report
+  shares at least ``min_overlap`` of its specific words (generic words such as "acute", "disease",
+  "normal" do not count);
+* at generation, each positive sentence of the findings gets the similarity-weighted share of
+  restated sentences among its ``sentence_neighbours`` most similar training sentences (TF-IDF
+  over words and word pairs); sentences at or above ``threshold`` are restated, most often
+  restated first, at most ``max_restated``, after the consensus impression, written tersely
+  ("There is mild cardiomegaly." -> "Mild cardiomegaly.") and skipped when the consensus
+  impression already names them.
+
+All parameters were chosen by 5-fold cross-validation on the training file only. Placeholders
+are handled as in `consensus` (canonical inside, the training impressions' convention out).
+Standard library plus numpy; trains and answers ~2,000 reports in seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radimpress import deid
+from radimpress_training.models.base import TrainingPair
+from radimpress_training.models.consensus import STATE_FILE, ConsensusModel
+
+_WORD = re.compile(r"[a-z0-9]+|___")
+# Sentence ends, and the numbered items of impressions ("1. ... 2. ...").
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?!\d)|\s+(?=\d\.\s)")
+_NUMBERED = re.compile(r"^\s*\d+\.\s*$")
+# A findings sentence that states something normal or absent is never restated.
+_NORMAL = re.compile(
+    r"^\s*(no|there is no|there are no|negative|without|the lungs are clear|lungs are clear"
+    r"|normal|heart size normal|the heart is normal)\b",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(
+    r"^(there (is|are) (a |an )?|again (seen|noted) (is |are )?)"
+    r"|\s+(is|are) (again )?(seen|noted|present|identified|demonstrated)(?=\.?$)",
+    re.IGNORECASE,
+)
+_STOP = frozenset(
+    re.findall(
+        r"\S+",
+        "the a an is are of and or with in on to there be seen noted at this that which as for "
+        "by was were has have from within",
+    )
+)
+# Words every normal impression uses: sharing them does not make a sentence "restated".
+_GENERIC = frozenset(
+    re.findall(
+        r"\S+",
+        "no not without negative acute active cardiopulmonary disease abnormality abnormalities "
+        "findings finding process normal clear lungs lung heart size evidence radiographic chest "
+        "intrathoracic significant change changes otherwise stable unremarkable limits appear "
+        "appears",
+    )
+)
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences (and numbered items) that hold at least one word."""
+    parts = (s.strip() for s in _SENTENCE.split(text))
+    return [s for s in parts if _WORD.search(s.lower()) and not _NUMBERED.match(s)]
+
+
+def is_normal_statement(sentence: str) -> bool:
+    return bool(_NORMAL.search(sentence))
+
+
+def specific_words(sentence: str) -> set[str]:
+    """The words that say what a sentence is about (no stop, generic, placeholder or number)."""
+    return {
+        w
+        for w in _WORD.findall(sentence.lower())
+        if w not in _STOP and w not in _GENERIC and w != deid.CANONICAL and not w.isdigit()
+    }
+
+
+def terse(sentence: str) -> str:
+    """A findings sentence as an impression states it: no "There is", no "is noted"."""
+    text = _FILLER.sub("", sentence.strip()).strip()
+    if not text:
+        return sentence.strip()
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def sentence_features(sentence: str) -> list[str]:
+    words = _WORD.findall(sentence.lower())
+    return words + [f"{a}_{b}" for a, b in itertools.pairwise(words)]
+
+
+class _SentenceIndex:
+    """TF-IDF cosine over short texts, as an inverted index of numpy arrays."""
+
+    def __init__(self, docs: list[list[str]]) -> None:
+        frequency: Counter[str] = Counter()
+        for doc in docs:
+            frequency.update(set(doc))
+        self.size = len(docs)
+        self.idf = {t: math.log((1 + self.size) / (1 + df)) + 1 for t, df in frequency.items()}
+        rows: dict[str, list[int]] = {}
+        weights: dict[str, list[float]] = {}
+        for row, doc in enumerate(docs):
+            for term, weight in self.vector(doc).items():
+                rows.setdefault(term, []).append(row)
+                weights.setdefault(term, []).append(weight)
+        self.postings = {
+            t: (np.asarray(rows[t], dtype=np.int64), np.asarray(weights[t], dtype=np.float64))
+            for t in rows
+        }
+
+    def vector(self, doc: list[str]) -> dict[str, float]:
+        counts = Counter(t for t in doc if t in self.idf)
+        weights = {t: (1 + math.log(c)) * self.idf[t] for t, c in counts.items()}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        return {t: w / norm for t, w in weights.items()}
+
+    def similarities(self, doc: list[str]) -> np.ndarray:
+        scores = np.zeros(self.size, dtype=np.float64)
+        for term, weight in self.vector(doc).items():
+            rows, weights = self.postings[term]
+            scores[rows] += weight * weights
+        return scores
+
+
+class RestateModel(ConsensusModel):
+    name = "restate"
+
+    def __init__(
+        self,
+        neighbours: int = 10,
+        sharpness: float = 3.0,
+        sentence_neighbours: int = 10,
+        threshold: float = 0.4,
+        max_restated: int = 3,
+        min_overlap: int = 2,
+    ) -> None:
+        super().__init__(neighbours=neighbours, sharpness=sharpness)
+        self.sentence_neighbours = sentence_neighbours
+        self.threshold = threshold
+        self.max_restated = max_restated
+        self.min_overlap = min_overlap
+        self._restated = np.zeros(0, dtype=np.float64)
+        self._sentences: _SentenceIndex | None = None
+
+    # ---- training -------------------------------------------------------------------------
+
+    def fit(self, pairs: Sequence[TrainingPair]) -> RestateModel:
+        super().fit(pairs)  # builds both indexes through _index()
+        return self
+
+    def _index(self) -> None:
+        super()._index()
+        docs: list[list[str]] = []
+        labels: list[float] = []
+        for findings, impression in zip(self._findings, self._impressions, strict=True):
+            said = [specific_words(s) for s in sentences(impression)]
+            for sentence in sentences(deid.normalize(findings)):
+                if is_normal_statement(sentence):
+                    continue
+                words = specific_words(sentence)
+                overlap = max((len(words & s) for s in said), default=0)
+                docs.append(sentence_features(sentence))
+                labels.append(1.0 if overlap >= self.min_overlap else 0.0)
+        self._restated = np.asarray(labels, dtype=np.float64)
+        self._sentences = _SentenceIndex(docs) if docs else None
+
+    # ---- generation -----------------------------------------------------------------------
+
+    def restate_probability(self, sentence: str) -> float:
+        """Similarity-weighted share of restated sentences among the most similar training ones."""
+        if self._sentences is None or is_normal_statement(sentence):
+            return 0.0
+        scores = self._sentences.similarities(sentence_features(sentence))
+        k = min(self.sentence_neighbours, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        weights = np.maximum(scores[top], 0.0)
+        total = float(weights.sum())
+        return float((weights * self._restated[top]).sum() / total) if total > 0 else 0.0
+
+    def _choose(self, findings: str) -> str:
+        template = super()._choose(findings)
+        scored = [
+            (self.restate_probability(s), position, s)
+            for position, s in enumerate(sentences(deid.normalize(findings)))
+        ]
+        picked = sorted(
+            (item for item in scored if item[0] >= self.threshold), key=lambda i: (-i[0], i[1])
+        )
+        named = specific_words(template)
+        extra: list[str] = []
+        for _, _, sentence in picked:
+            text = terse(sentence)
+            if specific_words(text) <= named or text in extra:
+                continue
+            extra.append(text)
+            if len(extra) == self.max_restated:
+                break
+        return " ".join([template, *extra]) if extra else template
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            **super().state(),
+            "sentence_neighbours": self.sentence_neighbours,
+            "threshold": self.threshold,
+            "max_restated": self.max_restated,
+            "min_overlap": self.min_overlap,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], directory: Path) -> RestateModel:
+        payload = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+        model = cls(**state)
+        model._convention = payload["convention"]
+        model._findings = payload["findings"]
+        model._impressions = payload["impressions"]
+        model._index()
+        return model
