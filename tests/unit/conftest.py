@@ -14,6 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics.provider import cold_start
 from handler_support import BUCKET, ROLE, Aws, FakeContext
 from moto import mock_aws
 
@@ -37,6 +39,18 @@ def _shared(service: str) -> Any:
     if service not in _CLIENTS:
         _CLIENTS[service] = boto3.client(service, region_name="us-east-1")
     return _CLIENTS[service]
+
+
+@pytest.fixture(autouse=True)
+def reset_metrics() -> Iterator[None]:
+    """Every test starts with an empty powertools metric set (shared by all Metrics() instances)
+    and a cold start, so no test sees the metrics or the cold-start state another left behind."""
+    metrics = Metrics()
+    metrics.clear_metrics()
+    metrics.clear_default_dimensions()
+    cold_start.reset_cold_start_flag()
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture

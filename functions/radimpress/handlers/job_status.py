@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -29,5 +30,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         started_epoch=request.started_epoch,
         max_wait_seconds=request.max_wait_seconds,
     )
+    # One sample per check: the Sum counts finished jobs, the SampleCount the checks made.
+    kind = request.kind.capitalize()
+    done = result["status"] == "Completed"
+    metrics.add_metric(name=f"{kind}JobsCompleted", unit=MetricUnit.Count, value=int(done))
+    if done:
+        seconds = result["elapsed_seconds"]
+        metrics.add_metric(name=f"{kind}JobSeconds", unit=MetricUnit.Seconds, value=seconds)
     logger.info("job status", extra={"job_name": request.job_name, **result})
     return result

@@ -71,5 +71,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         f"radimpress {ingest.route} run {ingest.run_id} succeeded",
         message,
     )
+    metrics.add_metric(name="RunsSucceeded", unit=MetricUnit.Count, value=1)
     logger.info("published", extra={"summary_key": summary_key, "notified": notified})
     return {"summary_key": summary_key, "notified": notified}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -34,5 +35,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         prefix=settings.resource_prefix,
         role_arn=settings.require_role(),
     )
+    metrics.add_metric(name="ModelsCompared", unit=MetricUnit.Count, value=len(models))
     logger.info("models to compare", extra={"models": [m["model_key"] for m in models]})
     return {"models": models}
