@@ -17,6 +17,7 @@ def module_fixture_socket() -> str:
     return "open"
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")  # the point of the test
 def test_sockets_are_blocked_in_tests_and_their_fixtures(module_fixture_socket):
     assert module_fixture_socket == "blocked"
     with pytest.raises(SocketBlockedError):
