@@ -31,14 +31,18 @@ def safe_name(value: str) -> str:
     return cleaned
 
 
-def run_date(started_at: str) -> str:
-    """The UTC date of an ISO-8601 timestamp, as the ``run_date`` partition value."""
+def parse_timestamp(value: object, name: str = "run.started_at") -> datetime:
+    """An ISO-8601 timestamp as an aware datetime (``Z`` accepted; no offset means UTC)."""
     try:
-        moment = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
-    except (AttributeError, ValueError) as exc:
-        raise ValueError(f"run.started_at is not an ISO-8601 timestamp: {started_at!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"{name} is not an ISO-8601 timestamp: {value!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_date(started_at: str | datetime) -> str:
+    """The UTC date of a timestamp (ISO-8601 text or datetime), as the ``run_date`` value."""
+    moment = started_at if isinstance(started_at, datetime) else parse_timestamp(started_at)
     return moment.astimezone(UTC).strftime(RUN_DATE_FORMAT)
 
 

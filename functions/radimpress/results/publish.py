@@ -168,14 +168,6 @@ def _write_model_scores(
     return results
 
 
-def _parse_time(value: Any, name: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"run.{name} is not an ISO-8601 timestamp") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def publish_run(
     s3: Any,
     bucket: str,
@@ -197,8 +189,8 @@ def publish_run(
     for name in ("source_key", "records", "rejected", "started_at", "execution"):
         if name not in run:
             raise ValueError(f"run: missing field '{name}'")
-    started_at = _parse_time(run["started_at"], "started_at")
-    date = partitions.run_date(run["started_at"])
+    started_at = partitions.parse_timestamp(run["started_at"])
+    date = partitions.run_date(started_at)
     model_keys = [partitions.model_key_of(k) for k in score_keys]
     if len(set(map(partitions.safe_name, model_keys))) != len(model_keys):
         raise ValueError("score_keys: two score files map to the same model key")
