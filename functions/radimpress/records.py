@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
@@ -22,7 +22,6 @@ from typing import IO, Any
 CHUNK_CHARS = 1 << 20
 MAX_ID_CHARS = 128
 MAX_TEXT_CHARS = 20_000
-KNOWN_FIELDS = ("study_id", "subject_id", "findings", "impression", "background")
 
 
 class Purpose(StrEnum):
@@ -52,7 +51,12 @@ class Report:
     subject_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """Every field that is set, in field order (one records.jsonl line). Built directly:
+        dataclasses.asdict's deep copies were a third of the ingest Lambda's time."""
+        return {name: v for name in _REPORT_FIELDS if (v := getattr(self, name)) is not None}
+
+
+_REPORT_FIELDS = tuple(f.name for f in fields(Report))
 
 
 @dataclass(frozen=True)

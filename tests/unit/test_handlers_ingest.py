@@ -163,11 +163,12 @@ def test_large_files_stream_through_multipart_uploads(aws, context, monkeypatch)
         Report("a", "f", None, "", None),
     ],
 )
-def test_records_lines_equal_report_to_dict(report):
-    from radimpress.ingest import _record
+def test_report_to_dict_is_asdict_without_unset_fields(report):
+    from dataclasses import asdict
 
-    assert _record(report) == report.to_dict()
-    assert list(_record(report)) == list(report.to_dict())
+    expected = {k: v for k, v in asdict(report).items() if v is not None}
+    assert report.to_dict() == expected
+    assert list(report.to_dict()) == list(expected)
 
 
 def test_access_denied_on_the_encoded_key_still_finds_the_decoded_one(aws, context, monkeypatch):
