@@ -168,6 +168,23 @@ def test_restate_threshold_and_limit() -> None:
     ]
 
 
+def test_restate_weighs_in_whether_similar_reports_restated_anything() -> None:
+    model = RestateModel(neighbours=1).fit(PAIRS)
+    assert model.report_restate_share("Large right pleural effusion. Heart size normal.") == 1.0
+    assert model.report_restate_share(NORMAL_A) == 0.0
+    # With all the weight on the reports, a restatable sentence in a study like the normal ones
+    # stays out, and the same sentence in a study like the abnormal one is restated.
+    only_reports = RestateModel(neighbours=1, report_weight=1.0).fit(PAIRS)
+    normal_like = NORMAL_A + " Small left pleural effusion."
+    assert only_reports.predict([normal_like]) == ["Normal chest."]
+    assert RestateModel(neighbours=1, report_weight=0.0).fit(PAIRS).predict([normal_like]) == [
+        "Normal chest. Small left pleural effusion."
+    ]
+    assert only_reports.predict(["Small left pleural effusion. Heart size normal."]) == [
+        "1. Large right pleural effusion. Small left pleural effusion."
+    ]
+
+
 def test_terse_drops_dictation_filler() -> None:
     assert terse("There is a small left pleural effusion.") == "Small left pleural effusion."
     assert terse("Calcified granuloma is noted.") == "Calcified granuloma."

@@ -12,10 +12,12 @@ from the training pairs, which kinds of findings sentence get restated:
   "normal" do not count);
 * at generation, each positive sentence of the findings gets the similarity-weighted share of
   restated sentences among its ``sentence_neighbours`` most similar training sentences (TF-IDF
-  over words and word pairs); sentences at or above ``threshold`` are restated, most often
-  restated first, at most ``max_restated``, after the consensus impression, written tersely
-  ("There is mild cardiomegaly." -> "Mild cardiomegaly.") and skipped when the consensus
-  impression already names them.
+  over words and word pairs), mixed (``report_weight``) with the weighted share of the nearest
+  training *reports* whose impression restated anything (a study that reads like abnormal ones
+  is summarised like them); sentences at or above ``threshold`` are restated, most likely
+  first, at most ``max_restated``, after the consensus impression, written tersely ("There is
+  mild cardiomegaly." -> "Mild cardiomegaly.") and skipped when the consensus impression already
+  names them.
 
 All parameters were chosen by 5-fold cross-validation on the training file only. Placeholders
 are handled as in `consensus` (canonical inside, the training impressions' convention out).
@@ -151,13 +153,16 @@ class RestateModel(ConsensusModel):
         threshold: float = 0.4,
         max_restated: int = 3,
         min_overlap: int = 2,
+        report_weight: float = 0.3,
     ) -> None:
         super().__init__(neighbours=neighbours, sharpness=sharpness)
         self.sentence_neighbours = sentence_neighbours
         self.threshold = threshold
         self.max_restated = max_restated
         self.min_overlap = min_overlap
-        self._restated = np.zeros(0, dtype=np.float64)
+        self.report_weight = report_weight
+        self._restated = np.zeros(0, dtype=np.float64)  # per training findings sentence
+        self._report_restates = np.zeros(0, dtype=np.float64)  # per training report
         self._sentences: _SentenceIndex | None = None
 
     # ---- training -------------------------------------------------------------------------
@@ -170,8 +175,10 @@ class RestateModel(ConsensusModel):
         super()._index()
         docs: list[list[str]] = []
         labels: list[float] = []
+        reports: list[float] = []
         for findings, impression in zip(self._findings, self._impressions, strict=True):
             said = [specific_words(s) for s in sentences(impression)]
+            restates = 0.0
             for sentence in sentences(deid.normalize(findings)):
                 if is_normal_statement(sentence):
                     continue
@@ -179,7 +186,10 @@ class RestateModel(ConsensusModel):
                 overlap = max((len(words & s) for s in said), default=0)
                 docs.append(sentence_features(sentence))
                 labels.append(1.0 if overlap >= self.min_overlap else 0.0)
+                restates = max(restates, labels[-1])
+            reports.append(restates)
         self._restated = np.asarray(labels, dtype=np.float64)
+        self._report_restates = np.asarray(reports, dtype=np.float64)
         self._sentences = _SentenceIndex(docs) if docs else None
 
     # ---- generation -----------------------------------------------------------------------
@@ -195,12 +205,24 @@ class RestateModel(ConsensusModel):
         total = float(weights.sum())
         return float((weights * self._restated[top]).sum() / total) if total > 0 else 0.0
 
+    def report_restate_share(self, findings: str) -> float:
+        """Weighted share of the nearest training reports whose impression restated a finding."""
+        near = self.neighbours_of(findings)
+        weights = np.asarray([max(sim, 0.0) ** self.sharpness for _, sim in near])
+        total = float(weights.sum())
+        if total <= 0:
+            return 0.0
+        return float((weights * self._report_restates[[row for row, _ in near]]).sum() / total)
+
     def _choose(self, findings: str) -> str:
         template = super()._choose(findings)
-        scored = [
-            (self.restate_probability(s), position, s)
-            for position, s in enumerate(sentences(deid.normalize(findings)))
-        ]
+        share = self.report_restate_share(findings)
+        scored = []
+        for position, sentence in enumerate(sentences(deid.normalize(findings))):
+            p = self.restate_probability(sentence)
+            if p > 0:  # a sentence unlike every restatable one stays out whatever the report
+                p = (1 - self.report_weight) * p + self.report_weight * share
+            scored.append((p, position, sentence))
         picked = sorted(
             (item for item in scored if item[0] >= self.threshold), key=lambda i: (-i[0], i[1])
         )
@@ -224,6 +246,7 @@ class RestateModel(ConsensusModel):
             "threshold": self.threshold,
             "max_restated": self.max_restated,
             "min_overlap": self.min_overlap,
+            "report_weight": self.report_weight,
         }
 
     @classmethod
