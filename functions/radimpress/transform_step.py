@@ -42,6 +42,11 @@ def start_transform(
     records_key: str,
     model: dict[str, str],
 ) -> dict[str, Any]:
+    """Write the input and start the job; returns what JobStatus and Score need (no text).
+
+    The job name derives from run and model key, so a retried step rewrites the same input and
+    finds its own job (``create_once``) instead of starting a second one.
+    """
     keys = RunKeys(run_id)
     model_key = model["model_key"]
     input_key = keys.transform_input(model_key)
