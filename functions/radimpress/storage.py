@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from radimpress.errors import OutputMismatch, aws_call
@@ -106,17 +106,27 @@ def put_json(s3: Any, bucket: str, key: str, value: Any) -> None:
         )
 
 
-def iter_jsonl(s3: Any, bucket: str, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for every non-blank line of an S3 JSON Lines object."""
-    with aws_call(f"s3://{bucket}/{key}: read"):
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    for number, raw in enumerate(body.iter_lines(chunk_size=1 << 16), start=1):
+def json_objects(
+    lines: Iterable[str | bytes], where: str, error: type[Exception]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for every non-blank JSON Lines line; any other line raises
+    ``error`` naming ``where`` and the line number (never the line: it may be report text)."""
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            raise OutputMismatch(f"s3://{bucket}/{key} line {number}: not valid JSON") from None
+            raise error(f"{where} line {number}: not valid JSON") from None
         if not isinstance(value, dict):
-            raise OutputMismatch(f"s3://{bucket}/{key} line {number}: not a JSON object")
+            raise error(f"{where} line {number}: not a JSON object")
         yield number, value
+
+
+def iter_jsonl(s3: Any, bucket: str, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for every non-blank line of an S3 JSON Lines object."""
+    with aws_call(f"s3://{bucket}/{key}: read"):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    yield from json_objects(
+        body.iter_lines(chunk_size=1 << 16), f"s3://{bucket}/{key}", OutputMismatch
+    )

@@ -40,6 +40,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ParamValidationError
 
 from radimpress import clients
+from radimpress.storage import json_objects
 
 LOCAL_IMAGE_PREFIX = "radimpress-local/"
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
@@ -198,16 +199,7 @@ class _Job:
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                raise JobFailed(f"{path.name} line {number}: not valid JSON") from None
-            if not isinstance(value, dict):
-                raise JobFailed(f"{path.name} line {number}: not a JSON object")
-            yield number, value
+        yield from json_objects(handle, path.name, JobFailed)
 
 
 def _render(template: str, record: Mapping[str, Any], where: str) -> str:
