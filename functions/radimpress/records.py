@@ -192,6 +192,11 @@ def _iter_json_array(stream: _TextStream, source: str) -> Iterator[Any]:
                 raise UnreadableFile(
                     source, f"not valid JSON at character {stream.consumed_chars + err.pos}"
                 ) from None
+            except ValueError:
+                # Python refuses integers of more than 4,300 digits (int_max_str_digits).
+                raise UnreadableFile(
+                    source, f"a number too long to read after character {stream.offset()}"
+                ) from None
             # A number at the very end of the buffer may continue in the next chunk.
             if end == len(stream.buffer) and not stream.eof and stream.fill():
                 continue
@@ -221,9 +226,10 @@ def _iter_json_lines(stream: _TextStream) -> Iterator[tuple[int, Any]]:
         line_number += 1
         if line.strip():
             try:
-                yield line_number, json.loads(line)
-            except json.JSONDecodeError:
-                yield line_number, _NOT_JSON
+                value = json.loads(line)
+            except ValueError:  # invalid JSON, or an integer too long for Python to read
+                value = _NOT_JSON
+            yield line_number, value
         if newline < 0:
             return
 
