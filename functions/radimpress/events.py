@@ -80,10 +80,15 @@ class IngestResult(_Event):
 
 
 class ScoreResult(_Event):
+    """One Map iteration's result: the model's score rows, or (``failed``) why it failed."""
+
     model_key: str
-    score_key: str
-    scored: int
-    generated: int
+    score_key: str = ""
+    scored: int = 0
+    generated: int = 0
+    failed: bool = False
+    error: str = ""
+    cause: str = ""
 
 
 class RegisteredModel(_Event):
@@ -108,6 +113,7 @@ class PublishEvent(_Event):
 class CaughtError(_Event):
     Error: str = "States.Unknown"
     Cause: str = ""
+    models: list[ScoreResult] = []  # ModelsFailed: every model's result, failed ones included
 
 
 class RecordFailureEvent(_Event):

@@ -27,16 +27,36 @@ def explain(error: str, cause: str) -> str:
 
 
 def record_failure(
-    s3: Any, bucket: str, *, run_id: str, source_key: str, error: str, cause: str
+    s3: Any,
+    bucket: str,
+    *,
+    run_id: str,
+    source_key: str,
+    error: str,
+    cause: str,
+    models: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Write ``runs/<run_id>/failure.json``; returns what was written."""
-    record = {
+    """Write ``runs/<run_id>/failure.json``; returns what was written.
+
+    ``models`` (``[{model_key, error, cause}]``, a run whose other models were published) adds
+    ``failed_models``: each failed model with its error and readable message (the FailureReason).
+    """
+    record: dict[str, Any] = {
         "run_id": run_id,
         "source_key": source_key,
         "error": error,
         "message": explain(error, cause),
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if models:
+        record["failed_models"] = [
+            {
+                "model_key": m["model_key"],
+                "error": m["error"],
+                "message": explain(m["error"], m["cause"]),
+            }
+            for m in models
+        ]
     key = RunKeys(run_id).failure
     put_json(s3, bucket, key, record)
     return {**record, "failure_key": key}

@@ -37,6 +37,8 @@ class SageMakerWithOutputs:
         self._client, self._s3 = client, s3
         self.fail_training: str | None = None
         self.fail_transform: str | None = None
+        self.fail_transform_jobs: int | None = None  # fail only the first N jobs described
+        self._failed_transforms: set[str] = set()
         self.throttle_describes = 0
         self.describe_calls = 0
         self.in_progress_checks = 0  # each job answers InProgress to this many describes first
@@ -78,7 +80,14 @@ class SageMakerWithOutputs:
 
     def describe_transform_job(self, **kwargs: Any) -> dict:
         job = self._client.describe_transform_job(**kwargs)
-        if self.fail_transform:
+        name = kwargs["TransformJobName"]
+        if self.fail_transform and self.fail_transform_jobs is not None:
+            if name in self._failed_transforms or (
+                len(self._failed_transforms) < self.fail_transform_jobs
+            ):
+                self._failed_transforms.add(name)
+                job.update(TransformJobStatus="Failed", FailureReason=self.fail_transform)
+        elif self.fail_transform:
             job.update(TransformJobStatus="Failed", FailureReason=self.fail_transform)
         elif self._still_running(kwargs["TransformJobName"]):
             job["TransformJobStatus"] = "InProgress"
@@ -161,7 +170,7 @@ def test_training_then_inference_with_and_without_references(stack, sagemaker):
     # moto's job is Completed at once: checked right after the start, never waited on.
     assert train.visited == [
         "Ingest", "Route", "StartTraining", "TrainingStatus", "TrainingDone",
-        "RegisterModel", "Publish", "Done",
+        "RegisterModel", "Publish", "AnyModelFailed", "Done",
     ]  # fmt: skip
     assert "RecordFailure" not in train.visited
     assert train.output["ingest"]["route"] == "train"
@@ -257,19 +266,49 @@ def test_throttled_status_call_takes_the_retry_path(stack, sagemaker):
     assert result.visited.count("TrainingStatus") == 1  # retried inside the state, not re-entered
 
 
-def test_failed_transform_inside_the_map_is_caught_with_its_reason(stack, sagemaker):
-    """Tasks inside the Map have no Catch of their own: the Map's Catch receives the inner
-    error name and cause, so RecordFailure still records SageMaker's reason."""
+def test_failed_transform_inside_the_map_keeps_the_other_models_results(stack, sagemaker):
+    """A Task failing inside the Map is caught in its iteration (ModelFailed): the other
+    model's results are published, RecordFailure names the failed model with SageMaker's
+    FailureReason, and the execution still FAILS."""
+    assert run(
+        stack, "incoming/train/demo/a.jsonl", reports(3, impressions=True, prefix="a")
+    ).status == ("SUCCEEDED")
     sagemaker.fail_transform = "ClientError: model container failed the ping health check"
+    sagemaker.fail_transform_jobs = 1  # one of the two models (pre-trained, fine-tuned)
     result = run(stack, "incoming/infer/demo/t.jsonl", reports(2, impressions=True, prefix="x"))
     assert result.status == "FAILED" and result.error == "PipelineFailed"
-    assert "TransformStatus" in result.visited
-    assert result.visited[-2:] == ["RecordFailure", "PipelineFailed"]
-    assert "Score" not in result.visited and "Publish" not in result.visited
+    assert result.visited[-5:] == [
+        "Publish",
+        "AnyModelFailed",
+        "ModelsFailed",
+        "RecordFailure",
+        "PipelineFailed",
+    ]
+    assert "ModelFailed" in result.visited
+    failures = result.task_failures()
+    assert {(s, e) for s, e, _ in failures} == {("TransformStatus", "JobFailed")}
+    published = [
+        json.loads(e["stateExitedEventDetails"]["output"])["published"]
+        for e in result.history
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "Publish"
+    ]
+    assert len(published) == 1 and published[0]["summary_key"]
+    assert published[0]["failed"] == len(published[0]["failed_models"]) == 1
+    failed_keys = {m["model_key"] for m in published[0]["failed_models"]}
+    assert {m["error"] for m in published[0]["failed_models"]} == {"JobFailed"}
+    s3 = stack.client("s3")
+    scores = s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"runs/{result.name}/scores/")
+    score_keys = {o["Key"].rsplit("/", 1)[-1][:-6] for o in scores.get("Contents", [])}
+    assert score_keys and not (score_keys & failed_keys)
+    parquet = s3.list_objects_v2(Bucket=stack.bucket, Prefix="results/scores/")
+    assert any(result.name in o["Key"] for o in parquet.get("Contents", []))
     key = f"runs/{result.name}/failure.json"
-    record = json.loads(stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read())
-    assert record["error"] == "JobFailed"
-    assert "failed the ping health check" in record["message"]
+    record = json.loads(s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
+    assert record["error"] == "ModelFailed"
+    assert {m["model_key"] for m in record["failed_models"]} == failed_keys
+    for model in record["failed_models"]:
+        assert model["error"] == "JobFailed"
+        assert "failed the ping health check" in model["message"]
 
 
 def _waits(result) -> list[float]:
@@ -288,7 +327,7 @@ def test_a_running_training_job_is_waited_on_and_checked_again(stack, sagemaker)
     assert result.visited == [
         "Ingest", "Route", "StartTraining",
         *check, "WaitForTraining", *check, "WaitForTraining", *check,
-        "RegisterModel", "Publish", "Done",
+        "RegisterModel", "Publish", "AnyModelFailed", "Done",
     ]  # fmt: skip
     statuses = [
         json.loads(e["stateExitedEventDetails"]["output"])["job_status"]["status"]

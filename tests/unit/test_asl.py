@@ -89,20 +89,33 @@ def test_every_task_retries_transient_errors(definition):
 
 
 def test_every_task_is_caught_into_record_failure(definition):
-    """Top-level Tasks catch States.ALL themselves; Tasks inside the Map are caught by the Map,
-    which keeps the inner error name and cause (e.g. JobFailed with SageMaker's reason)."""
+    """Top-level Tasks catch States.ALL into RecordFailure; Tasks inside the Map catch it into
+    ModelFailed (keeping the iteration's input), so one model's failure keeps the others'
+    results; the Map keeps its own Catch. A failed model still fails the run after Publish."""
     states = definition["States"]
     for name, state, inside_map in walk(states):
-        if state["Type"] not in ("Task", "Map") or inside_map:
+        if state["Type"] not in ("Task", "Map"):
             continue
         catches = state.get("Catch", [])
         assert any(c["ErrorEquals"] == ["States.ALL"] for c in catches), name
         target = catches[0]["Next"]
+        if inside_map:
+            assert target == "ModelFailed", name
+            assert catches[0]["ResultPath"] == "$.error", name
+            continue
         if name == "RecordFailure":
             assert target == "PipelineFailed"
             continue
         assert target == "RecordFailure", name
         assert catches[0]["ResultPath"] == "$.error", name
+    inner = states["SummarizeEachModel"]["ItemProcessor"]["States"]
+    assert inner["ModelFailed"]["Type"] == "Pass" and inner["ModelFailed"].get("End") is True
+    assert inner["ModelFailed"]["Parameters"]["failed"] is True
+    assert states["Publish"]["Next"] == "AnyModelFailed"
+    choice = states["AnyModelFailed"]
+    assert choice["Choices"][0]["Variable"] == "$.published.failed"
+    assert choice["Choices"][0]["Next"] == "ModelsFailed" and choice["Default"] == "Done"
+    assert states["ModelsFailed"]["Next"] == "RecordFailure"
     assert states["RecordFailure"]["Next"] == "PipelineFailed"
     assert states["PipelineFailed"]["Type"] == "Fail"
 

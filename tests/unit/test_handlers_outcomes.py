@@ -70,7 +70,7 @@ def test_training_runs_notify_the_registered_model(aws, context):
         },
     }
     result = publish.handler({"execution": "run-p", "state": state}, context)
-    assert result == {"summary_key": None, "notified": True}
+    assert result == {"summary_key": None, "notified": True, "failed": 0, "failed_models": []}
     ((_, message),) = aws.notifications()
     assert message["model_name"] == "radimpress-ft-abc"
     assert aws.keys("results/") == []
@@ -109,3 +109,73 @@ def test_record_failure_with_a_states_error(aws, context):
     }
     record_failure.handler(event, context)
     assert json.loads(aws.read("runs/run-g/failure.json"))["message"] == "The task timed out"
+
+
+FAILED_MODEL = {
+    "model_key": "fine-tuned",
+    "failed": True,
+    "error": "JobFailed",
+    "cause": json.dumps(
+        {"errorType": "JobFailed", "errorMessage": "transform job t Failed: ping health check"}
+    ),
+}
+
+
+def test_publish_keeps_the_models_that_succeeded_and_counts_the_failed(aws, context):
+    aws.put("runs/run-p/scores/pre-trained.jsonl", jsonl([score_row("a", "pre-trained", 0.2)]))
+    scores = [
+        {
+            "model_key": "pre-trained",
+            "score_key": "runs/run-p/scores/pre-trained.jsonl",
+            "scored": 1,
+            "generated": 1,
+        },
+        FAILED_MODEL,
+    ]
+    state = {"bucket": BUCKET, "key": INGEST["source_key"], "ingest": INGEST, "scores": scores}
+    result = publish.handler({"execution": "run-p", "state": state}, context)
+    assert result["summary_key"] in aws.keys("results/")
+    assert result["failed"] == 1
+    assert result["failed_models"] == [{"model_key": "fine-tuned", "error": "JobFailed"}]
+    ((subject, message),) = aws.notifications()
+    assert subject == "radimpress infer run run-p partial"
+    assert set(message["models"]) == {"pre-trained"}
+    assert SECRET not in json.dumps(message)
+
+
+def test_publish_with_no_model_succeeded_publishes_nothing(aws, context):
+    state = {
+        "bucket": BUCKET,
+        "key": INGEST["source_key"],
+        "ingest": INGEST,
+        "scores": [FAILED_MODEL],
+    }
+    result = publish.handler({"execution": "run-p", "state": state}, context)
+    assert result["summary_key"] is None and result["failed"] == 1
+    assert aws.keys("results/") == []
+    ((_, message),) = aws.notifications()
+    assert message["outcome"] == "failed" and message["published"] is False
+
+
+def test_record_failure_names_each_failed_model_with_its_reason(aws, context):
+    ok = {"model_key": "pre-trained", "score_key": "k", "scored": 1, "generated": 1}
+    event = {
+        "bucket": BUCKET,
+        "key": INGEST["source_key"],
+        "execution": "run-m",
+        "error": {
+            "Error": "ModelFailed",
+            "Cause": "One or more models failed",
+            "models": [ok, FAILED_MODEL],
+        },
+    }
+    record_failure.handler(event, context)
+    record = json.loads(aws.read("runs/run-m/failure.json"))
+    assert record["error"] == "ModelFailed"
+    assert record["failed_models"] == [
+        {
+            "model_key": "fine-tuned",
+            "error": "JobFailed",
+            "message": "transform job t Failed: ping health check",
+        }
+    ]

@@ -39,7 +39,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "rejected": ingest.rejected,
     }
     summary_key = None
-    if ingest.route == "infer":
+    failed = [s for s in state.scores if s.failed]
+    succeeded = [s for s in state.scores if not s.failed]
+    failed_models = [{"model_key": s.model_key, "error": s.error} for s in failed]
+    if failed:
+        message.update(outcome="partial", failed_models=failed_models)
+    if ingest.route == "infer" and not succeeded:
+        message.update(outcome="failed", published=False)
+        logger.warning("no model succeeded: nothing published", extra={"failed": failed_models})
+    elif ingest.route == "infer":
         from radimpress.results import publish_run  # pyarrow: from the layer, infer runs only
 
         published = publish_run(
@@ -47,7 +55,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             state.bucket,
             run_id=ingest.run_id,
             dataset=ingest.dataset,
-            score_keys=[s.score_key for s in state.scores],
+            score_keys=[s.score_key for s in succeeded],
             run={
                 "source_key": ingest.source_key,
                 "records": ingest.records,
@@ -68,9 +76,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     notified = notify.publish(
         clients.sns(),
         Settings.from_env().topic_arn,
-        f"radimpress {ingest.route} run {ingest.run_id} succeeded",
+        f"radimpress {ingest.route} run {ingest.run_id} {message['outcome']}",
         message,
     )
-    metrics.add_metric(name="RunsSucceeded", unit=MetricUnit.Count, value=1)
-    logger.info("published", extra={"summary_key": summary_key, "notified": notified})
-    return {"summary_key": summary_key, "notified": notified}
+    if not failed:
+        metrics.add_metric(name="RunsSucceeded", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "published",
+        extra={"summary_key": summary_key, "notified": notified, "failed": failed_models},
+    )
+    return {
+        "summary_key": summary_key,
+        "notified": notified,
+        "failed": len(failed),
+        "failed_models": failed_models,
+    }

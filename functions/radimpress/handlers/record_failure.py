@@ -31,6 +31,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         source_key=request.key,
         error=request.error.Error,
         cause=request.error.Cause,
+        models=[
+            {"model_key": m.model_key, "error": m.error, "cause": m.cause}
+            for m in request.error.models
+            if m.failed
+        ],
     )
     metrics.add_metric(name="RunsFailed", unit=MetricUnit.Count, value=1)
     notified = notify.publish(

@@ -70,6 +70,14 @@ def _counts(state: str, output: str | None) -> str:
         return "models: " + ", ".join(
             str(i.get("label", "?")) for i in items if isinstance(i, dict)
         )
+    if state == "ModelFailed" and data.get("failed"):
+        return f"model {data.get('model_key')} failed: {data.get('error')}"
+    if state == "Publish" and isinstance(data.get("published"), dict):
+        failed = data["published"].get("failed_models") or []
+        if failed:
+            return "published the other models; failed: " + ", ".join(
+                f"{m.get('model_key')} ({m.get('error')})" for m in failed if isinstance(m, dict)
+            )
     if state == "Score" and "scored" in data:
         return f"{data.get('model_key')}: generated={data.get('generated')} scored={data['scored']}"
     if state == "RegisterModel" and isinstance(data.get("model"), dict):

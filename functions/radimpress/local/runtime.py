@@ -422,6 +422,8 @@ class LocalRun:
         run_id = phase.execution.name
         rows: list[dict[str, Any]] = []
         for item in output.get("scores", []):
+            if item.get("failed"):  # a failed model (the execution then failed too)
+                continue
             body = s3.get_object(Bucket=stack.bucket, Key=item["score_key"])["Body"].read()
             for line in body.decode("utf-8").splitlines():
                 if line.strip():
