@@ -116,7 +116,7 @@ def json_objects(
             continue
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except ValueError:  # invalid JSON, or an integer too long for Python to read
             raise error(f"{where} line {number}: not valid JSON") from None
         if not isinstance(value, dict):
             raise error(f"{where} line {number}: not a JSON object")

@@ -18,7 +18,11 @@ def test_blank_lines_are_skipped_and_numbers_are_line_numbers():
 
 @pytest.mark.parametrize(
     "bad, problem",
-    [(f"{SECRET} is not JSON", "not valid JSON"), (f'["{SECRET}"]', "not a JSON object")],
+    [
+        (f"{SECRET} is not JSON", "not valid JSON"),
+        (f'["{SECRET}"]', "not a JSON object"),
+        ('{"n": ' + "9" * 5000 + "}", "not valid JSON"),  # past Python's int digit limit
+    ],
 )
 def test_a_bad_line_names_where_and_the_line_but_not_its_text(bad, problem):
     with pytest.raises(KeyError) as raised:

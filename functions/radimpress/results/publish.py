@@ -10,7 +10,6 @@ Nothing returned or raised here contains report text, only ids, keys, counts and
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 from radimpress.results import partitions
 from radimpress.results.schema import METRICS, PARTS, RUN_COLUMNS, SCHEMA_VERSION, SCORE_COLUMNS
+from radimpress.storage import json_objects
 
 WORST_PER_MODEL = 5
 WORST_METRIC = "rougel_f1"  # reports are ranked worst-first by ROUGE-L F1
@@ -121,17 +121,10 @@ def _read_rows(
 ) -> Iterator[dict[str, Any]]:
     """Stream one score-row JSONL object, one flat row at a time."""
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    source = f"s3://{bucket}/{key}"
     try:
-        for line, raw in enumerate(body.iter_lines(), start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError as exc:
-                raise ScoreRowError(f"s3://{bucket}/{key}: line {line}: not valid JSON") from exc
-            yield flatten_row(
-                obj, source=f"s3://{bucket}/{key}", line=line, run_id=run_id, dataset=dataset
-            )
+        for line, obj in json_objects(body.iter_lines(), source, ScoreRowError):
+            yield flatten_row(obj, source=source, line=line, run_id=run_id, dataset=dataset)
     finally:
         body.close()
 
