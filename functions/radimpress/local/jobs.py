@@ -734,7 +734,7 @@ class LocalJobBackend:
         where = f"{relative} line {number}"
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except ValueError:  # invalid JSON, or an integer too long for Python to read
             raise JobFailed(f"{where}: not valid JSON") from None
         try:
             return number, record, _prompt_of(input_filter(record))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from radimpress.local.console import Console
+from radimpress.storage import iter_jsonl
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
@@ -424,20 +425,16 @@ class LocalRun:
         for item in output.get("scores", []):
             if item.get("failed"):  # a failed model (the execution then failed too)
                 continue
-            body = s3.get_object(Bucket=stack.bucket, Key=item["score_key"])["Body"].read()
-            for line in body.decode("utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    if item["model_key"] == PRETRAINED and skip_baseline:
-                        continue
-                    local = BASELINE_MODEL if item["model_key"] == PRETRAINED else model
-                    row["model"] = f"{row['model']} ({local})"
-                    rows.append(row)
+            if item["model_key"] == PRETRAINED and skip_baseline:
+                continue
+            local = BASELINE_MODEL if item["model_key"] == PRETRAINED else model
+            for _, row in iter_jsonl(s3, stack.bucket, item["score_key"]):
+                row["model"] = f"{row['model']} ({local})"
+                rows.append(row)
         rejected: list[dict[str, Any]] = []
         rejected_key = output.get("ingest", {}).get("rejected_key")
         if rejected_key:
-            body = s3.get_object(Bucket=stack.bucket, Key=rejected_key)["Body"].read()
-            rejected = [json.loads(x) for x in body.decode("utf-8").splitlines() if x.strip()]
+            rejected = [row for _, row in iter_jsonl(s3, stack.bucket, rejected_key)]
         phase.fetched = self._fetch(
             stack, "results/", self.out_dir / "results", lambda key: run_id in key
         )
