@@ -13,29 +13,33 @@ normalised (`radimpress.deid`), so `XXXX`, `___` and `[** **]` sources look alik
 written in the placeholder convention of the training impressions, unless the findings it answers
 show another one explicitly (`XXXX`, `[** **]`).
 
-Standard library plus numpy (the inverted index), so it trains and answers ~2,000 reports in
-seconds on a CPU; it runs in the local job backend, never in a Lambda.
+Vectors are scikit-learn sparse TF-IDF and neighbours come from a batched sparse top-k search
+(`radimpress_training.models.sparse`); identical findings in a batch are answered once, and the
+ROUGE scorer memoises impression pairs, so cost grows about linearly with the data. It runs in the
+local job backend and on the workstation, never in a Lambda.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from scipy import sparse as sp
 
 from radimpress import deid
 from radimpress.scoring import RougeScorer
 from radimpress_training.models.base import ImpressionModel, TrainingPair
+from radimpress_training.models.sparse import tfidf_vectorizer, top_k, unique_index
 
 _WORD = re.compile(r"[a-z0-9]+|___")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 STATE_FILE = "consensus.json"
+# Distinct findings answered per batch: bounds the per-batch state the models keep.
+PREDICT_BATCH = 4096
 
 
 def features(findings: str) -> list[str]:
@@ -62,8 +66,8 @@ class ConsensusModel(ImpressionModel):
         self._findings: list[str] = []
         self._impressions: list[str] = []  # canonical placeholders
         self._convention: str | None = None
-        self._idf: dict[str, float] = {}
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._vectorizer = tfidf_vectorizer(features)
+        self._matrix: sp.csr_matrix | None = None
         self._most_frequent = 0
         self._scorer = RougeScorer(use_stemmer=False)
 
@@ -71,7 +75,7 @@ class ConsensusModel(ImpressionModel):
 
     def fit(self, pairs: Sequence[TrainingPair]) -> ConsensusModel:
         if not pairs:
-            raise ValueError("consensus needs at least one training pair")
+            raise ValueError(f"{self.name} needs at least one training pair")
         self._convention = _majority_convention(p.impression for p in pairs)
         self._findings = [p.findings for p in pairs]
         self._impressions = [deid.normalize(p.impression) for p in pairs]
@@ -79,52 +83,34 @@ class ConsensusModel(ImpressionModel):
         return self
 
     def _index(self) -> None:
-        docs = [features(text) for text in self._findings]
-        frequency: Counter[str] = Counter()
-        for doc in docs:
-            frequency.update(set(doc))
-        total = len(docs)
-        self._idf = {t: math.log((1 + total) / (1 + df)) + 1 for t, df in frequency.items()}
-        rows: dict[str, list[int]] = {}
-        weights: dict[str, list[float]] = {}
-        for row, doc in enumerate(docs):
-            for term, weight in self._vector(doc).items():
-                rows.setdefault(term, []).append(row)
-                weights.setdefault(term, []).append(weight)
+        self._vectorizer = tfidf_vectorizer(features)
+        self._matrix = sp.csr_matrix(self._vectorizer.fit_transform(self._findings))
         counts = Counter(self._impressions)
         self._most_frequent = self._impressions.index(counts.most_common(1)[0][0])
-        # Inverted index as arrays: a query adds one column per term to a dense score vector.
-        self._postings = {
-            t: (np.asarray(rows[t], dtype=np.int64), np.asarray(weights[t], dtype=np.float64))
-            for t in rows
-        }
-
-    def _vector(self, doc: list[str]) -> dict[str, float]:
-        counts = Counter(t for t in doc if t in self._idf)
-        weights = {t: (1 + math.log(c)) * self._idf[t] for t, c in counts.items()}
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {t: w / norm for t, w in weights.items()}
 
     # ---- generation -----------------------------------------------------------------------
 
+    def neighbours_many(self, texts: Sequence[str]) -> list[list[tuple[int, float]]]:
+        """Per text, the k most similar training reports as (row, cosine), most similar first."""
+        if self._matrix is None:
+            raise RuntimeError(f"{self.name} model is not trained")
+        rows, scores = top_k(self._vectorizer.transform(list(texts)), self._matrix, self.neighbours)
+        out = []
+        for row_list, score_list in zip(rows.tolist(), scores.tolist(), strict=True):
+            ranked = [(r, s) for r, s in zip(row_list, score_list, strict=True) if s > 0]
+            # Nothing in common with any training report: the most frequent impression.
+            out.append(ranked or [(self._most_frequent, 1.0)])
+        return out
+
     def neighbours_of(self, findings: str) -> list[tuple[int, float]]:
         """The k most similar training reports as (row, cosine), most similar first."""
-        scores = np.zeros(len(self._findings), dtype=np.float64)
-        for term, weight in self._vector(features(findings)).items():
-            rows, weights = self._postings[term]
-            scores[rows] += weight * weights
-        k = min(self.neighbours, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        ranked = sorted(((int(r), float(scores[r])) for r in top), key=lambda i: (-i[1], i[0]))
-        # Nothing in common with any training report: the most frequent impression.
-        return [item for item in ranked if item[1] > 0] or [(self._most_frequent, 1.0)]
+        return self.neighbours_many([findings])[0]
 
     def _utility(self, reference: str, candidate: str) -> float:
         s = self._scorer.score(reference, candidate)
         return s["rouge1"].fmeasure + s["rouge2"].fmeasure + s["rougeL"].fmeasure
 
-    def _choose(self, findings: str) -> str:
-        near = self.neighbours_of(findings)
+    def _choose(self, findings: str, near: list[tuple[int, float]]) -> str:
         weights = [(self._impressions[row], max(sim, 0.0) ** self.sharpness) for row, sim in near]
         candidates = list(dict.fromkeys(text for text, _ in weights))
         if len(candidates) == 1:
@@ -136,17 +122,28 @@ class ConsensusModel(ImpressionModel):
         # max() keeps the first of equals, i.e. the candidate of the nearest neighbour.
         return max(candidates, key=expected)
 
+    def _answer_batch(self, texts: list[str]) -> list[str]:
+        """Canonical answers for distinct findings texts."""
+        return [
+            self._choose(text, near)
+            for text, near in zip(texts, self.neighbours_many(texts), strict=True)
+        ]
+
     def predict(self, findings: Sequence[str]) -> list[str]:
-        if not self._impressions:
-            raise RuntimeError("consensus model is not trained")
-        out = []
-        for text in findings:
-            # The pipeline hands findings over normalised ("___"), so only an explicit XXXX or
-            # [** **] in them says more than the convention of the training impressions.
-            convention = deid.detect(text)
-            if convention in (None, deid.Convention.MIMIC):
-                convention = self._convention
-            out.append(deid.render(self._choose(text), convention))
+        if self._matrix is None:
+            raise RuntimeError(f"{self.name} model is not trained")
+        out: list[str] = []
+        for start in range(0, len(findings), PREDICT_BATCH):
+            chunk = list(findings[start : start + PREDICT_BATCH])
+            distinct, codes = unique_index(chunk)
+            answers = self._answer_batch(distinct)
+            for text, code in zip(chunk, codes.tolist(), strict=True):
+                # The pipeline hands findings over normalised ("___"), so only an explicit XXXX
+                # or [** **] in them says more than the convention of the training impressions.
+                convention = deid.detect(text)
+                if convention in (None, deid.Convention.MIMIC):
+                    convention = self._convention
+                out.append(deid.render(answers[code], convention))
         return out
 
     # ---- persistence ----------------------------------------------------------------------

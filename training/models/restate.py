@@ -21,25 +21,26 @@ from the training pairs, which kinds of findings sentence get restated:
 
 All parameters were chosen by 5-fold cross-validation on the training file only. Placeholders
 are handled as in `consensus` (canonical inside, the training impressions' convention out).
-Standard library plus numpy; trains and answers ~2,000 reports in seconds on a CPU.
+Sentence similarities use the same sparse TF-IDF and batched top-k search as `consensus`, and each
+distinct sentence of a batch is looked up once, so cost grows about linearly with the data.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse as sp
 
 from radimpress import deid
 from radimpress_training.models.base import TrainingPair
 from radimpress_training.models.consensus import STATE_FILE, ConsensusModel
+from radimpress_training.models.sparse import tfidf_vectorizer, top_k, weighted_share
 
 _WORD = re.compile(r"[a-z0-9]+|___")
 # Sentence ends, and the numbered items of impressions ("1. ... 2. ...").
@@ -108,38 +109,17 @@ def sentence_features(sentence: str) -> list[str]:
     return words + [f"{a}_{b}" for a, b in itertools.pairwise(words)]
 
 
-class _SentenceIndex:
-    """TF-IDF cosine over short texts, as an inverted index of numpy arrays."""
+class SentenceIndex:
+    """TF-IDF cosine over short texts (words and word pairs), searched in sparse batches."""
 
-    def __init__(self, docs: list[list[str]]) -> None:
-        frequency: Counter[str] = Counter()
-        for doc in docs:
-            frequency.update(set(doc))
-        self.size = len(docs)
-        self.idf = {t: math.log((1 + self.size) / (1 + df)) + 1 for t, df in frequency.items()}
-        rows: dict[str, list[int]] = {}
-        weights: dict[str, list[float]] = {}
-        for row, doc in enumerate(docs):
-            for term, weight in self.vector(doc).items():
-                rows.setdefault(term, []).append(row)
-                weights.setdefault(term, []).append(weight)
-        self.postings = {
-            t: (np.asarray(rows[t], dtype=np.int64), np.asarray(weights[t], dtype=np.float64))
-            for t in rows
-        }
+    def __init__(self, sentences: list[str]) -> None:
+        self.vectorizer = tfidf_vectorizer(sentence_features)
+        self.matrix = sp.csr_matrix(self.vectorizer.fit_transform(sentences))
 
-    def vector(self, doc: list[str]) -> dict[str, float]:
-        counts = Counter(t for t in doc if t in self.idf)
-        weights = {t: (1 + math.log(c)) * self.idf[t] for t, c in counts.items()}
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {t: w / norm for t, w in weights.items()}
-
-    def similarities(self, doc: list[str]) -> np.ndarray:
-        scores = np.zeros(self.size, dtype=np.float64)
-        for term, weight in self.vector(doc).items():
-            rows, weights = self.postings[term]
-            scores[rows] += weight * weights
-        return scores
+    def top(
+        self, sentences: list[str], k: int, exclude: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return top_k(self.vectorizer.transform(sentences), self.matrix, k, exclude)
 
 
 class RestateModel(ConsensusModel):
@@ -163,7 +143,8 @@ class RestateModel(ConsensusModel):
         self.report_weight = report_weight
         self._restated = np.zeros(0, dtype=np.float64)  # per training findings sentence
         self._report_restates = np.zeros(0, dtype=np.float64)  # per training report
-        self._sentences: _SentenceIndex | None = None
+        self._sentences: SentenceIndex | None = None
+        self._probabilities: dict[str, float] = {}  # this batch's distinct sentences
 
     # ---- training -------------------------------------------------------------------------
 
@@ -173,7 +154,7 @@ class RestateModel(ConsensusModel):
 
     def _index(self) -> None:
         super()._index()
-        docs: list[list[str]] = []
+        docs: list[str] = []
         labels: list[float] = []
         reports: list[float] = []
         for findings, impression in zip(self._findings, self._impressions, strict=True):
@@ -184,42 +165,61 @@ class RestateModel(ConsensusModel):
                     continue
                 words = specific_words(sentence)
                 overlap = max((len(words & s) for s in said), default=0)
-                docs.append(sentence_features(sentence))
+                docs.append(sentence)
                 labels.append(1.0 if overlap >= self.min_overlap else 0.0)
                 restates = max(restates, labels[-1])
             reports.append(restates)
         self._restated = np.asarray(labels, dtype=np.float64)
         self._report_restates = np.asarray(reports, dtype=np.float64)
-        self._sentences = _SentenceIndex(docs) if docs else None
+        self._sentences = SentenceIndex(docs) if docs else None
 
     # ---- generation -----------------------------------------------------------------------
 
+    def restate_probabilities(self, sentences_: list[str]) -> list[float]:
+        """Per sentence, the similarity-weighted share of restated sentences among the most
+        similar training ones (0 for normal statements)."""
+        out = [0.0] * len(sentences_)
+        wanted = [i for i, s in enumerate(sentences_) if not is_normal_statement(s)]
+        if self._sentences is None or not wanted:
+            return out
+        rows, scores = self._sentences.top(
+            [sentences_[i] for i in wanted], self.sentence_neighbours
+        )
+        for i, share in zip(
+            wanted, weighted_share(rows, scores, self._restated).tolist(), strict=True
+        ):
+            out[i] = share
+        return out
+
     def restate_probability(self, sentence: str) -> float:
         """Similarity-weighted share of restated sentences among the most similar training ones."""
-        if self._sentences is None or is_normal_statement(sentence):
-            return 0.0
-        scores = self._sentences.similarities(sentence_features(sentence))
-        k = min(self.sentence_neighbours, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        weights = np.maximum(scores[top], 0.0)
-        total = float(weights.sum())
-        return float((weights * self._restated[top]).sum() / total) if total > 0 else 0.0
+        return self.restate_probabilities([sentence])[0]
 
     def report_restate_share(self, findings: str) -> float:
         """Weighted share of the nearest training reports whose impression restated a finding."""
-        near = self.neighbours_of(findings)
+        return self._report_share(self.neighbours_of(findings))
+
+    def _report_share(self, near: list[tuple[int, float]]) -> float:
         weights = np.asarray([max(sim, 0.0) ** self.sharpness for _, sim in near])
         total = float(weights.sum())
         if total <= 0:
             return 0.0
         return float((weights * self._report_restates[[row for row, _ in near]]).sum() / total)
 
-    def _choose(self, findings: str) -> str:
-        template = super()._choose(findings)
-        share = self.report_restate_share(findings)
+    def _answer_batch(self, texts: list[str]) -> list[str]:
+        distinct = list(dict.fromkeys(s for t in texts for s in sentences(deid.normalize(t))))
+        self._probabilities = dict(zip(distinct, self.restate_probabilities(distinct), strict=True))
+        try:
+            return super()._answer_batch(texts)
+        finally:
+            self._probabilities = {}
+
+    def _choose(self, findings: str, near: list[tuple[int, float]]) -> str:
+        template = super()._choose(findings, near)
+        share = self._report_share(near)
         scored = []
         for position, sentence in enumerate(sentences(deid.normalize(findings))):
-            p = self.restate_probability(sentence)
+            p = self._probabilities[sentence]
             if p > 0:  # a sentence unlike every restatable one stays out whatever the report
                 p = (1 - self.report_weight) * p + self.report_weight * share
             scored.append((p, position, sentence))
