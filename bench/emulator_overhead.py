@@ -123,8 +123,8 @@ def _phase_seconds(history: list[dict], first: str, last: str) -> float:
 
 def _run_once(app: Path, stock: bool, name: str, chain: int) -> dict:
     """One execution on a fresh stack: stock moto behaviour, or the seam's optimisations."""
-    from radimpress.local import lambda_seam
-    from radimpress.local.stack import EmbeddedStack
+    from radimpress_workstation.embedded import lambda_seam
+    from radimpress_workstation.embedded.stack import EmbeddedStack
 
     saved = lambda_seam.read_history
     if stock:  # a watcher polling moto's API, as without the seam's in-process history read

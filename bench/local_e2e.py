@@ -201,10 +201,10 @@ def run_case(name: str, train: Path, infer: Path, out: Path) -> dict[str, Any]:
     """One case in this process: run the pipeline and measure it."""
     import io
 
-    from radimpress.local.console import Console
-    from radimpress.local.runtime import LocalRun, summaries
     from radimpress.scoring import format_distribution_table, format_mean_table
     from radimpress_training.models import DEFAULT_MODEL
+    from radimpress_workstation.console import Console
+    from radimpress_workstation.runtime import LocalRun, summaries
 
     started = time.perf_counter()
     console = Console(stream=io.StringIO())
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="radimpress-bench-") as tmp:
             tmp_path = Path(tmp)
             if args.case == "generated":
-                from radimpress.local.synthetic import write_demo_files
+                from radimpress_workstation.synthetic import write_demo_files
 
                 files = write_demo_files(
                     tmp_path / "generated", train=args.size, infer=args.size, with_bad=False

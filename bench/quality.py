@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 sys.path.insert(0, str(ROOT))
 
-from radimpress.commands.evaluate import evaluate  # noqa: E402
 from radimpress.scoring import ROUGE_TYPES, RougeScorer  # noqa: E402
 from radimpress_training.models import DEFAULT_MODEL, available_models  # noqa: E402
+from radimpress_workstation.commands.evaluate import evaluate  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "openi"
 CONSTANT = "No acute cardiopulmonary abnormality."

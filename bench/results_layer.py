@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT / "functions"))
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from radimpress.local import sql  # noqa: E402
 from radimpress.results import publish_run  # noqa: E402
+from radimpress_workstation import sql  # noqa: E402
 
 _VOCABULARY = (
     "heart size normal lungs clear no focal consolidation pleural effusion pneumothorax "

@@ -1,21 +1,18 @@
 """The one place handlers get their AWS clients from, so tests and the local runtime can swap them.
 
-``sagemaker()`` returns boto3's SageMaker client, or the local job backend when
-``RADIMPRESS_JOB_BACKEND=local`` (the embedded runtime). Both answer the same calls with the same
-request and response shapes (training jobs, models, transform jobs).
+Every client is boto3's unless :func:`override` swapped it: tests hand in fakes, and the embedded
+runtime hands in its local SageMaker job backend (same calls, same request and response shapes).
+This package never imports the workstation side; the dependency runs the other way.
 boto3 itself honours ``AWS_ENDPOINT_URL``, which is how handlers reach an embedded moto server.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import boto3
-
-JOB_BACKEND_ENV = "RADIMPRESS_JOB_BACKEND"
 
 _lock = threading.Lock()
 _cache: dict[str, Any] = {}
@@ -40,10 +37,6 @@ def sns() -> Any:
 
 
 def sagemaker() -> Any:
-    if "sagemaker" not in _overrides and os.environ.get(JOB_BACKEND_ENV, "sagemaker") == "local":
-        from radimpress.local.jobs import local_job_backend  # not shipped to the Lambdas' path
-
-        return local_job_backend()
     return _client("sagemaker")
 
 

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from radimpress.cli import main
-from radimpress.local.console import Console
-from radimpress.local.runtime import SPECS, LocalRun, RunFailed, local_spec, summaries
-from radimpress.local.synthetic import write_demo_files
 from radimpress_training.models import DEFAULT_MODEL, available_models
+from radimpress_workstation.cli import main
+from radimpress_workstation.console import Console
+from radimpress_workstation.runtime import SPECS, LocalRun, RunFailed, local_spec, summaries
+from radimpress_workstation.synthetic import write_demo_files
 
 # The Wait states are entered only while a job is still running at a check (local jobs on small
 # files often finish first); tests/integration/test_pipeline_moto.py drives the Wait path.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from radimpress.local.stack import EmbeddedStack
+from radimpress_workstation.embedded.stack import EmbeddedStack
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY_TEMPLATE = ROOT / "tests" / "fixtures" / "toy_stack" / "template.yaml"

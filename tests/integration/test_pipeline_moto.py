@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from radimpress import clients
-from radimpress.local.stack import EmbeddedStack
+from radimpress_workstation.embedded.stack import EmbeddedStack
 
 pytestmark = pytest.mark.usefixtures("socket_disabled")
 

@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from radimpress.local import lambda_seam
-from radimpress.local.stack import MOTO_CONFIG
+from radimpress_workstation.embedded import lambda_seam
+from radimpress_workstation.embedded.stack import MOTO_CONFIG
 
 pytestmark = pytest.mark.usefixtures("socket_disabled")
 

@@ -9,9 +9,9 @@ import time
 import pytest
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from radimpress.local import executions, lambda_seam
-from radimpress.local.stack import EmbeddedStack, StackError
-from radimpress.local.template import load
+from radimpress_workstation.embedded import executions, lambda_seam
+from radimpress_workstation.embedded.stack import EmbeddedStack, StackError
+from radimpress_workstation.embedded.template import load
 
 pytestmark = pytest.mark.usefixtures("socket_disabled")
 
@@ -226,7 +226,7 @@ def test_real_template_builds_with_every_substitution_resolved(embedded_stack, r
     stack = embedded_stack(
         template_path,
         parameters={"PollSeconds": "1"},
-        environment={"RADIMPRESS_JOB_BACKEND": "local"},
+        environment={"RADIMPRESS_STACK_TEST": "on"},
     )
     serverless = {
         k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
@@ -235,7 +235,7 @@ def test_real_template_builds_with_every_substitution_resolved(embedded_stack, r
     for logical, info in stack.functions.items():
         assert info.handler == serverless[logical]["Properties"]["Handler"]
         assert info.code_dir == root / "functions"
-        assert info.environment["RADIMPRESS_JOB_BACKEND"] == "local"
+        assert info.environment["RADIMPRESS_STACK_TEST"] == "on"
         unresolved = {k: v for k, v in info.environment.items() if "{" in v or "Fn::" in v}
         assert not unresolved, f"{logical}: {unresolved}"
 

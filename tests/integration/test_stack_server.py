@@ -7,7 +7,7 @@ import os
 import boto3
 import pytest
 
-from radimpress.local.stack import EmbeddedStack
+from radimpress_workstation.embedded.stack import EmbeddedStack
 
 
 @pytest.mark.allow_hosts(["127.0.0.1"])

@@ -91,6 +91,5 @@ def aws(monkeypatch) -> Iterator[Aws]:
             "RADIMPRESS_TRANSFORM_INSTANCE_TYPE": "ml.g5.2xlarge",
         }.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.delenv("RADIMPRESS_JOB_BACKEND", raising=False)
         yield Aws(s3, sns, _shared("sagemaker"), topic)
         clients.reset()

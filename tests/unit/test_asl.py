@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from statelint.linter import Linter
 
-from radimpress.local.template import load
+from radimpress_workstation.embedded.template import load
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = ROOT / "statemachine" / "pipeline.asl.json"

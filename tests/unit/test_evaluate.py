@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from radimpress.cli import main
 from radimpress.scoring import RougeScorer
+from radimpress_workstation.cli import main
 
 TRAIN = [
     {"study_id": "t1", "findings": "Heart normal. Lungs clear.", "impression": "Normal chest."},

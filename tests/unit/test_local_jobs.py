@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 from botocore.session import get_session
 from handler_support import BUCKET, ROLE
 
-from radimpress.local.jobs import LocalJobBackend, compile_json_path
-from radimpress.local.synthetic import generate_reports
+from radimpress_workstation.job_backend.backend import LocalJobBackend, compile_json_path
+from radimpress_workstation.synthetic import generate_reports
 
 PROCESSING = {
     "InputFilter": "$.inputs",

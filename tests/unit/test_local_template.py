@@ -1,4 +1,4 @@
-"""radimpress.local.template: parameters, conditions and intrinsics resolved as CloudFormation does."""
+"""radimpress_workstation.embedded.template: parameters, conditions and intrinsics resolved as CloudFormation does."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from radimpress.local.template import NO_VALUE, Resolver, TemplateError, expand, load, references
+from radimpress_workstation.embedded.template import (
+    NO_VALUE,
+    Resolver,
+    TemplateError,
+    expand,
+    load,
+    references,
+)
 
 
 def _resolver(**refs) -> Resolver:

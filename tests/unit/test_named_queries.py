@@ -16,9 +16,9 @@ import pytest
 from moto import mock_aws
 from results_data import put_rows, run_info, score_rows
 
-from radimpress.local import sql
 from radimpress.results import publish_run
 from radimpress.results.publish import ScoreRowError
+from radimpress_workstation import sql
 
 BUCKET = "radimpress-test"
 METRIC_COLS = {"rouge1": "rouge1", "rouge2": "rouge2", "rougeL": "rougel", "rougeLsum": "rougelsum"}
@@ -231,7 +231,7 @@ def test_save_results_writes_csv_and_text(results, tmp_path):
 
 
 def test_cli_prints_every_query_and_refuses_a_missing_folder(results, capsys, tmp_path):
-    from radimpress.cli import main
+    from radimpress_workstation.cli import main
 
     folder, _ = results
     assert main(["queries", str(folder), "--show-sql", "--save", str(tmp_path / "s")]) == 0

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from radimpress.cli import main
 from radimpress_training.prepare.mimic import prepare_mimic, read_split
+from radimpress_workstation.cli import main
 
 REPORT = " FINAL REPORT\n INDICATION: ___ with fever.\n\n FINDINGS:\n {f}\n\n IMPRESSION:\n {i}\n"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from radimpress.cli import main
 from radimpress_training.prepare.openi import prepare_openi
+from radimpress_workstation.cli import main
 
 XML = """<?xml version="1.0" encoding="utf-8"?>
 <eCitation><meta type="rr"/><uId id="{uid}"/>

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from radimpress import records
-from radimpress.cli import main
 from radimpress.records import Purpose, Rejection, Report, UnreadableFile, read_reports
+from radimpress_workstation.cli import main
 
 
 def outcomes(text: str | bytes, purpose: Purpose = Purpose.TRAIN):

@@ -18,9 +18,9 @@ import pytest
 from moto import mock_aws
 from rouge_score import rouge_scorer
 
-from radimpress.local import sql
 from radimpress.records import Purpose, Report, read_reports
 from radimpress.results import publish_run
+from radimpress_workstation import sql
 
 pytestmark = pytest.mark.shared_data
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"

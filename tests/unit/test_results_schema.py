@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from radimpress.local.template import load as _load_template
 from radimpress.results import partitions
 from radimpress.results.parquet import arrow_schema
 from radimpress.results.schema import (
@@ -16,6 +15,7 @@ from radimpress.results.schema import (
     SCORE_COLUMNS,
     SCORES_TABLE,
 )
+from radimpress_workstation.embedded.template import load as _load_template
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rouge_score import rouge_scorer
 
-from radimpress.commands import score as score_command
 from radimpress.scoring import ROUGE_TYPES
+from radimpress_workstation.commands import score as score_command
 
 
 def main(argv: list[str]) -> int:
@@ -180,6 +180,6 @@ def test_bootstrap_interval_in_table(tmp_path, capsys) -> None:
 
 
 def test_registered_with_the_cli() -> None:
-    from radimpress.cli import COMMAND_MODULES
+    from radimpress_workstation.cli import COMMAND_MODULES
 
     assert "score" in COMMAND_MODULES

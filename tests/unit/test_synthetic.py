@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from radimpress.local.synthetic import NORMAL_IMPRESSIONS, generate_reports, write_demo_files
 from radimpress.records import Purpose, Rejection, Report, load_reports
+from radimpress_workstation.synthetic import NORMAL_IMPRESSIONS, generate_reports, write_demo_files
 
 
 def test_same_seed_same_reports_other_seed_other_reports():

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from radimpress.local.template import expand, load
+from radimpress_workstation.embedded.template import expand, load
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -21,7 +21,7 @@ RESULTS_BEGIN = (
 RESULTS_END = "  # --- end of results layer ---"
 FORBIDDEN_IN_HANDLERS = ("sagemaker", "numpy", "pyarrow", "torch", "moto", "pandas")
 # functions/Makefile's NOT_FOR_LAMBDA, as module names.
-NOT_IN_LAMBDA_PACKAGES = ("radimpress.local", "radimpress.commands", "radimpress.cli")
+NOT_IN_LAMBDA_PACKAGES = ("radimpress_workstation", "radimpress_training")
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,7 @@ def check_moto_version() -> None:
     low, high = TESTED_MOTO
     if not (low <= version < high):
         raise SeamError(
-            f"radimpress.local.lambda_seam was tested with moto >=5.2.3,<6; installed moto is "
+            "the embedded Lambda seam was tested with moto >=5.2.3,<6; installed moto is "
             f"{'.'.join(map(str, version))}. Install a tested version "
             f"(pip install -c constraints.txt 'moto>=5.2.3,<6')."
         )

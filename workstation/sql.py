@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radimpress.local.template import load as load_template
 from radimpress.results import partitions
 from radimpress.results.schema import RUN_COLUMNS, RUNS_TABLE, SCORE_COLUMNS, SCORES_TABLE
+from radimpress_workstation.embedded.template import load as load_template
 
 TEMPLATE_ENV = "RADIMPRESS_TEMPLATE"
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 _DUCKDB_TYPES = {
     "int": "INTEGER",
     "bigint": "BIGINT",

@@ -50,8 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radimpress.local.runtime import write_specs
     from radimpress_training.models import DEFAULT_MODEL
+    from radimpress_workstation.runtime import write_specs
 
     if args.write_specs:
         for path in write_specs():
@@ -98,9 +98,9 @@ def execute(
     run_id: str | None = None,
 ) -> int:
     """Run, print progress, the tables and the output paths; return the exit code."""
-    from radimpress.local.console import Console
-    from radimpress.local.runtime import LocalRun, RunFailed, summaries
     from radimpress.scoring import format_distribution_table, format_mean_table
+    from radimpress_workstation.console import Console
+    from radimpress_workstation.runtime import LocalRun, RunFailed, summaries
 
     for path in (train, infer):
         if path is not None and not path.is_file():

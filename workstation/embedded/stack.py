@@ -34,12 +34,18 @@ from typing import Any
 from unittest import mock
 
 from radimpress import clients
-from radimpress.local import executions, lambda_seam
-from radimpress.local.template import Expanded, Resolver, TemplateError, expand, references
+from radimpress_workstation.embedded import executions, lambda_seam
+from radimpress_workstation.embedded.template import (
+    Expanded,
+    Resolver,
+    TemplateError,
+    expand,
+    references,
+)
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 _PLACEHOLDER_ZIP: bytes | None = None
 _INTERPRETER_LOG = logging.getLogger("moto.stepfunctions.parser")
 _RUNNING: list[EmbeddedStack] = []  # at most one: moto's mock is process-global

@@ -1,6 +1,6 @@
 """`radimpress demo` (what `make demo` runs): the whole pipeline on generated reports.
 
-Writes a synthetic training file and findings file (radimpress.local.synthetic; a few findings
+Writes a synthetic training file and findings file (radimpress_workstation.synthetic; a few findings
 records are deliberately broken so the rejections show), then does what `radimpress run` does.
 """
 
@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radimpress.commands.run import execute
-    from radimpress.local.synthetic import write_demo_files
     from radimpress_training.models import DEFAULT_MODEL
+    from radimpress_workstation.commands.run import execute
+    from radimpress_workstation.synthetic import write_demo_files
 
     run_id = "demo-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     data = write_demo_files(

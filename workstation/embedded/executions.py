@@ -162,7 +162,7 @@ def stop(sfn: Any, execution_arn: str, error: str, cause: str, limit: float = 10
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    from radimpress.local import lambda_seam
+    from radimpress_workstation.embedded import lambda_seam
 
     fast = lambda_seam.read_history(execution_arn)
     if fast is not None:

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radimpress.local import sql
+    from radimpress_workstation import sql
 
     folder = Path(args.results)
     if not folder.is_dir():

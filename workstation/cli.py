@@ -1,4 +1,4 @@
-"""The `radimpress` console command: one sub-command per module in radimpress.commands."""
+"""The `radimpress` console command: one sub-command per module in ``commands/``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(f"radimpress.commands.{name}").register(subparsers)
+        importlib.import_module(f"radimpress_workstation.commands.{name}").register(subparsers)
     return parser
 
 

@@ -3,11 +3,11 @@
 This is what ``radimpress run`` and ``radimpress demo`` do. For each model asked for, one embedded
 stack is built from template.yaml with ``ModelSpec=local-<model>`` (the spec names the training
 image ``radimpress-local/<model>`` and the untrained ``lead`` baseline as the "pre-trained" model)
-and ``RADIMPRESS_JOB_BACKEND=local``. The training file is uploaded under ``incoming/train/``, the
-execution is started exactly as the EventBridge rule would start it and followed until it ends;
-then the inference file is uploaded under ``incoming/infer/`` and followed the same way. The
-outputs (per-report scores with the generated impressions, rejections, Parquet results and
-report.html) are copied from the embedded bucket into ``out/<run-id>/``.
+and the local job backend handed to the handlers through ``radimpress.clients.override``. The
+training file is uploaded under ``incoming/train/``, the execution is started exactly as the
+EventBridge rule would start it and followed until it ends; then the inference file is uploaded
+under ``incoming/infer/`` and followed the same way. The outputs (per-report scores with the
+generated impressions, rejections, Parquet results and report.html) are copied from the embedded bucket into ``out/<run-id>/``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
 import re
 import time
 import warnings
@@ -26,14 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from radimpress.local.console import Console
+from radimpress import clients
+from radimpress.spec import SPECS_DIR
 from radimpress.storage import iter_jsonl
+from radimpress_workstation.console import Console
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = SPECS_DIR
 BASELINE_MODEL = "lead"
-LOCAL_ENVIRONMENT = {"RADIMPRESS_JOB_BACKEND": "local"}
 LAMBDA_LOG = "lambda.log"
 PRETRAINED, FINE_TUNED = "pre-trained", "fine-tuned"
 _DATASET = re.compile(r"[^A-Za-z0-9_-]+")
@@ -84,7 +84,7 @@ def local_spec(model: str) -> dict[str, Any]:
         "model_id": f"radimpress-local-{model}",
         "model_version": "1.0.0",
         "region": "us-east-1",
-        "source": "radimpress.local.runtime.local_spec (local models need no download)",
+        "source": "radimpress_workstation.runtime.local_spec (local models need no download)",
         "training": {
             "image_uri": f"radimpress-local/{model}",
             "source_uri": "",
@@ -195,20 +195,6 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _check_model(model: str) -> None:
     from radimpress_training.models import available_models
 
@@ -280,7 +266,7 @@ class LocalRun:
     # ----- one execution -----------------------------------------------------------------------
 
     def _execute(self, stack: Any, phase: str, model: str, source: Path, key: str) -> PhaseResult:
-        from radimpress.local.console import ProgressPrinter
+        from radimpress_workstation.console import ProgressPrinter
 
         self.console.heading(f"{phase}: {source.name} -> s3://{stack.bucket}/{key} (model {model})")
         started = time.perf_counter()
@@ -340,9 +326,12 @@ class LocalRun:
             gc.unfreeze()  # the stacks are gone: their objects may be collected again
 
     def _run_models(self) -> RunResult:
-        from radimpress.local import lambda_seam
-        from radimpress.local.jobs import local_job_backend, reset_local_job_backend
-        from radimpress.local.stack import EmbeddedStack
+        from radimpress_workstation.embedded import lambda_seam
+        from radimpress_workstation.embedded.stack import EmbeddedStack
+        from radimpress_workstation.job_backend.backend import (
+            local_job_backend,
+            reset_local_job_backend,
+        )
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         score_rows: list[dict[str, Any]] = []
@@ -358,13 +347,15 @@ class LocalRun:
                     "PollSeconds": "1",
                     "ModelSpec": self.spec or spec_reference(model, self.out_dir / "specs"),
                 },
-                environment=dict(LOCAL_ENVIRONMENT),
                 retry_scale=0.0,
                 stack_name="radimpress-local",
             )
-            with _environment(LOCAL_ENVIRONMENT), contextlib.ExitStack() as running:
+            with contextlib.ExitStack() as running:
                 with _collector_paused():
                     running.enter_context(stack)
+                # After the stack started (it resets the clients): the handlers' SageMaker calls
+                # go to the local job backend.
+                clients.override("sagemaker", local_job_backend)
                 self._add("stack_setup", time.perf_counter() - stack_started)
                 clock = _JobClock(self.console.job_changed)
                 local_job_backend().on_job_change = clock

@@ -1,0 +1,1 @@
+"""moto-backed AWS in-process: the stack from template.yaml, the Lambda seam, executions."""

@@ -1,0 +1,1 @@
+"""The local SageMaker job backend: training and Batch Transform jobs on this machine."""
