@@ -33,7 +33,7 @@ from scipy import sparse as sp
 from radimpress import deid
 from radimpress.scoring import RougeScorer
 from radimpress_training.models.base import ImpressionModel, TrainingPair
-from radimpress_training.models.sparse import tfidf_vectorizer, top_k, unique_index
+from radimpress_training.models.sparse import NeighbourIndex, tfidf_vectorizer, unique_index
 
 _WORD = re.compile(r"[a-z0-9]+|___")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -68,6 +68,7 @@ class ConsensusModel(ImpressionModel):
         self._convention: str | None = None
         self._vectorizer = tfidf_vectorizer(features)
         self._matrix: sp.csr_matrix | None = None
+        self._search: NeighbourIndex | None = None
         self._most_frequent = 0
         self._scorer = RougeScorer(use_stemmer=False)
 
@@ -85,6 +86,7 @@ class ConsensusModel(ImpressionModel):
     def _index(self) -> None:
         self._vectorizer = tfidf_vectorizer(features)
         self._matrix = sp.csr_matrix(self._vectorizer.fit_transform(self._findings))
+        self._search = NeighbourIndex(self._matrix)
         counts = Counter(self._impressions)
         self._most_frequent = self._impressions.index(counts.most_common(1)[0][0])
 
@@ -92,9 +94,10 @@ class ConsensusModel(ImpressionModel):
 
     def neighbours_many(self, texts: Sequence[str]) -> list[list[tuple[int, float]]]:
         """Per text, the k most similar training reports as (row, cosine), most similar first."""
-        if self._matrix is None:
+        if self._search is None:
             raise RuntimeError(f"{self.name} model is not trained")
-        rows, scores = top_k(self._vectorizer.transform(list(texts)), self._matrix, self.neighbours)
+        queries = self._vectorizer.transform(list(texts))
+        rows, scores = self._search.search(queries, self.neighbours)
         out = []
         for row_list, score_list in zip(rows.tolist(), scores.tolist(), strict=True):
             ranked = [(r, s) for r, s in zip(row_list, score_list, strict=True) if s > 0]

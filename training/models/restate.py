@@ -40,7 +40,7 @@ from scipy import sparse as sp
 from radimpress import deid
 from radimpress_training.models.base import TrainingPair
 from radimpress_training.models.consensus import STATE_FILE, ConsensusModel
-from radimpress_training.models.sparse import tfidf_vectorizer, top_k, weighted_share
+from radimpress_training.models.sparse import NeighbourIndex, tfidf_vectorizer, weighted_share
 
 _WORD = re.compile(r"[a-z0-9]+|___")
 # Sentence ends, and the numbered items of impressions ("1. ... 2. ...").
@@ -114,12 +114,12 @@ class SentenceIndex:
 
     def __init__(self, sentences: list[str]) -> None:
         self.vectorizer = tfidf_vectorizer(sentence_features)
-        self.matrix = sp.csr_matrix(self.vectorizer.fit_transform(sentences))
+        self.index = NeighbourIndex(sp.csr_matrix(self.vectorizer.fit_transform(sentences)))
 
     def top(
         self, sentences: list[str], k: int, exclude: tuple[np.ndarray, np.ndarray] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        return top_k(self.vectorizer.transform(sentences), self.matrix, k, exclude)
+        return self.index.search(self.vectorizer.transform(sentences), k, exclude)
 
 
 class RestateModel(ConsensusModel):

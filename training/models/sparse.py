@@ -17,10 +17,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
+from sklearn.cluster import MiniBatchKMeans
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 # Dense score cells per batch (float64): 4M cells = 32 MB, whatever the number of documents.
 BATCH_CELLS = 4_000_000
+# Up to this many documents the search is exact (every document scored); above it, an inverted
+# file of k-means clusters of about CLUSTER_SIZE documents, PROBES clusters searched per query.
+EXACT_LIMIT = 8192
+CLUSTER_SIZE = 256
+PROBES = 4
 
 Analyzer = Callable[[str], list[str]]
 
@@ -114,3 +120,101 @@ def unique_index(items: Sequence[str]) -> tuple[list[str], np.ndarray]:
     positions: dict[str, int] = {}
     codes = np.fromiter((positions.setdefault(i, len(positions)) for i in items), np.int64)
     return list(positions), codes
+
+
+def _merge(
+    best_rows: np.ndarray, best_scores: np.ndarray, rows: np.ndarray, scores: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the ``k`` highest of two candidate sets per row."""
+    all_rows = np.concatenate([best_rows, rows], axis=1)
+    all_scores = np.concatenate([best_scores, scores], axis=1)
+    if all_rows.shape[1] > k:
+        keep = np.argpartition(-all_scores, k - 1, axis=1)[:, :k]
+        all_rows = np.take_along_axis(all_rows, keep, axis=1)
+        all_scores = np.take_along_axis(all_scores, keep, axis=1)
+    return all_rows, all_scores
+
+
+class NeighbourIndex:
+    """Top-k search by dot product over the rows of a sparse matrix, memory bounded.
+
+    Small collections are searched exactly (:func:`top_k`). Above :data:`EXACT_LIMIT` documents,
+    exact search costs queries x documents, so the documents are grouped by k-means into clusters
+    of about :data:`CLUSTER_SIZE` (an inverted file, as approximate nearest-neighbour libraries
+    do) and a query scores only the members of its :data:`PROBES` nearest clusters: the work per
+    query is the cluster centroids plus a fixed number of documents. Deterministic (seed 0).
+    """
+
+    def __init__(
+        self,
+        documents: sparse.csr_matrix,
+        exact_limit: int = EXACT_LIMIT,
+        cluster_size: int = CLUSTER_SIZE,
+        probes: int = PROBES,
+    ) -> None:
+        self.documents = sparse.csr_matrix(documents)
+        self.probes = probes
+        self.centroids: np.ndarray | None = None
+        self.members: list[np.ndarray] = []
+        n = self.documents.shape[0]
+        if n <= exact_limit:
+            return
+        clusters = -(-n // cluster_size)
+        kmeans = MiniBatchKMeans(
+            n_clusters=clusters,
+            batch_size=4096,
+            n_init=1,
+            max_iter=5,
+            random_state=0,
+            compute_labels=True,
+        )
+        labels = kmeans.fit(self.documents).labels_
+        self.centroids = np.asarray(kmeans.cluster_centers_, dtype=np.float64)
+        order = np.argsort(labels, kind="stable")
+        bounds = np.searchsorted(labels[order], np.arange(clusters + 1))
+        self.members = [order[bounds[c] : bounds[c + 1]] for c in range(clusters)]
+
+    def search(
+        self,
+        queries: sparse.csr_matrix,
+        k: int,
+        exclude: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As :func:`top_k` (best first, ties: lower row first)."""
+        if self.centroids is None:
+            return top_k(queries, self.documents, k, exclude)
+        queries = sparse.csr_matrix(queries)
+        n_queries = queries.shape[0]
+        k = min(k, self.documents.shape[0])
+        probes = min(self.probes, len(self.members))
+        near = np.asarray(queries @ self.centroids.T)
+        probed = np.argpartition(-near, probes - 1, axis=1)[:, :probes]
+        # Keep k candidates per query throughout: pad with nothing (score -inf).
+        best_rows = np.zeros((n_queries, k), dtype=np.int64)
+        best_scores = np.full((n_queries, k), -np.inf)
+        for cluster, members in enumerate(self.members):
+            asking = np.flatnonzero((probed == cluster).any(axis=1))
+            if not len(asking) or not len(members):
+                continue
+            block_docs = sparse.csr_matrix(self.documents[members].T)
+            step = max(1, BATCH_CELLS // len(members))
+            for start in range(0, len(asking), step):
+                who = asking[start : start + step]
+                block = (queries[who] @ block_docs).toarray()
+                if exclude is not None:
+                    lo, hi = exclude[0][who][:, None], exclude[1][who][:, None]
+                    block[(members[None, :] >= lo) & (members[None, :] < hi)] = -np.inf
+                take = min(k, len(members))
+                if take < len(members):
+                    part = np.argpartition(-block, take - 1, axis=1)[:, :take]
+                else:
+                    part = np.broadcast_to(np.arange(len(members)), block.shape).copy()
+                rows = members[part]
+                scores = np.take_along_axis(block, part, axis=1)
+                best_rows[who], best_scores[who] = _merge(
+                    best_rows[who], best_scores[who], rows, scores, k
+                )
+        order = np.lexsort((best_rows, -best_scores), axis=1)
+        return np.take_along_axis(best_rows, order, axis=1), np.take_along_axis(
+            best_scores, order, axis=1
+        )
