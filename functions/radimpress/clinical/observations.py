@@ -117,6 +117,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"fibrothorax",
         r"apical (?:pleural )?(?:caps?|capping)",
         r"pleural based",
+        r"fissur\w* thickening|thickening of the (?:\w+ )?fissures?|blunting of the pleura\w*",
     ),
     "Fracture": (r"fractur\w*", r"\bfx\b"),
     "Support Devices": (
@@ -128,10 +129,12 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\btubes?\b",
         r"sternotomy|(?:sternal|surgical|cerclage) (?:wires?|sutures?)",
         r"(?:surgical|vascular|cholecystectomy) clips?|\bclips?\b",
-        r"stents?\b|hardware|screws?\b|\bplates?\b(?! ?like)|prosthe\w*|arthroplast\w*",
+        r"stents?\b|hardware|screws?\b|\bplates?\b(?! ?like)|(?<!breast )prosthe\w*|arthroplast\w*",
         r"valve (?:replacement|prosthesis)|(?:prosthetic|mechanical|replaced) (?:\w+ )?valves?",
         r"devices?\b|\bleads?\b(?! to)|\bwires?\b|drains?\b|fixation|spinal fusion|coils?\b|"
-        r"anchors?\b|\bcabg\b|markers?\b|xxxx tip",
+        r"anchors?\b|\bcabg\b|markers?\b|xxxx tip|(?:chest|subclavian|jugular|arm) xxxx\b|"
+        r"\btip (?:is )?(?:at|in|projecting|projects|overlying|overlies|terminat\w*)|"
+        r"stimulator|occluder|(?:spinal|cervical|lumbar|thoracic) (?:\w+ )?fusion|vertebroplast\w*",
     ),
     OTHER_ABNORMALITY: (
         r"granulom\w*",
