@@ -81,7 +81,7 @@ def rss_mb() -> float:
 
 def child(variant: str, path: str) -> dict:
     sys.path.insert(0, str(ROOT / "functions"))
-    from radimpress.ingest import ingest
+    from radimpress.steps.ingest import ingest
     from radimpress.records import Purpose, Report, read_reports
     from radimpress.spec import load_spec
 
@@ -91,7 +91,7 @@ def child(variant: str, path: str) -> dict:
     if variant == "streaming":
         s3 = DiskS3(path)
         result = ingest(s3, "bench", "incoming/train/bench/file.jsonl", "bench-run", spec)
-        accepted, written = result["records"], s3.written
+        accepted, written = result.records, s3.written
     else:  # reference: the whole file in memory, records listed, outputs built as strings
         with open(path, "rb") as handle:
             data = handle.read()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radimpress.results import partitions
+from radimpress import layout
 from radimpress.results.schema import RUN_COLUMNS, RUNS_TABLE, SCORE_COLUMNS, SCORES_TABLE
 from radimpress_workstation.embedded.template import load as load_template
 
@@ -197,8 +197,8 @@ def mirror_results(s3: Any, bucket: str, dest: str | Path, results_prefix: str =
     count = 0
     paginator = s3.get_paginator("list_objects_v2")
     for prefix in (
-        partitions.scores_prefix(results_prefix),
-        partitions.runs_prefix(results_prefix),
+        layout.scores_prefix(results_prefix),
+        layout.runs_prefix(results_prefix),
     ):
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):

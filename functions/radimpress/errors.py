@@ -6,6 +6,7 @@ history, the logs and the failure record.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -29,6 +30,26 @@ TRANSIENT_CODES = frozenset(
         "ProvisionedThroughputExceededException",
     }
 )
+
+
+MAX_MESSAGE = 2000
+
+
+def explain_cause(error: str, cause: str | None) -> str:
+    """The readable message of an error Step Functions caught.
+
+    A Lambda's cause is JSON (``{"errorType", "errorMessage"}``): its message is what a person
+    needs; any other cause is shown as it is, and no cause at all falls back to the error name.
+    """
+    try:
+        parsed = json.loads(cause or "")
+    except (TypeError, ValueError):
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("errorMessage"):
+        message = str(parsed["errorMessage"])
+    else:
+        message = cause or error or "(no cause given)"
+    return message[:MAX_MESSAGE]
 
 
 class RadimpressError(Exception):

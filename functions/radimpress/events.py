@@ -1,4 +1,8 @@
-"""The typed inputs of each Lambda, as the state machine passes them (ids, keys, counts only)."""
+"""The typed inputs and results of each Lambda, as the state machine passes them.
+
+Ids, keys and counts only: nothing here may carry report text (execution history, 256 KiB limit).
+Each step returns its result model; the handler returns ``model_dump()`` of it.
+"""
 
 from __future__ import annotations
 
@@ -77,12 +81,36 @@ class IngestResult(_Event):
     records: int
     rejected: int
     has_references: bool
+    format: str = ""
+
+
+class JobStarted(_Event):
+    """A training or transform job the JobStatus loop polls."""
+
+    kind: Literal["training", "transform"]
+    job_name: str
+    started_epoch: int
+
+
+class TransformStarted(JobStarted):
+    output_key: str
+    lines: int
+
+
+class JobStatusResult(_Event):
+    status: Literal["InProgress", "Completed"]
+    elapsed_seconds: int
+
+
+class ModelsToCompare(_Event):
+    models: list[ModelRef]
 
 
 class ScoreResult(_Event):
     """One Map iteration's result: the model's score rows, or (``failed``) why it failed."""
 
     model_key: str
+    label: str = ""
     score_key: str = ""
     scored: int = 0
     generated: int = 0
@@ -121,3 +149,20 @@ class RecordFailureEvent(_Event):
     key: str = ""
     execution: str
     error: CaughtError = CaughtError()
+
+
+class FailedModel(_Event):
+    model_key: str
+    error: str
+
+
+class PublishResult(_Event):
+    summary_key: str | None = None
+    notified: bool
+    failed: int
+    failed_models: list[FailedModel] = []
+
+
+class FailureRecorded(_Event):
+    failure_key: str
+    notified: bool

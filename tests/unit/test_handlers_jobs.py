@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from handler_support import BUCKET, ROLE, jsonl
 
-from radimpress import clients, jobs
+from radimpress import clients
 from radimpress.errors import JobFailed, JobWaitExceeded, TransientAwsError
 from radimpress.handlers import (
     ingest,
@@ -19,7 +19,9 @@ from radimpress.handlers import (
     start_training,
     start_transform,
 )
-from radimpress.models import LATEST_POINTER
+from radimpress.layout import LATEST_POINTER
+from radimpress.sagemaker_jobs import create_once
+from radimpress.steps.job_status import check_job
 
 
 def ingested(aws, context, route: str, run_id: str) -> dict:
@@ -62,7 +64,7 @@ def test_retried_start_reuses_the_existing_job(context):
             "CreateTrainingJob",
         )
 
-    assert jobs.create_once(create, {"TrainingJobName": "j"}, "training job j") is False
+    assert create_once(create, {"TrainingJobName": "j"}, "training job j") is False
     assert calls == ["j"]
 
 
@@ -97,15 +99,15 @@ def test_failed_job_raises_with_sagemakers_reason():
     with pytest.raises(
         JobFailed, match="training job j Failed: AlgorithmError: CUDA out of memory"
     ):
-        jobs.poll(fake, "training", "j", started_epoch=0, max_wait_seconds=10, now=lambda: 5)
+        check_job(fake, "training", "j", started_epoch=0, max_wait_seconds=10, now=lambda: 5)
 
 
 def test_in_progress_within_and_beyond_the_maximum_wait():
     fake = FakeSageMaker("InProgress")
-    ok = jobs.poll(fake, "transform", "t", started_epoch=100, max_wait_seconds=60, now=lambda: 130)
-    assert ok == {"status": "InProgress", "elapsed_seconds": 30}
+    ok = check_job(fake, "transform", "t", started_epoch=100, max_wait_seconds=60, now=lambda: 130)
+    assert ok.model_dump() == {"status": "InProgress", "elapsed_seconds": 30}
     with pytest.raises(JobWaitExceeded, match="still InProgress after 61 s"):
-        jobs.poll(fake, "transform", "t", started_epoch=100, max_wait_seconds=60, now=lambda: 161)
+        check_job(fake, "transform", "t", started_epoch=100, max_wait_seconds=60, now=lambda: 161)
     assert fake.stopped == ["t"]
 
 

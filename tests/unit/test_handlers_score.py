@@ -52,6 +52,9 @@ def test_rows_are_joined_by_study_id_and_scored_like_rouge_score(aws, context, o
         "score_key": "runs/r/scores/fine-tuned.jsonl",
         "generated": 3,
         "scored": 2,
+        "failed": False,
+        "error": "",
+        "cause": "",
     }
     rows = aws.lines(result["score_key"])
     assert [r["study_id"] for r in rows] == ["a", "b", "c"]  # record order

@@ -10,7 +10,8 @@ import pytest
 from handler_support import BUCKET
 from results_data import METRICS, NASTY, put_rows, run_info, score_rows
 
-from radimpress.results import partitions, publish_run
+from radimpress import layout
+from radimpress.results import publish_run
 from radimpress.results.publish import ScoreRowError
 from radimpress.results.schema import RUN_COLUMNS, SCHEMA_VERSION, SCORE_COLUMNS
 
@@ -179,10 +180,10 @@ def test_unscored_run_and_empty_score_file(s3):
 
 
 def test_run_date_is_the_utc_date_and_bad_runs_are_refused(s3):
-    assert partitions.run_date("2026-11-24T23:30:00-05:00") == "2026-11-25"
-    assert partitions.run_date("2026-11-24T10:00:00") == "2026-11-24"
+    assert layout.run_date("2026-11-24T23:30:00-05:00") == "2026-11-25"
+    assert layout.run_date("2026-11-24T10:00:00") == "2026-11-24"
     with pytest.raises(ValueError, match="started_at"):
-        partitions.run_date("yesterday")
+        layout.run_date("yesterday")
     with pytest.raises(ValueError, match="missing field 'execution'"):
         info = run_info()
         del info["execution"]

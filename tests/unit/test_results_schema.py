@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from radimpress.results import partitions
+from radimpress import layout
 from radimpress.results.parquet import arrow_schema
 from radimpress.results.schema import (
     PARTITION_COLUMNS,
@@ -45,16 +45,16 @@ def test_glue_table_matches_schema_and_layout(tables, table, columns, folder):
     assert params["projection.enabled"] == "true"
     assert params["projection.run_date.type"] == "date"
     assert params["projection.run_date.format"] == "yyyy-MM-dd"
-    assert params["projection.run_date.range"] == f"{partitions.PROJECTION_START},NOW"
+    assert params["projection.run_date.range"] == f"{layout.PROJECTION_START},NOW"
     template = params["storage.location.template"]["Fn::Sub"]
     location = sd["Location"]["Fn::Sub"]
     assert template == f"{location}run_date=${{!run_date}}/"
     assert location == f"s3://${{DataBucket}}/results/{folder}/"
     # The writer's keys land where the template points.
     key = (
-        partitions.scores_key("results", "2026-01-02", "r", "m")
+        layout.scores_key("results", "2026-01-02", "r", "m")
         if folder == "scores"
-        else partitions.summary_key("results", "2026-01-02", "r")
+        else layout.summary_key("results", "2026-01-02", "r")
     )
     assert key.startswith(f"results/{folder}/run_date=2026-01-02/") and key.count("/") == 3
 
@@ -70,9 +70,9 @@ def test_arrow_schema_covers_every_glue_type():
 
 
 def test_safe_names():
-    assert partitions.safe_name("exec:1/ä b") == "exec_1_b"
+    assert layout.safe_name("exec:1/ä b") == "exec_1_b"
     with pytest.raises(ValueError):
-        partitions.safe_name("//")
+        layout.safe_name("//")
 
 
 def _walk(node, key):

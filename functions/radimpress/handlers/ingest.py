@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from radimpress import clients
 from radimpress.events import IngestEvent
-from radimpress.ingest import ingest
 from radimpress.spec import load_spec
+from radimpress.steps.ingest import ingest
 
 logger = Logger()
 tracer = Tracer()
@@ -25,12 +25,18 @@ metrics = Metrics()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=IngestEvent)
     logger.append_keys(run_id=request.run_id)
-    result = ingest(clients.s3(), request.bucket, request.key, request.run_id, load_spec())
-    result["started_at"] = request.started_at
-    metrics.add_metric(name="RecordsAccepted", unit=MetricUnit.Count, value=result["records"])
-    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=result["rejected"])
+    result = ingest(
+        clients.s3(),
+        request.bucket,
+        request.key,
+        request.run_id,
+        load_spec(),
+        started_at=request.started_at,
+    )
+    metrics.add_metric(name="RecordsAccepted", unit=MetricUnit.Count, value=result.records)
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=result.rejected)
     logger.info(
         "ingested",
-        extra={k: result[k] for k in ("route", "dataset", "records", "rejected", "format")},
+        extra=result.model_dump(include={"route", "dataset", "records", "rejected", "format"}),
     )
-    return result
+    return result.model_dump()

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from radimpress import clients
 from radimpress.events import JobStatusEvent
-from radimpress.jobs import poll
+from radimpress.steps.job_status import check_job
 
 logger = Logger()
 tracer = Tracer()
@@ -23,7 +23,7 @@ metrics = Metrics()
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=JobStatusEvent)
-    result = poll(
+    result = check_job(
         clients.sagemaker(),
         request.kind,
         request.job_name,
@@ -32,10 +32,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     # One sample per check: the Sum counts finished jobs, the SampleCount the checks made.
     kind = request.kind.capitalize()
-    done = result["status"] == "Completed"
+    done = result.status == "Completed"
     metrics.add_metric(name=f"{kind}JobsCompleted", unit=MetricUnit.Count, value=int(done))
     if done:
-        seconds = result["elapsed_seconds"]
+        seconds = result.elapsed_seconds
         metrics.add_metric(name=f"{kind}JobSeconds", unit=MetricUnit.Seconds, value=seconds)
-    logger.info("job status", extra={"job_name": request.job_name, **result})
-    return result
+    logger.info("job status", extra={"job_name": request.job_name, **result.model_dump()})
+    return result.model_dump()

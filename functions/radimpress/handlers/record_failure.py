@@ -1,4 +1,4 @@
-"""RecordFailure Lambda: write why the run failed (error type, job FailureReason), notify SNS."""
+"""RecordFailure Lambda: write failure.json (ids, error names, messages) and notify."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from radimpress import clients, notify
+from radimpress import clients
 from radimpress.events import RecordFailureEvent
 from radimpress.settings import Settings
+from radimpress.steps.record_failure import record_failure
 
 logger = Logger()
 tracer = Tracer()
@@ -24,25 +25,17 @@ metrics = Metrics()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=RecordFailureEvent)
     logger.append_keys(run_id=request.execution)
-    record = notify.record_failure(
+    result = record_failure(
         clients.s3(),
+        clients.sns(),
         request.bucket,
+        Settings.from_env().topic_arn,
         run_id=request.execution,
         source_key=request.key,
         error=request.error.Error,
         cause=request.error.Cause,
-        models=[
-            {"model_key": m.model_key, "error": m.error, "cause": m.cause}
-            for m in request.error.models
-            if m.failed
-        ],
+        models=request.error.models,
     )
     metrics.add_metric(name="RunsFailed", unit=MetricUnit.Count, value=1)
-    notified = notify.publish(
-        clients.sns(),
-        Settings.from_env().topic_arn,
-        f"radimpress run {request.execution} failed: {request.error.Error}",
-        {"outcome": "failed", **record},
-    )
-    logger.error("run failed", extra={"error": request.error.Error, "notified": notified})
-    return {"failure_key": record["failure_key"], "notified": notified}
+    logger.error("run failed", extra={"error": request.error.Error, "notified": result.notified})
+    return result.model_dump()

@@ -1,4 +1,4 @@
-"""RegisterModel Lambda: CreateModel from the fine-tune's model.tar.gz, mark it the latest."""
+"""RegisterModel Lambda: CreateModel from the fine-tune's model.tar.gz, move the latest pointer."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from radimpress import clients
 from radimpress.events import RegisterModelEvent
-from radimpress.models import register_fine_tuned
 from radimpress.settings import Settings
 from radimpress.spec import load_spec
+from radimpress.steps.register_model import register_fine_tuned
 
 logger = Logger()
 tracer = Tracer()
@@ -37,5 +37,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         dataset=request.dataset,
     )
     metrics.add_metric(name="ModelsRegistered", unit=MetricUnit.Count, value=1)
-    logger.info("model registered", extra={"model_name": result["model_name"]})
-    return result
+    logger.info("model registered", extra={"model_name": result.model_name})
+    return result.model_dump()

@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from radimpress import clients
 from radimpress.events import ResolveModelsEvent
-from radimpress.models import resolve_models
 from radimpress.settings import Settings
 from radimpress.spec import load_spec
+from radimpress.steps.resolve_models import resolve_models
 
 logger = Logger()
 tracer = Tracer()
@@ -27,7 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=ResolveModelsEvent)
     logger.append_keys(run_id=request.run_id)
     settings = Settings.from_env()
-    models = resolve_models(
+    result = resolve_models(
         clients.sagemaker(),
         clients.s3(),
         request.bucket,
@@ -35,6 +35,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         prefix=settings.resource_prefix,
         role_arn=settings.require_role(),
     )
-    metrics.add_metric(name="ModelsCompared", unit=MetricUnit.Count, value=len(models))
-    logger.info("models to compare", extra={"models": [m["model_key"] for m in models]})
-    return {"models": models}
+    metrics.add_metric(name="ModelsCompared", unit=MetricUnit.Count, value=len(result.models))
+    logger.info("models to compare", extra={"models": [m.model_key for m in result.models]})
+    return result.model_dump()

@@ -1,4 +1,4 @@
-"""Score Lambda: join one model's transform output to the records, ROUGE per report."""
+"""Score Lambda: ROUGE of one model's generated impressions against the references."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from radimpress import clients
 from radimpress.events import ScoreEvent
-from radimpress.scoring_step import score_model
+from radimpress.steps.score import score_model
 
 logger = Logger()
 tracer = Tracer()
@@ -31,9 +31,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         dataset=request.dataset,
         records_key=request.records_key,
         output_key=request.output_key,
-        model=request.model.model_dump(),
+        model=request.model,
     )
-    metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=result["generated"])
-    metrics.add_metric(name="ReportsScored", unit=MetricUnit.Count, value=result["scored"])
-    logger.info("scored", extra={k: result[k] for k in ("generated", "scored")})
-    return result
+    metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=result.generated)
+    metrics.add_metric(name="ReportsScored", unit=MetricUnit.Count, value=result.scored)
+    logger.info("scored", extra=result.model_dump(include={"generated", "scored"}))
+    return result.model_dump()

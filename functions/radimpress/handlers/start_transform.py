@@ -1,4 +1,4 @@
-"""StartTransform Lambda: write one model's transform input and start Batch Transform."""
+"""StartTransform Lambda: write one model's transform input and start its Batch Transform job."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from radimpress import clients
 from radimpress.events import StartTransformEvent
 from radimpress.settings import Settings
 from radimpress.spec import load_spec
-from radimpress.transform_step import start_transform
+from radimpress.steps.start_transform import start_transform
 
 logger = Logger()
 tracer = Tracer()
@@ -34,8 +34,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         Settings.from_env(),
         run_id=request.run_id,
         records_key=request.records_key,
-        model=request.model.model_dump(),
+        model=request.model,
     )
-    metrics.add_metric(name="TransformLines", unit=MetricUnit.Count, value=result["lines"])
-    logger.info("transform job started", extra={"job_name": result["job_name"]})
-    return result
+    metrics.add_metric(name="TransformLines", unit=MetricUnit.Count, value=result.lines)
+    logger.info("transform job started", extra={"job_name": result.job_name})
+    return result.model_dump()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from radimpress.results import partitions
+from radimpress import layout
 from radimpress.results.schema import METRICS, PARTS, RUN_COLUMNS, SCHEMA_VERSION, SCORE_COLUMNS
 from radimpress.storage import json_objects
 
@@ -140,7 +140,7 @@ def _write_model_scores(
 ) -> ModelResults:
     from radimpress.results.parquet import write_parquet
 
-    results = ModelResults(label=partitions.model_key_of(source_key), key=target_key)
+    results = ModelResults(label=layout.model_key_of(source_key), key=target_key)
     labels: set[str] = set()
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -182,10 +182,10 @@ def publish_run(
     for name in ("source_key", "records", "rejected", "started_at", "execution"):
         if name not in run:
             raise ValueError(f"run: missing field '{name}'")
-    started_at = partitions.parse_timestamp(run["started_at"])
-    date = partitions.run_date(started_at)
-    model_keys = [partitions.model_key_of(k) for k in score_keys]
-    if len(set(map(partitions.safe_name, model_keys))) != len(model_keys):
+    started_at = layout.parse_timestamp(run["started_at"])
+    date = layout.run_date(started_at)
+    model_keys = [layout.model_key_of(k) for k in score_keys]
+    if len(set(map(layout.safe_name, model_keys))) != len(model_keys):
         raise ValueError("score_keys: two score files map to the same model key")
 
     models = [
@@ -193,7 +193,7 @@ def publish_run(
             s3,
             bucket,
             key,
-            partitions.scores_key(results_prefix, date, run_id, mkey),
+            layout.scores_key(results_prefix, date, run_id, mkey),
             run_id,
             dataset,
         )
@@ -214,7 +214,7 @@ def publish_run(
         "started_at": started_at,
         "published_at": published_at,
     }
-    report_key = partitions.report_key(results_prefix, run_id)
+    report_key = layout.report_key(results_prefix, run_id)
     html = render_report(run_info, models)
     with tempfile.TemporaryFile() as tmp:
         tmp.write(html.encode("utf-8"))
@@ -235,13 +235,13 @@ def publish_run(
         }
         for m in models
     ]
-    summary_key = partitions.summary_key(results_prefix, date, run_id)
+    summary_key = layout.summary_key(results_prefix, date, run_id)
     with tempfile.TemporaryFile() as tmp:
         write_parquet(summary_rows, RUN_COLUMNS, tmp)
         _upload(s3, bucket, summary_key, tmp, "application/vnd.apache.parquet")
 
     return {
-        "scores_location": f"s3://{bucket}/{partitions.scores_prefix(results_prefix)}",
+        "scores_location": f"s3://{bucket}/{layout.scores_prefix(results_prefix)}",
         "summary_key": summary_key,
         "report_key": report_key,
         "run_date": date,

@@ -1,4 +1,4 @@
-"""Batch Transform for one model: write its input lines (study_id + prompt), start the job."""
+"""The StartTransform state: write one model's input lines (study_id + prompt), start the job."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import time
 from typing import Any
 
 from radimpress import deid, jumpstart
-from radimpress.ingest import RunKeys
-from radimpress.jobs import create_once
+from radimpress.events import ModelRef, TransformStarted
+from radimpress.layout import RunKeys
+from radimpress.sagemaker_jobs import create_once
 from radimpress.settings import Settings
 from radimpress.spec import ModelSpec
 from radimpress.storage import S3LineWriter, iter_jsonl
@@ -40,22 +41,22 @@ def start_transform(
     *,
     run_id: str,
     records_key: str,
-    model: dict[str, str],
-) -> dict[str, Any]:
+    model: ModelRef,
+) -> TransformStarted:
     """Write the input and start the job; returns what JobStatus and Score need (no text).
 
     The job name derives from run and model key, so a retried step rewrites the same input and
     finds its own job (``create_once``) instead of starting a second one.
     """
     keys = RunKeys(run_id)
-    model_key = model["model_key"]
+    model_key = model.model_key
     input_key = keys.transform_input(model_key)
     lines = write_transform_input(s3, bucket, records_key, input_key, spec, settings)
     job_name = jumpstart.resource_name(settings.resource_prefix, "tf", run_id, model_key)
     output_prefix = keys.transform_output_prefix(model_key)
     request = jumpstart.build_transform_request(
         job_name=job_name,
-        model_name=model["model_name"],
+        model_name=model.model_name,
         input_uri=f"s3://{bucket}/{input_key}",
         output_uri=f"s3://{bucket}/{output_prefix}",
         instance_type=settings.transform_instance_type or spec.inference["instance_type"],
@@ -63,10 +64,10 @@ def start_transform(
         tags={"radimpress:run-id": run_id, "radimpress:model": model_key},
     )
     create_once(sagemaker.create_transform_job, request, f"transform job {job_name}: create")
-    return {
-        "kind": "transform",
-        "job_name": job_name,
-        "started_epoch": int(time.time()),
-        "output_key": f"{output_prefix}/{jumpstart.TRANSFORM_INPUT_NAME}.out",
-        "lines": lines,
-    }
+    return TransformStarted(
+        kind="transform",
+        job_name=job_name,
+        started_epoch=int(time.time()),
+        output_key=f"{output_prefix}/{jumpstart.TRANSFORM_INPUT_NAME}.out",
+        lines=lines,
+    )

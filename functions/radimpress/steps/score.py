@@ -1,4 +1,4 @@
-"""Score one model's transform output against the run's records, one row per report.
+"""The Score state: score one model's transform output against the run's records, a row a report.
 
 The transform keeps input order (one instance, SplitType=Line), so records and output lines are
 read side by side and their ``study_id`` compared; only if the order differs is the output indexed
@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from radimpress.errors import OutputMismatch
-from radimpress.ingest import RunKeys
+from radimpress.events import ModelRef, ScoreResult
 from radimpress.jumpstart import generated_text
+from radimpress.layout import RunKeys
 from radimpress.scoring import ROUGE_TYPES, RougeScorer, score_rows
 from radimpress.storage import S3LineWriter, iter_jsonl
 
@@ -72,11 +73,11 @@ def score_model(
     dataset: str,
     records_key: str,
     output_key: str,
-    model: dict[str, str],
-) -> dict[str, Any]:
+    model: ModelRef,
+) -> ScoreResult:
     """Write ``runs/<run_id>/scores/<model_key>.jsonl``; returns its key and counts."""
     scorer = RougeScorer(use_stemmer=False)
-    score_key = RunKeys(run_id).scores(model["model_key"])
+    score_key = RunKeys(run_id).scores(model.model_key)
     scored = 0
     with S3LineWriter(s3, bucket, score_key) as out:
         for record, text in _paired(s3, bucket, records_key, output_key):
@@ -84,7 +85,7 @@ def score_model(
             row: dict[str, Any] = {
                 "run_id": run_id,
                 "dataset": dataset,
-                "model": model["label"],
+                "model": model.label,
                 "study_id": record["study_id"],
                 "findings": record["findings"],
                 "reference": reference,
@@ -97,10 +98,10 @@ def score_model(
                 row.update(dict.fromkeys(ROUGE_TYPES))
             out.write_json(row)
         generated = out.lines
-    return {
-        "model_key": model["model_key"],
-        "label": model["label"],
-        "score_key": score_key,
-        "generated": generated,
-        "scored": scored,
-    }
+    return ScoreResult(
+        model_key=model.model_key,
+        label=model.label,
+        score_key=score_key,
+        generated=generated,
+        scored=scored,
+    )

@@ -1,0 +1,146 @@
+"""Where everything lives in the bucket: the one place that spells a key.
+
+- ``incoming/<train|infer>/<dataset>/<file>``: what a hospital system uploads; the prefix picks the
+  route.
+- ``runs/<run_id>/...``: one run's working files (:class:`RunKeys`).
+- ``models/latest-fine-tuned.json``: the pointer to the newest registered fine-tuned model.
+- ``results/...``: the Athena tables' Parquet partitions and the reports.
+
+Only ``run_date`` is a results partition key. Athena partition projection can only project
+``dataset`` and ``model`` as ``injected`` (every query must then filter them with ``=``, so "all
+models on all data sets" is impossible) or ``enum`` (the values must be known when the stack is
+deployed, so a new model would stay invisible). A ``date`` projection on ``run_date`` needs neither;
+dataset and model are ordinary columns, and the tables stay small (a few thousand rows a run), so
+the queries scan little. Files sit directly in the partition folder (no sub-folders), one per
+(run, model), and a re-published run overwrites its own objects instead of adding duplicates::
+
+    results/scores/run_date=2026-11-24/<run_id>--<model_key>.parquet
+    results/runs/run_date=2026-11-24/<run_id>.parquet     written last: the run is complete
+    results/reports/<run_id>/report.html                   outside the table folders
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from radimpress.errors import InputFileError
+
+LATEST_POINTER = "models/latest-fine-tuned.json"
+
+# Model keys: the folder a model's transform and scores live under within a run.
+PRETRAINED = "pre-trained"
+FINE_TUNED = "fine-tuned"
+
+RUN_DATE_FORMAT = "%Y-%m-%d"  # Athena projection.run_date.format = yyyy-MM-dd
+PROJECTION_START = "2024-01-01"
+
+_INCOMING = re.compile(
+    r"^incoming/(?P<route>train|infer)/(?P<dataset>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})/.+"
+)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def parse_incoming_key(key: str) -> tuple[str, str]:
+    """``incoming/<train|infer>/<dataset>/<file>`` -> (route, dataset)."""
+    match = _INCOMING.match(key)
+    if not match:
+        raise InputFileError(
+            f"{key}: expected incoming/train/<dataset>/<file> or incoming/infer/<dataset>/<file> "
+            "(dataset: letters, digits, '_', '-', '.')"
+        )
+    return match["route"], match["dataset"]
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """Where one run's working files live (docs/contracts.md, "Data in the bucket")."""
+
+    run_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"runs/{self.run_id}"
+
+    @property
+    def records(self) -> str:
+        return f"{self.prefix}/ingest/records.jsonl"
+
+    @property
+    def rejected(self) -> str:
+        return f"{self.prefix}/ingest/rejected.jsonl"
+
+    @property
+    def train_data_prefix(self) -> str:
+        return f"{self.prefix}/train/data/"
+
+    @property
+    def train_output_prefix(self) -> str:
+        return f"{self.prefix}/train/output"
+
+    def transform_input(self, model_key: str) -> str:
+        return f"{self.prefix}/transform/{model_key}/input.jsonl"
+
+    def transform_output_prefix(self, model_key: str) -> str:
+        return f"{self.prefix}/transform/{model_key}/output"
+
+    def scores(self, model_key: str) -> str:
+        return f"{self.prefix}/scores/{model_key}.jsonl"
+
+    @property
+    def failure(self) -> str:
+        return f"{self.prefix}/failure.json"
+
+
+def model_key_of(score_key: str) -> str:
+    """``runs/<run_id>/scores/<model_key>.jsonl`` -> ``<model_key>``."""
+    name = score_key.rsplit("/", 1)[-1]
+    return name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+
+
+# ---- results/ --------------------------------------------------------------------------------
+
+
+def safe_name(value: str) -> str:
+    """A file-name-safe form of a run id or model key (S3 keys and local paths alike)."""
+    cleaned = _UNSAFE.sub("_", value).strip("._")
+    if not cleaned:
+        raise ValueError(f"cannot make a file name from {value!r}")
+    return cleaned
+
+
+def parse_timestamp(value: object, name: str = "run.started_at") -> datetime:
+    """An ISO-8601 timestamp as an aware datetime (``Z`` accepted; no offset means UTC)."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"{name} is not an ISO-8601 timestamp: {value!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_date(started_at: str | datetime) -> str:
+    """The UTC date of a timestamp (ISO-8601 text or datetime), as the ``run_date`` value."""
+    moment = started_at if isinstance(started_at, datetime) else parse_timestamp(started_at)
+    return moment.astimezone(UTC).strftime(RUN_DATE_FORMAT)
+
+
+def scores_prefix(results_prefix: str) -> str:
+    return f"{results_prefix.rstrip('/')}/scores/"
+
+
+def runs_prefix(results_prefix: str) -> str:
+    return f"{results_prefix.rstrip('/')}/runs/"
+
+
+def scores_key(results_prefix: str, date: str, run_id: str, model_key: str) -> str:
+    name = f"{safe_name(run_id)}--{safe_name(model_key)}.parquet"
+    return f"{scores_prefix(results_prefix)}run_date={date}/{name}"
+
+
+def summary_key(results_prefix: str, date: str, run_id: str) -> str:
+    return f"{runs_prefix(results_prefix)}run_date={date}/{safe_name(run_id)}.parquet"
+
+
+def report_key(results_prefix: str, run_id: str) -> str:
+    return f"{results_prefix.rstrip('/')}/reports/{safe_name(run_id)}/report.html"

@@ -1,0 +1,48 @@
+"""The ResolveModels state: which models an inference run compares.
+
+The pre-trained model comes from the spec (created once, under a name derived from the spec);
+the latest fine-tuned model is whatever the latest-model pointer names, if it was trained with the
+same spec.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from radimpress import jumpstart
+from radimpress.errors import aws_call
+from radimpress.events import ModelRef, ModelsToCompare
+from radimpress.layout import FINE_TUNED, LATEST_POINTER, PRETRAINED
+from radimpress.sagemaker_jobs import create_once
+from radimpress.spec import ModelSpec
+
+
+def _latest_fine_tuned(s3: Any, bucket: str, spec: ModelSpec) -> dict[str, Any] | None:
+    try:
+        with aws_call(f"s3://{bucket}/{LATEST_POINTER}: read"):
+            body = s3.get_object(Bucket=bucket, Key=LATEST_POINTER)["Body"].read()
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
+            return None
+        raise
+    pointer = json.loads(body)
+    same_model = pointer.get("model_id") == spec.model_id and pointer.get("spec") == spec.name
+    return pointer if same_model else None
+
+
+def resolve_models(
+    sagemaker: Any, s3: Any, bucket: str, spec: ModelSpec, *, prefix: str, role_arn: str
+) -> ModelsToCompare:
+    """The models to compare: the spec's pre-trained model, then the latest fine-tuned one."""
+    request = jumpstart.build_pretrained_model_request(spec, prefix=prefix, role_arn=role_arn)
+    create_once(sagemaker.create_model, request, f"model {request['ModelName']}: create")
+    models = [ModelRef(model_key=PRETRAINED, label=PRETRAINED, model_name=request["ModelName"])]
+    latest = _latest_fine_tuned(s3, bucket, spec)
+    if latest:
+        models.append(
+            ModelRef(model_key=FINE_TUNED, label=FINE_TUNED, model_name=latest["model_name"])
+        )
+    return ModelsToCompare(models=models)

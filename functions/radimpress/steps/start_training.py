@@ -1,0 +1,41 @@
+"""The StartTraining state: start the JumpStart fine-tune built from the resolved spec."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from radimpress import jumpstart
+from radimpress.events import JobStarted
+from radimpress.layout import RunKeys
+from radimpress.sagemaker_jobs import create_once
+from radimpress.settings import Settings
+from radimpress.spec import ModelSpec
+
+
+def start_training(
+    sagemaker: Any, bucket: str, spec: ModelSpec, settings: Settings, *, run_id: str, dataset: str
+) -> tuple[JobStarted, bool]:
+    """Create the training job once; returns the job to poll and whether this call created it.
+
+    The job name derives from the run id, so a retried step finds its own job.
+    """
+    keys = RunKeys(run_id)
+    job_name = jumpstart.resource_name(settings.resource_prefix, "ft", run_id)
+    training = jumpstart.build_training_request(
+        spec,
+        job_name=job_name,
+        role_arn=settings.require_role(),
+        train_uri=f"s3://{bucket}/{keys.train_data_prefix}",
+        output_uri=f"s3://{bucket}/{keys.train_output_prefix}",
+        region=settings.region,
+        instance_type=settings.training_instance_type,
+        epochs=settings.epochs,
+        kms_key_arn=settings.kms_key_arn,
+        tags={"radimpress:run-id": run_id, "radimpress:dataset": dataset},
+    )
+    created = create_once(
+        sagemaker.create_training_job, training, f"training job {job_name}: create"
+    )
+    started = JobStarted(kind="training", job_name=job_name, started_epoch=int(time.time()))
+    return started, created
