@@ -22,6 +22,7 @@ _REGISTRY: dict[str, str] = {
     "lead": "radimpress_training.models.lead:LeadSentenceModel",
     "restate": "radimpress_training.models.restate:RestateModel",
     "retrieval": "radimpress_training.models.retrieval:RetrievalModel",
+    "select": "radimpress_training.models.select:SelectModel",
 }
 
 

@@ -1,0 +1,427 @@
+"""`select`: BM25 neighbours, their consensus template, and learned choice of restated findings.
+
+`restate` showed the recipe (the house template of similar studies plus the positive findings
+radiologists restate) but with hand-set parts: TF-IDF cosine neighbours, a fixed mixing weight
+and a fixed probability threshold. Each part here is learned or chosen by expected score:
+
+* **Neighbours** by Okapi BM25 over placeholder-normalised findings words plus one token per
+  whole sentence (template sentences identify the dictating radiologist): term frequency
+  saturates (``k1``) and long reports are length-normalised (``b``), so a report that repeats
+  normal boilerplate does not outrank one that shares the rare positive words. Neighbour weights
+  are ``(score / best score) ** sharpness``.
+* **Template**: minimum Bayes risk over the neighbours' impressions, as in `consensus`.
+* **Selector**: a logistic regression that gives each non-normal findings sentence the
+  probability that the impression restates it, from the sentence's words and word pairs plus
+  numeric evidence: the restated share of similar training sentences and of the neighbour
+  reports, the best sentence similarity, position, number of positive sentences, whether the
+  template is normal and how much of the sentence it already names. It is trained leave-one-out:
+  a training report's features come from the other reports only, as at generation time.
+* **Wording**: the answer is the template plus the first 0..``max_candidates`` most probable
+  sentences, whichever has the highest expected ROUGE against pseudo-references, the neighbours'
+  impressions with and without each candidate sentence, weighted by neighbour weight and
+  selector probability. No threshold to tune.
+* **Placeholders** are written in the convention of the findings: ``predict(..., convention=)``
+  takes the input file's convention when the caller knows it (the pipeline hands findings over
+  normalised to ``___``); otherwise an explicit ``XXXX`` / ``[** **]`` in the findings, otherwise
+  the training impressions' convention.
+
+Hyperparameters were chosen by 5-fold cross-validation on the Open-i training file only
+(bench/quality.py). scikit-learn, scipy and numpy: workstation and training/transform jobs only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from radimpress import deid
+from radimpress.scoring import RougeScorer
+from radimpress_training.models.base import ImpressionModel, TrainingPair
+from radimpress_training.models.consensus import _majority_convention, features
+from radimpress_training.models.restate import (
+    SentenceIndex,
+    is_normal_statement,
+    sentence_features,
+    sentences,
+    specific_words,
+    terse,
+)
+from radimpress_training.models.sparse import (
+    NeighbourIndex,
+    binary,
+    bm25_weights,
+    count_vectorizer,
+    unique_index,
+    weighted_share,
+)
+
+STATE_FILE = "select.json"
+SELECTOR_FILE = "select-selector.npz"
+PREDICT_BATCH = 4096
+HASH_FEATURES = 2**18
+NUMERIC_FEATURES = 9
+
+
+def _hasher() -> HashingVectorizer:
+    return HashingVectorizer(
+        analyzer=sentence_features,
+        n_features=HASH_FEATURES,
+        alternate_sign=False,
+        binary=True,
+        norm="l2",
+    )
+
+
+class SelectModel(ImpressionModel):
+    name = "select"
+
+    def __init__(
+        self,
+        neighbours: int = 15,
+        k1: float = 1.2,
+        b: float = 0.75,
+        sharpness: float = 4.0,
+        sentence_neighbours: int = 10,
+        regularization: float = 1.0,
+        max_candidates: int = 3,
+        min_overlap: int = 2,
+        pseudo_references: int = 5,
+    ) -> None:
+        self.neighbours = neighbours
+        self.k1 = k1
+        self.b = b
+        self.sharpness = sharpness
+        self.sentence_neighbours = sentence_neighbours
+        self.regularization = regularization
+        self.max_candidates = max_candidates
+        self.min_overlap = min_overlap
+        self.pseudo_references = pseudo_references
+        self._convention: str | None = None
+        self._findings: list[str] = []
+        self._impressions: list[str] = []  # canonical placeholders
+        self._counts = count_vectorizer(features)
+        self._reports: NeighbourIndex | None = None
+        self._most_frequent = 0
+        self._report_restates = np.zeros(0)
+        self._restated = np.zeros(0)  # per training candidate sentence
+        self._sentence_report = np.zeros(0, dtype=np.int64)
+        self._sentence_bounds = np.zeros((0, 2), dtype=np.int64)  # per report: its sentence rows
+        self._sentence_text: list[str] = []
+        self._sentence_position: list[tuple[int, int]] = []  # (position, positive sentences)
+        self._sentences: SentenceIndex | None = None
+        self._coef = np.zeros(HASH_FEATURES + NUMERIC_FEATURES)
+        self._intercept = 0.0
+        self._scorer = RougeScorer(use_stemmer=False)
+
+    # ---- training -------------------------------------------------------------------------
+
+    def fit(self, pairs: Sequence[TrainingPair]) -> SelectModel:
+        if not pairs:
+            raise ValueError("select needs at least one training pair")
+        self._convention = _majority_convention(p.impression for p in pairs)
+        self._findings = [p.findings for p in pairs]
+        self._impressions = [deid.normalize(p.impression) for p in pairs]
+        self._index()
+        self._train_selector()
+        return self
+
+    def _index(self) -> None:
+        """Rebuildable state: the BM25 report index and the labelled training sentences."""
+        self._counts = count_vectorizer(features)
+        counts = self._counts.fit_transform(self._findings)
+        self._reports = NeighbourIndex(bm25_weights(counts, self.k1, self.b))
+        frequency: dict[str, int] = {}
+        for text in self._impressions:
+            frequency[text] = frequency.get(text, 0) + 1
+        common = max(frequency.values())
+        self._most_frequent = next(
+            i for i, t in enumerate(self._impressions) if frequency[t] == common
+        )
+        texts: list[str] = []
+        labels: list[float] = []
+        owners: list[int] = []
+        positions: list[tuple[int, int]] = []
+        bounds = np.zeros((len(self._findings), 2), dtype=np.int64)
+        reports = np.zeros(len(self._findings))
+        for row, (findings, impression) in enumerate(
+            zip(self._findings, self._impressions, strict=True)
+        ):
+            said = [specific_words(s) for s in sentences(impression)]
+            bounds[row, 0] = len(texts)
+            candidates = self._candidates(findings)
+            for position, sentence in candidates:
+                overlap = max((len(specific_words(sentence) & s) for s in said), default=0)
+                texts.append(sentence)
+                labels.append(1.0 if overlap >= self.min_overlap else 0.0)
+                owners.append(row)
+                positions.append((position, len(candidates)))
+                reports[row] = max(reports[row], labels[-1])
+            bounds[row, 1] = len(texts)
+        self._report_restates = reports
+        self._restated = np.asarray(labels)
+        self._sentence_report = np.asarray(owners, dtype=np.int64)
+        self._sentence_bounds = bounds
+        self._sentence_text = texts
+        self._sentence_position = positions
+        self._sentences = SentenceIndex(texts) if texts else None
+
+    @staticmethod
+    def _candidates(findings: str) -> list[tuple[int, str]]:
+        """(position, sentence) of the findings sentences that could be restated."""
+        return [
+            (i, s)
+            for i, s in enumerate(sentences(deid.normalize(findings)))
+            if not is_normal_statement(s) and specific_words(s)
+        ]
+
+    def training_design(self) -> sp.csr_matrix:
+        """Selector features of every training candidate sentence, leave-one-out: a report's
+        neighbours and similar sentences come from the other reports only."""
+        n = len(self._findings)
+        own = (np.arange(n), np.arange(n) + 1)
+        near = self._neighbours(self._counts.transform(self._findings), own)
+        templates = [self._template(rows) for rows in near]
+        owners = self._sentence_report.tolist()
+        exclude = (
+            self._sentence_bounds[self._sentence_report, 0],
+            self._sentence_bounds[self._sentence_report, 1],
+        )
+        return self._design(
+            self._sentence_text,
+            [near[r] for r in owners],
+            [templates[r] for r in owners],
+            self._sentence_position,
+            exclude,
+        )
+
+    def _train_selector(self) -> None:
+        """Logistic regression on the leave-one-out features."""
+        if not self._sentence_text:
+            return
+        design = self.training_design()
+        labels = self._restated
+        if labels.min() == labels.max():  # one class: a constant answer
+            share = float(labels[0])
+            self._coef = np.zeros(design.shape[1])
+            self._intercept = math.log((share + 1e-6) / (1 - share + 1e-6))
+            return
+        model = LogisticRegression(C=self.regularization, solver="liblinear", max_iter=1000)
+        model.fit(design, labels)
+        self._coef = model.coef_.ravel().astype(np.float64)
+        self._intercept = float(model.intercept_[0])
+
+    # ---- shared by training and generation ------------------------------------------------
+
+    def _neighbours(
+        self, counts: sp.csr_matrix, exclude: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> list[list[tuple[int, float]]]:
+        """Per query, (training row, sharpened weight) of its BM25 neighbours, best first."""
+        assert self._reports is not None
+        rows, scores = self._reports.search(binary(counts), self.neighbours, exclude)
+        out = []
+        for row_list, score_list in zip(rows.tolist(), scores.tolist(), strict=True):
+            top = score_list[0] if score_list else 0.0
+            if top <= 0:  # nothing in common: no neighbour (the template is the commonest one)
+                out.append([])
+                continue
+            out.append(
+                [
+                    (r, (s / top) ** self.sharpness)
+                    for r, s in zip(row_list, score_list, strict=True)
+                    if s > 0
+                ]
+            )
+        return out
+
+    def _utility(self, reference: str, candidate: str) -> float:
+        s = self._scorer.score(reference, candidate)
+        return s["rouge1"].fmeasure + s["rouge2"].fmeasure + s["rougeL"].fmeasure
+
+    def _template(self, near: list[tuple[int, float]]) -> str:
+        """Minimum Bayes risk among the neighbours' impressions (first of equals: nearest)."""
+        if not near:
+            return self._impressions[self._most_frequent]
+        weights = [(self._impressions[row], w) for row, w in near]
+        candidates = list(dict.fromkeys(text for text, _ in weights))
+        if len(candidates) == 1:
+            return candidates[0]
+        return max(candidates, key=lambda c: sum(w * self._utility(ref, c) for ref, w in weights))
+
+    def _design(
+        self,
+        texts: list[str],
+        near: list[list[tuple[int, float]]],
+        templates: list[str],
+        positions: list[tuple[int, int]],
+        exclude: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> sp.csr_matrix:
+        """Selector features of candidate sentences: hashed words/pairs + numeric evidence."""
+        assert self._sentences is not None
+        rows, scores = self._sentences.top(texts, self.sentence_neighbours, exclude)
+        sentence_share = weighted_share(rows, scores, self._restated)
+        best = np.maximum(scores[:, 0], 0.0) if scores.shape[1] else np.zeros(len(texts))
+        numeric = np.zeros((len(texts), NUMERIC_FEATURES))
+        for i, (text, neighbours, template, (position, count)) in enumerate(
+            zip(texts, near, templates, positions, strict=True)
+        ):
+            total = sum(w for _, w in neighbours)
+            report_share = (
+                sum(w * self._report_restates[r] for r, w in neighbours) / total if total else 0.0
+            )
+            words = specific_words(text)
+            named = specific_words(template)
+            numeric[i] = (
+                sentence_share[i],
+                report_share,
+                best[i],
+                sentence_share[i] * report_share,
+                position / max(count - 1, 1) if count > 1 else 0.0,
+                1.0 / count,
+                1.0 if not named else 0.0,
+                len(words & named) / len(words) if words else 1.0,
+                1.0,
+            )
+        return sp.hstack([_hasher().transform(texts), sp.csr_matrix(numeric)], format="csr")
+
+    def _probabilities(self, design: sp.csr_matrix) -> np.ndarray:
+        logits = design @ self._coef + self._intercept
+        return 1.0 / (1.0 + np.exp(-np.asarray(logits).ravel()))
+
+    # ---- generation -----------------------------------------------------------------------
+
+    def _word(self, template: str, near: list[tuple[int, float]], picks: list[tuple[str, float]]):
+        """The template plus the prefix of ``picks`` with the highest expected ROUGE."""
+        options = [template]
+        for j in range(1, len(picks) + 1):
+            options.append(" ".join([template, *(text for text, _ in picks[:j])]))
+        if len(options) == 1 or not near:
+            return template
+        merged: dict[str, float] = {}
+        for row, w in near:
+            text = self._impressions[row]
+            merged[text] = merged.get(text, 0.0) + w
+        references = sorted(merged.items(), key=lambda i: -i[1])[: self.pseudo_references]
+        total = sum(w for _, w in references)
+        pseudo: list[tuple[str, float]] = []
+        for subset in itertools.product((False, True), repeat=len(picks)):
+            chance = 1.0
+            for included, (_, p) in zip(subset, picks, strict=True):
+                chance *= p if included else 1.0 - p
+            added = [text for included, (text, _) in zip(subset, picks, strict=True) if included]
+            for text, w in references:
+                pseudo.append((" ".join([text, *added]), chance * w / total))
+
+        def expected(option: str) -> float:
+            return sum(w * self._utility(ref, option) for ref, w in pseudo if w > 0)
+
+        return max(options, key=expected)
+
+    def _answer_batch(self, texts: list[str]) -> list[str]:
+        near = self._neighbours(self._counts.transform(texts))
+        templates = [self._template(rows) for rows in near]
+        if self._sentences is None:
+            return templates
+        owners: list[int] = []
+        found: list[str] = []
+        positions: list[tuple[int, int]] = []
+        for row, text in enumerate(texts):
+            candidates = self._candidates(text)
+            for position, sentence in candidates:
+                owners.append(row)
+                found.append(sentence)
+                positions.append((position, len(candidates)))
+        if not found:
+            return templates
+        probability = self._probabilities(
+            self._design(
+                found, [near[r] for r in owners], [templates[r] for r in owners], positions
+            )
+        ).tolist()
+        per_report: dict[int, list[tuple[float, int, str]]] = {}
+        for owner, p, sentence, (position, _) in zip(
+            owners, probability, found, positions, strict=True
+        ):
+            per_report.setdefault(owner, []).append((p, position, sentence))
+        out = list(templates)
+        for row, scored in per_report.items():
+            named = specific_words(templates[row])
+            picks: list[tuple[str, float]] = []
+            for p, _, sentence in sorted(scored, key=lambda i: (-i[0], i[1])):
+                text = terse(sentence)
+                if specific_words(text) <= named or any(text == t for t, _ in picks):
+                    continue
+                picks.append((text, p))
+                if len(picks) == self.max_candidates:
+                    break
+            out[row] = self._word(templates[row], near[row], picks)
+        return out
+
+    def predict(self, findings: Sequence[str], convention: str | None = None) -> list[str]:
+        """One impression per findings text; ``convention``: the input file's placeholders."""
+        if self._reports is None:
+            raise RuntimeError("select model is not trained")
+        out: list[str] = []
+        for start in range(0, len(findings), PREDICT_BATCH):
+            chunk = list(findings[start : start + PREDICT_BATCH])
+            distinct, codes = unique_index(chunk)
+            answers = self._answer_batch(distinct)
+            for text, code in zip(chunk, codes.tolist(), strict=True):
+                out.append(deid.render(answers[code], self._convention_for(text, convention)))
+        return out
+
+    def _convention_for(self, findings: str, given: str | None) -> str | None:
+        if given is not None:
+            return given
+        explicit = deid.detect(findings)
+        if explicit in (None, deid.Convention.MIMIC):  # canonical "___" says nothing
+            return self._convention
+        return explicit
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "neighbours": self.neighbours,
+            "k1": self.k1,
+            "b": self.b,
+            "sharpness": self.sharpness,
+            "sentence_neighbours": self.sentence_neighbours,
+            "regularization": self.regularization,
+            "max_candidates": self.max_candidates,
+            "min_overlap": self.min_overlap,
+            "pseudo_references": self.pseudo_references,
+        }
+
+    def save(self, directory: str | Path) -> None:
+        """Training pairs (indexes are rebuilt on load) and the selector's weights."""
+        super().save(directory)
+        directory = Path(directory)
+        payload = {
+            "convention": self._convention,
+            "findings": self._findings,
+            "impressions": self._impressions,
+        }
+        (directory / STATE_FILE).write_text(json.dumps(payload), encoding="utf-8")
+        np.savez(directory / SELECTOR_FILE, coef=self._coef, intercept=self._intercept)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], directory: Path) -> SelectModel:
+        payload = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+        model = cls(**state)
+        model._convention = payload["convention"]
+        model._findings = payload["findings"]
+        model._impressions = payload["impressions"]
+        model._index()
+        with np.load(directory / SELECTOR_FILE) as selector:
+            model._coef = selector["coef"]
+            model._intercept = float(selector["intercept"])
+        return model
