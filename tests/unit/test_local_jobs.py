@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from botocore.session import get_session
 from handler_support import BUCKET, ROLE
 
-from radimpress_workstation.job_backend.backend import LocalJobBackend, compile_json_path
+from radimpress_workstation.job_backend.backend import LocalJobBackend
+from radimpress_workstation.job_backend.jsonpath import compile_json_path
 from radimpress_workstation.synthetic import generate_reports
 
 PROCESSING = {

@@ -1,0 +1,56 @@
+"""What a container image does inside a local job: the interface every local container implements.
+
+SageMaker runs a job by starting the container its image URI names; the local backend does the
+same with a Python object. The backend (``backend.CONTAINER_FINDERS``) asks each finder in turn
+for the container behind an image URI; the first that knows the image runs the job. The backend
+keeps SageMaker's own part (requests, channels in and model.tar.gz out, DataProcessing, batches,
+status) so a container only answers what the image would:
+
+- ``check_model``: what CreateModel refuses for this image (e.g. a trained model without data);
+- ``train``: the training entry point, given SageMaker's ``SM_*`` environment; it writes the
+  model into ``SM_MODEL_DIR``;
+- ``serve``: the model a transform job invokes, loaded from the extracted model.tar.gz (None
+  when the model has no ``ModelDataUrl``); it turns request bodies into response bodies.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ServingModel(Protocol):
+    """A loaded model behind a transform job: request bodies in, response bodies out."""
+
+    def decode(self, payload: Any) -> Any:
+        """One request body (the JSON value after InputFilter) -> the model's input.
+
+        Raises ``JobFailed`` saying what is wrong with the body (never quoting it).
+        """
+
+    def predict(self, inputs: list[Any]) -> list[Any]:
+        """Decoded inputs -> one response body (a JSON value) per input, in order."""
+
+
+class Container(ABC):
+    """The image a job runs; found by its URI."""
+
+    image: str
+
+    @abstractmethod
+    def check_model(self, primary_container: Mapping[str, Any], operation: str) -> None:
+        """Refuse (``ClientError``) a CreateModel request this image cannot serve."""
+
+    @abstractmethod
+    def train(self, env: Mapping[str, str]) -> None:
+        """Run the training entry point with SageMaker's ``SM_*`` variables (not os.environ)."""
+
+    @abstractmethod
+    def serve(self, model_dir: Path | None) -> ServingModel:
+        """The model a transform job invokes; ``model_dir`` holds the extracted model.tar.gz."""
+
+
+# A finder returns the container behind an image URI, or None when the image is not its own.
+ContainerFinder = Callable[[str], Container | None]

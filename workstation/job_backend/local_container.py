@@ -1,0 +1,145 @@
+"""The container behind ``radimpress-local/<model>`` images: the local models as SageMaker runs one.
+
+Training reads the ``training`` channel as JumpStart's text2text fine-tuning does (every
+``*.jsonl`` line turned into a (prompt, completion) pair by ``template.json``), fits the model and
+saves it into ``SM_MODEL_DIR``. Serving answers JumpStart's text2text request
+(``{"text_inputs": ...}``, or a bare string) with ``{"generated_texts": [...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from radimpress.spec import LOCAL_IMAGE_PREFIX
+from radimpress.storage import json_objects
+from radimpress_workstation.job_backend.api_checks import validation_error
+from radimpress_workstation.job_backend.containers import Container
+from radimpress_workstation.job_backend.job_record import JobFailed
+
+_DEFAULT_TEMPLATE = {"prompt": "{prompt}", "completion": "{completion}"}
+
+
+def find_local_container(image: str) -> LocalModelContainer | None:
+    """The container of a ``radimpress-local/<model>`` image naming a local model, else None."""
+    from radimpress_training.models import available_models
+
+    if image.startswith(LOCAL_IMAGE_PREFIX):
+        model_name = image[len(LOCAL_IMAGE_PREFIX) :]
+        if model_name in available_models():
+            return LocalModelContainer(image, model_name)
+    return None
+
+
+class LocalModelContainer(Container):
+    """One local model (``radimpress_training.models``) as a training and inference image."""
+
+    def __init__(self, image: str, model_name: str) -> None:
+        self.image = image
+        self.model_name = model_name
+
+    def check_model(self, primary_container: Mapping[str, Any], operation: str) -> None:
+        from radimpress_training.models import get_model_class
+
+        has_data = bool(
+            primary_container.get("ModelDataUrl") or primary_container.get("ModelDataSource")
+        )
+        if get_model_class(self.model_name).needs_training and not has_data:
+            raise validation_error(
+                operation,
+                f"local model {self.model_name!r} is trained: PrimaryContainer.ModelDataUrl must "
+                "point at its model.tar.gz",
+            )
+
+    def train(self, env: Mapping[str, str]) -> None:
+        run_local_training(self.model_name, env)
+
+    def serve(self, model_dir: Path | None) -> LocalServingModel:
+        from radimpress_training.models import get_model_class, load_model
+
+        if model_dir is None:
+            return LocalServingModel(get_model_class(self.model_name)())
+        model = load_model(model_dir)
+        if model.name != self.model_name:
+            raise JobFailed(
+                f"the model artifact holds a {model.name!r} model but the image runs "
+                f"{self.model_name!r}"
+            )
+        return LocalServingModel(model)
+
+
+class LocalServingModel:
+    """A local model answering JumpStart's text2text requests."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def decode(self, payload: Any) -> str:
+        """Accept the JumpStart text2text request (``{"text_inputs": ...}``) or a bare string."""
+        if isinstance(payload, str):
+            return payload
+        if isinstance(payload, dict) and isinstance(payload.get("text_inputs"), str):
+            return payload["text_inputs"]
+        raise JobFailed("model input must be a string or an object with 'text_inputs'")
+
+    def predict(self, inputs: list[Any]) -> list[Any]:
+        return [{"generated_texts": [text]} for text in self.model.predict(inputs)]
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        yield from json_objects(handle, path.name, JobFailed)
+
+
+def _render(template: str, record: Mapping[str, Any], where: str) -> str:
+    try:
+        return template.format_map(record)
+    except KeyError as err:
+        missing = err.args[0]
+        raise JobFailed(f"{where}: field {missing!r} named by template.json is missing") from None
+    except (IndexError, ValueError) as err:
+        problem = type(err).__name__
+        raise JobFailed(f"{where}: template.json cannot be applied ({problem})") from None
+
+
+def run_local_training(model_name: str, env: Mapping[str, str]) -> None:
+    """The entry point a local training "container" runs, given SageMaker's ``SM_*`` variables.
+
+    Reads every ``*.jsonl`` in the training channel (``SM_CHANNEL_TRAINING``), turns each line
+    into a (prompt, completion) pair with ``template.json`` as JumpStart does, fits the model and
+    saves it into ``SM_MODEL_DIR``. The environment is passed in, not read from os.environ, so
+    concurrent jobs do not race.
+    """
+    from radimpress_training.models import TrainingPair, get_model_class
+
+    model_class = get_model_class(model_name)
+    pairs: list[TrainingPair] = []
+    if model_class.needs_training:
+        channel = Path(env.get("SM_CHANNEL_TRAINING", ""))
+        if not channel.is_dir():
+            raise JobFailed(f"model {model_name!r} needs a 'training' channel")
+        template = dict(_DEFAULT_TEMPLATE)
+        template_file = channel / "template.json"
+        if template_file.exists():
+            try:
+                template.update(json.loads(template_file.read_text(encoding="utf-8")))
+            except json.JSONDecodeError:
+                raise JobFailed("template.json is not valid JSON") from None
+        files = sorted(channel.rglob("*.jsonl"))
+        if not files:
+            raise JobFailed("the training channel holds no *.jsonl file")
+        for path in files:
+            for number, record in _iter_jsonl(path):
+                where = f"{path.name} line {number}"
+                pairs.append(
+                    TrainingPair(
+                        _render(template["prompt"], record, where),
+                        _render(template["completion"], record, where),
+                    )
+                )
+        if not pairs:
+            raise JobFailed("the training channel holds no records")
+    model = model_class().fit(pairs)
+    model.save(env["SM_MODEL_DIR"])

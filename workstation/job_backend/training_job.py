@@ -1,0 +1,78 @@
+"""What SageMaker does around a training container: channels in, ``SM_*`` variables, model out.
+
+Every ``InputDataConfig`` channel is downloaded into ``<job dir>/input/data/<channel>``, the
+container's training entry point runs with SageMaker's environment and writes the model into
+``<job dir>/model`` (``SM_MODEL_DIR``), and that folder goes to
+``<S3OutputPath>/<job>/output/model.tar.gz`` (or, with ``CompressionType=NONE``, as files under
+``.../output/model/``).
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from radimpress_workstation.job_backend.api_checks import split_s3_uri
+from radimpress_workstation.job_backend.containers import Container
+from radimpress_workstation.job_backend.job_record import Job, JobFailed
+from radimpress_workstation.job_backend.s3_files import download_prefix
+
+
+def run_training_job(job: Job, container: Container, s3: Any) -> None:
+    """Run one training job to its end; sets ``job.artifact`` to the model's S3 URI."""
+    request = job.request
+    with tempfile.TemporaryDirectory(prefix=f"radimpress-{job.name}-") as tmp:
+        root = Path(tmp)
+        channels = {}
+        for channel in request.get("InputDataConfig", []):
+            job.check_stop()
+            name = channel["ChannelName"]
+            target = root / "input" / "data" / name
+            target.mkdir(parents=True)
+            download_prefix(
+                s3, channel["DataSource"]["S3DataSource"]["S3Uri"], target, f"channel {name!r}"
+            )
+            channels[name] = target
+        model_dir = root / "model"
+        output_dir = root / "output" / "data"
+        model_dir.mkdir()
+        output_dir.mkdir(parents=True)
+        env = {
+            **request.get("Environment", {}),
+            "SM_MODEL_DIR": str(model_dir),
+            "SM_INPUT_DIR": str(root / "input"),
+            "SM_OUTPUT_DATA_DIR": str(output_dir),
+            "SM_CHANNELS": json.dumps(sorted(channels)),
+            "SM_HPS": json.dumps(request.get("HyperParameters", {})),
+            "SM_CURRENT_HOST": "algo-1",
+            "TRAINING_JOB_NAME": job.name,
+            **{f"SM_CHANNEL_{n.upper()}": str(p) for n, p in channels.items()},
+        }
+        job.check_stop()
+        container.train(env)
+        job.check_stop()
+        if not any(model_dir.iterdir()):
+            raise JobFailed("the model wrote nothing to SM_MODEL_DIR")
+        job.artifact = _upload_model(job, model_dir, root, s3)
+
+
+def _upload_model(job: Job, model_dir: Path, root: Path, s3: Any) -> str:
+    output = job.request["OutputDataConfig"]
+    bucket, prefix = split_s3_uri(output["S3OutputPath"], "S3OutputPath", "")
+    prefix = prefix.rstrip("/")
+    job_prefix = f"{prefix}/{job.name}/output" if prefix else f"{job.name}/output"
+    if output.get("CompressionType", "GZIP") == "NONE":
+        for path in sorted(model_dir.rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(model_dir).as_posix()
+                s3.upload_file(str(path), bucket, f"{job_prefix}/model/{rel}")
+        return f"s3://{bucket}/{job_prefix}/model/"
+    archive = root / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(model_dir.iterdir()):
+            tar.add(path, arcname=path.name)
+    s3.upload_file(str(archive), bucket, f"{job_prefix}/model.tar.gz")
+    return f"s3://{bucket}/{job_prefix}/model.tar.gz"

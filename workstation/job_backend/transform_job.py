@@ -1,0 +1,163 @@
+"""What Batch Transform does around an inference container: lines in, DataProcessing, lines out.
+
+Every object under the ``TransformInput`` S3 prefix is read line by line (``SplitType=Line``);
+each line is parsed as JSON, ``InputFilter`` picks the request body, the container answers a batch
+of bodies at a time, ``JoinSource=Input`` puts the answer beside the input record as
+``SageMakerOutput``, ``OutputFilter`` picks what is written, and the lines go to
+``<S3OutputPath>/<input file name>.out`` in input order (``AssembleWith=Line``). Memory holds one
+batch. A line that cannot be processed fails the job, naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+from radimpress_workstation.job_backend.api_checks import split_s3_uri
+from radimpress_workstation.job_backend.containers import Container, ServingModel
+from radimpress_workstation.job_backend.job_record import Job, JobFailed
+from radimpress_workstation.job_backend.s3_files import download_prefix
+
+Filter = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Processing:
+    """DataProcessing and AssembleWith of one transform job."""
+
+    input_filter: Filter
+    output_filter: Filter
+    join_input: bool
+    line_end: str
+
+
+def run_transform_job(
+    job: Job,
+    container: Container,
+    primary_container: Mapping[str, Any],
+    filters: tuple[Filter, Filter],
+    s3: Any,
+    predict_batch: int,
+) -> None:
+    """Run one transform job to its end; ``filters`` are the compiled Input/OutputFilter."""
+    request = job.request
+    processing = _Processing(
+        input_filter=filters[0],
+        output_filter=filters[1],
+        join_input=request.get("DataProcessing", {}).get("JoinSource", "None") == "Input",
+        line_end="\n" if request["TransformOutput"].get("AssembleWith", "None") == "Line" else "",
+    )
+    out_bucket, out_prefix = split_s3_uri(
+        request["TransformOutput"]["S3OutputPath"], "S3OutputPath", ""
+    )
+    out_prefix = out_prefix.rstrip("/")
+    with tempfile.TemporaryDirectory(prefix=f"radimpress-{job.name}-") as tmp:
+        root = Path(tmp)
+        model = container.serve(_model_dir(primary_container, root, s3))
+        inputs = download_prefix(
+            s3,
+            request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"],
+            root / "input",
+            "TransformInput",
+        )
+        for index, path in enumerate(inputs):
+            job.check_stop()
+            relative = path.relative_to(root / "input").as_posix()
+            out_path = root / f"output-{index}.out"
+            _transform_file(job, model, path, out_path, relative, processing, predict_batch)
+            key = f"{out_prefix}/{relative}.out" if out_prefix else f"{relative}.out"
+            s3.upload_file(str(out_path), out_bucket, key)
+
+
+def _model_dir(primary_container: Mapping[str, Any], root: Path, s3: Any) -> Path | None:
+    """``ModelDataUrl`` downloaded and extracted, as SageMaker extracts it into /opt/ml/model."""
+    url = primary_container.get("ModelDataUrl")
+    if not url:
+        return None
+    bucket, key = split_s3_uri(url, "ModelDataUrl", "")
+    archive = root / "model.tar.gz"
+    try:
+        s3.download_file(bucket, key, str(archive))
+    except ClientError:
+        raise JobFailed(f"cannot read the model artifact {url}") from None
+    model_dir = root / "model"
+    model_dir.mkdir()
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(model_dir, filter="data")
+    except (tarfile.TarError, OSError):
+        raise JobFailed(f"the model artifact {url} is not a readable model.tar.gz") from None
+    return model_dir
+
+
+def _transform_file(
+    job: Job,
+    model: ServingModel,
+    path: Path,
+    out_path: Path,
+    relative: str,
+    processing: _Processing,
+    predict_batch: int,
+) -> None:
+    """Stream one input file through the model in batches: memory holds one batch."""
+    with (
+        path.open(encoding="utf-8") as handle,
+        out_path.open("w", encoding="utf-8") as out,
+    ):
+        batch: list[tuple[int, Any, Any]] = []
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            batch.append(_parse_line(model, number, line, relative, processing.input_filter))
+            if len(batch) >= predict_batch:
+                _write_batch(job, model, batch, out, relative, processing)
+                batch = []
+        if batch:
+            _write_batch(job, model, batch, out, relative, processing)
+
+
+def _parse_line(
+    model: ServingModel, number: int, line: str, relative: str, input_filter: Filter
+) -> tuple[int, Any, Any]:
+    """(line number, the input record, the model's input) of one input line."""
+    where = f"{relative} line {number}"
+    try:
+        record = json.loads(line)
+    except ValueError:  # invalid JSON, or an integer too long for Python to read
+        raise JobFailed(f"{where}: not valid JSON") from None
+    try:
+        return number, record, model.decode(input_filter(record))
+    except JobFailed as err:
+        raise JobFailed(f"{where}: {err}") from None
+
+
+def _write_batch(
+    job: Job,
+    model: ServingModel,
+    batch: list[tuple[int, Any, Any]],
+    out: IO[str],
+    relative: str,
+    processing: _Processing,
+) -> None:
+    job.check_stop()
+    answers = model.predict([model_input for _, _, model_input in batch])
+    if len(answers) != len(batch):
+        raise JobFailed(f"{relative}: the model returned {len(answers)} of {len(batch)}")
+    for (number, record, _), result in zip(batch, answers, strict=True):
+        if processing.join_input:
+            if not isinstance(record, dict):
+                raise JobFailed(f"{relative} line {number}: JoinSource=Input needs objects")
+            result = {**record, "SageMakerOutput": result}
+        try:
+            result = processing.output_filter(result)
+        except JobFailed as err:
+            raise JobFailed(f"{relative} line {number}: {err}") from None
+        out.write(json.dumps(result, ensure_ascii=False))
+        out.write(processing.line_end)
