@@ -3,38 +3,66 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+CHECKOV := $(VENV)/checkov
+CHECKOV_VERSION := 3.3.30
 REGION ?= us-east-1
 STACK ?= radimpress
 export AWS_DEFAULT_REGION ?= $(REGION)
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint unit build deploy delete bench resolve-jumpstart clean
+.PHONY: help venv venv-ml demo test lint unit build deploy delete bench resolve-jumpstart constraints clean
 
-help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+help: ## List the targets (coloured on a terminal, plain when piped)
+	@if [ -t 1 ]; then on=$$'\033[36m'; off=$$'\033[0m'; else on=; off=; fi; \
+	grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-18s%s %s\n", on, $$1, off, $$2}'
 
+# Two stamps: the unit tests and the local runtime need no PyTorch; the seq2seq path does.
 $(VENV)/.installed: pyproject.toml constraints.txt functions/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[local,dev]'
+	@touch $@
+
+$(VENV)/.installed-ml: $(VENV)/.installed
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[local,ml,dev]'
 	@touch $@
 
-venv: $(VENV)/.installed ## Create or update .venv with pinned dependencies
+# checkov pins its own boto3 (1.35), which would break sam and moto here: it gets a venv of its own.
+$(CHECKOV)/.installed:
+	@test -x $(CHECKOV)/bin/python || $(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+venv: $(VENV)/.installed ## Create or update .venv with pinned dependencies (no PyTorch)
+
+venv-ml: $(VENV)/.installed-ml ## Add the seq2seq extra (CPU PyTorch, transformers) to .venv
 
 demo: venv ## Run the whole pipeline locally (no AWS account) on generated data
 	$(BIN)/radimpress demo
 
-lint: venv ## ruff, cfn-lint and sam validate --lint
+lint: venv $(CHECKOV)/.installed ## ruff (check + format), mypy, cfn-lint, sam validate --lint, checkov
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --region $(REGION) --template template.yaml
+	$(CHECKOV)/bin/checkov --quiet --compact --config-file .checkov.yaml --file template.yaml
 
-test: venv lint ## Create/update the environment, lint, and run every test
+test: venv-ml lint ## Create/update the environment, lint, and run every test
 	$(BIN)/pytest
 
-unit: venv ## Only the fast unit tests
+unit: venv ## Only the fast unit tests (no PyTorch needed)
 	$(BIN)/pytest tests/unit
+
+constraints: ## Regenerate constraints.txt from a fresh venv with every extra
+	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/pip install --quiet --upgrade pip
+	.venv-constraints/bin/pip install --quiet -e '.[local,ml,dev]'
+	{ echo "# Pins for every package of .[local,ml,dev]; regenerate with: make constraints"; \
+	  .venv-constraints/bin/pip freeze --exclude-editable | grep -v '^radimpress'; } > constraints.txt
+	rm -rf .venv-constraints
 
 build: venv ## sam build (no Docker) into .aws-sam/
 	$(BIN)/sam build --template template.yaml
