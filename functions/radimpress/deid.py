@@ -44,11 +44,6 @@ def normalize(text: str) -> str:
     return _UNDERSCORES.sub(CANONICAL, text)
 
 
-def count_placeholders(text: str) -> int:
-    """How many masked spans ``text`` holds, whatever their convention."""
-    return len(_UNDERSCORES.findall(normalize(text)))
-
-
 def detect(text: str) -> Convention | None:
     """The convention ``text`` uses most, or None when it holds no placeholder."""
     counts = {c: len(p.findall(text)) for c, p in _PATTERNS.items()}

@@ -44,4 +44,4 @@ def test_detect_and_render_round_trip() -> None:
     assert deid.render(canonical, deid.Convention.OPENI) == "x-XXXX and XXXX"
     assert deid.render(canonical, "___") == canonical
     assert deid.render(canonical, None) == canonical
-    assert deid.count_placeholders("XXXX, ___ and [** x **]") == 3
+    assert deid.normalize("XXXX, ___ and [** x **]").count(deid.CANONICAL) == 3
