@@ -32,7 +32,7 @@ from radimpress.clinical.observations import NO_FINDING, OBSERVATIONS  # noqa: E
 
 SHARED = ROOT.parent / "shared" / "data" / "openi"
 
-# ---- the 20-line keyword + negation baseline (the point of comparison) --------------
+# ---- the 20-line keyword + negation baseline (the point of comparison) --------------
 _BASE_KEYWORDS = {
     "Enlarged Cardiomediastinum": r"widened mediastinum|mediastinal widening",
     "Cardiomegaly": r"cardiomegaly|enlarged heart|heart is enlarged",

@@ -30,7 +30,7 @@ poll granularity), ``emulator`` (execution time in no Task or Wait state), ``loc
 Each case runs ``--repeat`` times (fresh processes, default 3; the machine may be shared) and the
 run with the median drop-to-tables time is reported, with the min and max.
 
-Target (issue 3): 2,000 reports from drop to printed tables in under 60 s on 2 cores.
+Target: 2,000 reports from drop to printed tables in under 60 s on 2 cores.
 Writes bench/results/local_e2e.json.
 """
 

@@ -1,7 +1,7 @@
 """The observation vocabulary: the 14 CheXpert observations and the phrases that mention them.
 
-Kept apart from the scope rules in `labeler.py` so that adding an observation (the issue names
-Emphysema and Granuloma as likely next ones) touches data, not logic. Patterns are written against
+Kept apart from the scope rules in `labeler.py` so that adding an observation (Emphysema and
+Granuloma are likely next ones) touches data, not logic. Patterns are written against
 the labeler's normalised text: lower case, hyphens as spaces, de-identification placeholders
 (`XXXX`, `___`) as the word `xxxx`.
 """
