@@ -69,6 +69,12 @@ SELECTOR_FILE = "select-selector.npz"
 PREDICT_BATCH = 4096
 HASH_FEATURES = 2**18
 NUMERIC_FEATURES = 9
+# MBR candidates per query (the heaviest distinct neighbour impressions): bounds ROUGE calls.
+TEMPLATE_CANDIDATES = 8
+# Pseudo-reference combinations below this probability are left out of the expectation.
+MIN_CHANCE = 0.02
+# Neighbour impressions lighter than this share of the heaviest are left out of expectations.
+MIN_WEIGHT = 0.05
 
 
 def _hasher() -> HashingVectorizer:
@@ -86,11 +92,11 @@ class SelectModel(ImpressionModel):
 
     def __init__(
         self,
-        neighbours: int = 15,
-        k1: float = 1.2,
+        neighbours: int = 25,
+        k1: float = 2.0,
         b: float = 0.75,
         sharpness: float = 4.0,
-        sentence_neighbours: int = 10,
+        sentence_neighbours: int = 20,
         regularization: float = 1.0,
         max_candidates: int = 3,
         min_overlap: int = 2,
@@ -189,8 +195,9 @@ class SelectModel(ImpressionModel):
         n = len(self._findings)
         own = (np.arange(n), np.arange(n) + 1)
         near = self._neighbours(self._counts.transform(self._findings), own)
-        templates = [self._template(rows) for rows in near]
         owners = self._sentence_report.tolist()
+        # Only reports with candidate sentences need their (leave-one-out) template.
+        templates = {r: self._template(near[r]) for r in dict.fromkeys(owners)}
         exclude = (
             self._sentence_bounds[self._sentence_report, 0],
             self._sentence_bounds[self._sentence_report, 1],
@@ -247,14 +254,28 @@ class SelectModel(ImpressionModel):
         return s["rouge1"].fmeasure + s["rouge2"].fmeasure + s["rougeL"].fmeasure
 
     def _template(self, near: list[tuple[int, float]]) -> str:
-        """Minimum Bayes risk among the neighbours' impressions (first of equals: nearest)."""
+        """Minimum Bayes risk among the neighbours' impressions (first of equals: nearest).
+
+        Equal impressions are merged (their weights add up: the same expectation with fewer
+        ROUGE calls) and only the ``TEMPLATE_CANDIDATES`` heaviest are candidates."""
         if not near:
             return self._impressions[self._most_frequent]
-        weights = [(self._impressions[row], w) for row, w in near]
-        candidates = list(dict.fromkeys(text for text, _ in weights))
-        if len(candidates) == 1:
-            return candidates[0]
-        return max(candidates, key=lambda c: sum(w * self._utility(ref, c) for ref, w in weights))
+        merged: dict[str, float] = {}
+        for row, w in near:
+            text = self._impressions[row]
+            merged[text] = merged.get(text, 0.0) + w
+        if len(merged) == 1:
+            return next(iter(merged))
+        heaviest = max(merged.values())
+        # Neighbours weighing under MIN_WEIGHT of the nearest barely move the expectation.
+        references = [(t, w) for t, w in merged.items() if w >= MIN_WEIGHT * heaviest]
+        if len(references) == 1:
+            return references[0][0]
+        ranked = sorted(range(len(references)), key=lambda i: -references[i][1])
+        candidates = [references[i][0] for i in sorted(ranked[:TEMPLATE_CANDIDATES])]
+        return max(
+            candidates, key=lambda c: sum(w * self._utility(ref, c) for ref, w in references)
+        )
 
     def _design(
         self,
@@ -310,6 +331,7 @@ class SelectModel(ImpressionModel):
             text = self._impressions[row]
             merged[text] = merged.get(text, 0.0) + w
         references = sorted(merged.items(), key=lambda i: -i[1])[: self.pseudo_references]
+        references = [(t, w) for t, w in references if w >= MIN_WEIGHT * references[0][1]]
         total = sum(w for _, w in references)
         pseudo: list[tuple[str, float]] = []
         for subset in itertools.product((False, True), repeat=len(picks)):
@@ -317,6 +339,8 @@ class SelectModel(ImpressionModel):
             for included, (_, p) in zip(subset, picks, strict=True):
                 chance *= p if included else 1.0 - p
             added = [text for included, (text, _) in zip(subset, picks, strict=True) if included]
+            if chance < MIN_CHANCE:
+                continue
             for text, w in references:
                 pseudo.append((" ".join([text, *added]), chance * w / total))
 
