@@ -2,8 +2,8 @@
 
 Builds a throw-away SAM app (one no-op function; a chain of Lambda tasks, then an inline Map over
 items calling it) with EmbeddedStack, runs it with moto's interpreter as shipped
-(``fast_interpreter=False``, the reference) and with the seam's speed-ups, and compares both with
-the same handler called in-process with a JSON round trip. Prints and writes
+(``fast_interpreter=False``, the reference) and with the speed-ups (``moto_speedups``), and
+compares both with the same handler called in-process with a JSON round trip. Prints and writes
 bench/results/emulator_overhead.json.
 
     .venv/bin/python bench/emulator_overhead.py [--chain 30] [--items 100] [--repeat 3]
@@ -123,12 +123,12 @@ def _phase_seconds(history: list[dict], first: str, last: str) -> float:
 
 def _run_once(app: Path, stock: bool, name: str, chain: int) -> dict:
     """One execution on a fresh stack: stock moto behaviour, or the seam's optimisations."""
-    from radimpress_workstation.embedded import lambda_seam
+    from radimpress_workstation.embedded import lambda_seam, moto_speedups
     from radimpress_workstation.embedded.stack import EmbeddedStack
 
-    saved = lambda_seam.read_history
-    if stock:  # a watcher polling moto's API, as without the seam's in-process history read
-        lambda_seam.read_history = lambda arn: None
+    saved = moto_speedups.read_history
+    if stock:  # a watcher polling moto's API, as without the in-process history read
+        moto_speedups.read_history = lambda arn: None
     try:
         with EmbeddedStack(app / "template.yaml", fast_interpreter=not stock) as stack:
             arn = stack.start_execution("incoming/bench.json", name=name)
@@ -137,7 +137,7 @@ def _run_once(app: Path, stock: bool, name: str, chain: int) -> dict:
             wall = time.perf_counter() - t0
             stats = lambda_seam.stats().as_dict()
     finally:
-        lambda_seam.read_history = saved
+        moto_speedups.read_history = saved
     if result.status != "SUCCEEDED":
         raise SystemExit(f"bench execution {result.status}: {result.error} {result.cause}")
     return {

@@ -13,7 +13,7 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from radimpress_workstation.embedded import lambda_seam
-from radimpress_workstation.embedded.stack import MOTO_CONFIG
+from radimpress_workstation.embedded.moto_config import MOTO_CONFIG
 
 pytestmark = pytest.mark.usefixtures("socket_disabled")
 

@@ -9,7 +9,7 @@ import time
 import pytest
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from radimpress_workstation.embedded import executions, lambda_seam
+from radimpress_workstation.embedded import eventbridge, executions, lambda_seam
 from radimpress_workstation.embedded.stack import EmbeddedStack, StackError
 from radimpress_workstation.embedded.template import load
 
@@ -97,7 +97,7 @@ def test_fill_template_quotes_values_outside_strings_only():
             "InputTemplate": '{"k": <key>, "s": <size>, "text": "key=<key> size=<size>"}',
         }
     }
-    assert executions.target_input(target, event) == {
+    assert eventbridge.target_input(target, event) == {
         "k": 'a"b',
         "s": 3,
         "text": 'key=a"b size=3',

@@ -1,21 +1,21 @@
-"""Start, watch and wait on Step Functions executions, and derive their input like EventBridge.
+"""Watch and wait on Step Functions executions, and say what they did.
 
-``wait`` follows ``get_execution_history`` while moto runs the execution on its own thread and
-hands each new event to a callback (the operator's progress line); ``describe`` turns an event into
-that line without ever printing state input or output. ``target_input`` applies an EventBridge
-target's InputTransformer / Input / InputPath to an event, so the local execution input is the one
-the template's rule produces in the cloud.
+``wait`` follows the execution history while moto runs the execution on its own thread and hands
+each new event to a callback (the operator's progress line); ``describe`` turns an event into that
+line without ever printing state input or output; ``ExecutionResult`` names the state that failed
+and its cause. (What starts an execution, the template's EventBridge rule, is ``eventbridge``.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from radimpress_workstation.embedded import moto_speedups
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _FAIL_TYPES = ("Failed", "TimedOut", "Aborted")
@@ -162,9 +162,7 @@ def stop(sfn: Any, execution_arn: str, error: str, cause: str, limit: float = 10
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    from radimpress_workstation.embedded import lambda_seam
-
-    fast = lambda_seam.read_history(execution_arn)
+    fast = moto_speedups.read_history(execution_arn)
     if fast is not None:
         return fast
     events: list[dict[str, Any]] = []
@@ -207,86 +205,3 @@ def _result(described: Mapping[str, Any], history: list[dict[str, Any]]) -> Exec
         history=history,
         visited=visited,
     )
-
-
-# -- EventBridge ------------------------------------------------------------------------------
-
-
-def pattern_matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
-    """EventBridge pattern matching, by moto's implementation (prefix, anything-but, ...)."""
-    from moto.events.models import EventPattern
-
-    return EventPattern.load(json.dumps(pattern)).matches_event(dict(event))
-
-
-def _json_path(event: Any, path: str) -> Any:
-    """The simple JSONPath EventBridge allows in InputPathsMap/InputPath ($.a.b[0].c)."""
-    if path == "$":
-        return event
-    if not path.startswith("$"):
-        raise ValueError(f"InputPath {path!r} must start with $")
-    value = event
-    for name, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path[1:]):
-        if value is None:
-            return None
-        value = (
-            value.get(name) if name else (value[int(index)] if len(value) > int(index) else None)
-        )
-    return value
-
-
-def target_input(
-    target: Mapping[str, Any], event: Mapping[str, Any], *, rule_arn: str = ""
-) -> dict[str, Any]:
-    """The input an EventBridge target delivers for ``event`` (Input, InputPath or transformer)."""
-    if "Input" in target:
-        return json.loads(target["Input"])
-    if "InputPath" in target:
-        return _json_path(event, target["InputPath"])
-    transformer = target.get("InputTransformer")
-    if not transformer:
-        return dict(event)
-    values = {
-        name: _json_path(event, path)
-        for name, path in (transformer.get("InputPathsMap") or {}).items()
-    }
-    values["aws.events.event"] = event
-    values["aws.events.event.json"] = event
-    values["aws.events.rule-arn"] = rule_arn
-    values["aws.events.rule-name"] = rule_arn.rsplit("/", 1)[-1]
-    values["aws.events.event.ingestion-time"] = event.get("time")
-    text = _fill_template(transformer["InputTemplate"], values)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"InputTemplate does not give JSON after substitution: {exc}") from exc
-
-
-def _fill_template(template: str, values: Mapping[str, Any]) -> str:
-    """Replace <name> placeholders: JSON values outside quotes, raw text inside a string."""
-    out: list[str] = []
-    in_string = False
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        if ch == "\\" and in_string:
-            out.append(template[i : i + 2])
-            i += 2
-            continue
-        if ch == '"':
-            in_string = not in_string
-        if ch == "<":
-            end = template.find(">", i)
-            name = template[i + 1 : end] if end > 0 else ""
-            if name in values:
-                value = values[name]
-                if in_string:
-                    text = value if isinstance(value, str) else json.dumps(value)
-                    out.append(json.dumps(text)[1:-1])
-                else:
-                    out.append(json.dumps(value))
-                i = end + 1
-                continue
-        out.append(ch)
-        i += 1
-    return "".join(out)

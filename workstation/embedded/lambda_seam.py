@@ -8,7 +8,7 @@ replaces its ``invoke`` with ``_invoke``, which, like the Lambda Python runtime:
   are the ones that run;
 - imports ``module.attr`` from the function's code folder (``register_code``), once, under a lock:
   Map runs iterations on threads and two first imports of one module must not interleave;
-- applies the function's environment to ``os.environ`` around the call (see ``_EnvGate``: the
+- applies the function's environment to ``os.environ`` around the call (see ``EnvGate``: the
   environment is process-global, so invocations with equal environments run concurrently and a
   function with a different one waits for those in flight);
 - returns the result as JSON, or ``{"errorType", "errorMessage", "stackTrace"}`` with the
@@ -17,26 +17,18 @@ replaces its ``invoke`` with ``_invoke``, which, like the Lambda Python runtime:
   would pass it on, hiding a run that breaks in the cloud).
 
 It also scales the sleep of moto's Retry implementation (``retry_scale``), so local runs do not
-wait out cloud back-off intervals while the ASL stays as written, and (``fast_interpreter``) lets
-the interpreter's Lambda task reuse one boto3 client instead of building one per invocation and
-parse each JSONPath once instead of at every evaluation (about 1 ms each): most of moto's own cost
-per task state (see bench/emulator_overhead.py). ``read_history`` reads
-an execution's history from moto's backend instead of through its API, whose generic serializer
-costs about 1 ms per event per call (a watcher polling a long execution would otherwise compete
-with it for the CPU).
+wait out cloud back-off intervals while the ASL stays as written. moto's own cost per task is cut
+in ``moto_speedups``; the environment handling is ``function_environment.EnvGate``.
 
 Pinned to the moto versions it was tested on: it patches private classes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import enum
 import importlib
 import importlib.metadata
 import json
 import logging
-import os
 import random
 import sys
 import threading
@@ -44,18 +36,18 @@ import time
 import traceback
 import types
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from radimpress_workstation.embedded.function_environment import EnvGate
 
 LOG = logging.getLogger(__name__)
 
 TESTED_MOTO = ((5, 2, 3), (6, 0, 0))  # [low, high)
 # Step Functions refuses state data over 256 KiB (States.DataLimitExceeded); moto does not check.
 MAX_STATE_BYTES = 256 * 1024
-_MISSING = object()
 
 
 class SeamError(RuntimeError):
@@ -110,65 +102,6 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-class _EnvGate:
-    """Applies one function environment at a time to the process-global ``os.environ``.
-
-    Invocations whose environments are equal share the gate (concurrent Map iterations of one
-    function, or of functions that only differ by Globals-identical values); an invocation with a
-    different environment waits until those in flight have finished. Keys a previous environment
-    set and the next one lacks are restored to what the process had before the seam touched them.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._current: frozenset[tuple[str, str]] | None = None
-        self._active = 0
-        self._saved: dict[str, Any] = {}
-
-    @contextlib.contextmanager
-    def applied(self, env: Mapping[str, str]) -> Iterator[None]:
-        signature = frozenset(env.items())
-        with self._cond:
-            while self._active and self._current != signature:
-                self._cond.wait()
-            if self._current != signature:
-                self._switch(env)
-                self._current = signature
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                if not self._active:
-                    self._cond.notify_all()
-
-    def _switch(self, env: Mapping[str, str]) -> None:
-        for key in list(self._saved):
-            if key not in env:
-                self._restore_key(key)
-        for key, value in env.items():
-            if key not in self._saved:
-                self._saved[key] = os.environ.get(key, _MISSING)
-            os.environ[key] = value
-
-    def _restore_key(self, key: str) -> None:
-        original = self._saved.pop(key)
-        if original is _MISSING:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = original
-
-    def restore(self) -> None:
-        """Put back every variable the seam changed (when the stack stops)."""
-        with self._cond:
-            while self._active:
-                self._cond.wait()
-            for key in list(self._saved):
-                self._restore_key(key)
-            self._current = None
-
-
 @dataclass
 class SeamStats:
     """Where invocation time goes: in handlers versus in the seam itself (import, env, JSON)."""
@@ -195,10 +128,7 @@ class _Seam:
         self.handlers: dict[tuple[str, str], Callable[..., Any]] = {}
         self.base_env: dict[str, str] = {}
         self.retry_scale = 1.0
-        self.original_client_for: Callable[..., Any] | None = None
-        self.client_cache: dict[tuple[Any, ...], Any] = {}
-        self.original_parsers: dict[Any, Callable[[str], Any]] = {}
-        self.env = _EnvGate()
+        self.env = EnvGate()
         self.stats = SeamStats()
         self.stats_lock = threading.Lock()
 
@@ -210,20 +140,16 @@ def install(
     *,
     retry_scale: float = 1.0,
     base_environment: Mapping[str, str] | None = None,
-    fast_interpreter: bool = True,
 ) -> None:
     """Route moto's Lambda invocations to the real handlers (needs moto's non-Docker backend).
 
     ``retry_scale`` multiplies every Retry interval moto's interpreter sleeps (0 = no wait).
     ``base_environment`` is applied under every function's own variables (e.g. AWS_REGION).
-    ``fast_interpreter`` caches the Lambda client the interpreter builds per task invocation and
-    the JSONPath expressions it parses per evaluation (False: moto as shipped, for benchmarks).
     Nested installs are counted; the last ``uninstall()`` restores moto.
     """
     check_moto_version()
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     if retry_scale < 0:
         raise SeamError(f"retry_scale must be >= 0, got {retry_scale}")
@@ -233,12 +159,6 @@ def install(
             LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
             _SEAM.original_retry_time = retrier_decl.time
             retrier_decl.time = _ScaledRetryTime()  # type: ignore[assignment]
-            _SEAM.original_client_for = lambda_eval_utils.boto_client_for
-            if fast_interpreter:
-                lambda_eval_utils.boto_client_for = _reused_client_for
-                for module in _jsonpath_modules():
-                    _SEAM.original_parsers[module] = module.parse
-                    module.parse = _memoized(module.parse)
             _SEAM.stats = SeamStats()
         _SEAM.installs += 1
         _SEAM.retry_scale = retry_scale
@@ -249,7 +169,6 @@ def uninstall() -> None:
     """Undo ``install`` (when the last user leaves) and restore the process environment."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     with _SEAM.lock:
         if _SEAM.installs == 0:
@@ -259,11 +178,6 @@ def uninstall() -> None:
             return
         LambdaSimpleBackend.invoke = _SEAM.original_invoke  # type: ignore[method-assign]
         retrier_decl.time = _SEAM.original_retry_time
-        lambda_eval_utils.boto_client_for = _SEAM.original_client_for
-        for module, parse in _SEAM.original_parsers.items():
-            module.parse = parse
-        _SEAM.original_parsers.clear()
-        _SEAM.client_cache.clear()
         _SEAM.code_dirs.clear()
         _SEAM.base_env = {}
     _SEAM.env.restore()
@@ -300,83 +214,6 @@ class _ScaledRetryTime(types.SimpleNamespace):
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
-
-
-def _reused_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-    """moto's ``boto_client_for``, built once per (region, service, credentials, mode).
-
-    boto3 clients are thread-safe once built; building one costs more than a whole local task.
-    """
-    from moto.core.models import botocore_stubber
-    from moto.settings import moto_server_port
-
-    key = (region, service, repr(state_credentials), botocore_stubber.enabled, moto_server_port())
-    client = _SEAM.client_cache.get(key)
-    if client is None:
-        with _SEAM.lock:
-            client = _SEAM.client_cache.get(key)
-            if client is None:
-                assert _SEAM.original_client_for is not None
-                client = _SEAM.original_client_for(region, service, state_credentials)
-                _SEAM.client_cache[key] = client
-    return client
-
-
-def _jsonpath_modules() -> list[Any]:
-    """moto's interpreter modules that call ``jsonpath_ng`` ``parse`` on every evaluation."""
-    from moto.stepfunctions.parser.asl.component.common.path import result_path
-    from moto.stepfunctions.parser.asl.utils import json_path
-
-    return [json_path, result_path]
-
-
-def _memoized(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """A parse that builds each expression once (expressions are not mutated by find/update)."""
-    cache: dict[str, Any] = {}
-    lock = threading.Lock()
-
-    def cached(path: str) -> Any:
-        expression = cache.get(path)
-        if expression is None:
-            with lock:
-                expression = cache.get(path)
-                if expression is None:
-                    expression = cache[path] = parse(path)
-        return expression
-
-    return cached
-
-
-def read_history(execution_arn: str) -> list[dict[str, Any]] | None:
-    """The execution's history events in boto3's shape, read from moto's backend in-process.
-
-    Both embedded modes (``mock_aws`` and the threaded server) keep moto's backends in this
-    process; None when the execution is not there (e.g. a moto server in another process).
-    """
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-    _, _, _, region, account, *_ = execution_arn.split(":")
-    try:
-        execution = stepfunctions_parser_backends[account][region].describe_execution(execution_arn)
-    except Exception:  # moto's ExecutionDoesNotExist / InvalidArn: not in this process
-        return None
-    events = execution.to_history_output()["events"]  # a deep copy taken under moto's lock
-    return [_plain(event) for event in events]
-
-
-def _plain(value: Any) -> Any:
-    """moto's internal event -> boto3's: enums to their values, ISO timestamps to datetimes."""
-    if isinstance(value, dict):
-        out = {k: _plain(v) for k, v in value.items()}
-        stamp = out.get("timestamp")
-        if isinstance(stamp, str):
-            out["timestamp"] = datetime.fromisoformat(stamp)
-        return out
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
 
 
 def _load_handler(code_dir: Path | None, handler: str) -> Callable[..., Any]:

@@ -1,0 +1,147 @@
+"""The template's EventBridge rule applied by hand: S3's "Object Created" event, the rule that
+matches it, and the input its target delivers to the state machine.
+
+Bucket notifications are not wired in moto (moto would route them itself); the embedded stack
+builds the event S3 sends for a PutObject, finds the ``AWS::Events::Rule`` whose target is the
+state machine, checks the rule's EventPattern (with moto's own matcher) and applies the target's
+InputTransformer / Input / InputPath, so the local execution input is the one the template's rule
+produces in the cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from radimpress_workstation.embedded.moto_config import ACCOUNT_ID
+from radimpress_workstation.embedded.resources import Resource
+
+
+def object_created_event(
+    bucket: str, key: str, region: str, *, size: int, etag: str, version_id: str | None
+) -> dict[str, Any]:
+    """The EventBridge event S3 sends for a PutObject (shape of the AWS documentation)."""
+    detail_object: dict[str, Any] = {
+        "key": key,
+        "size": size,
+        "etag": etag,
+        "sequencer": uuid.uuid4().hex[:18].upper(),
+    }
+    if version_id:
+        detail_object["version-id"] = version_id
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": detail_object,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": ACCOUNT_ID,
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        },
+    }
+
+
+def rule_targeting(
+    resources: Iterable[Resource], target_arn: str
+) -> tuple[Resource, dict[str, Any]] | None:
+    """The first ``AWS::Events::Rule`` with a target ``target_arn``, and that target."""
+    for resource in resources:
+        if resource.type != "AWS::Events::Rule":
+            continue
+        for target in resource.attributes.get("Targets", []):
+            if target.get("Arn") == target_arn:
+                return resource, target
+    return None
+
+
+def pattern_matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """EventBridge pattern matching, by moto's implementation (prefix, anything-but, ...)."""
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(json.dumps(pattern)).matches_event(dict(event))
+
+
+def _json_path(event: Any, path: str) -> Any:
+    """The simple JSONPath EventBridge allows in InputPathsMap/InputPath ($.a.b[0].c)."""
+    if path == "$":
+        return event
+    if not path.startswith("$"):
+        raise ValueError(f"InputPath {path!r} must start with $")
+    value = event
+    for name, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path[1:]):
+        if value is None:
+            return None
+        value = (
+            value.get(name) if name else (value[int(index)] if len(value) > int(index) else None)
+        )
+    return value
+
+
+def target_input(
+    target: Mapping[str, Any], event: Mapping[str, Any], *, rule_arn: str = ""
+) -> dict[str, Any]:
+    """The input an EventBridge target delivers for ``event`` (Input, InputPath or transformer)."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        return _json_path(event, target["InputPath"])
+    transformer = target.get("InputTransformer")
+    if not transformer:
+        return dict(event)
+    values = {
+        name: _json_path(event, path)
+        for name, path in (transformer.get("InputPathsMap") or {}).items()
+    }
+    values["aws.events.event"] = event
+    values["aws.events.event.json"] = event
+    values["aws.events.rule-arn"] = rule_arn
+    values["aws.events.rule-name"] = rule_arn.rsplit("/", 1)[-1]
+    values["aws.events.event.ingestion-time"] = event.get("time")
+    text = _fill_template(transformer["InputTemplate"], values)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"InputTemplate does not give JSON after substitution: {exc}") from exc
+
+
+def _fill_template(template: str, values: Mapping[str, Any]) -> str:
+    """Replace <name> placeholders: JSON values outside quotes, raw text inside a string."""
+    out: list[str] = []
+    in_string = False
+    i = 0
+    while i < len(template):
+        ch = template[i]
+        if ch == "\\" and in_string:
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        if ch == "<":
+            end = template.find(">", i)
+            name = template[i + 1 : end] if end > 0 else ""
+            if name in values:
+                value = values[name]
+                if in_string:
+                    text = value if isinstance(value, str) else json.dumps(value)
+                    out.append(json.dumps(text)[1:-1])
+                else:
+                    out.append(json.dumps(value))
+                i = end + 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
