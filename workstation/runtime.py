@@ -7,7 +7,8 @@ and the local job backend handed to the handlers through ``radimpress.clients.ov
 training file is uploaded under ``incoming/train/``, the execution is started exactly as the
 EventBridge rule would start it and followed until it ends; then the inference file is uploaded
 under ``incoming/infer/`` and followed the same way. The outputs (per-report scores with the
-generated impressions, rejections, Parquet results and report.html) are copied from the embedded bucket into ``out/<run-id>/``.
+generated impressions, rejections, Parquet results and report.html) are copied from the embedded
+bucket into ``out/<run-id>/``.
 """
 
 from __future__ import annotations
@@ -26,16 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from radimpress import clients
-from radimpress.spec import SPECS_DIR
+from radimpress.errors import explain_cause
+from radimpress.layout import PRETRAINED
 from radimpress.storage import iter_jsonl
 from radimpress_workstation.console import Console
+from radimpress_workstation.model_specs import BASELINE_MODEL, spec_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-SPECS = SPECS_DIR
-BASELINE_MODEL = "lead"
 LAMBDA_LOG = "lambda.log"
-PRETRAINED, FINE_TUNED = "pre-trained", "fine-tuned"
 _DATASET = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -55,59 +55,13 @@ class RunFailed(RuntimeError):
         if failures:
             state, error, cause = failures[-1]
         self.state = state or "?"
-        self.cause = describe_cause(cause)
-        if error and not self.cause.startswith(f"{error}:"):
-            self.cause = f"{error}: {self.cause}"
+        message = explain_cause(error or "", cause)
+        named = not error or message == error or message.startswith(f"{error}:")
+        self.cause = message if named else f"{error}: {message}"
         super().__init__(
             f"{phase} execution {execution.name} ended {execution.status}; "
             f"state {self.state} failed with {self.cause}"
         )
-
-
-def describe_cause(cause: str | None) -> str:
-    """A Lambda error's cause is JSON ({errorType, errorMessage}); show the message."""
-    if not cause:
-        return "(no cause given)"
-    try:
-        data = json.loads(cause)
-    except ValueError:
-        return cause
-    if isinstance(data, dict) and data.get("errorMessage"):
-        return f"{data.get('errorType', 'Error')}: {data['errorMessage']}"
-    return cause
-
-
-def local_spec(model: str) -> dict[str, Any]:
-    """The resolved-spec JSON for a local model (docs/contracts.md, "Resolved model spec")."""
-    return {
-        "schema_version": 1,
-        "model_id": f"radimpress-local-{model}",
-        "model_version": "1.0.0",
-        "region": "us-east-1",
-        "source": "radimpress_workstation.runtime.local_spec (local models need no download)",
-        "training": {
-            "image_uri": f"radimpress-local/{model}",
-            "source_uri": "",
-            "model_uri": "",
-            "entry_point": "",
-            "instance_type": "local",
-            "hyperparameters": {"epochs": "1"},
-            "hyperparameter_names": ["epochs"],
-            "environment": {},
-            "metric_definitions": [],
-        },
-        "inference": {
-            "image_uri": f"radimpress-local/{BASELINE_MODEL}",
-            "model_uri": "",
-            "instance_type": "local",
-            "environment": {},
-            "prompt_template": "{findings}",
-        },
-    }
-
-
-def spec_name(model: str) -> str:
-    return f"local-{model}"
 
 
 def dataset_name(path: Path, given: str | None = None) -> str:
@@ -202,32 +156,6 @@ def _check_model(model: str) -> None:
         raise ValueError(
             f"unknown local model {model!r}; local models: {', '.join(available_models())}"
         )
-
-
-def spec_reference(model: str, scratch: Path) -> str:
-    """What ``ModelSpec`` / RADIMPRESS_MODEL_SPEC gets: the shipped spec's name, or a written file.
-
-    A model registered after the shipped specs were generated gets its spec written under
-    ``scratch`` and passed as a path (spec.load_spec accepts both).
-    """
-    if (SPECS / f"{spec_name(model)}.json").exists():
-        return spec_name(model)
-    scratch.mkdir(parents=True, exist_ok=True)
-    path = scratch / f"{spec_name(model)}.json"
-    path.write_text(json.dumps(local_spec(model), indent=2) + "\n", encoding="utf-8")
-    return str(path.resolve())
-
-
-def write_specs(directory: Path = SPECS) -> list[Path]:
-    """Write specs/local-<model>.json for every local model (they are generated, not edited)."""
-    from radimpress_training.models import available_models
-
-    written = []
-    for model in available_models():
-        path = directory / f"{spec_name(model)}.json"
-        path.write_text(json.dumps(local_spec(model), indent=2) + "\n", encoding="utf-8")
-        written.append(path)
-    return written
 
 
 class LocalRun:

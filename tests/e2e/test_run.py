@@ -7,10 +7,12 @@ import json
 
 import pytest
 
+from radimpress.spec import SPECS_DIR
 from radimpress_training.models import DEFAULT_MODEL, available_models
 from radimpress_workstation.cli import main
 from radimpress_workstation.console import Console
-from radimpress_workstation.runtime import SPECS, LocalRun, RunFailed, local_spec, summaries
+from radimpress_workstation.model_specs import local_spec
+from radimpress_workstation.runtime import LocalRun, RunFailed, summaries
 from radimpress_workstation.synthetic import write_demo_files
 
 # The Wait states are entered only while a job is still running at a check (local jobs on small
@@ -134,10 +136,10 @@ def test_cli_prints_the_tables_and_a_failure_exits_non_zero(tmp_path, capsys):
 
 def test_shipped_local_specs_are_the_generated_ones():
     for model in available_models():
-        path = SPECS / f"local-{model}.json"
+        path = SPECS_DIR / f"local-{model}.json"
         if path.exists():
             assert json.loads(path.read_text()) == local_spec(model), path
-    assert (SPECS / f"local-{DEFAULT_MODEL}.json").exists()
+    assert (SPECS_DIR / f"local-{DEFAULT_MODEL}.json").exists()
 
 
 def test_a_jumpstart_spec_fails_at_start_training_naming_the_local_models(tmp_path):

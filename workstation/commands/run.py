@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from radimpress_training.models import DEFAULT_MODEL
-    from radimpress_workstation.runtime import write_specs
+    from radimpress_workstation.model_specs import write_specs
 
     if args.write_specs:
         for path in write_specs():
