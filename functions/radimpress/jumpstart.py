@@ -1,10 +1,13 @@
 """SageMaker requests built from the resolved spec with plain dicts (boto3 shapes, no SDK).
 
-The training request reproduces what the SageMaker Python SDK's ``JumpStartEstimator.fit`` sends
-(script-mode hyperparameters JSON-encoded, the ``model`` and ``code`` channels, network isolation),
-which tests/unit/test_jumpstart_sdk_parity.py checks against the SDK itself; on top of it we ask for
-GZIP output compression explicitly, because Batch Transform needs a ``model.tar.gz``. Models are
-always created with ``ModelDataUrl`` to a ``.tar.gz``, never ``ModelDataSource``.
+The requests reproduce what the SageMaker Python SDK v2 sends (``JumpStartEstimator.fit``,
+``JumpStartModel`` and its transformer), which tests/unit/test_jumpstart_sdk_parity.py checks
+against the SDK itself. On top of that, on purpose: GZIP output compression said explicitly
+(Batch Transform needs a ``model.tar.gz``; models are always created with ``ModelDataUrl`` to a
+``.tar.gz``, never ``ModelDataSource``), the training run capped at the execution's maximum wait
+(so a job outliving its execution stops itself), and the data key on the jobs' volumes where the
+instance has EBS volumes (instance-store volumes are hardware-encrypted and SageMaker refuses a
+``VolumeKmsKeyId`` for them). Every request uses the images and URIs of the job's region.
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from radimpress.errors import OutputMismatch, SpecError
-from radimpress.spec import ModelSpec
+from radimpress.spec import DEFAULT_PAYLOAD, ModelSpec
 
 MAX_NAME = 63
+# Upper bound of a training job's MaxRuntimeInSeconds: the template's MaxWaitSeconds MaxValue
+# (tests/unit/test_history_budget.py keeps them equal), so no job outlives the longest wait.
+MAX_RUNTIME_SECONDS = 172800
+# Instance families whose storage is NVMe instance store (no EBS volume to put a KMS key on).
+_INSTANCE_STORE_FAMILY = re.compile(
+    r"^(?:[a-z]+\d+[a-z]*d[a-z]*|g5|g5g|g6|g6e|p5|p5e|p5en|trn1n?)$"
+)
 TRANSFORM_DATA_PROCESSING = {
     "InputFilter": "$.inputs",
     "JoinSource": "Input",
@@ -35,6 +45,27 @@ def resource_name(prefix: str, kind: str, *parts: str) -> str:
     if len(name) > MAX_NAME or not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", name):
         raise SpecError(f"resource name {name!r} is not a valid SageMaker name")
     return name
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    """True for ml.* types whose volumes are instance store (m5d, g4dn, p3dn, g5, p4d, ...)."""
+    parts = instance_type.split(".")
+    return len(parts) == 3 and bool(_INSTANCE_STORE_FAMILY.match(parts[1]))
+
+
+def _volume_key(instance_type: str, kms_key_arn: str) -> dict[str, str]:
+    if not kms_key_arn or has_instance_storage(instance_type):
+        return {}
+    return {"VolumeKmsKeyId": kms_key_arn}
+
+
+def _check_instance_type(spec: ModelSpec, section: str, instance_type: str) -> None:
+    supported = spec.raw[section].get("supported_instance_types") or []
+    if supported and instance_type not in supported:
+        raise SpecError(
+            f"{spec.model_id} {spec.model_version} does not support {section} on "
+            f"{instance_type} (its metadata lists: {', '.join(supported)})"
+        )
 
 
 def _tags(spec: ModelSpec, extra: Mapping[str, str]) -> list[dict[str, str]]:
@@ -86,9 +117,17 @@ def build_training_request(
     epochs: int | None = None,
     kms_key_arn: str = "",
     tags: Mapping[str, str] | None = None,
+    max_runtime_seconds: int | None = None,
 ) -> dict[str, Any]:
-    """``create_training_job`` kwargs for a JumpStart (or local) fine-tune of ``spec``."""
+    """``create_training_job`` kwargs for a JumpStart (or local) fine-tune of ``spec``.
+
+    ``max_runtime_seconds`` (the execution's max_wait_seconds) caps the spec's maximum run time.
+    """
+    spec = spec.for_region(region)
     t = spec.training
+    instance_type = instance_type or t["instance_type"]
+    _check_instance_type(spec, "training", instance_type)
+    runtime = min(int(t.get("max_run_seconds", 86400)), max_runtime_seconds or MAX_RUNTIME_SECONDS)
     algorithm: dict[str, Any] = {"TrainingInputMode": "File", "TrainingImage": t["image_uri"]}
     if t.get("metric_definitions"):
         algorithm["MetricDefinitions"] = [dict(m) for m in t["metric_definitions"]]
@@ -112,11 +151,12 @@ def build_training_request(
         "AlgorithmSpecification": algorithm,
         "OutputDataConfig": output,
         "TrainingJobName": job_name,
-        "StoppingCondition": {"MaxRuntimeInSeconds": int(t.get("max_run_seconds", 86400))},
+        "StoppingCondition": {"MaxRuntimeInSeconds": runtime},
         "ResourceConfig": {
             "VolumeSizeInGB": int(t.get("volume_size_gb", 30)),
             "InstanceCount": 1,
-            "InstanceType": instance_type or t["instance_type"],
+            "InstanceType": instance_type,
+            **_volume_key(instance_type, kms_key_arn),
         },
         "RoleArn": role_arn,
         "InputDataConfig": channels,
@@ -152,7 +192,7 @@ def _model_request(
     network_isolation: bool,
     tags: Mapping[str, str] | None,
 ) -> dict[str, Any]:
-    container: dict[str, Any] = {"Image": image_uri, "Mode": "SingleModel"}
+    container: dict[str, Any] = {"Image": image_uri}
     if model_data_url:
         if not model_data_url.startswith("s3://") or not model_data_url.endswith(".tar.gz"):
             raise SpecError(
@@ -172,6 +212,7 @@ def _model_request(
 
 
 def pretrained_model_name(spec: ModelSpec, prefix: str) -> str:
+    """Unique per stack (``prefix`` is the stack's resource prefix) and per model version/region."""
     i = spec.inference
     return resource_name(
         prefix, "pt", spec.model_id, spec.model_version, i["image_uri"], i.get("model_uri", "")
@@ -179,9 +220,15 @@ def pretrained_model_name(spec: ModelSpec, prefix: str) -> str:
 
 
 def build_pretrained_model_request(
-    spec: ModelSpec, *, prefix: str, role_arn: str, tags: Mapping[str, str] | None = None
+    spec: ModelSpec,
+    *,
+    prefix: str,
+    role_arn: str,
+    tags: Mapping[str, str] | None = None,
+    region: str = "",
 ) -> dict[str, Any]:
-    """``create_model`` kwargs for the pre-trained model named in the spec."""
+    """``create_model`` kwargs for the pre-trained model named in the spec (as JumpStartModel)."""
+    spec = spec.for_region(region)
     i = spec.inference
     return _model_request(
         model_name=pretrained_model_name(spec, prefix),
@@ -201,24 +248,32 @@ def build_fine_tuned_model_request(
     model_data_url: str,
     role_arn: str,
     tags: Mapping[str, str] | None = None,
+    region: str = "",
 ) -> dict[str, Any]:
-    """``create_model`` kwargs serving a fine-tune's ``model.tar.gz``.
+    """``create_model`` kwargs serving a fine-tune's ``model.tar.gz``, as the SDK deploys it.
 
-    The fine-tuned archive holds weights only, so the container takes its inference script from
-    the spec's ``inference.source_uri`` (S3): that needs network access, hence no isolation.
+    ``JumpStartModel(model_data=<fine-tuned tar.gz>)`` for a version with prepacked inference
+    sends the spec's image and environment and no script location: the container loads
+    ``inference.py`` from ``<model dir>/code`` (``SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code``),
+    which the prepacked training script writes into the archive. It never downloads code from
+    S3, so network isolation stays on as for the pre-trained model.
     """
+    spec = spec.for_region(region)
     i = spec.inference
     environment = dict(i.get("environment", {}))
-    source = i.get("source_uri", "")
-    if source:
-        environment["SAGEMAKER_SUBMIT_DIRECTORY"] = source
+    submit = str(environment.get("SAGEMAKER_SUBMIT_DIRECTORY", ""))
+    if submit.startswith("s3://"):
+        raise SpecError(
+            f"model spec {spec.name}: SAGEMAKER_SUBMIT_DIRECTORY={submit} is never downloaded "
+            "by the Hugging Face inference toolkit; the code must be inside model.tar.gz"
+        )
     return _model_request(
         model_name=model_name,
         image_uri=spec.fine_tuned_image_uri,
         model_data_url=model_data_url,
         role_arn=role_arn,
         environment=environment,
-        network_isolation=False if source else bool(i.get("enable_network_isolation", False)),
+        network_isolation=bool(i.get("enable_network_isolation", False)),
         tags=tags,
     )
 
@@ -232,11 +287,19 @@ def build_transform_request(
     instance_type: str,
     kms_key_arn: str = "",
     tags: Mapping[str, str] | None = None,
+    spec: ModelSpec | None = None,
 ) -> dict[str, Any]:
-    """``create_transform_job`` kwargs: JSON lines in, study_id joined through to the output."""
+    """``create_transform_job`` kwargs: JSON lines in, study_id joined through to the output.
+
+    With ``spec`` the instance type is checked against the model's supported ones and the
+    content types come from its payload contract.
+    """
+    payload = spec.payload if spec is not None else DEFAULT_PAYLOAD
+    if spec is not None and not spec.is_local:
+        _check_instance_type(spec, "inference", instance_type)
     output: dict[str, Any] = {
         "S3OutputPath": output_uri,
-        "Accept": "application/json",
+        "Accept": payload["accept"],
         "AssembleWith": "Line",
     }
     if kms_key_arn:
@@ -249,12 +312,15 @@ def build_transform_request(
         "BatchStrategy": "SingleRecord",
         "TransformInput": {
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
-            "ContentType": "application/json",
-            "CompressionType": "None",
+            "ContentType": payload["content_type"],
             "SplitType": "Line",
         },
         "TransformOutput": output,
-        "TransformResources": {"InstanceType": instance_type, "InstanceCount": 1},
+        "TransformResources": {
+            "InstanceType": instance_type,
+            "InstanceCount": 1,
+            **_volume_key(instance_type, kms_key_arn),
+        },
         "DataProcessing": dict(TRANSFORM_DATA_PROCESSING),
         "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
     }
@@ -265,13 +331,33 @@ def render_prompt(spec: ModelSpec, findings: str) -> str:
     return spec.prompt_template.replace("{findings}", findings)
 
 
-def transform_line(
-    study_id: str, prompt: str, *, max_length: int, num_beams: int
+def request_body(
+    prompt: str, *, max_length: int, num_beams: int, spec: ModelSpec | None = None
 ) -> dict[str, Any]:
-    """One line of the transform input (see docs/contracts.md)."""
+    """One invocation body in the hosting container's shape (spec's ``inference.payload``).
+
+    1.x (Hugging Face inference toolkit): ``{"text_inputs", "max_length", "num_beams"}``;
+    2.x (TGI): ``{"inputs", "parameters": {"max_new_tokens", "num_beams"}}``.
+    """
+    payload = spec.payload if spec is not None else DEFAULT_PAYLOAD
+    parameters = {payload["max_length_key"]: max_length, "num_beams": num_beams}
+    if payload.get("parameters_key"):
+        return {payload["prompt_key"]: prompt, payload["parameters_key"]: parameters}
+    return {payload["prompt_key"]: prompt, **parameters}
+
+
+def transform_line(
+    study_id: str,
+    prompt: str,
+    *,
+    max_length: int,
+    num_beams: int,
+    spec: ModelSpec | None = None,
+) -> dict[str, Any]:
+    """One line of the transform input (see docs/contracts.md); the body follows ``spec``."""
     return {
         "study_id": study_id,
-        "inputs": {"text_inputs": prompt, "max_length": max_length, "num_beams": num_beams},
+        "inputs": request_body(prompt, max_length=max_length, num_beams=num_beams, spec=spec),
     }
 
 

@@ -5,10 +5,16 @@ or a path to a JSON file). ``make resolve-jumpstart`` writes the JumpStart one w
 time; the local runtime ships ``local-*`` specs. When the stack parameters name a model id/version
 (``RADIMPRESS_MODEL_ID`` / ``RADIMPRESS_MODEL_VERSION``) they must match the spec, so a stale spec
 fails the run at once instead of training the wrong model.
+
+A JumpStart spec carries the images and ``jumpstart-cache-prod-<region>`` URIs of every region
+its metadata has (``regions``); :meth:`ModelSpec.for_region` picks the deployment region's, and a
+region the metadata lacks fails with a :class:`SpecError` naming it (ECR images and the JumpStart
+bucket are regional: a us-east-1 image cannot be pulled by a job in another region).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +29,17 @@ DEFAULT_SPEC = "jumpstart-flan-t5-xl"
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
 LOCAL_IMAGE_PREFIX = "radimpress-local/"
 SCHEMA_VERSION = 1
+
+# The Hugging Face inference toolkit's JumpStart text2text contract (flan-t5-xl 1.x).
+DEFAULT_PAYLOAD: dict[str, Any] = {
+    "content_type": "application/json",
+    "accept": "application/json",
+    "container": "huggingface-inference-toolkit",
+    "prompt_key": "text_inputs",
+    "parameters_key": None,
+    "max_length_key": "max_length",
+    "response_path": "generated_texts[0]",
+}
 
 _REQUIRED = {
     "training": ("image_uri", "instance_type", "hyperparameters", "hyperparameter_names"),
@@ -56,6 +73,37 @@ class ModelSpec:
     @property
     def is_local(self) -> bool:
         return str(self.training["image_uri"]).startswith(LOCAL_IMAGE_PREFIX)
+
+    @property
+    def region(self) -> str:
+        return str(self.raw.get("region", ""))
+
+    @property
+    def regions(self) -> list[str]:
+        """Regions this spec can run in (its own for a spec without per-region URIs)."""
+        return sorted(self.raw.get("regions") or ([self.region] if self.region else []))
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The hosting container's request/response contract (1.x JumpStart text2text default)."""
+        return {**DEFAULT_PAYLOAD, **self.inference.get("payload", {})}
+
+    def for_region(self, region: str) -> ModelSpec:
+        """This spec with ``region``'s images and URIs; SpecError if its metadata lacks it."""
+        if self.is_local or not region or region == self.region:
+            return self
+        regional = (self.raw.get("regions") or {}).get(region)
+        if regional is None:
+            raise SpecError(
+                f"model spec {self.name} ({self.model_id} {self.model_version}) has no images "
+                f"for region {region}; it has: {', '.join(self.regions) or 'none'}. Deploy in "
+                "one of those or resolve the spec for this region (make resolve-jumpstart)"
+            )
+        raw = copy.deepcopy(self.raw)
+        raw["region"] = region
+        for section, fields in regional.items():
+            raw[section].update(copy.deepcopy(fields))
+        return ModelSpec(name=self.name, raw=raw)
 
     @property
     def prompt_template(self) -> str:
@@ -126,8 +174,17 @@ def _parse(path: str, version: tuple[int, int] | None) -> dict[str, Any]:
         ) from None
 
 
-def load_spec(name_or_path: str | None = None) -> ModelSpec:
-    """Load the spec named by the argument, else by ``RADIMPRESS_MODEL_SPEC``, else the default."""
+def deployment_region() -> str:
+    """The region the code runs in (Lambda sets AWS_REGION); empty when unknown."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+
+
+def load_spec(name_or_path: str | None = None, *, region: str | None = None) -> ModelSpec:
+    """Load the spec named by the argument, else by ``RADIMPRESS_MODEL_SPEC``, else the default.
+
+    The spec comes back for ``region`` (default: the deployment region), so every request built
+    from it uses that region's images and URIs.
+    """
     name = name_or_path or os.environ.get(SPEC_ENV) or DEFAULT_SPEC
     path = _resolve_path(name)
     raw = _load(str(path))
@@ -143,4 +200,4 @@ def load_spec(name_or_path: str | None = None) -> ModelSpec:
                 f"model spec {name} is for {value} but the stack asks for {wanted} ({env}); "
                 "run `make resolve-jumpstart` or change the stack parameter"
             )
-    return spec
+    return spec.for_region(deployment_region() if region is None else region)

@@ -66,6 +66,7 @@ def test_training_request_shape(spec, model):
     assert training_channel["ChannelName"] == "training"
     assert training_channel["DataSource"]["S3DataSource"]["S3Uri"].endswith("/train/data/")
     assert request["ResourceConfig"]["InstanceType"] == spec.training["instance_type"]
+    assert request["ResourceConfig"]["VolumeKmsKeyId"] == KMS
     assert request["AlgorithmSpecification"]["MetricDefinitions"]
     assert {"Key": "radimpress:run-id", "Value": "r1"} in request["Tags"]
 
@@ -100,9 +101,97 @@ def test_model_requests_use_model_data_url_to_a_tarball(spec, model):
     )
     assert_valid(model, "CreateModel", tuned)
     env = tuned["PrimaryContainer"]["Environment"]
-    assert env["SAGEMAKER_SUBMIT_DIRECTORY"] == spec.inference["source_uri"]
-    assert tuned["EnableNetworkIsolation"] is False  # the script comes from S3
+    # The toolkit never downloads code from S3: inference.py travels inside model.tar.gz
+    # (the prepacked training script writes code/), so no S3 location and isolation stays on.
+    assert "SAGEMAKER_SUBMIT_DIRECTORY" not in env
+    assert env == spec.inference["environment"]
+    assert tuned["EnableNetworkIsolation"] is True
+    assert pretrained["EnableNetworkIsolation"] is True
     assert tuned["PrimaryContainer"]["Image"] == spec.inference["image_uri"]
+
+
+def test_an_s3_submit_directory_is_refused(spec):
+    import copy
+
+    from radimpress.spec import ModelSpec
+
+    raw = copy.deepcopy(spec.raw)
+    raw["inference"]["environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] = "s3://b/sourcedir.tar.gz"
+    with pytest.raises(SpecError, match="never downloaded"):
+        jumpstart.build_fine_tuned_model_request(
+            ModelSpec("s3-code", raw),
+            model_name="m",
+            model_data_url="s3://b/model.tar.gz",
+            role_arn=ROLE,
+        )
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "has_key"),
+    [
+        ("ml.p3.16xlarge", True),
+        ("ml.p3.8xlarge", True),
+        ("ml.m5.xlarge", True),
+        ("ml.g5.2xlarge", False),
+        ("ml.g4dn.4xlarge", False),
+        ("ml.p3dn.24xlarge", False),
+        ("ml.p4d.24xlarge", False),
+        ("ml.m5d.xlarge", False),
+    ],
+)
+def test_job_volumes_use_the_data_key_unless_instance_store(instance_type, has_key):
+    """SageMaker refuses VolumeKmsKeyId on instance-store types (their disks are hardware-encrypted)."""
+    request = jumpstart.build_transform_request(
+        job_name="j",
+        model_name="m",
+        input_uri="s3://b/in",
+        output_uri="s3://b/out",
+        instance_type=instance_type,
+        kms_key_arn=KMS,
+    )
+    assert ("VolumeKmsKeyId" in request["TransformResources"]) is has_key
+    assert jumpstart.has_instance_storage(instance_type) is not has_key
+
+
+def test_training_volume_key_and_supported_instance_types(spec):
+    request = training(spec)  # ml.p3.16xlarge: EBS
+    assert request["ResourceConfig"]["VolumeKmsKeyId"] == KMS
+    with pytest.raises(SpecError, match=r"1\.2\.2 does not support training on ml\.c5\.xlarge"):
+        training(spec, instance_type="ml.c5.xlarge")
+    with pytest.raises(SpecError, match=r"does not support inference on ml\.c5\.xlarge"):
+        jumpstart.build_transform_request(
+            job_name="j",
+            model_name="m",
+            input_uri="s3://b/in",
+            output_uri="s3://b/out",
+            instance_type="ml.c5.xlarge",
+            spec=spec,
+        )
+
+
+def test_request_bodies_follow_the_containers_payload_contract(spec):
+    import copy
+
+    from radimpress.spec import ModelSpec
+
+    assert jumpstart.request_body("p", max_length=8, num_beams=2, spec=spec) == {
+        "text_inputs": "p",
+        "max_length": 8,
+        "num_beams": 2,
+    }
+    raw = copy.deepcopy(spec.raw)
+    raw["inference"]["payload"] = {
+        "container": "tgi",
+        "prompt_key": "inputs",
+        "parameters_key": "parameters",
+        "max_length_key": "max_new_tokens",
+        "response_path": "[0].generated_text",
+    }
+    tgi = ModelSpec("tgi", raw)
+    assert jumpstart.request_body("p", max_length=8, num_beams=2, spec=tgi) == {
+        "inputs": "p",
+        "parameters": {"max_new_tokens": 8, "num_beams": 2},
+    }
 
 
 @pytest.mark.parametrize(
@@ -132,6 +221,7 @@ def test_transform_request_carries_study_id_through(model):
     }
     assert request["TransformInput"]["SplitType"] == "Line"
     assert request["TransformInput"]["ContentType"] == "application/json"
+    assert "VolumeKmsKeyId" not in request["TransformResources"]  # g5: instance store
     assert request["TransformOutput"]["AssembleWith"] == "Line"
 
 
@@ -193,8 +283,8 @@ def test_spec_selection_by_name_path_and_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("RADIMPRESS_MODEL_SPEC", str(path))
     monkeypatch.setenv("RADIMPRESS_MODEL_VERSION", "*")
     assert load().model_version == "9.9.9"
-    monkeypatch.setenv("RADIMPRESS_MODEL_VERSION", "2.3.0")
-    with pytest.raises(SpecError, match=re.escape("is for 9.9.9 but the stack asks for 2.3.0")):
+    monkeypatch.setenv("RADIMPRESS_MODEL_VERSION", "1.2.2")
+    with pytest.raises(SpecError, match=re.escape("is for 9.9.9 but the stack asks for 1.2.2")):
         load()
 
 
