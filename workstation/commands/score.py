@@ -134,20 +134,20 @@ def run(args: argparse.Namespace) -> int:
         print("\nF1 distribution", file=tables)
         print(format_distribution_table(summaries), file=tables)
 
-    err = sys.stderr
-    print(f"scored {len(rows)} study_id(s){' with stemming' if args.stemmer else ''}", file=err)
+    log = sys.stderr
+    print(f"scored {len(rows)} study_id(s){' with stemming' if args.stemmer else ''}", file=log)
     for name, part in (("references", references), ("predictions", predictions)):
         print(
             f"  {name}: {part.records_read} read, {len(part.impressions)} accepted, "
             f"{len(part.rejections)} rejected ({part.source})",
-            file=err,
+            file=log,
         )
         for rejection in part.rejections[:LISTED_IDS]:
-            print(f"    - {rejection.describe(part.source)}", file=err)
+            print(f"    - {rejection.describe(part.source)}", file=log)
         if len(part.rejections) > LISTED_IDS:
-            print(f"    - ... and {len(part.rejections) - LISTED_IDS} more", file=err)
-    _report("references without a prediction", missing_prediction, err)
-    _report("predictions without a reference", missing_reference, err)
+            print(f"    - ... and {len(part.rejections) - LISTED_IDS} more", file=log)
+    _report("references without a prediction", missing_prediction, log)
+    _report("predictions without a reference", missing_reference, log)
 
     if args.summary:
         summary = {
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
     if not rows:
-        print("error: no study_id is in both files with a valid impression", file=err)
+        print("error: no study_id is in both files with a valid impression", file=log)
         return EXIT_UNUSABLE
     incomplete = (
         references.rejections or predictions.rejections or missing_prediction or missing_reference

@@ -156,9 +156,9 @@ def install(
     with _SEAM.lock:
         if _SEAM.installs == 0:
             _SEAM.original_invoke = LambdaSimpleBackend.invoke
-            LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
+            LambdaSimpleBackend.invoke = _invoke
             _SEAM.original_retry_time = retrier_decl.time
-            retrier_decl.time = _ScaledRetryTime()  # type: ignore[assignment]
+            retrier_decl.time = _ScaledRetryTime()
             _SEAM.stats = SeamStats()
         _SEAM.installs += 1
         _SEAM.retry_scale = retry_scale
@@ -176,7 +176,7 @@ def uninstall() -> None:
         _SEAM.installs -= 1
         if _SEAM.installs:
             return
-        LambdaSimpleBackend.invoke = _SEAM.original_invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = _SEAM.original_invoke
         retrier_decl.time = _SEAM.original_retry_time
         _SEAM.code_dirs.clear()
         _SEAM.base_env = {}

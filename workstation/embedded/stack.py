@@ -203,7 +203,7 @@ class EmbeddedStack:
         if service not in self._clients:
             import boto3
 
-            self._clients[service] = boto3.client(
+            self._clients[service] = boto3.client(  # type: ignore[call-overload]
                 service, region_name=self.region, endpoint_url=self.endpoint_url
             )
         return self._clients[service]

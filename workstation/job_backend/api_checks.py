@@ -23,13 +23,11 @@ _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 def client_error(operation: str, code: str, message: str) -> ClientError:
     """The error boto3 raises when SageMaker refuses ``operation`` with ``code``."""
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        },
-        operation,
-    )
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    return ClientError(response, operation)
 
 
 def validation_error(operation: str, message: str) -> ClientError:
