@@ -173,3 +173,32 @@ def test_tables_show_every_group_and_metric() -> None:
         "0.7500",
     ]
     assert distribution[-1].split()[5] == "n/a"  # one value: no sample std
+
+
+def test_paired_bootstrap_intervals_are_seeded_and_cover_the_mean() -> None:
+    from radimpress.scoring.aggregate import bootstrap_mean_cis
+
+    rng = random.Random(9)
+    columns = {name: [rng.random() for _ in range(300)] for name in ("a", "b")}
+    first = bootstrap_mean_cis(columns, resamples=400, seed=3)
+    assert first == bootstrap_mean_cis(columns, resamples=400, seed=3)
+    for name, (low, high) in first.items():
+        mean = float(np.mean(columns[name]))
+        assert low < mean < high and high - low < 0.1
+    # Paired: a column and its copy get the same interval from the same resamples.
+    same = bootstrap_mean_cis({"x": columns["a"], "y": list(columns["a"])}, resamples=50)
+    assert same["x"] == same["y"]
+    with pytest.raises(ValueError, match="equally long"):
+        bootstrap_mean_cis({"a": [0.1], "b": [0.1, 0.2]})
+    assert bootstrap_mean_cis({"a": [0.5]}, resamples=5) == {"a": (0.5, 0.5)}
+
+
+def test_summarize_reads_clinical_agreement_beside_rouge() -> None:
+    from radimpress.scoring.aggregate import CLINICAL
+
+    rows = [_row("d", "m", str(i), dict.fromkeys(ROUGE_TYPES, i / 10)) for i in range(5)]
+    for i, row in enumerate(rows):
+        row[CLINICAL] = {"precision": 1.0, "recall": 1.0, "f1": i / 4, "missed": [], "invented": []}
+    (summary,) = summarize(rows, metrics=(*ROUGE_TYPES, CLINICAL))
+    assert summary.mean_f1[CLINICAL] == pytest.approx(0.5)
+    assert "Clinical F1" in format_mean_table([summary], metrics=(*ROUGE_TYPES, CLINICAL))
