@@ -49,9 +49,18 @@ class ResolveModelsEvent(_Event):
 
 
 class ModelRef(_Event):
+    """One model of an inference run. ``model_name`` is the SageMaker model; ``name`` is what the
+    results call the model (restate, lead, a JumpStart id). The identity fields default to empty
+    so inputs written before they existed still parse."""
+
     model_key: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
     label: str
     model_name: str
+    role: Literal["", "pre-trained", "fine-tuned", "candidate"] = ""
+    name: str = ""
+    version: str = ""
+    training_job: str = ""
+    training_run_id: str = ""
 
 
 class StartTransformEvent(_Event):

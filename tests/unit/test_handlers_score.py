@@ -8,6 +8,7 @@ import pytest
 from handler_support import BUCKET, jsonl
 from rouge_score import rouge_scorer
 
+from radimpress.clinical.agreement import clinical_agreement
 from radimpress.errors import OutputMismatch
 from radimpress.handlers import score
 
@@ -63,10 +64,17 @@ def test_rows_are_joined_by_study_id_and_scored_like_rouge_score(aws, context, o
         assert row["generated"] == GENERATED[row["study_id"]]
         assert row["model"] == "fine-tuned" and row["dataset"] == "openi" and row["run_id"] == "r"
         assert row["findings"] == record["findings"]
+        # A ModelRef without the identity fields (inputs from before them) still names the model.
+        assert row["model_role"] == "fine-tuned" and row["model_name"] == "radimpress-ft-x"
+        assert row["sagemaker_model"] == "radimpress-ft-x"
         if "impression" not in record:
-            assert row["reference"] is None
+            assert row["reference"] is None and row["clinical"] is None
             assert all(row[m] is None for m in ("rouge1", "rouge2", "rougeL", "rougeLsum"))
             continue
+        expected_clinical = clinical_agreement(record["impression"], row["generated"]).to_dict()
+        assert row["clinical"] == {
+            k: expected_clinical[k] for k in ("precision", "recall", "f1", "missed", "invented")
+        }
         expected = REFERENCE.score(record["impression"], row["generated"])
         for metric, value in expected.items():
             assert row[metric] == {
@@ -105,3 +113,48 @@ def test_output_without_study_id_is_refused(aws, context):
     with pytest.raises(OutputMismatch, match="no study_id") as err:
         score.handler(event, context)
     assert "Lungs" not in str(err.value)
+
+
+def test_rows_name_the_model_and_a_missed_finding_lowers_clinical_f1(aws, context):
+    """The identity from ResolveModels lands in every row; a generation that calls an abnormal
+    study normal loses clinical F1, a paraphrase of a normal impression does not."""
+    records = [
+        {"study_id": "m", "findings": "x", "impression": "Right upper lobe opacity."},
+        {"study_id": "n", "findings": "y", "impression": "Normal chest exam."},
+    ]
+    generated = {"m": "No acute disease.", "n": "No acute cardiopulmonary findings."}
+    aws.put(RECORDS, jsonl(records))
+    aws.put(
+        OUTPUT,
+        jsonl(
+            [
+                {"study_id": s, "SageMakerOutput": {"generated_texts": [generated[s]]}}
+                for s in ("m", "n")
+            ]
+        ),
+    )
+    model = {
+        **MODEL,
+        "role": "fine-tuned",
+        "name": "restate",
+        "version": "1.0.0",
+        "training_job": "radimpress-train-1",
+        "training_run_id": "run-train",
+    }
+    event = {
+        "bucket": BUCKET,
+        "run_id": "r",
+        "dataset": "openi",
+        "records_key": RECORDS,
+        "output_key": OUTPUT,
+        "model": model,
+    }
+    rows = {r["study_id"]: r for r in aws.lines(score.handler(event, context)["score_key"])}
+    assert (
+        rows["m"]["model_name"] == "restate" and rows["m"]["training_job"] == "radimpress-train-1"
+    )
+    assert rows["m"]["training_run_id"] == "run-train" and rows["m"]["model_version"] == "1.0.0"
+    assert rows["m"]["clinical"]["f1"] == 0.0 and rows["m"]["clinical"]["missed"] == [
+        "Lung Opacity"
+    ]
+    assert rows["n"]["clinical"]["f1"] == 1.0 and rows["n"]["clinical"]["missed"] == []

@@ -39,10 +39,34 @@ def resolve_models(
     """The models to compare: the spec's pre-trained model, then the latest fine-tuned one."""
     request = jumpstart.build_pretrained_model_request(spec, prefix=prefix, role_arn=role_arn)
     create_once(sagemaker.create_model, request, f"model {request['ModelName']}: create")
-    models = [ModelRef(model_key=PRETRAINED, label=PRETRAINED, model_name=request["ModelName"])]
+    models = [
+        ModelRef(
+            model_key=PRETRAINED,
+            label=PRETRAINED,
+            model_name=request["ModelName"],
+            role=PRETRAINED,
+            name=_local_name(spec.inference["image_uri"]) or spec.model_id,
+            version=spec.model_version,
+        )
+    ]
     latest = _latest_fine_tuned(s3, bucket, spec)
     if latest:
         models.append(
-            ModelRef(model_key=FINE_TUNED, label=FINE_TUNED, model_name=latest["model_name"])
+            ModelRef(
+                model_key=FINE_TUNED,
+                label=FINE_TUNED,
+                model_name=latest["model_name"],
+                role=FINE_TUNED,
+                name=_local_name(spec.training["image_uri"]) or str(latest.get("model_id", "")),
+                version=str(latest.get("model_version", "")),
+                training_job=str(latest.get("training_job", "")),
+                training_run_id=str(latest.get("run_id", "")),
+            )
         )
     return ModelsToCompare(models=models)
+
+
+def _local_name(image_uri: str) -> str:
+    """``radimpress-local/<model>`` -> ``<model>``, the name results give a local model; else ''."""
+    prefix = "radimpress-local/"
+    return image_uri[len(prefix) :] if str(image_uri).startswith(prefix) else ""

@@ -3,7 +3,12 @@
 The transform keeps input order (one instance, SplitType=Line), so records and output lines are
 read side by side and their ``study_id`` compared; only if the order differs is the output indexed
 by ``study_id`` (generated texts in memory, never the records). A record with no reference
-impression gets a row with null ROUGE fields (summarize-only runs).
+impression gets a row with null ROUGE and clinical fields (summarize-only runs).
+
+Clinical agreement (radimpress.clinical, standard library only) labels each reference once and
+each generated impression once; the row keeps precision/recall/F1 and the names of the missed and
+invented positive observations, never more text than the row already holds. Every row names the
+model that produced it (role, name, version, SageMaker model, training job and run).
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from radimpress.clinical.agreement import agreement_from_labels
+from radimpress.clinical.labeler import label_text
 from radimpress.errors import OutputMismatch
 from radimpress.events import ModelRef, ScoreResult
 from radimpress.jumpstart import generated_text
-from radimpress.layout import RunKeys
+from radimpress.layout import FINE_TUNED, PRETRAINED, RunKeys
 from radimpress.scoring import ROUGE_TYPES, RougeScorer, score_rows
 from radimpress.storage import S3LineWriter, iter_jsonl
 
@@ -78,6 +85,7 @@ def score_model(
     """Write ``runs/<run_id>/scores/<model_key>.jsonl``; returns its key and counts."""
     scorer = RougeScorer(use_stemmer=False)
     score_key = RunKeys(run_id).scores(model.model_key)
+    identity = model_identity(model)
     scored = 0
     with S3LineWriter(s3, bucket, score_key) as out:
         for record, text in _paired(s3, bucket, records_key, output_key):
@@ -90,12 +98,20 @@ def score_model(
                 "findings": record["findings"],
                 "reference": reference,
                 "generated": text,
+                **identity,
             }
             if reference is not None:
                 row.update(score_rows(scorer.score(reference, text)))
+                agreement = agreement_from_labels(label_text(reference), label_text(text))
+                row["clinical"] = {
+                    k: v
+                    for k, v in agreement.to_dict().items()
+                    if k in ("precision", "recall", "f1", "missed", "invented")
+                }
                 scored += 1
             else:
                 row.update(dict.fromkeys(ROUGE_TYPES))
+                row["clinical"] = None
             out.write_json(row)
         generated = out.lines
     return ScoreResult(
@@ -105,3 +121,17 @@ def score_model(
         generated=generated,
         scored=scored,
     )
+
+
+def model_identity(model: ModelRef) -> dict[str, str]:
+    """The row fields naming the model; a ModelRef from before they existed falls back to its
+    key (pre-trained / fine-tuned, else candidate) and SageMaker model name."""
+    default_role = model.model_key if model.model_key in (PRETRAINED, FINE_TUNED) else "candidate"
+    return {
+        "model_role": model.role or default_role,
+        "model_name": model.name or model.model_name,
+        "model_version": model.version,
+        "sagemaker_model": model.model_name,
+        "training_job": model.training_job,
+        "training_run_id": model.training_run_id,
+    }
