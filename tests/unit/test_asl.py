@@ -21,6 +21,7 @@ REQUIRED_RETRY = {
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
     "TransientAwsError",
 }
 
@@ -127,42 +128,65 @@ def test_only_lambda_tasks_jsonpath_and_whole_second_waits(definition, text):
             assert state["Resource"] == "arn:aws:states:::lambda:invoke", name
             assert ".sync" not in state["Resource"] and ".waitForTaskToken" not in state["Resource"]
         if state["Type"] == "Wait":
-            assert state == {"Type": "Wait", "SecondsPath": "$.poll_seconds", "Next": state["Next"]}
+            assert state == {
+                "Type": "Wait",
+                "SecondsPath": "$.job.wait.seconds",  # whole seconds: MathAdd of integers
+                "Next": state["Next"],
+            }
 
 
 @pytest.mark.parametrize(
-    "path, start, status, done, wait, after",
+    "path, start, status, done, backoff, wait, after",
     [
-        ((), "StartTraining", "TrainingStatus", "TrainingDone", "WaitForTraining", "RegisterModel"),
+        (
+            (),
+            "StartTraining",
+            "TrainingStatus",
+            "TrainingDone",
+            "NextTrainingWait",
+            "WaitForTraining",
+            "RegisterModel",
+        ),
         (
             ("SummarizeEachModel",),
             "StartTransform",
             "TransformStatus",
             "TransformDone",
+            "NextTransformWait",
             "WaitForTransform",
             "Score",
         ),
     ],
 )
 def test_poll_loops_check_at_once_and_wait_only_while_running(
-    definition, path, start, status, done, wait, after
+    definition, path, start, status, done, backoff, wait, after
 ):
-    """Start -> Status -> Choice(Completed -> next; else Wait -> Status): a job that has already
-    finished is not waited on, a running one is checked again every poll_seconds."""
+    """Start -> Status -> Choice(Completed -> next; else back-off -> Wait -> Status): a job that
+    has already finished is not waited on; the n-th wait on a running one is n x poll_seconds."""
     states = definition["States"]
     for name in path:
         states = states[name]["ItemProcessor"]["States"]
     assert states[start]["Next"] == status
     assert states[status]["Next"] == done
     choice = states[done]
-    assert choice["Type"] == "Choice" and choice["Default"] == wait
+    assert choice["Type"] == "Choice" and choice["Default"] == backoff
+    assert states[start]["ResultSelector"]["wait"] == {"seconds": 0}
+    assert states[backoff] == {
+        "Type": "Pass",
+        "Comment": states[backoff]["Comment"],
+        "Parameters": {"seconds.$": "States.MathAdd($.job.wait.seconds, $.poll_seconds)"},
+        "ResultPath": "$.job.wait",
+        "Next": wait,
+    }
     assert [(c["Variable"], c["StringEquals"], c["Next"]) for c in choice["Choices"]] == [
         ("$.job_status.status", "Completed", after)
     ]
     assert states[wait]["Next"] == status
     # The Wait is entered from the Choice's default only: never before the first check.
+    into_backoff = [n for n, s, _ in walk(states) if backoff in (s.get("Next"), s.get("Default"))]
+    assert into_backoff == [done]
     into_wait = [n for n, s, _ in walk(states) if wait in (s.get("Next"), s.get("Default"))]
-    assert into_wait == [done]
+    assert into_wait == [backoff]
     payload = states[status]["Parameters"]["Payload"]
     assert payload["max_wait_seconds.$"] == "$.max_wait_seconds"  # the loop is bounded
     assert payload["started_epoch.$"] == "$.job.started_epoch"  # from the start, not the check
@@ -177,6 +201,7 @@ def test_routes_and_run_id(definition):
     assert {c["StringEquals"]: c["Next"] for c in route["Choices"]} == {
         "train": "StartTraining",
         "infer": "ResolveModels",
+        "duplicate": "Duplicate",
     }
     payload = definition["States"]["Ingest"]["Parameters"]["Payload"]
     assert payload["run_id.$"] == "$$.Execution.Name"
