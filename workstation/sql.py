@@ -116,7 +116,9 @@ def connect(results_dir: str | Path) -> Any:
             pattern = str(root / folder / "run_date=*" / "*.parquet").replace("'", "''")
             con.execute(
                 f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}', "
-                "hive_partitioning = true, hive_types = {'run_date': VARCHAR})"
+                "hive_partitioning = true, hive_types = {'run_date': VARCHAR}, "
+                # Files of older schema versions lack the newer columns: null, as in Athena.
+                "union_by_name = true)"
             )
         else:
             cols = ", ".join(f"{name} {_DUCKDB_TYPES[kind]}" for name, kind in columns)

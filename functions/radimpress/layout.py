@@ -11,10 +11,10 @@ Only ``run_date`` is a results partition key. Athena partition projection can on
 models on all data sets" is impossible) or ``enum`` (the values must be known when the stack is
 deployed, so a new model would stay invisible). A ``date`` projection on ``run_date`` needs neither;
 dataset and model are ordinary columns, and the tables stay small (a few thousand rows a run), so
-the queries scan little. Files sit directly in the partition folder (no sub-folders), one per
-(run, model), and a re-published run overwrites its own objects instead of adding duplicates::
+the queries scan little. Files sit directly in the partition folder (no sub-folders), one per run
+in each table, and a re-published run overwrites its own objects instead of adding duplicates::
 
-    results/scores/run_date=2026-11-24/<run_id>--<model_key>.parquet
+    results/scores/run_date=2026-11-24/<run_id>.parquet   every model's rows, one object
     results/runs/run_date=2026-11-24/<run_id>.parquet     written last: the run is complete
     results/reports/<run_id>/report.html                   outside the table folders
 """
@@ -133,9 +133,10 @@ def runs_prefix(results_prefix: str) -> str:
     return f"{results_prefix.rstrip('/')}/runs/"
 
 
-def scores_key(results_prefix: str, date: str, run_id: str, model_key: str) -> str:
-    name = f"{safe_name(run_id)}--{safe_name(model_key)}.parquet"
-    return f"{scores_prefix(results_prefix)}run_date={date}/{name}"
+def scores_key(results_prefix: str, date: str, run_id: str) -> str:
+    """One object per run holds every model's rows: S3 shows an object whole or not at all, so the
+    scores table never holds part of a run (schema version 2; version 1 wrote one per model)."""
+    return f"{scores_prefix(results_prefix)}run_date={date}/{safe_name(run_id)}.parquet"
 
 
 def summary_key(results_prefix: str, date: str, run_id: str) -> str:

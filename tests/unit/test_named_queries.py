@@ -3,7 +3,9 @@
 Numbers are checked against Python: means with statistics.fmean, sample std with statistics.stdev,
 percentiles with numpy's default linear interpolation (what pandas describe() prints in the blog),
 and win/tie/loss counts per report. The runs exercise what the queries must get right: a superseded
-run, a run whose publishing died before its summary, an inference run without references.
+run, a run whose publishing failed on a bad row (nothing written), a run killed after its scores
+object and before its summary (scores without the commit marker), an inference run without
+references.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
-from results_data import put_rows, run_info, score_rows
+from results_data import identity, put_rows, run_info, score_rows
 
 from radimpress.results import publish_run
 from radimpress.results.publish import ScoreRowError
@@ -74,7 +76,13 @@ def results(tmp_path_factory):
             unscored=10,
             started="2026-11-24T11:00:00Z",
         )
-        # Newer still, but publishing died after the first model's scores: no summary, not counted.
+        # Newer still, killed after its scores object and before the summary (the commit marker):
+        # a whole run's scores without a summary, which no query may count.
+        killed = publish(
+            s3, "killed", "dev1", {"pretrained": (60, 6, 1.0)}, started="2026-11-24T12:30:00Z"
+        )
+        s3.delete_object(Bucket=BUCKET, Key=killed["summary_key"])
+        # Newer still, but a bad row stops publishing before anything is written.
         good = put_rows(
             s3,
             BUCKET,
@@ -94,8 +102,9 @@ def results(tmp_path_factory):
                 run=run_info("2026-11-24T12:00:00Z"),
             )
         copied = sql.mirror_results(s3, BUCKET, folder)
-    # Score files + one summary per complete run: old 2+1, r-dev1 3+1, r-dev2 2+1, infer 1+1, dead 1.
-    assert copied == 13
+    # One scores object and one summary per committed run (old, r-dev1, r-dev2, infer), the
+    # killed run's scores object alone, nothing of the dead run.
+    assert copied == 9
     by_id = {r.query.logical_id: r for r in sql.run_named_queries(folder)}
     return folder, by_id
 
@@ -109,8 +118,17 @@ def expected_f1():
         out[dataset, model] = {
             col: [r[metric]["fmeasure"] for r in rows] for metric, col in METRIC_COLS.items()
         }
+        out[dataset, model]["clinical"] = [r["clinical"]["f1"] for r in rows]
+        out[dataset, model]["missed"] = [r["clinical"]["missed"] for r in rows]
         out[dataset, model]["study_id"] = [r["study_id"] for r in rows]
     return out
+
+
+def order(model: str) -> tuple[int, str, str]:
+    """The A/B order of the queries and the report: fine-tuned, candidate, pre-trained."""
+    ident = identity(model)
+    rank = ("fine-tuned", "candidate", "pre-trained").index(ident["model_role"])
+    return rank, ident["model_name"], model
 
 
 def test_every_named_query_in_the_template_runs(results):
@@ -126,21 +144,31 @@ def test_mean_rouge_table(results):
     _, by_id = results
     rows = by_id["MeanRougeQuery"].records()
     want = expected_f1()
-    assert [(r["dataset"], r["model"]) for r in rows] == sorted(want)
+    keys = [(d, identity(m)["model_role"], identity(m)["model_name"], m) for d, m in want]
+    assert [(r["dataset"], r["model_role"], r["model_name"], r["model"]) for r in rows] == sorted(
+        keys
+    )
     for row in rows:
         values = want[row["dataset"], row["model"]]
         assert row["run_id"] == f"r-{row['dataset']}"
         assert row["reports"] == len(values["rouge1"])
         for col in METRIC_COLS.values():
             assert row[col] == pytest.approx(statistics.fmean(values[col]), rel=1e-12, abs=1e-15)
+        assert row["clinical_f1"] == pytest.approx(statistics.fmean(values["clinical"]), abs=1e-12)
 
 
 def test_distribution_table_matches_pandas_describe(results):
     _, by_id = results
     rows = by_id["RougeDistributionQuery"].records()
     want = expected_f1()
-    assert len(rows) == len(want) * 4
-    assert [r["metric"] for r in rows[:4]] == ["rouge1", "rouge2", "rougel", "rougelsum"]
+    assert len(rows) == len(want) * 5
+    assert [r["metric"] for r in rows[:5]] == [
+        "clinical",
+        "rouge1",
+        "rouge2",
+        "rougel",
+        "rougelsum",
+    ]
     for row in rows:
         values = want[row["dataset"], row["model"]][row["metric"]]
         q25, q50, q75 = np.percentile(values, [25, 50, 75])  # linear interpolation
@@ -173,10 +201,10 @@ def test_model_comparison_wins_ties_losses(results):
     want = expected_f1()
     expected = {}
     for dataset in ("dev1", "dev2"):
-        models = sorted(m for d, m in want if d == dataset)
+        models = sorted((m for d, m in want if d == dataset), key=order)
         for i, a in enumerate(models):
             for b in models[i + 1 :]:
-                for col in METRIC_COLS.values():
+                for col in (*METRIC_COLS.values(), "clinical"):
                     fa = dict(zip(want[dataset, a]["study_id"], want[dataset, a][col], strict=True))
                     fb = dict(zip(want[dataset, b]["study_id"], want[dataset, b][col], strict=True))
                     diffs = [fa[s] - fb[s] for s in fa if s in fb]
@@ -187,6 +215,7 @@ def test_model_comparison_wins_ties_losses(results):
                         sum(d < 0 for d in diffs),
                         statistics.fmean(diffs),
                     )
+    assert {r["run_id"] for r in rows} == {"r-dev1", "r-dev2"}  # pairs only within one run
     got = {
         (r["dataset"], r["model_a"], r["model_b"], r["metric"]): (
             r["reports"],
@@ -227,7 +256,7 @@ def test_save_results_writes_csv_and_text(results, tmp_path):
     names = {p.name for p in written}
     assert "MeanRougeQuery.csv" in names and "queries.txt" in names
     text = (tmp_path / "q" / "queries.txt").read_text()
-    assert "mean ROUGE F1 by model and dataset" in text and "fine-tuned" in text
+    assert "mean ROUGE and clinical F1 by model and dataset" in text and "fine-tuned" in text
 
 
 def test_cli_prints_every_query_and_refuses_a_missing_folder(results, capsys, tmp_path):
@@ -262,35 +291,27 @@ def test_report_comparison_agrees_with_the_sql(results):
         if r["dataset"] == "dev1"
     }
     rows = comparison_rows(models)
-    assert len(rows) == len(from_sql) == 3 * 4
+    assert len(rows) == len(from_sql) == 3 * 5
+    # Same direction: A is the same model in both, so the numbers agree as they are.
     for row in rows:
-        a, b = row["model_a"], row["model_b"]
-        flipped = a > b
-        sql_row = from_sql[(b, a, row["metric"]) if flipped else (a, b, row["metric"])]
-        wins_a, wins_b = (
-            (sql_row["wins_b"], sql_row["wins_a"])
-            if flipped
-            else (sql_row["wins_a"], sql_row["wins_b"])
-        )
-        assert (row["reports"], row["wins_a"], row["ties"], row["wins_b"]) == (
-            sql_row["reports"],
-            wins_a,
-            sql_row["ties"],
-            wins_b,
-        )
-        sign = -1 if flipped else 1
-        assert row["mean_diff"] == pytest.approx(sign * sql_row["mean_diff"], abs=1e-12)
+        sql_row = from_sql[row["model_a"], row["model_b"], row["metric"]]
+        for name in ("reports", "wins_a", "ties", "wins_b"):
+            assert row[name] == sql_row[name], (row, name)
+        assert row["mean_diff"] == pytest.approx(sql_row["mean_diff"], abs=1e-12)
+    tuned = from_sql["fine-tuned", "pretrained", "rougel"]
+    assert tuned["mean_diff"] > 0  # the better, fine-tuned model is A
 
 
-def test_worst_reports_are_the_ten_lowest_rouge_l_of_the_latest_run(results):
+def test_worst_reports_are_ordered_by_clinical_then_rouge_l_then_id(results):
     _, by_id = results
     rows = by_id["WorstReportsQuery"].records()
     want = expected_f1()
     assert {(r["dataset"], r["model"]) for r in rows} == set(want)
     for (dataset, model), values in want.items():
         got = [r for r in rows if (r["dataset"], r["model"]) == (dataset, model)]
-        ranked = sorted(zip(values["rougel"], values["study_id"], strict=True))[:10]
-        assert [(r["rougel_f1"], r["study_id"]) for r in got] == ranked
+        keys = zip(values["clinical"], values["rougel"], values["study_id"], strict=True)
+        ranked = sorted(keys)[:10]
+        assert [(r["clinical_f1"], r["rougel_f1"], r["study_id"]) for r in got] == ranked
         assert [r["worst_rank"] for r in got] == list(range(1, 11))
         assert all(r["findings"].startswith(f"Findings of {r['study_id']}") for r in got)
 
@@ -303,3 +324,27 @@ def test_run_history_lists_complete_runs_newest_first(results):
     infer = rows[0]
     assert (infer["reports"], infer["scored"], infer["rougel_f1"]) == (10, 0, None)
     assert {r["run_date"] for r in rows} == {"2026-11-20", "2026-11-23", "2026-11-24"}
+
+
+def test_missed_findings_lists_every_report_missing_a_positive_observation(results):
+    _, by_id = results
+    rows = by_id["MissedFindingsQuery"].records()
+    want = expected_f1()
+    expected = {
+        (dataset, model, study, "; ".join(missed))
+        for (dataset, model), values in want.items()
+        for study, missed in zip(values["study_id"], values["missed"], strict=True)
+        if missed
+    }
+    assert {(r["dataset"], r["model"], r["study_id"], r["clinical_missed"]) for r in rows} == (
+        expected
+    )
+    assert {r["run_id"] for r in rows} == {"r-dev1", "r-dev2"}
+
+
+def test_no_query_reads_a_run_without_its_summary(results):
+    """The killed run (scores object, no summary) and the dead run appear in no query."""
+    _, by_id = results
+    for result in by_id.values():
+        for record in result.records():
+            assert record.get("run_id") not in ("killed", "dead"), result.query.logical_id

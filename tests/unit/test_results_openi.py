@@ -135,5 +135,5 @@ def test_comparison_counts_per_report(published):
 
 def test_report_lists_the_worst_reports_escaped(published):
     _, _, _, html, _ = published
-    assert html.count('class="model-box"') == 2 * 4
-    assert "Worst-scoring reports" in html and "<script" not in html
+    assert html.count('class="model-box"') == 2 * 4  # rows without clinical fields: ROUGE only
+    assert "<h2>Worst reports</h2>" in html and "<script" not in html

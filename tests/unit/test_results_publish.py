@@ -34,12 +34,13 @@ def test_writes_scores_summary_and_report_under_projected_keys(s3):
     keys = sorted(
         o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["Contents"]
     )
+    # One scores object for the whole run (every model): S3 shows it whole or not at all.
     assert keys == [
         "results/reports/run-1/report.html",
         "results/runs/run_date=2026-11-24/run-1.parquet",
-        "results/scores/run_date=2026-11-24/run-1--fine-tuned.parquet",
-        "results/scores/run_date=2026-11-24/run-1--pretrained.parquet",
+        "results/scores/run_date=2026-11-24/run-1.parquet",
     ]
+    assert out["scores_key"] == keys[2]
     assert out["summary_key"] == "results/runs/run_date=2026-11-24/run-1.parquet"
     assert out["report_key"] == "results/reports/run-1/report.html"
     assert out["scores_location"] == f"s3://{BUCKET}/results/scores/"
@@ -49,12 +50,23 @@ def test_writes_scores_summary_and_report_under_projected_keys(s3):
 
 def test_score_table_has_every_row_flat_and_typed(s3):
     publish_two_models(s3)
-    table = read_table(s3, "results/scores/run_date=2026-11-24/run-1--pretrained.parquet")
+    table = read_table(s3, "results/scores/run_date=2026-11-24/run-1.parquet")
     assert table.column_names == [name for name, _ in SCORE_COLUMNS]
-    rows = table.to_pylist()
+    everything = table.to_pylist()
+    assert len(everything) == 60
+    rows = [r for r in everything if r["model"] == "pretrained"]
     source = score_rows("run-1", "dev1", "pretrained", 30, 1, skill=0.3, unscored=3)
     assert len(rows) == 30
     for got, want in zip(rows, source, strict=True):
+        for name in ("model_role", "model_name", "sagemaker_model", "training_job"):
+            assert got[name] == want[name]
+        if want["clinical"] is None:
+            assert got["clinical_f1"] is None and got["clinical_missed"] is None
+        else:
+            assert got["clinical_f1"] == want["clinical"]["f1"]
+            assert got["clinical_missed"] == "; ".join(want["clinical"]["missed"])
+            assert got["clinical_missed_count"] == len(want["clinical"]["missed"])
+            assert got["clinical_invented_count"] == len(want["clinical"]["invented"])
         assert got["schema_version"] == SCHEMA_VERSION
         assert (got["study_id"], got["findings"], got["reference"], got["generated"]) == (
             want["study_id"],
@@ -90,11 +102,21 @@ def test_summary_rows_and_returned_means_agree_with_python(s3):
                 sum(values) / len(values), abs=1e-12
             )
             assert out["models"][model][metric] == row[f"{metric.lower()}_f1"]
+            col = metric.lower()
+            assert row[f"{col}_f1_ci_low"] < row[f"{col}_f1"] < row[f"{col}_f1_ci_high"]
+        clinical = [r["clinical"] for r in source if r["clinical"] is not None]
+        assert row["clinical_f1"] == pytest.approx(
+            sum(c["f1"] for c in clinical) / len(clinical), abs=1e-12
+        )
+        assert row["missed_reports"] == sum(bool(c["missed"]) for c in clinical)
+        assert row["clinical_f1_ci_low"] <= row["clinical_f1"] <= row["clinical_f1_ci_high"]
+        assert row["model_role"] == ("fine-tuned" if model == "fine-tuned" else "pre-trained")
+        assert row["sagemaker_model"] == f"sm-{model}"
     assert json.dumps(out)  # travels in Step Functions state
     assert "Lungs" not in json.dumps(out) and "Reference" not in json.dumps(out)
 
 
-def test_summary_is_written_last(s3, monkeypatch):
+def test_report_then_scores_then_summary_last(s3, monkeypatch):
     order = []
     real = s3.upload_fileobj
 
@@ -104,8 +126,32 @@ def test_summary_is_written_last(s3, monkeypatch):
 
     monkeypatch.setattr(s3, "upload_fileobj", spy)
     publish_two_models(s3)
-    assert order[-1].startswith("results/runs/") and order[-2].endswith("report.html")
-    assert all(k.startswith("results/scores/") for k in order[:-2])
+    assert [k.split("/")[1] for k in order] == ["reports", "scores", "runs"]
+
+
+@pytest.mark.parametrize("dies_at", [1, 2, 3])
+def test_publish_dying_at_any_object_leaves_nothing_in_the_tables(s3, monkeypatch, dies_at):
+    """Publish killed after its first (or second) object: no table shows the run, and publishing
+    again writes it exactly once."""
+    real = s3.upload_fileobj
+    calls = []
+
+    def failing(fileobj, bucket, key, **kw):
+        calls.append(key)
+        if len(calls) == dies_at:
+            raise ConnectionError("killed")
+        return real(fileobj, bucket, key, **kw)
+
+    monkeypatch.setattr(s3, "upload_fileobj", failing)
+    with pytest.raises(Exception, match="killed"):
+        publish_two_models(s3)
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")
+    assert listed["KeyCount"] == 0
+    monkeypatch.setattr(s3, "upload_fileobj", real)
+    publish_two_models(s3)
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["KeyCount"] == 3
+    scores = read_table(s3, "results/scores/run_date=2026-11-24/run-1.parquet")
+    assert scores.num_rows == 60
 
 
 def test_failure_midway_leaves_no_summary(s3):
@@ -121,8 +167,8 @@ def test_failure_midway_leaves_no_summary(s3):
     assert "runs/r/scores/b.jsonl" in message and "line 4" in message
     assert "study_id=dev1-0003" in message and "'rouge2.recall'" in message
     assert "Findings" not in message and "Reference" not in message
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/runs/")
-    assert listed["KeyCount"] == 0
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")
+    assert listed["KeyCount"] == 0  # nothing is written before every row has been read
 
 
 @pytest.mark.parametrize(
@@ -157,7 +203,7 @@ def test_republishing_overwrites_instead_of_duplicating(s3):
     publish_two_models(s3)
     publish_two_models(s3)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")
-    assert listed["KeyCount"] == 4
+    assert listed["KeyCount"] == 3
 
 
 def test_unscored_run_and_empty_score_file(s3):
@@ -165,7 +211,7 @@ def test_unscored_run_and_empty_score_file(s3):
     a = put_rows(s3, BUCKET, "runs/r/scores/a.jsonl", rows)
     s3.put_object(Bucket=BUCKET, Key="runs/r/scores/empty.jsonl", Body=b"")
     out = publish_run(s3, BUCKET, run_id="r", dataset="dev1", score_keys=[a], run=run_info())
-    assert out["models"] == {"a": dict.fromkeys(METRICS)}
+    assert out["models"] == {"a": dict.fromkeys((*METRICS, "clinical"))}
     out = publish_run(
         s3,
         BUCKET,
@@ -174,9 +220,9 @@ def test_unscored_run_and_empty_score_file(s3):
         score_keys=["runs/r/scores/empty.jsonl"],
         run=run_info(),
     )
-    table = read_table(s3, "results/scores/run_date=2026-11-24/r2--empty.parquet")
+    table = read_table(s3, "results/scores/run_date=2026-11-24/r2.parquet")
     assert table.num_rows == 0 and table.column_names == [n for n, _ in SCORE_COLUMNS]
-    assert out["models"] == {"empty": dict.fromkeys(METRICS)}
+    assert out["models"] == {"empty": dict.fromkeys((*METRICS, "clinical"))}
 
 
 def test_run_date_is_the_utc_date_and_bad_runs_are_refused(s3):
@@ -197,3 +243,40 @@ def test_importing_the_package_does_not_load_pyarrow():
     code = "import sys, radimpress.results; print('pyarrow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_rows_from_schema_1_still_publish(s3):
+    """Score rows written before the model and clinical fields existed still publish."""
+    rows = score_rows("r", "dev1", "a", 4, 1, skill=0.5)
+    for row in rows:
+        for name in ("model_role", "model_name", "model_version", "sagemaker_model"):
+            del row[name]
+        del row["clinical"], row["training_job"], row["training_run_id"]
+    key = put_rows(s3, BUCKET, "runs/r/scores/a.jsonl", rows)
+    out = publish_run(s3, BUCKET, run_id="r", dataset="dev1", score_keys=[key], run=run_info())
+    table = read_table(s3, out["scores_key"]).to_pylist()
+    assert {r["model_role"] for r in table} == {""} and {r["clinical_f1"] for r in table} == {None}
+    assert out["models"]["a"]["clinical"] is None
+
+
+def test_rejected_records_are_counted_by_reason_in_the_report(s3):
+    rejected = [
+        {"position": 3, "reason": "expected a string", "study_id": "x", "field": "findings"},
+        {"position": 5, "reason": "expected a string", "study_id": "y", "field": "findings"},
+        {"position": 9, "reason": "not valid JSON", "study_id": None, "field": None},
+    ]
+    put_rows(s3, BUCKET, "runs/run-1/ingest/rejected.jsonl", rejected)
+    out = publish_two_models(s3)
+    html = s3.get_object(Bucket=BUCKET, Key=out["report_key"])["Body"].read().decode()
+    assert "field &#x27;findings&#x27;: expected a string</td><td>2</td>" in html
+    assert "not valid JSON</td><td>1</td>" in html
+
+
+def test_withdraw_run_removes_every_object_and_can_repeat(s3):
+    from radimpress.results.publish import withdraw_run
+
+    publish_two_models(s3)
+    keys = withdraw_run(s3, BUCKET, run_id="run-1", started_at=run_info()["started_at"])
+    assert keys[0].startswith("results/runs/")  # the commit marker goes first
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["KeyCount"] == 0
+    withdraw_run(s3, BUCKET, run_id="run-1", started_at=run_info()["started_at"])

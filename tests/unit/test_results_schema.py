@@ -52,7 +52,7 @@ def test_glue_table_matches_schema_and_layout(tables, table, columns, folder):
     assert location == f"s3://${{DataBucket}}/results/{folder}/"
     # The writer's keys land where the template points.
     key = (
-        layout.scores_key("results", "2026-01-02", "r", "m")
+        layout.scores_key("results", "2026-01-02", "r")
         if folder == "scores"
         else layout.summary_key("results", "2026-01-02", "r")
     )
@@ -96,11 +96,14 @@ def test_quicksight_is_optional_and_consistent_with_the_tables():
     }
     assert all(r.get("Condition") == "HasQuickSightUser" for r in quicksight.values())
     (data_set,) = (r for r in quicksight.values() if r["Type"] == "AWS::QuickSight::DataSet")
-    table = data_set["Properties"]["PhysicalTableMap"]["scores"]["RelationalTable"]
-    assert table["Name"] == SCORES_TABLE
-    known = {name for name, _ in (*SCORE_COLUMNS, *PARTITION_COLUMNS)}
-    offered = {c["Name"] for c in table["InputColumns"]}
-    assert offered <= known
+    table = data_set["Properties"]["PhysicalTableMap"]["scores"]["CustomSql"]
+    # Committed runs only: the data set reads scores through the runs table (the commit marker).
+    query = table["SqlQuery"]["Fn::Sub"]
+    assert f'"${{ResultsDatabase}}"."{SCORES_TABLE}"' in query
+    assert f'JOIN (SELECT DISTINCT run_id FROM "${{ResultsDatabase}}"."{RUNS_TABLE}")' in query
+    known = {name for name, _ in (*SCORE_COLUMNS, *PARTITION_COLUMNS)} | {"model_label"}
+    offered = {c["Name"] for c in table["Columns"]}
+    assert offered <= known and {"model_role", "model_name", "clinical_f1"} <= offered
     assert not offered & {"findings", "reference", "generated"}  # no patient text in QuickSight
     (dashboard,) = (r for r in quicksight.values() if r["Type"] == "AWS::QuickSight::Dashboard")
     definition = dashboard["Properties"]["Definition"]
@@ -113,5 +116,15 @@ def test_quicksight_is_optional_and_consistent_with_the_tables():
     assert visual_ids == layout_ids and len(visual_ids) == 4
     filter_ids = set(_walk(definition["FilterGroups"], "FilterId"))
     assert {c["Dropdown"]["SourceFilterId"] for c in sheet["FilterControls"]} == filter_ids
+    group_by = [
+        field["CategoricalDimensionField"]["Column"]["ColumnName"]
+        for visual in sheet["Visuals"]
+        for field in visual.get("TableVisual", {})
+        .get("ChartConfiguration", {})
+        .get("FieldWells", {})
+        .get("TableAggregatedFieldWells", {})
+        .get("GroupBy", [])
+    ]
+    assert group_by.count("model_role") == 2 and group_by.count("model_name") == 2
     field_ids = list(_walk(definition["Sheets"], "FieldId"))
     assert len(field_ids) == len(set(field_ids))  # QuickSight rejects duplicate field ids

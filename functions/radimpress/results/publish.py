@@ -1,33 +1,80 @@
 """publish_run: turn a run's score rows into the Athena tables and the HTML report.
 
-Order matters because S3 makes each object visible only when it is whole, but a run is several
-objects: per-model score files first, then report.html, then the run-summary file last. The summary
-is the commit marker: the named queries join scores to run summaries, so a run whose publishing
-died half-way is never counted. Keys are deterministic, so publishing a run again overwrites it.
+Nothing partial is visible. Glue and Athena have no transactions, but S3 shows each object whole or
+not at all (a single PUT, or a multipart upload once completed), so a run is published as few
+objects as possible, all computed before the first one is written:
+
+1. every model's score rows are read, checked and written to ONE local Parquet file, the summary
+   rows and the report computed; nothing is in S3 yet;
+2. ``report.html`` (outside the table folders: Athena and QuickSight never read it);
+3. the run's ONE scores object: the scores table holds all of this run's rows or none of them;
+4. the run summary object, last: the commit marker. Every named query and the QuickSight data set
+   read scores only of runs that have a summary (join on ``runs``).
+
+A failure after step 2 removes what this call wrote (summary first, so the run is uncommitted
+before its scores go). A process killed between steps 3 and 4 leaves a whole run's scores without
+a summary, invisible to the queries and the data set; the Publish Task's retry (or a re-run) writes
+the same deterministic keys again, so a run is published exactly once.
+
 Nothing returned or raised here contains report text, only ids, keys, counts and means.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from radimpress import layout
-from radimpress.results.schema import METRICS, PARTS, RUN_COLUMNS, SCHEMA_VERSION, SCORE_COLUMNS
+from radimpress.errors import aws_call
+from radimpress.results.schema import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    F1_COLUMNS,
+    LIST_SEPARATOR,
+    METRICS,
+    MODEL_COLUMNS,
+    PARTS,
+    ROLES,
+    RUN_COLUMNS,
+    SCHEMA_VERSION,
+    SCORE_COLUMNS,
+)
+from radimpress.scoring.aggregate import bootstrap_mean_cis
 from radimpress.storage import json_objects
 
 WORST_PER_MODEL = 5
-WORST_METRIC = "rougel_f1"  # reports are ranked worst-first by ROUGE-L F1
+LOST_PER_PAIR = 10
+WORST_ORDER = "lowest clinical F1 first, then lowest ROUGE-L F1, then study id"
 TEXT_FIELDS = ("study_id", "model", "findings", "generated")
+MAX_REASON = 160  # rejection reasons are grouped by their text, cut to this length
 
 
 class ScoreRowError(ValueError):
     """A score row that does not follow the contract; names the object, line, id and field."""
+
+
+def worst_key(row: dict[str, Any]) -> tuple[bool, float, float, str]:
+    """Worst-first order of scored rows: clinical disagreement, then ROUGE-L, then study id.
+
+    The WorstReportsQuery named query sorts the same way (rows without clinical scores last).
+    """
+    clinical = row.get("clinical_f1")
+    return (clinical is None, clinical or 0.0, row["rougel_f1"], row["study_id"])
+
+
+def model_order(role: str, name: str, label: str) -> tuple[int, str, str]:
+    """The A/B order of every comparison (schema.ROLES): fine-tuned, candidate, pre-trained."""
+    rank = ROLES.index(role) if role in ROLES else len(ROLES)
+    return (rank, name, label)
 
 
 @dataclass
@@ -36,34 +83,93 @@ class ModelResults:
 
     label: str
     key: str
+    identity: dict[str, str] = field(default_factory=dict)
     reports: int = 0
+    # F1 of the scored rows per column (rouge1 ... rougelsum), in ``studies`` order.
     f1: dict[str, list[float]] = field(default_factory=lambda: {col: [] for _, col in METRICS})
-    studies: list[str] = field(default_factory=list)  # study ids of the scored rows, in f1 order
-    _worst: list[tuple[float, str, int, dict[str, Any]]] = field(default_factory=list)
+    studies: list[str] = field(default_factory=list)
+    # Clinical agreement of the same scored rows (None for rows written before schema 2).
+    clinical: list[float | None] = field(default_factory=list)
+    clinical_pr: list[tuple[float, float]] = field(default_factory=list)
+    missed_reports: int = 0
+    _worst: list[tuple[tuple[bool, float, float, str], int, dict[str, Any]]] = field(
+        default_factory=list
+    )
 
     @property
     def scored(self) -> int:
-        return len(self.f1[METRICS[0][1]])
+        return len(self.studies)
+
+    @property
+    def role(self) -> str:
+        return self.identity.get("model_role", "")
+
+    @property
+    def name(self) -> str:
+        return self.identity.get("model_name", "")
+
+    def order(self) -> tuple[int, str, str]:
+        return model_order(self.role, self.name, self.label)
+
+    def values(self, col: str) -> list[float]:
+        """The scored rows' values of one F1 column (``clinical`` included, without nulls)."""
+        if col in ("clinical", "clinical_f1"):
+            return [v for v in self.clinical if v is not None]
+        return self.f1[col.removesuffix("_f1")]
 
     def means(self) -> dict[str, float | None]:
         return {col: (math.fsum(v) / len(v) if v else None) for col, v in self.f1.items()}
 
+    def clinical_means(self) -> dict[str, float | None]:
+        values = self.values("clinical")
+        if not values:
+            return dict.fromkeys(("clinical_precision", "clinical_recall", "clinical_f1"))
+        count = len(self.clinical_pr)
+        return {
+            "clinical_precision": math.fsum(p for p, _ in self.clinical_pr) / count,
+            "clinical_recall": math.fsum(r for _, r in self.clinical_pr) / count,
+            "clinical_f1": math.fsum(values) / len(values),
+        }
+
+    def intervals(self) -> dict[str, tuple[float, float] | None]:
+        """Seeded percentile-bootstrap 95% intervals of each F1 column's mean (pure Python)."""
+        out: dict[str, tuple[float, float] | None] = dict.fromkeys(F1_COLUMNS)
+        if self.scored:
+            rouge = {f"{col}_f1": self.f1[col] for _, col in METRICS}
+            out.update(
+                bootstrap_mean_cis(rouge, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+            )
+        clinical = self.values("clinical")
+        if clinical:
+            out.update(
+                bootstrap_mean_cis(
+                    {"clinical_f1": clinical}, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED
+                )
+            )
+        return out
+
     def add(self, row: dict[str, Any]) -> None:
+        if not self.reports:
+            self.identity = {name: row.get(name, "") for name, _ in MODEL_COLUMNS}
         self.reports += 1
-        if row[WORST_METRIC] is None:
+        if row["rougel_f1"] is None:
             return
         self.studies.append(row["study_id"])
         for _, col in METRICS:
             self.f1[col].append(row[f"{col}_f1"])
-        # The WORST_PER_MODEL lowest (score, study_id) so far, kept sorted: the order of the
+        self.clinical.append(row.get("clinical_f1"))
+        if row.get("clinical_f1") is not None:
+            self.clinical_pr.append((row["clinical_precision"], row["clinical_recall"]))
+            self.missed_reports += bool(row.get("clinical_missed_count"))
+        # The WORST_PER_MODEL first rows by worst_key so far, kept sorted: the order of the
         # WorstReportsQuery named query, whatever order the rows arrive in.
-        entry = (row[WORST_METRIC], row["study_id"], self.reports, row)
-        if len(self._worst) < WORST_PER_MODEL or entry[:3] < self._worst[-1][:3]:
-            bisect.insort(self._worst, entry, key=lambda e: e[:3])
+        entry = (worst_key(row), self.reports, row)
+        if len(self._worst) < WORST_PER_MODEL or entry[:2] < self._worst[-1][:2]:
+            bisect.insort(self._worst, entry, key=lambda e: e[:2])
             del self._worst[WORST_PER_MODEL:]
 
     def worst(self) -> list[dict[str, Any]]:
-        """The lowest-scoring rows by ROUGE-L F1, worst first (ties: by study id)."""
+        """The worst rows by :func:`worst_key`, worst first."""
         return [row for *_, row in self._worst]
 
 
@@ -73,10 +179,39 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
+def _names(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ScoreRowError(f"{where}: expected a list of observation names")
+    return value
+
+
+def _clinical(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    agreement = raw.get("clinical")
+    if agreement is None:
+        return {name: None for name, _ in _CLINICAL_FIELDS}
+    if not isinstance(agreement, dict):
+        raise ScoreRowError(f"{where}: field 'clinical': expected an object or null")
+    missed = _names(agreement.get("missed"), f"{where}: field 'clinical.missed'")
+    invented = _names(agreement.get("invented"), f"{where}: field 'clinical.invented'")
+    return {
+        **{
+            f"clinical_{part}": _number(agreement.get(part), f"{where}: field 'clinical.{part}'")
+            for part in ("precision", "recall", "f1")
+        },
+        "clinical_missed": LIST_SEPARATOR.join(missed),
+        "clinical_invented": LIST_SEPARATOR.join(invented),
+        "clinical_missed_count": len(missed),
+        "clinical_invented_count": len(invented),
+    }
+
+
+_CLINICAL_FIELDS = tuple(c for c in SCORE_COLUMNS if c[0].startswith("clinical_"))
+
+
 def flatten_row(
     raw: dict[str, Any], *, source: str, line: int, run_id: str, dataset: str
 ) -> dict[str, Any]:
-    """One contract score row -> one flat table row (``rouge1_precision`` ... ``rougelsum_f1``)."""
+    """One contract score row -> one flat table row (``rouge1_precision`` ... ``clinical_f1``)."""
     if not isinstance(raw, dict):
         raise ScoreRowError(f"{source}: line {line}: expected a JSON object")
     ident = raw.get("study_id")
@@ -86,8 +221,8 @@ def flatten_row(
             raise ScoreRowError(f"{where}: field '{name}': expected a string")
     if raw.get("reference") is not None and not isinstance(raw["reference"], str):
         raise ScoreRowError(f"{where}: field 'reference': expected a string or null")
-    for name, expected in (("run_id", run_id), ("dataset", dataset)):
-        if raw.get(name) != expected:
+    for name in ("run_id", "dataset"):
+        if raw.get(name) != {"run_id": run_id, "dataset": dataset}[name]:
             raise ScoreRowError(f"{where}: field '{name}': does not match the run being published")
     row: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -113,6 +248,12 @@ def flatten_row(
                 if score is None
                 else _number(score.get(part), f"{where}: field '{metric}.{part}'")
             )
+    for name, _ in MODEL_COLUMNS:
+        value = raw.get(name) or ""
+        if not isinstance(value, str):
+            raise ScoreRowError(f"{where}: field '{name}': expected a string")
+        row[name] = value
+    row.update(_clinical(raw, where))
     return row
 
 
@@ -120,7 +261,8 @@ def _read_rows(
     s3: Any, bucket: str, key: str, run_id: str, dataset: str
 ) -> Iterator[dict[str, Any]]:
     """Stream one score-row JSONL object, one flat row at a time."""
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    with aws_call(f"s3://{bucket}/{key}: read"):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     source = f"s3://{bucket}/{key}"
     try:
         for line, obj in json_objects(body.iter_lines(), source, ScoreRowError):
@@ -132,33 +274,94 @@ def _read_rows(
 def _upload(s3: Any, bucket: str, key: str, fileobj: Any, content_type: str) -> None:
     """One object, visible only once complete (single PUT or completed multipart upload)."""
     fileobj.seek(0)
-    s3.upload_fileobj(fileobj, bucket, key, ExtraArgs={"ContentType": content_type})
+    with aws_call(f"s3://{bucket}/{key}: write"):
+        s3.upload_fileobj(fileobj, bucket, key, ExtraArgs={"ContentType": content_type})
 
 
-def _write_model_scores(
-    s3: Any, bucket: str, source_key: str, target_key: str, run_id: str, dataset: str
-) -> ModelResults:
-    from radimpress.results.parquet import write_parquet
-
-    results = ModelResults(label=layout.model_key_of(source_key), key=target_key)
-    labels: set[str] = set()
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for row in _read_rows(s3, bucket, source_key, run_id, dataset):
-            labels.add(row["model"])
-            if len(labels) > 1:
-                raise ScoreRowError(
-                    f"s3://{bucket}/{source_key}: line {results.reports + 1}: field 'model': "
-                    "one score file must hold one model"
-                )
+def _model_rows(
+    s3: Any, bucket: str, source_key: str, run_id: str, dataset: str, results: ModelResults
+) -> Iterator[dict[str, Any]]:
+    """One model's flat rows, filling ``results`` as they pass (one model per file)."""
+    first = True
+    for row in _read_rows(s3, bucket, source_key, run_id, dataset):
+        if first:
             results.label = row["model"]
-            results.add(row)
-            yield row
+            first = False
+        elif row["model"] != results.label:
+            raise ScoreRowError(
+                f"s3://{bucket}/{source_key}: line {results.reports + 1}: field 'model': "
+                "one score file must hold one model"
+            )
+        results.add(row)
+        yield row
 
-    with tempfile.TemporaryFile() as tmp:
-        write_parquet(rows(), SCORE_COLUMNS, tmp)
-        _upload(s3, bucket, target_key, tmp, "application/vnd.apache.parquet")
-    return results
+
+def lost_pairs(models: list[ModelResults]) -> list[tuple[ModelResults, ModelResults]]:
+    """(fine-tuned, pre-trained) pairs of the run, in the report's A/B order."""
+    tuned = [m for m in models if m.role == "fine-tuned"]
+    base = [m for m in models if m.role == "pre-trained"]
+    return [(a, b) for a in sorted(tuned, key=ModelResults.order) for b in base]
+
+
+def lost_reports(a: ModelResults, b: ModelResults) -> tuple[int, list[str]]:
+    """Reports where ``a`` did worse than ``b``: lower clinical F1, or equal and lower ROUGE-L.
+
+    Returns the count and the study ids of the worst LOST_PER_PAIR (largest clinical, then
+    ROUGE-L drop, then study id).
+    """
+    theirs = {s: (c, r) for s, c, r in zip(b.studies, b.clinical, b.f1["rougel"], strict=True)}
+    lost = []
+    for study, clinical, rouge in zip(a.studies, a.clinical, a.f1["rougel"], strict=True):
+        if study not in theirs:
+            continue
+        other_clinical, other_rouge = theirs[study]
+        mine = (clinical if clinical is not None else -1.0, rouge)
+        other = (other_clinical if other_clinical is not None else -1.0, other_rouge)
+        if mine < other:
+            lost.append((mine[0] - other[0], mine[1] - other[1], study))
+    lost.sort()
+    return len(lost), [study for *_, study in lost[:LOST_PER_PAIR]]
+
+
+def _texts(
+    s3: Any, bucket: str, key: str, run_id: str, dataset: str, wanted: set[str]
+) -> dict[str, dict[str, Any]]:
+    """The rows of ``wanted`` study ids from one score file (a second, filtered read)."""
+    if not wanted:
+        return {}
+    return {
+        row["study_id"]: row
+        for row in _read_rows(s3, bucket, key, run_id, dataset)
+        if row["study_id"] in wanted
+    }
+
+
+def rejected_reasons(s3: Any, bucket: str, run_id: str) -> dict[str, int]:
+    """Rejected records by reason (the reasons name fields and positions, never report text)."""
+    key = layout.RunKeys(run_id).rejected
+    try:
+        with aws_call(f"s3://{bucket}/{key}: read"):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return {}
+        raise
+    counts: Counter[str] = Counter()
+    try:
+        for _, obj in json_objects(body.iter_lines(), f"s3://{bucket}/{key}", ScoreRowError):
+            field_name = obj.get("field")
+            reason = str(obj.get("reason", "unknown"))[:MAX_REASON]
+            counts[f"field '{field_name}': {reason}" if field_name else reason] += 1
+    finally:
+        body.close()
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _remove(s3: Any, bucket: str, keys: list[str]) -> None:
+    """Best effort: take back what a failed publish wrote (its own error is what matters)."""
+    for key in keys:
+        with contextlib.suppress(Exception):
+            s3.delete_object(Bucket=bucket, Key=key)
 
 
 def publish_run(
@@ -171,7 +374,7 @@ def publish_run(
     run: dict[str, Any],
     results_prefix: str = "results",
 ) -> dict[str, Any]:
-    """Write the run's score Parquet files, report.html and run summary; return locations and means.
+    """Write the run's scores object, report.html and run summary; return locations and means.
 
     ``run`` carries ``source_key``, ``records``, ``rejected``, ``started_at`` (ISO) and
     ``execution`` (the Step Functions execution name). See docs/contracts.md.
@@ -187,63 +390,123 @@ def publish_run(
     model_keys = [layout.model_key_of(k) for k in score_keys]
     if len(set(map(layout.safe_name, model_keys))) != len(model_keys):
         raise ValueError("score_keys: two score files map to the same model key")
-
-    models = [
-        _write_model_scores(
-            s3,
-            bucket,
-            key,
-            layout.scores_key(results_prefix, date, run_id, mkey),
-            run_id,
-            dataset,
-        )
-        for key, mkey in zip(score_keys, model_keys, strict=True)
-    ]
-    labels = [m.label for m in models]
-    if len(set(labels)) != len(labels):
-        raise ValueError("score_keys: two score files carry the same model label")
-    published_at = datetime.now(UTC)
-
-    run_info = {
-        "run_id": run_id,
-        "dataset": dataset,
-        "execution": str(run["execution"]),
-        "source_key": str(run["source_key"]),
-        "records": int(run["records"]),
-        "rejected": int(run["rejected"]),
-        "started_at": started_at,
-        "published_at": published_at,
-    }
+    models = [ModelResults(label=mkey, key=mkey) for mkey in model_keys]
+    scores_key = layout.scores_key(results_prefix, date, run_id)
+    summary_key = layout.summary_key(results_prefix, date, run_id)
     report_key = layout.report_key(results_prefix, run_id)
-    html = render_report(run_info, models)
-    with tempfile.TemporaryFile() as tmp:
-        tmp.write(html.encode("utf-8"))
-        _upload(s3, bucket, report_key, tmp, "text/html; charset=utf-8")
 
-    summary_rows = [
-        {
-            "schema_version": SCHEMA_VERSION,
-            **{k: run_info[k] for k in ("run_id", "dataset", "execution", "source_key")},
-            "model": m.label,
+    with tempfile.TemporaryFile() as scores_file:
+
+        def every_row() -> Iterator[dict[str, Any]]:
+            for key, results in zip(score_keys, models, strict=True):
+                yield from _model_rows(s3, bucket, key, run_id, dataset, results)
+
+        write_parquet(every_row(), SCORE_COLUMNS, scores_file)
+        labels = [m.label for m in models]
+        if len(set(labels)) != len(labels):
+            raise ValueError("score_keys: two score files carry the same model label")
+        models.sort(key=ModelResults.order)
+        published_at = datetime.now(UTC)
+        run_info = {
+            "run_id": run_id,
+            "dataset": dataset,
+            "execution": str(run["execution"]),
+            "source_key": str(run["source_key"]),
+            "records": int(run["records"]),
+            "rejected": int(run["rejected"]),
             "started_at": started_at,
             "published_at": published_at,
-            "records": run_info["records"],
-            "rejected": run_info["rejected"],
-            "reports": m.reports,
-            "scored": m.scored,
-            **{f"{col}_f1": mean for col, mean in m.means().items()},
+            "rejected_reasons": rejected_reasons(s3, bucket, run_id) if run["rejected"] else {},
+            "worst_order": WORST_ORDER,
         }
-        for m in models
-    ]
-    summary_key = layout.summary_key(results_prefix, date, run_id)
-    with tempfile.TemporaryFile() as tmp:
-        write_parquet(summary_rows, RUN_COLUMNS, tmp)
-        _upload(s3, bucket, summary_key, tmp, "application/vnd.apache.parquet")
+        intervals = {m.label: m.intervals() for m in models}
+        lost = []
+        by_label = dict(zip(labels, score_keys, strict=True))
+        for a, b in lost_pairs(models):
+            count, studies = lost_reports(a, b)
+            rows_a = _texts(s3, bucket, by_label[a.label], run_id, dataset, set(studies))
+            rows_b = _texts(s3, bucket, by_label[b.label], run_id, dataset, set(studies))
+            lost.append(
+                {
+                    "a": a.label,
+                    "b": b.label,
+                    "count": count,
+                    "compared": len(set(a.studies) & set(b.studies)),
+                    "rows": [(rows_a[s], rows_b[s]) for s in studies],
+                }
+            )
+        html = render_report(run_info, models, intervals=intervals, lost=lost)
+        summary_rows = [
+            {
+                "schema_version": SCHEMA_VERSION,
+                **{k: run_info[k] for k in ("run_id", "dataset", "execution", "source_key")},
+                "model": m.label,
+                "started_at": started_at,
+                "published_at": published_at,
+                "records": run_info["records"],
+                "rejected": run_info["rejected"],
+                "reports": m.reports,
+                "scored": m.scored,
+                **{f"{col}_f1": mean for col, mean in m.means().items()},
+                **{name: m.identity.get(name, "") for name, _ in MODEL_COLUMNS},
+                **m.clinical_means(),
+                "missed_reports": m.missed_reports,
+                **{
+                    f"{col}_ci_{end}": (ci[i] if ci else None)
+                    for col, ci in intervals[m.label].items()
+                    for i, end in enumerate(("low", "high"))
+                },
+            }
+            for m in models
+        ]
+        written: list[str] = []
+        try:
+            with tempfile.TemporaryFile() as tmp:
+                tmp.write(html.encode("utf-8"))
+                written.append(report_key)
+                _upload(s3, bucket, report_key, tmp, "text/html; charset=utf-8")
+            written.append(scores_key)
+            _upload(s3, bucket, scores_key, scores_file, "application/vnd.apache.parquet")
+            with tempfile.TemporaryFile() as tmp:
+                write_parquet(summary_rows, RUN_COLUMNS, tmp)
+                written.append(summary_key)
+                _upload(s3, bucket, summary_key, tmp, "application/vnd.apache.parquet")
+        except BaseException:
+            _remove(s3, bucket, written[::-1])  # the summary (commit marker) goes first
+            raise
 
     return {
         "scores_location": f"s3://{bucket}/{layout.scores_prefix(results_prefix)}",
+        "scores_key": scores_key,
         "summary_key": summary_key,
         "report_key": report_key,
         "run_date": date,
-        "models": {m.label: {metric: m.means()[col] for metric, col in METRICS} for m in models},
+        "models": {
+            m.label: {
+                **{metric: m.means()[col] for metric, col in METRICS},
+                "clinical": m.clinical_means()["clinical_f1"],
+            }
+            for m in models
+        },
     }
+
+
+def withdraw_run(
+    s3: Any, bucket: str, *, run_id: str, started_at: str, results_prefix: str = "results"
+) -> list[str]:
+    """Remove a run's published objects, summary (the commit marker) first; returns the keys.
+
+    For a run whose Publish died between its scores object and its summary and will not be
+    retried (RecordFailure of a failed Publish): afterwards not even the raw scores table holds it.
+    Deleting a key that does not exist is not an error, so this is safe to repeat.
+    """
+    date = layout.run_date(started_at)
+    keys = [
+        layout.summary_key(results_prefix, date, run_id),
+        layout.scores_key(results_prefix, date, run_id),
+        layout.report_key(results_prefix, run_id),
+    ]
+    for key in keys:
+        with aws_call(f"s3://{bucket}/{key}: delete"):
+            s3.delete_object(Bucket=bucket, Key=key)
+    return keys

@@ -1,8 +1,13 @@
 """The per-run HTML report: one self-contained page (inline CSS and SVG, no scripts, no CDN).
 
-It shows what the blog showed: mean F1 per metric and model, the distribution table (count, mean,
-std, min, quartiles, max), box plots of ROUGE F1 by model, and the worst-scoring reports with
-findings, reference and generated impression side by side. Pure Python, so it runs in the Publish
+One page per run, comparing every model of the run: who each model is (role, name, version,
+SageMaker model, training job and run), mean F1 with bootstrap confidence intervals (ROUGE and
+clinical agreement), the blog's distribution table, box plots, pairwise wins/ties/losses in the
+same A/B direction as the ModelComparisonQuery named query, the reports where a fine-tuned model
+lost to the pre-trained one, the worst reports in a stated order, and the rejected-record counts.
+
+Layout: it reads from 360 px to a desktop. Wide tables scroll inside their own box; report texts
+are cards whose columns reflow into one below 900 px. Pure Python, so it runs in the Publish
 Lambda. Every piece of text from the data goes through html.escape.
 """
 
@@ -19,6 +24,8 @@ from radimpress.scoring.aggregate import METRIC_LABELS, STAT_NAMES
 
 # Titles by table column (``rougel``), the same labels the CLI tables print by metric (``rougeL``).
 METRIC_TITLES = {col: METRIC_LABELS[metric] for metric, col in METRICS}
+METRIC_TITLES["clinical"] = METRIC_LABELS["clinical"]
+COLUMNS = (*(col for _, col in METRICS), "clinical")  # every F1 the report shows, in order
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 MAX_OUTLIERS_DRAWN = 400
 
@@ -30,9 +37,16 @@ class ModelView(Protocol):
     reports: int
     f1: dict[str, list[float]]
     studies: list[str]
+    clinical: list[float | None]
+    identity: dict[str, str]
+    missed_reports: int
 
     @property
     def scored(self) -> int: ...
+
+    def values(self, col: str) -> list[float]: ...
+
+    def order(self) -> tuple[int, str, str]: ...
 
     def worst(self) -> list[dict[str, Any]]: ...
 
@@ -44,9 +58,13 @@ def _fmt(value: float | int | None) -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
-    th = "".join(f"<th>{h}</th>" for h in head)
+    """A table inside its own horizontally scrolling box, so a wide table never widens the page."""
+    th = "".join(f'<th scope="col">{h}</th>' for h in head)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+    return (
+        f'<div class="scroll"><table class="{cls}"><thead><tr>{th}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def _line(x1: float, x2: float, y1: float, y2: float, cls: str) -> str:
@@ -114,60 +132,149 @@ def _text_cell(value: str | None) -> str:
     return '<span class="none">(none)</span>' if value is None else escape(value)
 
 
+def _pairs(models: Sequence[ModelView]) -> list[tuple[ModelView, ModelView]]:
+    """Every pair once, A before B in the A/B order of the named queries (publish.model_order)."""
+    ordered = sorted(models, key=lambda m: m.order())
+    return [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :]]
+
+
+def _by_study(m: ModelView, col: str) -> dict[str, float]:
+    if col == "clinical":
+        return {s: v for s, v in zip(m.studies, m.clinical, strict=True) if v is not None}
+    return dict(zip(m.studies, m.f1[col], strict=True))
+
+
 def comparison_rows(models: Sequence[ModelView]) -> list[dict[str, Any]]:
     """Per pair of models and metric, over the reports both scored (matched by study id): counts
-    of reports where the first model scores higher, the same, lower, and the mean difference.
-    The same numbers as the ModelComparisonQuery named query, for this run only."""
+    of reports where model A scores higher, the same, lower, and the mean of A minus B.
+    The same numbers and direction as the ModelComparisonQuery named query, for this run."""
     out = []
-    for i, a in enumerate(models):
-        for b in models[i + 1 :]:
-            for _, col in METRICS:
-                fb = dict(zip(b.studies, b.f1[col], strict=True))
-                diffs = [x - fb[s] for s, x in zip(a.studies, a.f1[col], strict=True) if s in fb]
-                out.append(
-                    {
-                        "model_a": a.label,
-                        "model_b": b.label,
-                        "metric": col,
-                        "reports": len(diffs),
-                        "wins_a": sum(d > 0 for d in diffs),
-                        "ties": sum(d == 0 for d in diffs),
-                        "wins_b": sum(d < 0 for d in diffs),
-                        "mean_diff": sum(diffs) / len(diffs) if diffs else None,
-                    }
-                )
+    for a, b in _pairs(models):
+        for col in COLUMNS:
+            fa, fb = _by_study(a, col), _by_study(b, col)
+            diffs = [x - fb[s] for s, x in fa.items() if s in fb]
+            out.append(
+                {
+                    "model_a": a.label,
+                    "model_b": b.label,
+                    "metric": col,
+                    "reports": len(diffs),
+                    "wins_a": sum(d > 0 for d in diffs),
+                    "ties": sum(d == 0 for d in diffs),
+                    "wins_b": sum(d < 0 for d in diffs),
+                    "mean_diff": sum(diffs) / len(diffs) if diffs else None,
+                }
+            )
     return out
 
 
-def render_report(run: dict[str, Any], models: Sequence[ModelView]) -> str:
-    """The whole page for one run. ``run`` holds ids, counts and datetimes (see publish_run)."""
-    cols = [col for _, col in METRICS]
-    titles = [METRIC_TITLES[c] for c in cols]
-    dist = {m.label: {c: describe(m.f1[c]) for c in cols} for m in models}
+def _mean_cell(values: list[float], ci: tuple[float, float] | None) -> str:
+    if not values:
+        return _fmt(None)
+    mean = _fmt(sum(values) / len(values))
+    if ci is None:
+        return mean
+    return f'{mean}<br><span class="ci">[{ci[0]:.4f}, {ci[1]:.4f}]</span>'
 
+
+def _observations(value: str | None) -> str:
+    return escape(value) if value else '<span class="none">none</span>'
+
+
+def _case(title: str, facts: list[tuple[str, str]], texts: list[tuple[str, str | None]]) -> str:
+    """One report as a card: a heading, a facts line, the texts side by side (stacked on phones)."""
+    fact_html = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
+    text_html = "".join(
+        f'<div class="t"><h5>{k}</h5><div class="text">{_text_cell(v)}</div></div>'
+        for k, v in texts
+    )
+    return (
+        f'<article class="case"><h4>{title}</h4><dl class="case-facts">{fact_html}</dl>'
+        f'<div class="texts">{text_html}</div></article>'
+    )
+
+
+def _scores(row: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        ("Clinical F1", _fmt(row.get("clinical_f1"))),
+        ("ROUGE-L F1", _fmt(row.get("rougel_f1"))),
+        ("Missed", _observations(row.get("clinical_missed"))),
+        ("Invented", _observations(row.get("clinical_invented"))),
+    ]
+
+
+def render_report(
+    run: dict[str, Any],
+    models: Sequence[ModelView],
+    *,
+    intervals: dict[str, dict[str, tuple[float, float] | None]] | None = None,
+    lost: Sequence[dict[str, Any]] = (),
+) -> str:
+    """The whole page for one run. ``run`` holds ids, counts and datetimes (see publish_run);
+    ``intervals`` the bootstrap intervals per model label and ``<col>_f1``; ``lost`` the
+    fine-tuned-vs-pre-trained losses (publish.lost_reports with the rows to show)."""
+    models = sorted(models, key=lambda m: m.order())
+    intervals = intervals or {}
+    titles = [METRIC_TITLES[c] for c in COLUMNS]
+    dist = {m.label: {c: describe(m.values(c)) for c in COLUMNS} for m in models}
+
+    identity_rows = [
+        [
+            escape(m.label),
+            *(
+                escape(m.identity.get(k, "")) or '<span class="none">&ndash;</span>'
+                for k in (
+                    "model_role",
+                    "model_name",
+                    "model_version",
+                    "sagemaker_model",
+                    "training_job",
+                    "training_run_id",
+                )
+            ),
+        ]
+        for m in models
+    ]
+    sections = [
+        "<h2>Models</h2>",
+        _table(
+            ["Model", "Role", "Name", "Version", "SageMaker model", "Training job", "Training run"],
+            identity_rows,
+            "models",
+        ),
+        "<h2>Mean F1 by model</h2>",
+        '<p class="note">Means over the scored reports, with 95% percentile-bootstrap intervals '
+        "(1,000 resamples, fixed seed). Clinical F1: agreement of positive CheXpert observations "
+        "(uncertain counted as positive) between reference and generated impression.</p>",
+    ]
     mean_rows = [
         [
             escape(m.label),
             str(m.reports),
             str(m.scored),
-            *(_fmt(dist[m.label][c]["mean"]) for c in cols),
+            *(_mean_cell(m.values(c), intervals.get(m.label, {}).get(f"{c}_f1")) for c in COLUMNS),
+            str(m.missed_reports),
         ]
         for m in models
     ]
-    sections = [
-        "<h2>Mean F1 by model</h2>",
-        _table(["Model", "Reports", "Scored", *titles], mean_rows, "means"),
-        "<h2>Distribution of F1</h2>",
-    ]
+    sections.append(
+        _table(["Model", "Reports", "Scored", *titles, "Missed a finding"], mean_rows, "means")
+    )
+    sections.append("<h2>Distribution of F1</h2>")
     sections.append('<div class="dists">')
     for m in models:
-        rows = [[stat, *(_fmt(dist[m.label][c][stat]) for c in cols)] for stat in STAT_NAMES]
-        sections.append(f"<div><h3>{escape(m.label)}</h3>")
+        rows = [[stat, *(_fmt(dist[m.label][c][stat]) for c in COLUMNS)] for stat in STAT_NAMES]
+        sections.append(f'<div class="dist"><h3>{escape(m.label)}</h3>')
         sections.append(_table(["", *titles], rows, "dist") + "</div>")
     sections.append("</div>")
     pairs = comparison_rows(models)
     if pairs:
         sections.append("<h2>Model against model, report by report</h2>")
+        sections.append(
+            '<p class="note">A is the first model of each pair in the order fine-tuned, '
+            "candidate, pre-trained (then by name), as in the model comparison named query; "
+            "a positive mean A&minus;B means A scored higher.</p>"
+        )
         rows = [
             [
                 escape(p["model_a"]),
@@ -183,34 +290,63 @@ def render_report(run: dict[str, Any], models: Sequence[ModelView]) -> str:
         ]
         head = ["Model A", "Model B", "Metric", "Reports", "A higher", "Tie", "B higher"]
         sections.append(_table([*head, "Mean F1 A&minus;B"], rows, "compare"))
+    for item in lost:
+        a, b = escape(item["a"]), escape(item["b"])
+        sections.append(f"<h2>Where {a} lost to {b}</h2>")
+        sections.append(
+            f'<p class="note">{item["count"]} of {item["compared"]} reports: lower clinical F1, '
+            "or the same clinical F1 and lower ROUGE-L F1. The largest losses first"
+            f"{' (first ' + str(len(item['rows'])) + ')' if item['rows'] else ''}.</p>"
+        )
+        for row_a, row_b in item["rows"]:
+            facts = [
+                (f"Clinical F1 {a}", _fmt(row_a.get("clinical_f1"))),
+                (f"Clinical F1 {b}", _fmt(row_b.get("clinical_f1"))),
+                (f"ROUGE-L F1 {a}", _fmt(row_a.get("rougel_f1"))),
+                (f"ROUGE-L F1 {b}", _fmt(row_b.get("rougel_f1"))),
+                (f"Missed by {a}", _observations(row_a.get("clinical_missed"))),
+            ]
+            texts = [
+                ("Findings", row_a["findings"]),
+                ("Reference", row_a["reference"]),
+                (f"Generated by {a}", row_a["generated"]),
+                (f"Generated by {b}", row_b["generated"]),
+            ]
+            sections.append(_case(f"Study {escape(row_a['study_id'])}", facts, texts))
     sections.append("<h2>F1 by model</h2>")
     sections.append(
         '<p class="note">Box: 25%&ndash;75%, line: median, diamond: mean, whiskers: '
         "furthest point within 1.5&times;IQR, dots: beyond.</p>"
     )
     sections.append('<div class="plots">')
-    for c in cols:
-        sections.append(box_plot_svg(METRIC_TITLES[c], [(m.label, m.f1[c]) for m in models]))
+    for c in COLUMNS:
+        sections.append(box_plot_svg(METRIC_TITLES[c], [(m.label, m.values(c)) for m in models]))
     sections.append("</div>")
-    sections.append("<h2>Worst-scoring reports (lowest ROUGE-L F1)</h2>")
+    order = escape(str(run.get("worst_order", "lowest ROUGE-L F1 first, then study id")))
+    sections.append("<h2>Worst reports</h2>")
+    sections.append(f'<p class="note">Order: {order}.</p>')
     for m in models:
         worst = m.worst()
         sections.append(f"<h3>{escape(m.label)}</h3>")
         if not worst:
             sections.append('<p class="note">No scored reports.</p>')
             continue
-        rows = [
-            [
-                escape(r["study_id"]),
-                _fmt(r["rougel_f1"]),
-                f'<div class="text">{_text_cell(r["findings"])}</div>',
-                f'<div class="text">{_text_cell(r["reference"])}</div>',
-                f'<div class="text">{_text_cell(r["generated"])}</div>',
+        for rank, r in enumerate(worst, start=1):
+            texts = [
+                ("Findings", r["findings"]),
+                ("Reference", r["reference"]),
+                ("Generated", r["generated"]),
             ]
-            for r in worst
-        ]
+            title = f"{rank}. Study {escape(r['study_id'])}"
+            sections.append(_case(title, _scores(r), texts))
+    sections.append("<h2>Rejected records</h2>")
+    reasons = run.get("rejected_reasons") or {}
+    if reasons:
+        rows = [[escape(reason), str(count)] for reason, count in reasons.items()]
+        sections.append(_table(["Reason", "Records"], rows, "rejected"))
+    else:
         sections.append(
-            _table(["Study", "ROUGE-L F1", "Findings", "Reference", "Generated"], rows, "worst")
+            f'<p class="note">{run.get("rejected", 0)} record(s) rejected at ingest.</p>'
         )
 
     def when(value: Any) -> str:
@@ -221,6 +357,7 @@ def render_report(run: dict[str, Any], models: Sequence[ModelView]) -> str:
     facts = [
         ("Run", escape(str(run["run_id"]))),
         ("Dataset", escape(str(run["dataset"]))),
+        ("Models", escape(", ".join(m.label for m in models))),
         ("Source", escape(str(run.get("source_key", "")))),
         ("Records accepted", str(run.get("records", ""))),
         ("Records rejected", str(run.get("rejected", ""))),
@@ -241,26 +378,38 @@ def render_report(run: dict[str, Any], models: Sequence[ModelView]) -> str:
 
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#222}
-h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd}
-h3{font-size:15px;margin:16px 0 6px}
-dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}
-dl.facts dt{color:#666}dl.facts dd{margin:0;word-break:break-all}
-table{border-collapse:collapse;margin:4px 0 12px}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
+padding:16px;max-width:1280px;color:#222}
+h1{font-size:22px;margin:0 0 8px;overflow-wrap:anywhere}
+h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;overflow-wrap:anywhere}
+h3{font-size:15px;margin:16px 0 6px;overflow-wrap:anywhere}
+h4{font-size:14px;margin:0 0 6px;overflow-wrap:anywhere}
+h5{font-size:12px;margin:0 0 2px;color:#555;text-transform:uppercase;letter-spacing:.03em}
+dl.facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 16px;margin:0}
+dl.facts dt{color:#666}dl.facts dd{margin:0;overflow-wrap:anywhere}
+.scroll{max-width:100%;overflow-x:auto;margin:4px 0 12px}
+table{border-collapse:collapse}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top;white-space:nowrap}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+table.models td,table.models th,table.rejected td:first-child{text-align:left}
+table.rejected td:first-child{white-space:normal;min-width:16em}
 table.compare td:nth-child(-n+3),table.compare th:nth-child(-n+3){text-align:left}
-table.worst{width:100%;table-layout:fixed}
-table.worst td,table.worst th{text-align:left}
-table.worst th:nth-child(1){width:9em}table.worst th:nth-child(2){width:7em}
-.text{white-space:pre-wrap;word-wrap:break-word}
+.ci{color:#666;font-size:12px}
+.case{border:1px solid #ddd;border-radius:4px;padding:8px 10px;margin:0 0 10px}
+dl.case-facts{display:flex;flex-wrap:wrap;gap:2px 18px;margin:0 0 8px}
+dl.case-facts div{display:flex;gap:6px;min-width:0}
+dl.case-facts dt{color:#666}dl.case-facts dd{margin:0;overflow-wrap:anywhere}
+.texts{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:8px 14px}
+.text{white-space:pre-wrap;overflow-wrap:anywhere}
 .none{color:#999;font-style:italic}.note{color:#666;font-size:12px}
 .plots{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:12px;max-width:1100px}
-@media (max-width:800px){.plots{grid-template-columns:1fr}}
-.dists{display:flex;flex-wrap:wrap;gap:0 24px}
+@media (max-width:800px){.plots{grid-template-columns:minmax(0,1fr)}}
+.dists{display:flex;flex-wrap:wrap;gap:0 24px}.dist{min-width:0;max-width:100%}
 svg.box{width:100%;height:auto;background:#fff}
 svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#444}
 svg .grid{stroke:#e6e6e6}svg .whisker{stroke:#333}
 svg .iqr{stroke:#333;fill-opacity:.85}svg .median{stroke:#111;stroke-width:2}
 svg .mean{fill:#fff;stroke:#111}svg .outlier{fill:none;stroke:#555}
+@media (max-width:480px){body{padding:10px}}
 """

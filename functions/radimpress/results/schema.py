@@ -2,12 +2,49 @@
 
 Names are lower case because the Glue catalog lower-cases column names and Athena matches Parquet
 columns by name: ``rougeL`` in a file would be ``rougel`` in the table. Bump ``SCHEMA_VERSION``
-whenever a column changes meaning or type; new columns go at the end so old files stay readable.
+whenever a column changes meaning or type; new columns go at the end so old files stay readable
+(Athena and the local DuckDB views match columns by name and read a missing one as null).
+
+Version 2 added, at the end of both tables, who produced each row (model role, model name and
+version, SageMaker model, training job and training run) and clinical agreement (positive-
+observation precision/recall/F1 with the missed and invented observations; the runs table holds the
+means and bootstrap confidence intervals). One scores object per run holds every model's rows.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Model roles, in the order of the A/B direction every comparison uses: A is the model that comes
+# first (fine-tuned before candidate before pre-trained, then by model name, then by label), so a
+# positive "A - B" means the trained model did better. The named queries spell the same order.
+ROLES: tuple[str, ...] = ("fine-tuned", "candidate", "pre-trained")
+
+# Who produced a row (schema version 2; empty strings in rows that predate the field).
+MODEL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("model_role", "string"),
+    ("model_name", "string"),
+    ("model_version", "string"),
+    ("sagemaker_model", "string"),
+    ("training_job", "string"),
+    ("training_run_id", "string"),
+)
+# Per-report clinical agreement (radimpress.clinical); null when the report has no reference.
+# Observation lists are "; "-joined strings, not arrays, so QuickSight can read them too.
+CLINICAL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("clinical_precision", "double"),
+    ("clinical_recall", "double"),
+    ("clinical_f1", "double"),
+    ("clinical_missed", "string"),
+    ("clinical_invented", "string"),
+    ("clinical_missed_count", "int"),
+    ("clinical_invented_count", "int"),
+)
+LIST_SEPARATOR = "; "
+# The F1 columns that get a mean and a bootstrap interval per model in the runs table.
+F1_COLUMNS: tuple[str, ...] = ("rouge1_f1", "rouge2_f1", "rougel_f1", "rougelsum_f1", "clinical_f1")
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
 
 # Score-row keys (docs/contracts.md) and the column prefix each one becomes.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -33,6 +70,8 @@ SCORE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("reference", "string"),
     ("generated", "string"),
     *((f"{col}_{part}", "double") for _, col in METRICS for _, part in PARTS),
+    *MODEL_COLUMNS,
+    *CLINICAL_COLUMNS,
 )
 
 # One row per (run, model): the run's counts and the model's mean F1 per metric.
@@ -50,6 +89,12 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("reports", "bigint"),
     ("scored", "bigint"),
     *((f"{col}_f1", "double") for _, col in METRICS),
+    *MODEL_COLUMNS,
+    ("clinical_precision", "double"),
+    ("clinical_recall", "double"),
+    ("clinical_f1", "double"),
+    ("missed_reports", "bigint"),  # scored reports whose generation misses a positive finding
+    *((f"{col}_ci_{end}", "double") for col in F1_COLUMNS for end in ("low", "high")),
 )
 
 PARTITION_COLUMNS: tuple[tuple[str, str], ...] = (("run_date", "string"),)
