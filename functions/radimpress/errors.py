@@ -10,7 +10,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionError,
+    EndpointConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+)
 
 # AWS error codes worth retrying: throttling and short service outages.
 TRANSIENT_CODES = frozenset(
@@ -80,8 +86,28 @@ class OutputMismatch(RadimpressError):
     """A transform output does not line up with the records it was made from."""
 
 
+# Conditional writes (If-Match / If-None-Match) that lost a race: the caller decides what it means.
+PRECONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+
+# Connection-level failures, including a response body that broke off while being read: a
+# streaming read of an S3 object fails this way, outside the call that opened it.
+_TRANSIENT_TYPES = (ConnectionError, EndpointConnectionError, HTTPClientError, IncompleteReadError)
+
+
+def error_code(err: BaseException) -> str:
+    """The AWS error code of a ClientError (else the exception's class name)."""
+    if isinstance(err, ClientError):
+        return str(err.response.get("Error", {}).get("Code", ""))
+    return type(err).__name__
+
+
+def is_precondition_failed(err: BaseException) -> bool:
+    """A conditional write refused because the object changed (412) or a race was lost (409)."""
+    return isinstance(err, ClientError) and error_code(err) in PRECONDITION_CODES
+
+
 def is_transient(err: BaseException) -> bool:
-    if isinstance(err, (ConnectionError, EndpointConnectionError)):
+    if isinstance(err, _TRANSIENT_TYPES):
         return True
     if isinstance(err, ClientError):
         code = err.response.get("Error", {}).get("Code", "")
@@ -92,15 +118,17 @@ def is_transient(err: BaseException) -> bool:
 
 @contextmanager
 def aws_call(what: str) -> Iterator[None]:
-    """Turn throttling/outage errors of the calls inside into :class:`TransientAwsError`."""
+    """Turn throttling/outage errors of the calls inside into :class:`TransientAwsError`.
+
+    The message says what happened, not what comes next: whether Step Functions retries depends
+    on the attempts left, which the Lambda does not know (a "will retry" on the last attempt
+    would be a lie in the failure record).
+    """
     try:
         yield
-    except (ClientError, ConnectionError) as err:
+    except (ClientError, *_TRANSIENT_TYPES) as err:
         if is_transient(err):
-            code = (
-                err.response.get("Error", {}).get("Code", "")
-                if isinstance(err, ClientError)
-                else type(err).__name__
-            )
-            raise TransientAwsError(f"{what}: {code}, will retry") from err
+            raise TransientAwsError(
+                f"{what}: AWS answered {error_code(err)} (throttling or a brief outage)"
+            ) from err
         raise

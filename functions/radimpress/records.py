@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
@@ -57,6 +59,7 @@ class Report:
 
 
 _REPORT_FIELDS = tuple(f.name for f in fields(Report))
+_CONTRACT_FIELDS = frozenset(_REPORT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -107,31 +110,172 @@ class ValidationSummary:
 # Streaming JSON: arrays and JSON Lines
 # --------------------------------------------------------------------------------------------
 
+# Hostile records are rejected one by one; these bound what one record may cost to read.
+MAX_DEPTH = 64  # a report record is flat; json's C parser itself gives up near 1,000 levels
+MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSON Lines record (3 x 20,000 characters, escaped)
+_BRACKETS = ("[", "{")
+
+# What a compressed upload starts with (the file is then named as what it is).
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"PK\x03\x04", "zip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class _Hostile:
+    """A record that could not be read safely: why, and in which top-level field (if known)."""
+
+    __slots__ = ("field", "reason")
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        self.reason, self.field = reason, field
+
+
+class _DuplicateKeys(dict):  # type: ignore[type-arg]
+    """A JSON object that names a field more than once (json keeps the last value silently)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for key, _ in pairs:
+        if key in seen:
+            repeated.append(key)
+        seen.add(key)
+    marked = _DuplicateKeys(pairs)
+    marked.duplicates = tuple(repeated)
+    return marked
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_pairs)
+
+# One JSON token at a time (strings whole), for the slow path that measures a hostile record.
+_TOKEN = re.compile(
+    r'\s+|"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?'
+    r"|true|false|null"
+)
+
+
+def _scan(text: str, pos: int) -> tuple[int | None, int, str | None, str | None]:
+    """Walk one JSON value from ``pos`` without recursion.
+
+    Returns (end or None when the text ends first, maximum depth, the top-level field where the
+    depth first passed MAX_DEPTH, the top-level field holding the first integer json refuses).
+    Raises ValueError on a character that cannot start a token.
+    """
+    depth = max_depth = 0
+    field: str | None = None
+    deep_field: str | None = None
+    long_field: str | None = None
+    last_string: str | None = None
+    stack: list[str] = []
+    limit = sys.get_int_max_str_digits() or 1 << 62
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise ValueError(f"not valid JSON at character {pos}")
+        token = match.group()
+        pos = match.end()
+        first = token[0]
+        if first in " \t\r\n":
+            continue
+        if first in "[{":
+            stack.append(first)
+            depth += 1
+            if depth > max_depth:
+                max_depth = depth
+                if depth == MAX_DEPTH + 1 and deep_field is None:
+                    deep_field = field
+        elif first in "]}":
+            if not stack:
+                raise ValueError(f"not valid JSON at character {pos - 1}")
+            stack.pop()
+            depth -= 1
+            if depth == 0:
+                return pos, max_depth, deep_field, long_field
+        elif first == '"':
+            last_string = token
+        elif first == ":":
+            if depth == 1 and stack == ["{"] and last_string is not None:
+                try:
+                    field = json.loads(last_string)
+                except ValueError:
+                    field = None
+        elif first in "-0123456789" and long_field is None:
+            is_integer = not any(c in token for c in ".eE")
+            if is_integer and len(token.lstrip("-")) > limit:
+                long_field = field or ""
+        if depth == 0 and first not in "]}":
+            return pos, max_depth, deep_field, long_field  # a scalar
+    return None, max_depth, deep_field, long_field
+
+
+def _named(field: str | None) -> str | None:
+    """Name a field only if the contract knows it: a sender's own field names may be text."""
+    return field if field in _CONTRACT_FIELDS else None
+
+
+def _hostile(text: str, pos: int = 0) -> tuple[int | None, _Hostile | None]:
+    """Why a JSON value json could not (or should not) be parsed; (end, None) if nothing found."""
+    end, depth, deep_field, long_field = _scan(text, pos)
+    if depth > MAX_DEPTH:
+        return end, _Hostile(f"nested more than {MAX_DEPTH} levels deep", _named(deep_field))
+    if long_field is not None:
+        limit = sys.get_int_max_str_digits()
+        return end, _Hostile(f"holds an integer of more than {limit:,} digits", _named(long_field))
+    return end, None
+
+
+def _too_deep(text: str, start: int, end: int) -> bool:
+    """Cheap test first: a value with no more brackets than MAX_DEPTH cannot be too deep."""
+    brackets = text.count("[", start, end) + text.count("{", start, end)
+    return brackets > MAX_DEPTH and _scan(text, start)[1] > MAX_DEPTH
+
 
 class _TextStream:
     """UTF-8 text read in chunks from a binary stream, with a sliding buffer."""
 
-    def __init__(self, binary: IO[bytes], source: str) -> None:
+    def __init__(self, binary: IO[bytes], source: str, head: bytes = b"") -> None:
         self._binary = binary
         self._source = source
+        self._head = head
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._bytes_read = 0
         self.buffer = ""
         self.pos = 0
         self.eof = False
         self.consumed_chars = 0
 
+    def _read(self) -> bytes:
+        if self._head:
+            raw, self._head = self._head, b""
+            return raw
+        return self._binary.read(CHUNK_CHARS)
+
     def fill(self) -> bool:
         """Append the next chunk to the buffer; False at end of file."""
         if self.eof:
             return False
-        raw = self._binary.read(CHUNK_CHARS)
+        raw = self._read()
+        pending = len(self._decoder.getstate()[0])
         try:
             text = self._decoder.decode(raw, final=not raw)
         except UnicodeDecodeError as err:
-            offset = self.consumed_chars + len(self.buffer)
+            offset = self._bytes_read - pending + err.start
             raise UnreadableFile(
-                self._source, f"not UTF-8 text (invalid byte near character {offset})"
-            ) from err
+                self._source, f"not UTF-8 text (invalid byte at byte offset {offset})"
+            ) from None
+        self._bytes_read += len(raw)
         if not raw:
             self.eof = True
         if self.pos > CHUNK_CHARS:
@@ -155,7 +299,42 @@ class _TextStream:
         return self.consumed_chars + self.pos
 
 
-_DECODER = json.JSONDecoder()
+def _array_element(stream: _TextStream, source: str) -> Any:
+    """Parse the element at ``stream.pos`` and move past it; a hostile element comes back as a
+    :class:`_Hostile` (skipped whole, so the elements after it are still read)."""
+    while True:
+        start = stream.pos
+        try:
+            value, end = _DECODER.raw_decode(stream.buffer, start)
+        except json.JSONDecodeError as err:
+            # An element cut by the chunk boundary: read more and try again.
+            if not stream.eof and stream.fill():
+                continue
+            raise UnreadableFile(
+                source, f"not valid JSON at character {stream.consumed_chars + err.pos}"
+            ) from None
+        except (RecursionError, ValueError):
+            # Too deep for json's parser, or an integer of more than 4,300 digits: find the
+            # element's end without recursion, reading more while it is cut off.
+            try:
+                scan_end, problem = _hostile(stream.buffer, start)
+            except ValueError:
+                raise UnreadableFile(
+                    source, f"not valid JSON after character {stream.offset()}"
+                ) from None
+            if scan_end is None:
+                if not stream.eof and stream.fill():
+                    continue
+                raise UnreadableFile(source, "not valid JSON: the array is not closed") from None
+            stream.pos = scan_end
+            return problem or _Hostile("could not be read as JSON")
+        # A number at the very end of the buffer may continue in the next chunk.
+        if end == len(stream.buffer) and not stream.eof and stream.fill():
+            continue
+        stream.pos = end
+        if _too_deep(stream.buffer, start, end):
+            return _hostile(stream.buffer, start)[1]
+        return value
 
 
 def _iter_json_array(stream: _TextStream, source: str) -> Iterator[Any]:
@@ -182,26 +361,7 @@ def _iter_json_array(stream: _TextStream, source: str) -> Iterator[Any]:
             stream.pos += 1
             expect_value = True
             continue
-        while True:
-            try:
-                value, end = _DECODER.raw_decode(stream.buffer, stream.pos)
-            except json.JSONDecodeError as err:
-                # An element cut by the chunk boundary: read more and try again.
-                if not stream.eof and stream.fill():
-                    continue
-                raise UnreadableFile(
-                    source, f"not valid JSON at character {stream.consumed_chars + err.pos}"
-                ) from None
-            except ValueError:
-                # Python refuses integers of more than 4,300 digits (int_max_str_digits).
-                raise UnreadableFile(
-                    source, f"a number too long to read after character {stream.offset()}"
-                ) from None
-            # A number at the very end of the buffer may continue in the next chunk.
-            if end == len(stream.buffer) and not stream.eof and stream.fill():
-                continue
-            break
-        stream.pos = end
+        value = _array_element(stream, source)
         first = False
         expect_value = False
         yield value
@@ -210,49 +370,124 @@ def _iter_json_array(stream: _TextStream, source: str) -> Iterator[Any]:
 _NOT_JSON = object()
 
 
-def _iter_json_lines(stream: _TextStream) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed value or _NOT_JSON) for every non-blank line."""
-    line_number = 0
+def _iter_byte_lines(head: bytes, binary: IO[bytes]) -> Iterator[tuple[int, int, bytes | None]]:
+    """Yield (line number, byte offset of the line, bytes or None when over MAX_LINE_BYTES).
+
+    A line too long is reported once and skipped without being held in memory.
+    """
+    number = 0
+    offset = 0  # byte offset of ``pending`` in the file
+    pending = head
+    skipping = False  # inside a line already reported as too long
     while True:
-        newline = stream.buffer.find("\n", stream.pos)
-        while newline < 0 and stream.fill():
-            newline = stream.buffer.find("\n", stream.pos)
-        if newline < 0:
-            line = stream.buffer[stream.pos :]
-            stream.pos = len(stream.buffer)
+        chunk = binary.read(CHUNK_CHARS)
+        data = pending + chunk
+        if chunk:
+            *lines, pending = data.split(b"\n")
         else:
-            line = stream.buffer[stream.pos : newline]
-            stream.pos = newline + 1
-        line_number += 1
-        if line.strip():
-            try:
-                value = json.loads(line)
-            except ValueError:  # invalid JSON, or an integer too long for Python to read
-                value = _NOT_JSON
-            yield line_number, value
-        if newline < 0:
+            lines, pending = data.split(b"\n"), b""
+        for line in lines:
+            if skipping:  # the rest of the line reported as too long
+                skipping = False
+            else:
+                number += 1
+                yield number, offset, (line if len(line) <= MAX_LINE_BYTES else None)
+            offset += len(line) + 1
+        if len(pending) > MAX_LINE_BYTES:
+            if not skipping:
+                number += 1
+                yield number, offset, None
+                skipping = True
+            offset += len(pending)
+            pending = b""
+        if not chunk:
             return
+
+
+def _parse_line(raw: bytes | None, offset: int) -> Any:
+    """One JSON Lines line as a value, ``_NOT_JSON``, or a :class:`_Hostile` record."""
+    if raw is None:
+        return _Hostile(f"the line is longer than {MAX_LINE_BYTES:,} bytes")
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return _Hostile(f"not UTF-8 text (invalid byte at byte offset {offset + err.start})")
+    if not line.strip():
+        return None
+    try:
+        value = _DECODER.decode(line)
+    except json.JSONDecodeError:
+        return _NOT_JSON
+    except (RecursionError, ValueError):  # too deep, or an integer json refuses to read
+        try:
+            problem = _hostile(line)[1]
+        except ValueError:
+            return _NOT_JSON
+        return problem or _NOT_JSON
+    if _too_deep(line, 0, len(line)):
+        return _hostile(line)[1]
+    return value
+
+
+def _iter_json_lines(head: bytes, binary: IO[bytes]) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed value, ``_NOT_JSON`` or ``_Hostile``) for non-blank lines.
+
+    Lines are split as bytes and decoded one by one, so an invalid UTF-8 byte costs only its own
+    line (named with its byte offset in the file), not the file.
+    """
+    for number, offset, raw in _iter_byte_lines(head, binary):
+        if number == 1 and raw is not None and raw.startswith(_UTF8_BOM):
+            raw, offset = raw[len(_UTF8_BOM) :], offset + len(_UTF8_BOM)
+        value = _parse_line(raw, offset)
+        if value is not None:
+            yield number, value
+
+
+def _sniff(binary: IO[bytes], source: str) -> tuple[bytes, str]:
+    """Read up to the first non-blank byte: (bytes read so far, that byte as text or '')."""
+    head = b""
+    while True:
+        chunk = binary.read(CHUNK_CHARS)
+        head += chunk
+        for magic, name in _MAGIC:
+            if head.startswith(magic):
+                raise UnreadableFile(
+                    source,
+                    f"a {name}-compressed file, not JSON: upload the uncompressed JSON or "
+                    "JSON Lines file",
+                )
+        if any(head.startswith(bom) for bom in _UTF16_32_BOMS):
+            raise UnreadableFile(source, "UTF-16 or UTF-32 text, not UTF-8: save it as UTF-8")
+        body = head[len(_UTF8_BOM) :] if head.startswith(_UTF8_BOM) else head
+        stripped = body.lstrip(b" \t\r\n")
+        if stripped:
+            return head, chr(stripped[0]) if stripped[0] < 128 else "\ufffd"
+        if not chunk:
+            return head, ""
 
 
 def iter_raw_records(binary: IO[bytes], source: str) -> Iterator[tuple[int, Any, str]]:
     """Yield (position, raw value, format) for each record of a JSON array or JSON Lines file.
 
     The position is the 1-based element index in an array and the line number in JSON Lines.
-    A JSON Lines line that is not JSON is yielded as ``_NOT_JSON`` so it becomes a rejection;
-    a file in which no line at all is JSON is unreadable.
+    A JSON Lines line that is not JSON is yielded as ``_NOT_JSON`` and a record that cannot be
+    read safely (too deep, an integer too long, invalid UTF-8, a line too long) as a
+    ``_Hostile``, so each becomes that record's rejection; a file whose first record is not
+    JSON at all is unreadable.
     """
-    stream = _TextStream(binary, source)
-    first = stream.skip_whitespace()
+    head, first = _sniff(binary, source)
     if first == "":
         raise UnreadableFile(source, "empty file")
     if first == "[":
+        stream = _TextStream(binary, source, head)
+        stream.skip_whitespace()
         for index, value in enumerate(_iter_json_array(stream, source), start=1):
             yield index, value, "json"
         return
     if first != "{":
         raise UnreadableFile(source, "not JSON: expected a JSON array or JSON Lines of objects")
     any_json = False
-    for line_number, value in _iter_json_lines(stream):
+    for line_number, value in _iter_json_lines(head, binary):
         if value is _NOT_JSON and not any_json:
             raise UnreadableFile(source, f"not valid JSON on line {line_number}")
         any_json = True
@@ -275,6 +510,16 @@ def _identifier(value: Any) -> str | None:
     return None
 
 
+# A \\ud800-\\udfff escape without its pair: valid JSON, but no UTF-8 text can hold it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PROBLEM = "holds a lone surrogate escape (\\ud800-\\udfff without its pair), not text"
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    """isascii() is a flag test in CPython, so ASCII text (most reports) costs no regex."""
+    return not text.isascii() and _LONE_SURROGATE.search(text) is not None
+
+
 def _check_text(record: dict[str, Any], name: str, required: bool) -> tuple[str | None, str | None]:
     """Return (text, problem) for one text field."""
     value = record.get(name)
@@ -284,13 +529,29 @@ def _check_text(record: dict[str, Any], name: str, required: bool) -> tuple[str 
         return None, f"must be a string, got {type(value).__name__}"
     if len(value) > MAX_TEXT_CHARS:
         return None, f"is longer than {MAX_TEXT_CHARS} characters ({len(value)})"
+    if _has_lone_surrogate(value):
+        return None, _SURROGATE_PROBLEM
     return value, None
+
+
+def _unsafe_record(position: int, value: Any) -> Rejection | None:
+    """A record that is JSON but cannot be taken as it is: unreadable, or a field named twice."""
+    if isinstance(value, _Hostile):
+        return Rejection(position, value.reason, field=value.field)
+    if isinstance(value, _DuplicateKeys):
+        known = [k for k in value.duplicates if k in _CONTRACT_FIELDS]
+        if known:
+            return Rejection(position, "names this field more than once", field=known[0])
+        return Rejection(position, "names a field outside the contract more than once")
+    return None
 
 
 def validate_record(
     position: int, value: Any, purpose: Purpose, seen_ids: dict[str, int]
 ) -> Report | Rejection:
     """Check one parsed record against the contract; ``seen_ids`` maps id -> first position."""
+    if (unsafe := _unsafe_record(position, value)) is not None:
+        return unsafe
     if not isinstance(value, dict):
         kind = "invalid JSON" if value is _NOT_JSON else f"a JSON {type(value).__name__}"
         return Rejection(position, f"record is {kind}, not a JSON object")
@@ -303,6 +564,8 @@ def validate_record(
             else "must be a string or integer"
         )
         return Rejection(position, problem, field="study_id")
+    if _has_lone_surrogate(study_id):
+        return Rejection(position, _SURROGATE_PROBLEM, field="study_id")
     if len(study_id) > MAX_ID_CHARS or any(ord(c) < 32 for c in study_id):
         return Rejection(
             position,
@@ -320,6 +583,8 @@ def validate_record(
     subject_id = _identifier(subject_raw)
     if subject_raw not in (None, "") and subject_id is None:
         return Rejection(position, "must be a string or integer", study_id, "subject_id")
+    if subject_id is not None and _has_lone_surrogate(subject_id):
+        return Rejection(position, _SURROGATE_PROBLEM, study_id, "subject_id")
     texts: dict[str, str | None] = {}
     for name, required in (
         ("findings", True),

@@ -6,12 +6,15 @@ full (small files stay one ``put_object``); ``iter_jsonl`` reads an object line 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from radimpress.errors import OutputMismatch, aws_call
+from botocore.exceptions import ClientError
+
+from radimpress.errors import OutputMismatch, aws_call, error_code, is_precondition_failed
 
 PART_BYTES = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; 8 MiB parts keep memory small
 
@@ -85,14 +88,17 @@ class S3LineWriter:
 
     def abort(self) -> None:
         if self._upload_id is not None:
-            self._s3.abort_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id
-            )
+            with aws_call(f"s3://{self.bucket}/{self.key}: abort multipart upload"):
+                self._s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=self._upload_id
+                )
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             self.close()
-        else:
+            return
+        # The error that got us here is the one to report; orphaned parts expire by lifecycle.
+        with contextlib.suppress(Exception):
             self.abort()
 
 
@@ -127,6 +133,74 @@ def iter_jsonl(s3: Any, bucket: str, key: str) -> Iterator[tuple[int, dict[str, 
     """Yield (line number, object) for every non-blank line of an S3 JSON Lines object."""
     with aws_call(f"s3://{bucket}/{key}: read"):
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    yield from json_objects(
-        body.iter_lines(chunk_size=1 << 16), f"s3://{bucket}/{key}", OutputMismatch
-    )
+    lines = _transient_reads(body.iter_lines(chunk_size=1 << 16), f"s3://{bucket}/{key}: read")
+    yield from json_objects(lines, f"s3://{bucket}/{key}", OutputMismatch)
+
+
+def _transient_reads(lines: Iterator[bytes], what: str) -> Iterator[bytes]:
+    """A streamed body's lines; a connection that breaks off mid-read is transient too."""
+    while True:
+        with aws_call(what):
+            line = next(lines, None)
+        if line is None:
+            return
+        yield line
+
+
+# ---- conditional writes (S3 If-None-Match / If-Match): claims and the latest-model pointer --
+
+
+def read_json(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any], str] | None:
+    """(object, ETag) of a small JSON object, or None when there is none."""
+    try:
+        with aws_call(f"s3://{bucket}/{key}: read"):
+            response = s3.get_object(Bucket=bucket, Key=key)
+            body = response["Body"].read()
+    except ClientError as err:
+        # Without s3:ListBucket a missing key reads as AccessDenied, not NoSuchKey.
+        if error_code(err) in ("NoSuchKey", "404", "AccessDenied"):
+            return None
+        raise
+    try:
+        value = json.loads(body)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise OutputMismatch(f"s3://{bucket}/{key}: not a JSON object")
+    return value, str(response.get("ETag", ""))
+
+
+def put_json_if(
+    s3: Any, bucket: str, key: str, value: Any, *, if_match: str | None = None
+) -> str | None:
+    """Write ``value`` only if the object is still as last read: ``if_match`` its ETag, or
+    (None) absent. Returns the new ETag, or None when another writer got there first."""
+    condition = {"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"}
+    try:
+        with aws_call(f"s3://{bucket}/{key}: conditional write"):
+            response = s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8"),
+                ContentType="application/json",
+                **condition,
+            )
+    except ClientError as err:
+        # 412: the object changed (or exists); 409: a concurrent conditional write won;
+        # NoSuchKey: If-Match on an object deleted since it was read.
+        if is_precondition_failed(err) or error_code(err) == "NoSuchKey":
+            return None
+        raise
+    return str(response.get("ETag", ""))
+
+
+def delete_if(s3: Any, bucket: str, key: str, etag: str) -> bool:
+    """Delete ``key`` only if it is still the version with ``etag``; False when it changed."""
+    try:
+        with aws_call(f"s3://{bucket}/{key}: conditional delete"):
+            s3.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+    except ClientError as err:
+        if is_precondition_failed(err) or error_code(err) == "NoSuchKey":
+            return False
+        raise
+    return True

@@ -45,7 +45,11 @@ def test_training_file_is_split_into_records_rejections_and_the_channel(aws, con
         "has_references": True,
         "format": "json",
         "started_at": "2026-11-24T08:00:00Z",
+        "version_id": result["version_id"],
+        "claim_key": result["claim_key"],
+        "duplicate_of": "",
     }
+    assert result["version_id"].startswith("etag:")  # the test bucket is not versioned
     records = aws.lines(result["records_key"])
     assert [r["study_id"] for r in records] == ["s1", "s2", "s4"]
     assert records[0]["findings"] == SECRET  # the records keep the original text

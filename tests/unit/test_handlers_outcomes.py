@@ -70,7 +70,13 @@ def test_training_runs_notify_the_registered_model(aws, context):
         },
     }
     result = publish.handler({"execution": "run-p", "state": state}, context)
-    assert result == {"summary_key": None, "notified": True, "failed": 0, "failed_models": []}
+    assert result == {
+        "summary_key": None,
+        "notified": True,
+        "published": 0,
+        "failed": 0,
+        "failed_models": [],
+    }
     ((_, message),) = aws.notifications()
     assert message["model_name"] == "radimpress-ft-abc"
     assert aws.keys("results/") == []
@@ -91,7 +97,12 @@ def test_record_failure_keeps_the_jobs_reason(aws, context):
         "error": {"Error": "JobFailed", "Cause": cause},
     }
     result = record_failure.handler(event, context)
-    assert result == {"failure_key": "runs/run-f/failure.json", "notified": True}
+    assert result == {
+        "failure_key": "runs/run-f/failure.json",
+        "notified": True,
+        "failure_written": True,
+        "claim_released": False,
+    }
     record = json.loads(aws.read("runs/run-f/failure.json"))
     assert record["error"] == "JobFailed"
     assert record["message"] == "training job radimpress-ft-1 Failed: AlgorithmError: out of memory"

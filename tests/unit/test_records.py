@@ -160,12 +160,14 @@ def test_validate_cli_exit_codes_and_json(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "missing.json")]) == 2
 
 
-def test_an_overlong_integer_rejects_its_line_in_json_lines_and_names_the_place_in_arrays():
+def test_an_overlong_integer_rejects_its_record_in_json_lines_and_in_arrays():
     huge = "9" * 5000
     text = json.dumps(GOOD) + "\n" + '{"study_id": ' + huge + ', "findings": "x"}\n'
     result = outcomes(text + json.dumps({**GOOD, "study_id": "s2"}))
     assert [type(r).__name__ for r in result] == ["Report", "Rejection", "Report"]
-    assert result[1].position == 2
-    with pytest.raises(UnreadableFile) as caught:
-        outcomes('[{"study_id": ' + huge + "}]")
-    assert "too long" in caught.value.reason
+    assert (result[1].position, result[1].field) == (2, "study_id")
+    array = "[" + json.dumps(GOOD) + ', {"study_id": ' + huge + "}, "
+    result = outcomes(array + json.dumps({**GOOD, "study_id": "s2"}) + "]")
+    assert [type(r).__name__ for r in result] == ["Report", "Rejection", "Report"]
+    assert (result[1].position, result[1].field) == (2, "study_id")
+    assert "4,300 digits" in result[1].reason

@@ -198,15 +198,18 @@ def test_eventbridge_rule_starts_the_state_machine_with_a_small_input():
     assert transformer["InputPathsMap"] == {
         "bucket": "$.detail.bucket.name",
         "key": "$.detail.object.key",
+        "version_id": "$.detail.object.version-id",
     }
     rendered = expanded.parameters
     template_text = transformer["InputTemplate"]["Fn::Sub"]
     for name in ("PollSeconds", "MaxWaitSeconds"):
         template_text = template_text.replace("${" + name + "}", str(rendered[name]))
     sample = template_text.replace("<bucket>", '"b"').replace("<key>", '"incoming/x"')
+    sample = sample.replace("<version_id>", '"v1"')
     assert json.loads(sample) == {
         "bucket": "b",
         "key": "incoming/x",
+        "version_id": "v1",
         "poll_seconds": 60,
         "max_wait_seconds": 172800,
     }

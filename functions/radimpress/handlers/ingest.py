@@ -32,7 +32,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request.run_id,
         load_spec(),
         started_at=request.started_at,
+        version_id=request.version_id,
     )
+    if result.route == "duplicate":
+        metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+        logger.info("duplicate delivery", extra={"duplicate_of": result.duplicate_of})
+        return result.model_dump()
     metrics.add_metric(name="RecordsAccepted", unit=MetricUnit.Count, value=result.records)
     metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=result.rejected)
     logger.info(

@@ -35,7 +35,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         error=request.error.Error,
         cause=request.error.Cause,
         models=request.error.models,
+        version_id=request.version_id,
+        last_attempt=request.retry_count >= request.max_retries,
     )
     metrics.add_metric(name="RunsFailed", unit=MetricUnit.Count, value=1)
-    logger.error("run failed", extra={"error": request.error.Error, "notified": result.notified})
+    logger.error(
+        "run failed",
+        extra={
+            "error": request.error.Error,
+            "notified": result.notified,
+            "failure_written": result.failure_written,
+            "claim_released": result.claim_released,
+        },
+    )
     return result.model_dump()

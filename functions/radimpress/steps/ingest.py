@@ -1,5 +1,10 @@
 """The Ingest state: validate an uploaded report file as a stream and lay out the run's input files.
 
+The run first claims the object version the event named (``radimpress.claims``) and reads exactly
+that version: a repeated delivery of the event ends as ``route="duplicate"`` without reading or
+writing anything, and an event that arrives after the object was overwritten still processes the
+version it names.
+
 Every record ends up in ``records.jsonl`` (accepted) or ``rejected.jsonl`` (with a reason that names
 position, id and field, never text). A training file also gets the JumpStart training channel
 (``train.jsonl`` + ``template.json``, findings with de-identification placeholders normalised);
@@ -14,8 +19,8 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from radimpress import deid
-from radimpress.errors import InputFileError, aws_call
+from radimpress import claims, deid
+from radimpress.errors import InputFileError, aws_call, error_code
 from radimpress.events import IngestResult
 from radimpress.jumpstart import training_template
 from radimpress.layout import RunKeys, parse_incoming_key
@@ -24,30 +29,54 @@ from radimpress.spec import ModelSpec
 from radimpress.storage import S3LineWriter, put_json
 
 
-def _open_source(s3: Any, bucket: str, key: str) -> tuple[Any, str]:
-    """The object's streaming body; EventBridge may hand over a URL-encoded key."""
+def _open_source(s3: Any, bucket: str, key: str, version_id: str | None) -> tuple[Any, str, str]:
+    """(streaming body, key, version tag) of the version the event named (else the latest).
+
+    EventBridge may hand over a URL-encoded key.
+    """
     candidates = [key] + ([unquote_plus(key)] if unquote_plus(key) != key else [])
+    request = {"VersionId": version_id} if version_id and version_id != "null" else {}
     for candidate in candidates:
         try:
             with aws_call(f"s3://{bucket}/{candidate}: read"):
-                return s3.get_object(Bucket=bucket, Key=candidate)["Body"], candidate
+                response = s3.get_object(Bucket=bucket, Key=candidate, **request)
         except ClientError as err:
             # Without s3:ListBucket a missing key reads as AccessDenied, not NoSuchKey.
-            if err.response.get("Error", {}).get("Code") not in (
-                "NoSuchKey",
-                "404",
-                "AccessDenied",
-            ):
+            if error_code(err) not in ("NoSuchKey", "NoSuchVersion", "404", "AccessDenied"):
                 raise
-    raise InputFileError(f"s3://{bucket}/{key}: no such object (or no read access)")
+            continue
+        version = claims.version_tag(response.get("VersionId"), response.get("ETag", ""))
+        return response["Body"], candidate, version
+    version = f" version {version_id}" if request else ""
+    raise InputFileError(f"s3://{bucket}/{key}{version}: no such object (or no read access)")
 
 
 def ingest(
-    s3: Any, bucket: str, key: str, run_id: str, spec: ModelSpec, *, started_at: str = ""
+    s3: Any,
+    bucket: str,
+    key: str,
+    run_id: str,
+    spec: ModelSpec,
+    *,
+    started_at: str = "",
+    version_id: str | None = "",
 ) -> IngestResult:
     """Validate ``s3://bucket/key`` and write the run's files; returns ids, keys and counts."""
-    body, key = _open_source(s3, bucket, key)
+    body, key, version = _open_source(s3, bucket, key, version_id)
     route, dataset = parse_incoming_key(key)
+    claimed = claims.claim(s3, bucket, key, version, run_id)
+    if not claimed.ours:
+        body.close()
+        return IngestResult(
+            route="duplicate",
+            run_id=run_id,
+            dataset=dataset,
+            source_key=key,
+            started_at=started_at,
+            version_id=version,
+            claim_key=claimed.key,
+            duplicate_of=claimed.owner,
+        )
     purpose = Purpose(route)
     keys = RunKeys(run_id)
     source = f"s3://{bucket}/{key}"
@@ -99,4 +128,6 @@ def ingest(
         rejected=summary.records_read - summary.accepted,
         has_references=with_references > 0,
         format=summary.file_format,
+        version_id=version,
+        claim_key=claimed.key,
     )

@@ -36,7 +36,7 @@ def publish(
     if failed:
         message.update(outcome="partial", failed_models=[m.model_dump() for m in failed_models])
     if ingest.route == "infer" and not succeeded:
-        message.update(outcome="failed", published=False)
+        message.update(outcome="failed", published=False, detail="every model failed")
     elif ingest.route == "infer":
         from radimpress.results import publish_run  # pyarrow: from the layer, infer runs only
 
@@ -71,6 +71,7 @@ def publish(
     result = PublishResult(
         summary_key=summary_key,
         notified=notified,
+        published=len(succeeded) if summary_key else 0,
         failed=len(failed),
         failed_models=failed_models,
     )
