@@ -25,7 +25,7 @@ def local_spec(model: str) -> dict[str, Any]:
         "model_id": f"radimpress-local-{model}",
         "model_version": "1.0.0",
         "region": "us-east-1",
-        "source": "radimpress_workstation.runtime.local_spec (local models need no download)",
+        "source": "radimpress_workstation.model_specs.local_spec (local models need no download)",
         "training": {
             "image_uri": f"{LOCAL_IMAGE_PREFIX}{model}",
             "source_uri": "",
