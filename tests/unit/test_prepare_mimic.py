@@ -119,22 +119,3 @@ def test_real_mediqa_split_counts(shared_data: Path) -> None:
     for _, name in split.values():
         counts[name] = counts.get(name, 0) + 1
     assert counts == {"train": 91_544, "dev": 2_000}
-
-
-@pytest.mark.shared_data
-@pytest.mark.slow
-def test_full_split_through_a_zip_of_every_split_study(shared_data: Path, tmp_path: Path) -> None:
-    """All 93,544 split studies (synthetic one-line reports) + 1 outside: 91,544 / 2,000 out."""
-    split = shared_data / "mediqa_mimic_split_train_dev.csv"
-    reports = tmp_path / "mimic-cxr-reports.zip"
-    body = " FINDINGS: Lungs clear.\n IMPRESSION: Normal.\n"
-    with split.open(newline="") as handle, zipfile.ZipFile(reports, "w") as archive:
-        for row in csv.DictReader(handle):
-            subject = row["subject_id"]
-            archive.writestr(f"files/p{subject[:2]}/p{subject}/s{row['study_id']}.txt", body)
-        archive.writestr("files/p10/p10000000/s1.txt", body)
-    summary = prepare_mimic(reports, split, tmp_path / "out").to_dict()
-    assert summary["kept"] == {"train": 91_544, "dev": 2_000}
-    assert summary["dropped"] == {"study not in the split file": 1}
-    with (tmp_path / "out" / "dev.jsonl").open() as handle:
-        assert sum(1 for _ in handle) == 2_000
