@@ -183,6 +183,7 @@ class LocalRun:
         self.template = template
         self.dataset = dataset_name(infer, dataset)
         self.train_dataset = dataset_name(train, train_dataset) if train else self.dataset
+        self.started_at = datetime.now(UTC).isoformat()
         self.run_id = run_id or "local-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         self.out_dir = out_root / self.run_id
         self.phases: list[PhaseResult] = []
@@ -206,21 +207,6 @@ class LocalRun:
         if execution.status != "SUCCEEDED":
             raise RunFailed(phase, execution)
         return result
-
-    def _fetch(self, stack: Any, prefix: str, target: Path, keep: Callable[[str], bool]) -> list:
-        s3 = stack.client("s3")
-        fetched = []
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=stack.bucket, Prefix=prefix
-        ):
-            for item in page.get("Contents", []):
-                if not keep(item["Key"]):
-                    continue
-                local = target / item["Key"][len(prefix) :]
-                local.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(stack.bucket, item["Key"], str(local))
-                fetched.append(local)
-        return fetched
 
     # ----- the whole run -----------------------------------------------------------------------
 
@@ -295,7 +281,7 @@ class LocalRun:
                 phase = self._execute(stack, "infer", model, self.infer, key)
                 self._add("infer_execution", phase.wall_seconds)
                 fetch_started = time.perf_counter()
-                rows, rejected = self._collect(stack, phase, model, skip_baseline=baseline_seen)
+                rows, rejected = self._collect(stack, phase, skip_baseline=baseline_seen)
                 score_rows.extend(rows)
                 if not rejected_rows:
                     rejected_rows = rejected
@@ -329,35 +315,79 @@ class LocalRun:
         self.timings[name] = self.timings.get(name, 0.0) + seconds
 
     def _collect(
-        self, stack: Any, phase: PhaseResult, model: str, skip_baseline: bool
+        self, stack: Any, phase: PhaseResult, skip_baseline: bool
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Score rows and rejections of one inference execution, and its results files.
+        """Score rows and rejections of one inference execution.
 
-        Rows are labelled with the local model behind the pipeline's label ("pre-trained (lead)",
-        "fine-tuned (consensus)") so runs of several models stay apart; the baseline is kept
-        from the first execution only.
+        Each execution compares one local model with the lead baseline; the rows of all of them
+        become ONE run (``self.run_id``, the id of the folder and of the CLI) that
+        :meth:`_publish` turns into one set of tables and one report. Rows are labelled
+        "<role> (<model name>)" ("pre-trained (lead)", "fine-tuned (consensus)"), the name the
+        Score step wrote into each row; the baseline is kept from the first execution only.
         """
         s3 = stack.client("s3")
         output = phase.output
-        run_id = phase.execution.name
         rows: list[dict[str, Any]] = []
         for item in output.get("scores", []):
             if item.get("failed"):  # a failed model (the execution then failed too)
                 continue
             if item["model_key"] == PRETRAINED and skip_baseline:
                 continue
-            local = BASELINE_MODEL if item["model_key"] == PRETRAINED else model
             for _, row in iter_jsonl(s3, stack.bucket, item["score_key"]):
-                row["model"] = f"{row['model']} ({local})"
+                name = row.get("model_name") or (
+                    BASELINE_MODEL if item["model_key"] == PRETRAINED else phase.model
+                )
+                row["model"] = f"{row.get('model_role') or row['model']} ({name})"
+                row["run_id"] = self.run_id
                 rows.append(row)
         rejected: list[dict[str, Any]] = []
         rejected_key = output.get("ingest", {}).get("rejected_key")
         if rejected_key:
             rejected = [row for _, row in iter_jsonl(s3, stack.bucket, rejected_key)]
-        phase.fetched = self._fetch(
-            stack, "results/", self.out_dir / "results", lambda key: run_id in key
-        )
         return rows, rejected
+
+    def _publish(
+        self, rows: list[dict[str, Any]], rejected: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Publish every model's rows as one run into ``<out>/results`` with the Lambda's own
+        publish_run, so the local tables, queries and report.html are the cloud's, for all the
+        models of the run at once. Returns publish_run's answer (None without rows)."""
+        import tempfile
+
+        from radimpress import layout
+        from radimpress.results import publish_run
+
+        if not rows:
+            return None
+        ingest = self.phases[-1].output.get("ingest", {})
+        with tempfile.TemporaryDirectory(prefix="radimpress-publish-") as scratch:
+            s3 = FolderS3(Path(scratch), self.out_dir)
+            keys = layout.RunKeys(self.run_id)
+            by_label: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                by_label.setdefault(row["model"], []).append(row)
+            score_keys = []
+            for label, model_rows in by_label.items():
+                key = keys.scores(layout.safe_name(label).lower())
+                s3.write_lines(key, model_rows)
+                score_keys.append(key)
+            s3.write_lines(keys.rejected, rejected)
+            return publish_run(
+                s3,
+                "local",
+                run_id=self.run_id,
+                dataset=self.dataset,
+                score_keys=score_keys,
+                run={
+                    "source_key": str(ingest.get("source_key", "")),
+                    "records": int(ingest.get("records", 0)),
+                    "rejected": int(ingest.get("rejected", 0)),
+                    "started_at": self.started_at,
+                    "execution": ",".join(
+                        p.execution.name for p in self.phases if p.phase == "infer"
+                    ),
+                },
+            )
 
     def _write_outputs(
         self, rows: list[dict[str, Any]], rejected: list[dict[str, Any]]
@@ -385,11 +415,9 @@ class LocalRun:
             "rejected": rejections,
             "summary": summary,
         }
-        for phase in self.phases:
-            for path in phase.fetched:
-                if path.name == "report.html":
-                    label = f"report ({phase.model})" if self.train else "report"
-                    files[label] = path
+        published = self._publish(rows, rejected)
+        if published:
+            files["report"] = self.out_dir / published["report_key"]
         if (self.out_dir / LAMBDA_LOG).exists():
             files["lambda logs"] = self.out_dir / LAMBDA_LOG
         parquet = sorted((self.out_dir / "results").rglob("*.parquet"))
@@ -423,7 +451,64 @@ class LocalRun:
 
 
 def summaries(rows: Sequence[dict[str, Any]]) -> list[Any]:
-    """radimpress.scoring's per-(dataset, model) aggregates: the numbers of the blog's tables."""
-    from radimpress.scoring import summarize
+    """radimpress.scoring's per-(dataset, model) aggregates: the numbers of the blog's tables,
+    with clinical agreement beside ROUGE."""
+    from radimpress.scoring import ROUGE_TYPES, summarize
+    from radimpress.scoring.aggregate import CLINICAL
 
-    return summarize(rows)
+    return summarize(rows, metrics=(*ROUGE_TYPES, CLINICAL))
+
+
+class FolderS3:
+    """The S3 calls publish_run makes, on local folders: ``results/...`` keys under ``out``
+    (the run folder), every other key under ``scratch``. Writes are atomic (temp + rename)."""
+
+    def __init__(self, scratch: Path, out: Path) -> None:
+        self._scratch, self._out = scratch, out
+
+    def _path(self, key: str) -> Path:
+        if ".." in key.split("/"):
+            raise ValueError(f"unsafe key {key!r}")
+        return (self._out if key.startswith("results/") else self._scratch) / key
+
+    def write_lines(self, key: str, rows: Sequence[dict[str, Any]]) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        path = self._path(Key)
+        if not path.is_file():
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": Key}}, "GetObject")
+        return {"Body": _LineBody(path.open("rb"))}
+
+    def upload_fileobj(self, fileobj: Any, bucket: str, key: str, ExtraArgs: Any = None) -> None:
+        import shutil
+
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        with partial.open("wb") as handle:
+            shutil.copyfileobj(fileobj, handle)
+        partial.replace(path)
+
+    def delete_object(self, Bucket: str, Key: str) -> None:
+        self._path(Key).unlink(missing_ok=True)
+
+
+class _LineBody:
+    """The part of botocore's StreamingBody that publish_run reads."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def iter_lines(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+        for line in self._handle:
+            yield line.rstrip(b"\r\n")
+
+    def close(self) -> None:
+        self._handle.close()
