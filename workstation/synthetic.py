@@ -21,10 +21,10 @@ import json
 import random
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 SIDES = ("left", "right", "bilateral")
 SIZES = ("small", "moderate", "large")
@@ -103,6 +103,7 @@ INDICATIONS = (
 
 RADIOLOGISTS = 12
 HABIT = 0.8
+_Option = TypeVar("_Option")
 
 
 class Dictation:
@@ -118,13 +119,16 @@ class Dictation:
         self.radiologist = radiologist
         self._rng = rng
 
-    def __call__(self, key: str, options: Sequence[str]) -> str:
+    def __call__(self, key: str, options: Sequence[_Option]) -> _Option:
         if len(options) > 1 and self._rng.random() < HABIT:
             return options[zlib.crc32(f"{self.radiologist}:{key}".encode()) % len(options)]
         return self._rng.choice(options)
 
 
-Say = Callable[[str, Sequence[str]], str]
+class Say(Protocol):
+    """Pick one of ``options`` for the wording ``key`` (a sentence or a findings/impression pair)."""
+
+    def __call__(self, key: str, options: Sequence[_Option]) -> _Option: ...
 
 
 @dataclass(frozen=True)
@@ -358,7 +362,7 @@ def generate_report(index: int, rng: random.Random, prefix: str = "SYN") -> dict
     by_slot: dict[str, list[Finding]] = {}
     for finding in positives:
         by_slot.setdefault(finding.slot, []).append(finding)
-    sentences = []
+    sentences: list[str] = []
     for slot in SLOT_ORDER:
         if slot in by_slot:
             sentences.extend(f.findings for f in by_slot[slot])

@@ -24,7 +24,7 @@ def _client(service: str) -> Any:
         return _overrides[service]()
     with _lock:
         if service not in _cache:
-            _cache[service] = boto3.client(service)
+            _cache[service] = boto3.client(service)  # type: ignore[call-overload]
         return _cache[service]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 try:
     from radimpress import deid
 except ImportError:  # inside the model archive, deid.py sits beside this file
-    import deid  # type: ignore[no-redef]
+    import deid
 
 CONFIG_FILE = "radimpress-seq2seq.json"
 

@@ -46,7 +46,7 @@ from typing import Any
 try:  # installed package (local runs, tests)
     from radimpress import deid
 except ImportError:  # SageMaker source dir: package.py puts deid.py beside this file
-    import deid  # type: ignore[no-redef]
+    import deid
 
 LOG = logging.getLogger("radimpress.seq2seq")
 CONFIG_FILE = "radimpress-seq2seq.json"
@@ -215,7 +215,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     history: list[dict[str, float]] = []
 
     class Record(TrainerCallback):
-        def on_log(self, _args, state, control, logs=None, **kwargs):
+        def on_log(self, args, state, control, logs=None, **kwargs):
             if logs:
                 row = {"step": state.global_step, **{k: float(v) for k, v in logs.items()}}
                 history.append(row)
@@ -247,7 +247,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             model=model,
             args=training_args,
             train_dataset=train_set,
-            eval_dataset=eval_set,
+            eval_dataset=eval_set,  # type: ignore[arg-type]  # map-style: __len__/__getitem__
             data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
             processing_class=tokenizer,
             callbacks=[Record()],
@@ -270,7 +270,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     return metrics
 
 
-def _warmup(arguments_class: type, ratio: float) -> dict[str, float]:
+def _warmup(arguments_class: type, ratio: float) -> dict[str, Any]:
     """transformers 4 has warmup_ratio; 5 takes a ratio in warmup_steps (a float below 1)."""
     fields = getattr(arguments_class, "__dataclass_fields__", {})
     return {"warmup_ratio": ratio} if "warmup_ratio" in fields else {"warmup_steps": ratio}
