@@ -126,7 +126,7 @@ class Dictation:
 
 
 class Say(Protocol):
-    """Pick one of ``options`` for the wording ``key`` (a sentence or a findings/impression pair)."""
+    """Pick one of ``options`` for the wording ``key``: a sentence or a findings+impression pair."""
 
     def __call__(self, key: str, options: Sequence[_Option]) -> _Option: ...
 
