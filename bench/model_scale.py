@@ -33,11 +33,11 @@ def _imports() -> tuple[Any, Any]:
     try:
         from radimpress_workstation.commands.evaluate import evaluate
     except ImportError:
-        from radimpress.commands.evaluate import evaluate  # type: ignore[no-redef]
+        from radimpress.commands.evaluate import evaluate
     try:
         from radimpress_workstation.synthetic import generate_reports
     except ImportError:
-        from radimpress.local.synthetic import generate_reports  # type: ignore[no-redef]
+        from radimpress.local.synthetic import generate_reports
     return evaluate, generate_reports
 
 

@@ -234,7 +234,7 @@ class SelectModel(ImpressionModel):
         """Per query, (training row, sharpened weight) of its BM25 neighbours, best first."""
         assert self._reports is not None
         rows, scores = self._reports.search(binary(counts), self.neighbours, exclude)
-        out = []
+        out: list[list[tuple[int, float]]] = []
         for row_list, score_list in zip(rows.tolist(), scores.tolist(), strict=True):
             top = score_list[0] if score_list else 0.0
             if top <= 0:  # nothing in common: no neighbour (the template is the commonest one)
@@ -319,7 +319,9 @@ class SelectModel(ImpressionModel):
 
     # ---- generation -----------------------------------------------------------------------
 
-    def _word(self, template: str, near: list[tuple[int, float]], picks: list[tuple[str, float]]):
+    def _word(
+        self, template: str, near: list[tuple[int, float]], picks: list[tuple[str, float]]
+    ) -> str:
         """The template plus the prefix of ``picks`` with the highest expected ROUGE."""
         options = [template]
         for j in range(1, len(picks) + 1):
