@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
@@ -166,7 +167,7 @@ def main() -> int:
                 size = round(len(train.read_text(encoding="utf-8").splitlines()) * 0.8 * fraction)
                 curve.append({"system": model, "train_reports": size, "rouge_f1_mean": means})
                 print(f"learning curve {model:<8} {size:>5} reports: R1 {means['rouge1']:.4f}")
-        differences = []
+        differences: list[dict[str, Any]] = []
         for model in sorted(set(dev_scores) - {BASELINE}):
             for setting, scores in (("openi dev", dev_scores), ("5-fold CV on train", cv_scores)):
                 if model in scores:
