@@ -32,6 +32,7 @@ from radimpress.layout import PRETRAINED
 from radimpress.storage import iter_jsonl
 from radimpress_workstation.console import Console
 from radimpress_workstation.model_specs import BASELINE_MODEL, spec_reference
+from radimpress_workstation.run_folders import execution_name, new_run_id, save_failure_files
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -50,6 +51,7 @@ class RunFailed(RuntimeError):
         self.phase = phase
         self.execution = execution
         self.log_path: Path | None = None
+        self.files: dict[str, Path] = {}  # s3://... -> its copy in the run folder
         state, error, cause = execution.failed_state, execution.error, execution.cause
         failures = [f for f in execution.task_failures() if f[0] != "RecordFailure"]
         if failures:
@@ -184,7 +186,7 @@ class LocalRun:
         self.dataset = dataset_name(infer, dataset)
         self.train_dataset = dataset_name(train, train_dataset) if train else self.dataset
         self.started_at = datetime.now(UTC).isoformat()
-        self.run_id = run_id or "local-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        self.run_id = run_id or new_run_id("local")
         self.out_dir = out_root / self.run_id
         self.phases: list[PhaseResult] = []
         self.timings: dict[str, float] = {}
@@ -196,16 +198,27 @@ class LocalRun:
 
     def _execute(self, stack: Any, phase: str, model: str, source: Path, key: str) -> PhaseResult:
         from radimpress_workstation.console import ProgressPrinter
+        from radimpress_workstation.embedded import executions
 
         self.console.heading(f"{phase}: {source.name} -> s3://{stack.bucket}/{key} (model {model})")
         started = time.perf_counter()
         stack.upload(key, source)
-        arn = stack.start_execution(key)
-        execution = stack.wait(arn, on_event=ProgressPrinter(self.console), timeout=1800)
+        # Named after the run, so runs/<execution>/ and training_run_id lead back to this run.
+        arn = stack.start_execution(key, name=execution_name(self.run_id, phase, model))
+        try:
+            execution = stack.wait(arn, on_event=ProgressPrinter(self.console), timeout=1800)
+        except KeyboardInterrupt:  # stop it now, or leaving the stack waits for it to finish
+            executions.stop(stack.client("stepfunctions"), arn, "Interrupted", "Ctrl-C")
+            raise
         result = PhaseResult(phase, model, key, execution, time.perf_counter() - started)
         self.phases.append(result)
         if execution.status != "SUCCEEDED":
-            raise RunFailed(phase, execution)
+            failed = RunFailed(phase, execution)
+            # The embedded bucket dies with the process: keep failure.json and the rejections.
+            failed.files = save_failure_files(
+                stack.client("s3"), stack.bucket, execution.name, self.out_dir
+            )
+            raise failed
         return result
 
     # ----- the whole run -----------------------------------------------------------------------
