@@ -73,13 +73,100 @@ def test_bucket_is_encrypted_versioned_private_and_notifies_eventbridge(resource
     assert resources["DataKey"]["Properties"]["EnableKeyRotation"] is True
 
 
-def test_bucket_policy_denies_plain_http(resources):
+def test_bucket_policy_denies_plain_http_and_other_encryption(resources):
     policy = resources["DataBucketPolicy"]["Properties"]
     assert policy["Bucket"] == {"Ref": "DataBucket"}
-    (deny,) = statements(policy["PolicyDocument"])
+    by_sid = {s["Sid"]: s for s in statements(policy["PolicyDocument"])}
+    deny = by_sid["DenyInsecureTransport"]
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert {"Fn::Sub": "${DataBucket.Arn}/*"} in deny["Resource"]
+    sse = by_sid["DenyObjectsNotEncryptedWithKms"]
+    assert sse["Effect"] == "Deny" and sse["Action"] == "s3:PutObject"
+    assert sse["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+    }
+    key = by_sid["DenyObjectsUnderAnotherKmsKey"]["Condition"]["StringNotEqualsIfExists"]
+    assert key == {
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": {"Fn::GetAtt": ["DataKey", "Arn"]}
+    }
+
+
+def test_access_logging_lifecycle_and_log_bucket(resources):
+    bucket = resources["DataBucket"]["Properties"]
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+    rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireRunData"]["Prefix"] == "runs/"
+    assert rules["ExpireRunData"]["ExpirationInDays"] == {"Ref": "RunDataRetentionDays"}
+    assert rules["ExpireAthenaResults"]["Prefix"] == "athena-results/"
+    logs = resources["AccessLogsBucket"]["Properties"]
+    assert all(logs["PublicAccessBlockConfiguration"].values())
+    (grant,) = [
+        s
+        for s in statements(resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"])
+        if s["Effect"] == "Allow"
+    ]
+    assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert grant["Condition"]["ArnLike"] == {"aws:SourceArn": {"Fn::GetAtt": ["DataBucket", "Arn"]}}
+    assert grant["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_key_policy_service_principals_are_scoped_to_this_account(resources):
+    for statement in statements(resources["DataKey"]["Properties"]["KeyPolicy"]):
+        if "Service" in statement["Principal"]:
+            conditions = json.dumps(statement["Condition"])
+            assert "aws:SourceAccount" in conditions or "EncryptionContext" in conditions, (
+                statement["Sid"]
+            )
+            assert "AWS::AccountId" in conditions, statement["Sid"]
+
+
+def test_log_groups_have_retention_and_the_data_key(resources):
+    groups = {k: r for k, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
+    names = {json.dumps(g["Properties"]["LogGroupName"]) for g in groups.values()}
+    for function in functions(resources):
+        assert json.dumps({"Fn::Sub": f"/aws/lambda/${{{function}}}"}) in names, function
+    for name, group in groups.items():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, name
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+
+
+def test_upload_rule_skips_empty_objects_and_has_a_dead_letter_queue(resources):
+    event = resources["PipelineStateMachine"]["Properties"]["Events"]["ReportUploaded"]
+    props = event["Properties"]
+    assert props["Pattern"]["detail"]["object"]["size"] == [{"numeric": [">", 0]}]
+    assert props["DeadLetterConfig"] == {
+        "Arn": {"Fn::GetAtt": ["StartExecutionDeadLetterQueue", "Arn"]}
+    }
+    assert props["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    queue = resources["StartExecutionDeadLetterQueue"]["Properties"]
+    assert queue["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    (allow,) = statements(
+        resources["StartExecutionDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+    )
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["PipelineStateMachineReportUploaded", "Arn"]
+    }
+
+
+def test_region_rule_matches_the_specs_regions(template):
+    from radimpress.spec import load_spec
+
+    (assertion,) = template["Rules"]["SupportedRegion"]["Assertions"]
+    regions, region = assertion["Assert"]["Fn::Contains"]
+    assert region == {"Ref": "AWS::Region"}
+    assert sorted(regions) == load_spec("jumpstart-flan-t5-xl", region="").regions
+
+
+def test_version_is_pinned_to_the_shipped_spec(template):
+    from radimpress.spec import load_spec
+
+    version = template["Parameters"]["JumpStartModelVersion"]
+    spec = load_spec("jumpstart-flan-t5-xl", region="")
+    assert version["Default"] == spec.model_version == "1.2.2"
+    import re
+
+    assert not re.fullmatch(version["AllowedPattern"], "*")
 
 
 def test_no_wildcard_actions_are_allowed(resources):
@@ -110,7 +197,7 @@ def test_pass_role_only_to_sagemaker(resources):
 
 def test_functions_share_runtime_code_and_powertools_globals(template, resources):
     globals_ = template["Globals"]["Function"]
-    assert globals_["Runtime"] == "python3.11"
+    assert globals_["Runtime"] == "python3.13"  # python3.11 is deprecated on 2027-06-30
     assert globals_["CodeUri"] == "functions/"
     assert globals_["Tracing"] == "Active"
     env = globals_["Environment"]["Variables"]
@@ -124,7 +211,17 @@ def test_functions_share_runtime_code_and_powertools_globals(template, resources
         assert props["Handler"].startswith("radimpress.handlers."), name
     layered = {n for n, f in functions(resources).items() if "Layers" in f["Properties"]}
     assert layered == {"PublishFunction"}
-    assert resources["PublishFunction"]["Properties"]["Layers"] == [{"Ref": "PandasLayerArn"}]
+    (layer,) = resources["PublishFunction"]["Properties"]["Layers"]
+    condition, override, ssm = layer["Fn::If"]
+    assert (condition, override) == ("HasPandasLayerArn", {"Ref": "PandasLayerArn"})
+    # The AWS SDK for pandas public SSM parameter, per release, region, runtime and architecture.
+    assert ssm["Fn::Sub"] == (
+        "{{resolve:ssm:/aws/service/aws-sdk-pandas/${PandasLayerVersion}/${AWS::Region}"
+        "/py3.13/x86_64/layer-arn}}"
+    )
+    makefile = (ROOT / "functions" / "Makefile").read_text()
+    assert "LAMBDA_PYTHON_VERSION ?= 3.13" in makefile  # wheels for the runtime, not for us
+    assert "--python-version $(LAMBDA_PYTHON_VERSION)" in makefile
 
 
 def test_functions_build_without_the_runtimes_own_boto3(resources):
@@ -249,6 +346,7 @@ def test_parameters_the_issue_asks_for(template):
         "GenerationNumBeams",
         "ModelSpec",
         "PandasLayerArn",
+        "PandasLayerVersion",
     ):
         assert name in params, name
     assert params["Epochs"]["Default"] == 3
