@@ -326,7 +326,8 @@ def test_a_running_training_job_is_waited_on_and_checked_again(stack, sagemaker)
     check = ["TrainingStatus", "TrainingDone"]
     assert result.visited == [
         "Ingest", "Route", "StartTraining",
-        *check, "WaitForTraining", *check, "WaitForTraining", *check,
+        *check, "NextTrainingWait", "WaitForTraining",
+        *check, "NextTrainingWait", "WaitForTraining", *check,
         "RegisterModel", "Publish", "AnyModelFailed", "Done",
     ]  # fmt: skip
     statuses = [
@@ -336,7 +337,8 @@ def test_a_running_training_job_is_waited_on_and_checked_again(stack, sagemaker)
     ]
     assert statuses == ["InProgress", "InProgress", "Completed"]
     waits = _waits(result)
-    assert len(waits) == 2 and all(w >= 1.0 for w in waits)  # poll_seconds=1 from the input
+    # Linear back-off from poll_seconds=1 in the input: the n-th wait is n seconds.
+    assert len(waits) == 2 and waits[0] >= 1.0 and waits[1] >= 2.0
     assert not sagemaker.stopped
 
 

@@ -248,12 +248,16 @@ def test_real_template_builds_with_every_substitution_resolved(embedded_stack, r
     used = {arn for arn in arns if arn in definition}
     assert used == arns, f"functions not referenced by the ASL: {sorted(arns - used)}"
 
+    stack.upload("incoming/train/demo/train.jsonl", b"{}\n")
     payload = stack.execution_input("incoming/train/demo/train.jsonl")
     assert payload["bucket"] == stack.bucket
     assert payload["key"] == "incoming/train/demo/train.jsonl"
     assert payload["poll_seconds"] == 1
     with pytest.raises(StackError, match="would not fire"):
         stack.execution_input("results/not-an-upload.json")
+    stack.upload("incoming/train/demo/", b"")  # a console "folder": zero bytes, no run
+    with pytest.raises(StackError, match="would not fire"):
+        stack.execution_input("incoming/train/demo/")
     glue = stack.client("glue")
     for resource in stack.resources.values():
         if resource.type == "AWS::Glue::Database":
