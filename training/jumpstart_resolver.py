@@ -227,6 +227,16 @@ def _resolve_region(
     defaults["epochs"] = str(epochs)
     hyperparameters.validate(region=region, hyperparameters=defaults, **common)
     names = sorted(hp.name for hp in specs.hyperparameters if hp.scope == "algorithm")
+    # Types and ranges as the metadata declares them: what the container would reject.
+    hp_specs = {
+        hp.name: {
+            k: getattr(hp, k)
+            for k in ("type", "min", "max", "options", "exclusive_min", "exclusive_max")
+            if getattr(hp, k, None) is not None
+        }
+        for hp in specs.hyperparameters
+        if hp.scope == "algorithm"
+    }
 
     estimator = JumpStartEstimator(
         role=role_arn,
@@ -282,6 +292,7 @@ def _resolve_region(
             "ecr_specs": _ecr(specs.training_ecr_specs),
             "hyperparameters": defaults,
             "hyperparameter_names": names,
+            "hyperparameter_specs": dict(sorted(hp_specs.items())),
             "container_hyperparameters": container_hps,
             "extra_input_channels": extra_channels,
             "environment": request.get("Environment", {}),
