@@ -188,6 +188,17 @@ class Bench:
                 counts[f"{table}_runs"] = len({r for (r,) in rows if r in run_ids})
             return counts
 
+    def training_jobs_in_rows(self, run_id: str) -> set[str]:
+        """The training jobs the score rows of ``run_id`` name (fine-tuned models only)."""
+        from radimpress_workstation import sql
+
+        with tempfile.TemporaryDirectory() as folder:
+            sql.mirror_results(self.s3, self.stack.bucket, folder)
+            rows = sql.connect(folder).execute(
+                "SELECT DISTINCT training_job FROM scores WHERE run_id = ?", [run_id]
+            )
+            return {job for (job,) in rows.fetchall() if job}
+
     def pointer(self) -> dict[str, Any] | None:
         from radimpress.layout import LATEST_POINTER
 
@@ -267,6 +278,7 @@ def trainings_and_inference_together(bench: Bench, trials: int = 3) -> dict[str,
     """Two trainings and an inference at once; the first pointer write is held back 2 s, so
     RegisterModel calls land out of completion order (what made the older model win)."""
     outcomes = []
+    registered: set[str] = set()  # every training job registered so far (earlier trials too)
     for trial in range(trials):
         keys = [f"incoming/train/race{trial}/{name}.jsonl" for name in ("a", "b")]
         for i, key in enumerate(keys):
@@ -278,6 +290,7 @@ def trainings_and_inference_together(bench: Bench, trials: int = 3) -> dict[str,
             arns = [bench.start(k) for k in [*keys, infer_key]]
             runs = bench.wait(arns)
         jobs = [(r.output or {}).get("job", {}).get("job_name") for r in runs[:2]]
+        registered.update(j for j in jobs if j)
         ends = {job: bench.training_end(job) for job in jobs if job}
         newest = max(ends, key=lambda j: (ends[j], j)) if len(ends) == 2 else None
         pointer = bench.pointer() or {}
@@ -290,11 +303,16 @@ def trainings_and_inference_together(bench: Bench, trials: int = 3) -> dict[str,
                 "held_back_write_was_the_older_model": hold.held is not None
                 and hold.held != newest,
                 "inference_pinned": [m["training_job"] for m in pinned],
-                "pinned_is_registered": all(m["training_job"] in jobs for m in pinned),
+                "pinned_is_registered": all(m["training_job"] in registered for m in pinned),
+                "rows_name_the_pinned_job": bench.training_jobs_in_rows(runs[2].name)
+                == {m["training_job"] for m in pinned},
             }
         )
     ok = all(
-        o["statuses"] == ["SUCCEEDED"] * 3 and o["pointer_is_newest"] and o["pinned_is_registered"]
+        o["statuses"] == ["SUCCEEDED"] * 3
+        and o["pointer_is_newest"]
+        and o["pinned_is_registered"]
+        and o["rows_name_the_pinned_job"]
         for o in outcomes
     )
     expected = (
