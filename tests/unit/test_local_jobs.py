@@ -149,13 +149,20 @@ def test_status_is_in_progress_until_the_job_ends(s3, gated):
     assert jobs.describe_training_job(TrainingJobName="slow")["TrainingJobStatus"] == "Completed"
 
 
-def test_a_jumpstart_image_is_refused_with_the_local_models_listed(backend, s3):
-    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:2.0.0"
+def test_an_image_without_a_local_container_is_refused_with_the_local_models_listed(backend, s3):
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/custom-training:1.0"
     with pytest.raises(ClientError) as raised:
         backend.create_training_job(**training_request("js", image=image))
     error = raised.value.response["Error"]
     assert error["Code"] == "ValidationException"
     assert "lead" in error["Message"] and "retrieval" in error["Message"]
+
+
+def test_a_jumpstart_image_no_version_publishes_is_not_found(backend, s3):
+    # JumpStart images run on the container double (tests/unit/test_jumpstart_container.py).
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:2.0.0"
+    with pytest.raises(ClientError, match="not found"):
+        backend.create_training_job(**training_request("js", image=image))
 
 
 def test_requests_are_checked_against_sagemakers_service_model(backend):

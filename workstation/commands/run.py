@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--spec",
         help="a resolved model spec (name in radimpress/specs or a path) instead of "
-        "local-<model>; a JumpStart spec fails at StartTraining, naming the local models",
+        "local-<model>; a JumpStart spec (jumpstart-flan-t5-xl) runs on the local JumpStart "
+        "container double, which checks requests, archives and bodies as the real containers do",
     )
     parser.add_argument("--out", type=Path, default=Path("out"), help="output root (default out/)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only results")

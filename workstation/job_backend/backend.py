@@ -27,6 +27,7 @@ from radimpress_workstation.job_backend.api_checks import (
 from radimpress_workstation.job_backend.containers import Container, ContainerFinder
 from radimpress_workstation.job_backend.job_record import Job, now
 from radimpress_workstation.job_backend.jsonpath import compile_json_path
+from radimpress_workstation.job_backend.jumpstart_container import find_jumpstart_container
 from radimpress_workstation.job_backend.lifecycle import JobLifecycle
 from radimpress_workstation.job_backend.local_container import find_local_container
 from radimpress_workstation.job_backend.training_job import run_training_job
@@ -34,7 +35,7 @@ from radimpress_workstation.job_backend.transform_job import run_transform_job
 
 PREDICT_BATCH = 512
 # Asked in order for the container behind an image URI; the first that knows it runs the job.
-CONTAINER_FINDERS: tuple[ContainerFinder, ...] = (find_local_container,)
+CONTAINER_FINDERS: tuple[ContainerFinder, ...] = (find_local_container, find_jumpstart_container)
 
 
 def container_for(image: str, operation: str) -> Container:
@@ -47,9 +48,9 @@ def container_for(image: str, operation: str) -> Container:
 
     raise validation_error(
         operation,
-        f"image {image!r} cannot run on the local job backend (JumpStart and other container "
-        f"images need SageMaker); use {LOCAL_IMAGE_PREFIX}<model> with one of the local "
-        f"models: {', '.join(available_models())}",
+        f"image {image!r} cannot run on the local job backend (only JumpStart's Deep Learning "
+        f"Container images have a local double); use {LOCAL_IMAGE_PREFIX}<model> with one of "
+        f"the local models: {', '.join(available_models())}",
     )
 
 
@@ -90,7 +91,7 @@ class LocalJobBackend:
         operation = "CreateTrainingJob"
         check_request(operation, request)
         image = request["AlgorithmSpecification"].get("TrainingImage", "")
-        container = container_for(image, operation)
+        container = container_for(image, operation).bind(operation, request, self._s3_factory)
         for channel in request.get("InputDataConfig", []):
             s3_source = channel.get("DataSource", {}).get("S3DataSource")
             if not s3_source:
@@ -152,7 +153,8 @@ class LocalJobBackend:
         primary = request.get("PrimaryContainer")
         if not primary or "Image" not in primary:
             raise validation_error(operation, "PrimaryContainer.Image is required locally")
-        container_for(primary["Image"], operation).check_model(primary, operation)
+        container = container_for(primary["Image"], operation)
+        container.bind(operation, request, self._s3_factory).check_model(primary, operation)
         if primary.get("ModelDataUrl"):
             split_s3_uri(primary["ModelDataUrl"], "ModelDataUrl", operation)
         with self._models_lock:
@@ -213,9 +215,11 @@ class LocalJobBackend:
             )
         except ValueError as err:
             raise validation_error(operation, str(err)) from None
+        container = container_for(primary["Image"], operation).bind(
+            operation, request, self._s3_factory, model=model
+        )
         job = Job("transform", request["TransformJobName"], request)
         self._jobs.register(job, operation)
-        container = container_for(primary["Image"], operation)
         self._jobs.start(
             job,
             lambda j: run_transform_job(

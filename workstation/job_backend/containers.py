@@ -6,6 +6,10 @@ for the container behind an image URI; the first that knows the image runs the j
 keeps SageMaker's own part (requests, channels in and model.tar.gz out, DataProcessing, batches,
 status) so a container only answers what the image would:
 
+- ``bind``: the container as one request runs it (CreateTrainingJob, CreateModel, or
+  CreateTransformJob with its model's request); an image that needs more than its URI to decide
+  (the JumpStart double: region, isolation, the metadata's pairings) checks the request here and
+  keeps it; the default is the image alone;
 - ``check_model``: what CreateModel refuses for this image (e.g. a trained model without data);
 - ``train``: the training entry point, given SageMaker's ``SM_*`` environment; it writes the
   model into ``SM_MODEL_DIR``;
@@ -38,6 +42,20 @@ class Container(ABC):
     """The image a job runs; found by its URI."""
 
     image: str
+
+    def bind(
+        self,
+        operation: str,
+        request: Mapping[str, Any],
+        s3_factory: Callable[[], Any],
+        model: Mapping[str, Any] | None = None,
+    ) -> Container:
+        """This container for ``request`` (refusing with ``ClientError`` what SageMaker refuses).
+
+        ``model`` is the CreateModel request behind a CreateTransformJob; ``s3_factory`` gives
+        the S3 client the job reads. The default ignores both: the image alone decides.
+        """
+        return self
 
     @abstractmethod
     def check_model(self, primary_container: Mapping[str, Any], operation: str) -> None:

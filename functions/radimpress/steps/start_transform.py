@@ -27,6 +27,7 @@ def write_transform_input(
                     prompt,
                     max_length=settings.max_length,
                     num_beams=settings.num_beams,
+                    spec=spec,
                 )
             )
         return out.lines
@@ -62,6 +63,7 @@ def start_transform(
         instance_type=settings.transform_instance_type or spec.inference["instance_type"],
         kms_key_arn=settings.kms_key_arn,
         tags={"radimpress:run-id": run_id, "radimpress:model": model_key},
+        spec=spec,
     )
     create_once(sagemaker.create_transform_job, request, f"transform job {job_name}: create")
     return TransformStarted(
