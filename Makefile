@@ -81,6 +81,9 @@ bench: venv ## Run the benchmarks; figures land in bench/results/*.json
 	$(BIN)/python bench/emulator_overhead.py
 	$(BIN)/python bench/ingest_memory.py
 	$(BIN)/python bench/lambda_package_size.py
+	$(BIN)/python bench/reliability.py
+	$(BIN)/python bench/labeler.py
+	$(BIN)/python bench/model_scale.py
 
 resolve-jumpstart: venv ## Resolve the JumpStart spec with the SageMaker SDK (needs AWS credentials)
 	$(BIN)/python -m radimpress_training.jumpstart_resolver --region $(REGION)
