@@ -9,11 +9,41 @@ names, counts and S3 keys only: never report text.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
+
+EXIT_UNUSABLE = 2  # unusable input, in every command
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+def error(command: str, what: str, where: str | os.PathLike[str] | None = None) -> int:
+    """Print ``radimpress <command>: error: <what>, <where>`` on stderr; returns exit code 2.
+
+    The one error form of every command (argparse's usage errors read the same), so a user and a
+    script can tell which command failed, why and on what. ``what`` never quotes report text.
+    """
+    place = f", {os.fspath(where)}" if where not in (None, "") else ""
+    print(f"radimpress {command}: error: {what}{place}", file=sys.stderr, flush=True)
+    return EXIT_UNUSABLE
+
+
+def explain(err: BaseException) -> tuple[str, str | None]:
+    """(what, where) of an input/output exception, without Python's ``[Errno N]`` noise."""
+    from radimpress.records import UnreadableFile
+
+    if isinstance(err, UnreadableFile):
+        return err.reason, err.source
+    what, where = getattr(err, "what", None), getattr(err, "where", None)
+    if isinstance(what, str):
+        return what, where
+    if isinstance(err, OSError):
+        reason = (err.strerror or type(err).__name__).lower()
+        return reason, os.fsdecode(err.filename) if err.filename is not None else None
+    return str(err), None
 
 
 class Console:
@@ -85,11 +115,32 @@ def _counts(state: str, output: str | None) -> str:
     return ""
 
 
+def _model_of(data: Any) -> str | None:
+    """``<role> (<name>)`` of the Map item a state works on, e.g. ``fine-tuned (restate)``."""
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict):
+        return None
+    role = model.get("role") or model.get("label") or model.get("model_key")
+    name = model.get("name")
+    if role and name:
+        return f"{role} ({name})"
+    return str(role or name) if role or name else None
+
+
+def _job_of(data: Any) -> str | None:
+    job = data.get("job") if isinstance(data, dict) else None
+    name = job.get("job_name") if isinstance(job, dict) else None
+    return name if isinstance(name, str) else None
+
+
 class ProgressPrinter:
     """Turns execution-history events (boto3 shape) into progress lines; call it per event.
 
-    Wait and Choice states are not printed (the poll count shows on the next task instead);
-    ``visited`` lists every state entered, in order.
+    Lines name the model a Map iteration works on (``[fine-tuned (restate)]``), and repeated
+    states count per job (or per model before its job exists), so ``(check 2)`` is the second
+    status check of that job, not the second TransformStatus of the execution. Wait and Choice
+    states are not printed (the check count shows on the next task instead); ``visited`` lists
+    every state entered, in order.
     """
 
     QUIET_STATES = frozenset({"Wait", "Choice"})
@@ -97,24 +148,30 @@ class ProgressPrinter:
     def __init__(self, console: Console) -> None:
         self._console = console
         self.visited: list[str] = []
-        self._entered: dict[str, int] = {}
+        self._entered: dict[tuple[str, str], int] = {}
 
     def __call__(self, event: Mapping[str, Any]) -> None:
         kind = event["type"]
         if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
+            details = event["stateEnteredEventDetails"]
+            name = details["name"]
             self.visited.append(name)
-            self._entered[name] = self._entered.get(name, 0) + 1
+            data = _parse(details.get("input"))
+            model = _model_of(data)
+            key = (name, _job_of(data) or model or "")
+            self._entered[key] = self._entered.get(key, 0) + 1
             if kind[: -len("StateEntered")] in self.QUIET_STATES:
                 return
-            again = f" (check {self._entered[name]})" if self._entered[name] > 1 else ""
-            self._console.progress(f"-> {name}{again}")
+            again = f" (check {self._entered[key]})" if self._entered[key] > 1 else ""
+            self._console.progress(f"-> {name}{_tag(model)}{again}")
         elif kind.endswith("StateExited"):
             details = event["stateExitedEventDetails"]
             if kind[: -len("StateExited")] in self.QUIET_STATES:
                 return
-            counts = _counts(details["name"], details.get("output"))
-            self._console.progress(f"<- {details['name']}{'  ' + counts if counts else ''}")
+            name = details["name"]
+            counts = _counts(name, details.get("output"))
+            model = _model_of(_parse(details.get("output")))
+            self._console.progress(f"<- {name}{_tag(model)}{'  ' + counts if counts else ''}")
         elif kind == "MapIterationStarted":
             index = event.get("mapIterationStartedEventDetails", {}).get("index")
             self._console.progress(f"   map iteration {index} started")
@@ -125,3 +182,14 @@ class ProgressPrinter:
             self._console.progress(f"!! task failed: {details.get('error')}")
         elif kind in ("ExecutionFailed", "ExecutionSucceeded", "ExecutionAborted"):
             self._console.progress(kind)
+
+
+def _parse(text: str | None) -> Any:
+    try:
+        return json.loads(text or "")
+    except (TypeError, ValueError):
+        return None
+
+
+def _tag(model: str | None) -> str:
+    return f" [{model}]" if model else ""

@@ -146,7 +146,9 @@ def test_unusable_inputs_exit_2(tmp_path, capsys) -> None:
     refs = _write(tmp_path / "refs.jsonl", REFERENCES)
     missing = str(tmp_path / "nope.jsonl")
     assert main(["score", "--references", refs, "--predictions", missing]) == 2
-    assert "nope.jsonl: cannot open" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("radimpress score: error: cannot open (no such file or directory), ")
+    assert err.rstrip().endswith("nope.jsonl")
     broken = tmp_path / "broken.json"
     broken.write_text("[{", encoding="utf-8")
     assert main(["score", "--references", str(broken), "--predictions", refs]) == 2
@@ -154,8 +156,9 @@ def test_unusable_inputs_exit_2(tmp_path, capsys) -> None:
     others = _write(tmp_path / "others.jsonl", [{"study_id": "Z", "impression": "x"}])
     out = tmp_path / "scores.jsonl"
     assert main(["score", "--references", refs, "--predictions", others, "--output", str(out)]) == 2
-    assert "no study_id is in both files" in capsys.readouterr().err
-    assert out.read_text() == ""
+    assert "radimpress score: error: no study_id is in both files" in capsys.readouterr().err
+    assert not out.exists()  # nothing is written for unusable input
+    assert list(tmp_path.glob("*.partial")) == list(tmp_path.glob(".*.partial")) == []
 
 
 def test_bootstrap_interval_in_table(tmp_path, capsys) -> None:

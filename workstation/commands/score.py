@@ -1,15 +1,17 @@
 """`radimpress score`: ROUGE of predicted impressions against reference impressions, per study_id.
 
-Both files are read by ``prediction_files.read_impressions`` (the input format, only ``study_id``
-and ``impression`` used). Every record is accounted for: rejected records and ids present in only
-one file are reported, never dropped.
+Both files are read by ``prediction_files`` like the pipeline's input. Predictions may be the
+pipeline's own impressions.jsonl / scores.jsonl or evaluate's predictions.jsonl (text in
+``generated``, rows naming their model): ``--model NAME`` picks one model of a mixed file and a
+mixed file without it is refused. Every record is accounted for: rejected records and ids present
+in only one file are reported, never dropped. Outputs are checked before any work and written
+whole or not at all.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -23,9 +25,12 @@ from radimpress.scoring import (
     score_rows,
     summarize,
 )
-from radimpress_workstation.prediction_files import read_impressions
+from radimpress_workstation.console import error, explain
+from radimpress_workstation.outputs import OutputError, atomic_output, check_output_file
+from radimpress_workstation.prediction_files import read_impressions, read_predictions
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_UNUSABLE = 0, 1, 2
+EXIT_OK, EXIT_INCOMPLETE = 0, 1
+COMMAND = "score"
 LISTED_IDS = 20
 
 
@@ -44,14 +49,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--references", required=True, help="report file with the reference impressions"
     )
     parser.add_argument(
-        "--predictions", required=True, help="file of study_id + impression (findings optional)"
+        "--predictions",
+        required=True,
+        help="file of study_id + generated (or impression), e.g. a run's impressions.jsonl",
     )
     parser.add_argument("--output", help="JSON Lines of scores (default: standard output)")
     parser.add_argument("--stemmer", action="store_true", help="Porter-stem tokens (needs nltk)")
     parser.add_argument(
         "--dataset", help="dataset label in the rows (default: references file name)"
     )
-    parser.add_argument("--model", help="model label in the rows (default: predictions file name)")
+    parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="the model to score in a file of several (its label, e.g. 'fine-tuned (restate)', "
+        "its name, e.g. restate, or its role); also the rows' model label (default: the "
+        "file's model, else the predictions file name)",
+    )
     parser.add_argument(
         "--bootstrap",
         type=int,
@@ -88,27 +101,24 @@ def _write_rows(rows: list[dict[str, Any]], output: str | None) -> None:
             sys.stdout.write(json.dumps(row) + "\n")
         sys.stdout.flush()
         return
-    target = Path(output)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    with open(partial, "w", encoding="utf-8") as handle:
+    with atomic_output(output) as handle:
         for row in rows:
             handle.write(json.dumps(row) + "\n")
-    os.replace(partial, target)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.bootstrap < 0:
-        print("error: --bootstrap must be 0 or more", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return error(COMMAND, "--bootstrap must be 0 or more", str(args.bootstrap))
     try:
+        for path, option in ((args.output, "--output"), (args.summary, "--summary")):
+            if path is not None:
+                check_output_file(path, option)
         references = read_impressions(args.references)
-        predictions = read_impressions(args.predictions, empty_allowed=True)
-    except UnreadableFile as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        predictions = read_predictions(args.predictions, args.model)
+    except (UnreadableFile, OutputError) as err:
+        return error(COMMAND, *explain(err))
     dataset = args.dataset or _label(args.references)
-    model = args.model or _label(args.predictions)
+    model = predictions.model or args.model or _label(args.predictions)
 
     scorer = RougeScorer(use_stemmer=args.stemmer)
     rows: list[dict[str, Any]] = []
@@ -123,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
         rows.append(row)
     missing_reference = [s for s in predictions.impressions if s not in references.impressions]
 
+    if not rows:  # nothing to write: no output file at all rather than an empty one
+        _log_counts(args, references, predictions, rows, missing_prediction, missing_reference)
+        return error(
+            COMMAND, "no study_id is in both files with a valid impression", args.predictions
+        )
     _write_rows(rows, args.output)
     summaries = summarize(rows, bootstrap=args.bootstrap, seed=args.seed)
 
@@ -134,6 +149,37 @@ def run(args: argparse.Namespace) -> int:
         print("\nF1 distribution", file=tables)
         print(format_distribution_table(summaries), file=tables)
 
+    _log_counts(args, references, predictions, rows, missing_prediction, missing_reference)
+    if args.summary:
+        summary = {
+            "dataset": dataset,
+            "model": model,
+            "stemmer": args.stemmer,
+            "scored": len(rows),
+            "references": references.summary(),
+            "predictions": predictions.summary(),
+            "references_without_prediction": missing_prediction,
+            "predictions_without_reference": missing_reference,
+            "metrics": list(ROUGE_TYPES),
+            "aggregates": [s.to_dict() for s in summaries],
+        }
+        with atomic_output(args.summary) as handle:
+            handle.write(json.dumps(summary, indent=2) + "\n")
+    incomplete = (
+        references.rejections or predictions.rejections or missing_prediction or missing_reference
+    )
+    return EXIT_INCOMPLETE if incomplete else EXIT_OK
+
+
+def _log_counts(
+    args: argparse.Namespace,
+    references: Any,
+    predictions: Any,
+    rows: list[dict[str, Any]],
+    missing_prediction: list[str],
+    missing_reference: list[str],
+) -> None:
+    """Counts, rejections (position and field, never text) and unmatched ids, on stderr."""
     log = sys.stderr
     print(f"scored {len(rows)} study_id(s){' with stemming' if args.stemmer else ''}", file=log)
     for name, part in (("references", references), ("predictions", predictions)):
@@ -148,26 +194,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"    - ... and {len(part.rejections) - LISTED_IDS} more", file=log)
     _report("references without a prediction", missing_prediction, log)
     _report("predictions without a reference", missing_reference, log)
-
-    if args.summary:
-        summary = {
-            "dataset": dataset,
-            "model": model,
-            "stemmer": args.stemmer,
-            "scored": len(rows),
-            "references": references.summary(),
-            "predictions": predictions.summary(),
-            "references_without_prediction": missing_prediction,
-            "predictions_without_reference": missing_reference,
-            "metrics": list(ROUGE_TYPES),
-            "aggregates": [s.to_dict() for s in summaries],
-        }
-        Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-
-    if not rows:
-        print("error: no study_id is in both files with a valid impression", file=log)
-        return EXIT_UNUSABLE
-    incomplete = (
-        references.rejections or predictions.rejections or missing_prediction or missing_reference
-    )
-    return EXIT_INCOMPLETE if incomplete else EXIT_OK
+    if predictions.other_model_rows:
+        print(
+            f"  left out {predictions.other_model_rows} row(s) of other models "
+            f"(scored: {predictions.model})",
+            file=log,
+        )

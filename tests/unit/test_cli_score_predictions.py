@@ -1,0 +1,154 @@
+"""`radimpress score` reads the pipeline's own prediction files (issue 11 item 4).
+
+impressions.jsonl of a local run and evaluate's predictions.jsonl carry the text in `generated`
+and name their model; a run's file mixes models, so `--model` picks one and a mixed file without
+it is refused. Outputs are checked before any work and never left half-written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from radimpress_workstation import outputs
+from radimpress_workstation.cli import main
+
+REFERENCES = [
+    {"study_id": "S1", "findings": "Heart normal.", "impression": "No acute disease."},
+    {"study_id": "S2", "findings": "Small effusion.", "impression": "Small left effusion."},
+]
+# What a two-model local run writes to <run>/impressions.jsonl.
+RUN_IMPRESSIONS = [
+    {"study_id": "S1", "model": "pre-trained (lead)", "generated": "Heart normal."},
+    {"study_id": "S2", "model": "pre-trained (lead)", "generated": "Small effusion."},
+    {"study_id": "S1", "model": "fine-tuned (restate)", "generated": "No acute disease."},
+    {"study_id": "S2", "model": "fine-tuned (restate)", "generated": "Left effusion."},
+    {"study_id": "S1", "model": "fine-tuned (consensus)", "generated": "No acute disease."},
+    {"study_id": "S2", "model": "fine-tuned (consensus)", "generated": "No acute disease."},
+]
+
+
+def _write(path: Path, records: list) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[str, str]:
+    return (
+        _write(tmp_path / "refs.jsonl", REFERENCES),
+        _write(tmp_path / "impressions.jsonl", RUN_IMPRESSIONS),
+    )
+
+
+def test_a_runs_impressions_scored_for_one_model(tmp_path, files, capsys) -> None:
+    refs, preds = files
+    out = tmp_path / "scores.jsonl"
+    argv = ["score", "--references", refs, "--predictions", preds, "--output", str(out)]
+    assert main([*argv, "--model", "restate"]) == 0
+    rows = _rows(out)
+    assert [r["study_id"] for r in rows] == ["S1", "S2"]
+    assert {r["model"] for r in rows} == {"fine-tuned (restate)"}
+    assert rows[0]["rougeL"]["fmeasure"] == 1.0  # restate's S1 equals the reference
+    err = capsys.readouterr().err
+    assert "left out 4 row(s) of other models (scored: fine-tuned (restate))" in err
+    # The full label and the role work too when they name one model.
+    assert main([*argv, "--model", "fine-tuned (consensus)"]) == 0
+    assert {r["model"] for r in _rows(out)} == {"fine-tuned (consensus)"}
+    assert main([*argv, "--model", "pre-trained"]) == 0
+    assert {r["model"] for r in _rows(out)} == {"pre-trained (lead)"}
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            None,
+            "holds the predictions of 3 models (pre-trained (lead), fine-tuned (restate), "
+            "fine-tuned (consensus)); pick one with --model NAME",
+        ),
+        ("fine-tuned", "--model 'fine-tuned' matches 2 models"),
+        ("select", "has no rows of model 'select'; models: pre-trained (lead)"),
+    ],
+)
+def test_ambiguous_or_unknown_model_is_refused(tmp_path, files, capsys, model, message) -> None:
+    refs, preds = files
+    out = tmp_path / "scores.jsonl"
+    argv = ["score", "--references", refs, "--predictions", preds, "--output", str(out)]
+    assert main([*argv, *(["--model", model] if model else [])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"radimpress score: error: {message}"), err
+    assert err.rstrip().endswith("impressions.jsonl")
+    assert not out.exists()
+
+
+def test_evaluate_predictions_and_hand_made_files_need_no_model(tmp_path, capsys) -> None:
+    refs = _write(tmp_path / "refs.jsonl", REFERENCES)
+    evaluate_style = _write(
+        tmp_path / "predictions.jsonl",
+        [{"study_id": r["study_id"], "model": "restate", "generated": "x"} for r in REFERENCES],
+    )
+    hand_made = _write(
+        tmp_path / "mine.jsonl", [{"study_id": "S1", "impression": "y"}, {"study_id": "S2"}]
+    )
+    assert main(["score", "--references", refs, "--predictions", evaluate_style]) == 0
+    assert {json.loads(x)["model"] for x in capsys.readouterr().out.splitlines()} == {"restate"}
+    # A missing text is rejected by position and field name, never by text.
+    assert main(["score", "--references", refs, "--predictions", hand_made]) == 1
+    err = capsys.readouterr().err
+    assert "record 2 (study_id=S2): field 'generated': is required" in err
+
+
+def test_bad_generated_field_is_named(tmp_path, capsys) -> None:
+    refs = _write(tmp_path / "refs.jsonl", REFERENCES)
+    preds = _write(
+        tmp_path / "p.jsonl",
+        [{"study_id": "S1", "generated": 5}, {"study_id": "S2", "generated": "ok"}],
+    )
+    assert main(["score", "--references", refs, "--predictions", preds]) == 1
+    assert "record 1 (study_id=S1): field 'generated': must be a string" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--output", "--summary"])
+def test_output_directory_is_an_error_before_any_work(tmp_path, files, capsys, option) -> None:
+    refs, preds = files
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    argv = ["score", "--references", refs, "--predictions", preds, "--model", "restate"]
+    assert main([*argv, option, str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"radimpress score: error: {option} must name a file, not a directory, {folder}\n"
+    assert list(tmp_path.rglob("*.partial")) == []
+    assert list(folder.iterdir()) == []
+
+
+def test_nothing_partial_is_left_when_writing_fails(tmp_path, files, monkeypatch) -> None:
+    refs, preds = files
+    out = tmp_path / "scores.jsonl"
+
+    def interrupted(row: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("radimpress_workstation.commands.score.json.dumps", interrupted)
+    argv = ["score", "--references", refs, "--predictions", preds, "--model", "restate"]
+    assert main([*argv, "--output", str(out)]) == 130
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_atomic_output_keeps_the_old_file_on_error(tmp_path) -> None:
+    target = tmp_path / "x.jsonl"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError), outputs.atomic_output(target) as handle:
+        handle.write("new\n")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old\n"
+    assert not outputs.partial_path(target).exists()
+    with pytest.raises(outputs.OutputError, match="lies under a file"):
+        outputs.check_output_file(target / "y.jsonl")
