@@ -3,18 +3,27 @@
 Builds the embedded stack (moto) from template.yaml, trains each local model on --train through
 the real state machine, summarises --infer with the baseline and the trained model, scores them
 and prints the blog's two tables. Exit 0 on success, 1 when an execution fails (the failed state
-and its cause are printed), 2 for a usage problem (missing file, unknown model).
+and its cause are printed), 2 for a usage problem (missing file, unknown model), 130 on Ctrl-C.
+
+Each run claims its own folder, ``<out>/<run id>``, whose name is the run id of summary.json,
+Parquet and the report. A run that did not finish leaves ``INCOMPLETE.json`` there; a failed one
+also leaves the pipeline's failure.json and the rejected records.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from radimpress.records import Purpose, UnreadableFile, validate_file
+from radimpress_workstation.console import EXIT_INTERRUPTED, EXIT_UNUSABLE, error
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, EXIT_UNUSABLE
+# What a run folder holds before the run produced anything (removed on a usage error).
+_SCAFFOLD = frozenset({"lambda.log", "specs"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,8 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model",
         action="append",
         choices=[m for m in available_models()],
-        help=f"local model to train and compare with the baseline (repeatable; default "
-        f"{DEFAULT_MODEL})",
+        help=f"local model to train and compare with the baseline (repeatable; "
+        f"default: {DEFAULT_MODEL})",
     )
     parser.add_argument("--dataset", help="dataset name in the S3 keys (default: infer's folder)")
     parser.add_argument(
@@ -41,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "local-<model>; a JumpStart spec (jumpstart-flan-t5-xl) runs on the local JumpStart "
         "container double, which checks requests, archives and bodies as the real containers do",
     )
-    parser.add_argument("--out", type=Path, default=Path("out"), help="output root (default out/)")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output root (default: out/)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only results")
     parser.add_argument("--verbose", action="store_true", help="show the Lambdas' own logs too")
     parser.add_argument(
@@ -59,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
             print(path)
         return EXIT_OK
     if args.infer is None:
-        print("error: --infer FILE is required", file=sys.stderr)
-        return EXIT_USAGE
+        return error("run", "the following argument is required: --infer FILE")
     return execute(args.train, args.infer, args.model or [DEFAULT_MODEL], args.out, args)
 
 
@@ -74,7 +82,7 @@ def _count_records(path: Path, purpose: Purpose) -> int | None:
 MAX_REJECTIONS_SHOWN = 10
 
 
-def _print_rejections(console, path: Path) -> None:
+def _print_rejections(console: Any, path: Path) -> None:
     """The first rejections with their reasons (positions, ids and fields, never text)."""
     import json
 
@@ -90,6 +98,12 @@ def _print_rejections(console, path: Path) -> None:
         console.line(f"    ... and {len(lines) - MAX_REJECTIONS_SHOWN} more in {path}")
 
 
+def _discard_if_empty(folder: Path) -> None:
+    """Remove a run folder that holds nothing a run produced (a usage error stopped it)."""
+    if folder.is_dir() and {p.name for p in folder.iterdir()} <= _SCAFFOLD:
+        shutil.rmtree(folder)
+
+
 def execute(
     train: Path | None,
     infer: Path,
@@ -98,16 +112,29 @@ def execute(
     args: argparse.Namespace,
     run_id: str | None = None,
 ) -> int:
-    """Run, print progress, the tables and the output paths; return the exit code."""
+    """Run, print progress, the tables and the output paths; return the exit code.
+
+    ``run_id`` names a folder the caller already claimed under ``out`` (demo writes its data
+    there first); without it this claims a new one.
+    """
     from radimpress.scoring import format_distribution_table, format_mean_table
     from radimpress_workstation.console import Console
+    from radimpress_workstation.run_folders import claim_run_folder, local_paths, mark_incomplete
     from radimpress_workstation.runtime import LocalRun, RunFailed, summaries
 
-    for path in (train, infer):
+    command = getattr(args, "command", None) or "run"
+    for option, path in (("--train", train), ("--infer", infer)):
         if path is not None and not path.is_file():
-            print(f"error: {path}: no such file", file=sys.stderr)
-            return EXIT_USAGE
+            what = "not a file" if path.exists() else "no such file"
+            return error(command, f"{option}: {what}", path)
+    if out.exists() and not out.is_dir():
+        return error(command, "--out must be a folder, not a file", out)
+    if run_id is None:
+        run_id, folder = claim_run_folder(out, "local")
+    else:
+        folder = out / run_id
     console = Console(quiet=getattr(args, "quiet", False))
+    console.line(f"run {run_id} -> {folder}")
     expected = _count_records(infer, Purpose.INFER)
     try:
         local = LocalRun(
@@ -122,15 +149,24 @@ def execute(
             spec=getattr(args, "spec", None),
         )
         result = local.run()
+    except KeyboardInterrupt:
+        marker = mark_incomplete(folder, "interrupted (Ctrl-C)")
+        print(f"\nradimpress {command}: interrupted; {folder} is incomplete ({marker.name})",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return EXIT_INTERRUPTED
     except RunFailed as err:
         console.line()
-        print(f"FAILED: {err}", file=sys.stderr)
+        mark_incomplete(folder, "failed", phase=err.phase, state=err.state)
+        # The embedded bucket is gone: point at the copies in the run folder, not at s3://.
+        print(f"FAILED: {local_paths(str(err), err.files)}", file=sys.stderr)
+        for path in err.files.values():
+            print(f"  {path.name}: {path}", file=sys.stderr)
         if err.log_path is not None:
             print(f"  the Lambdas' logs: {err.log_path}", file=sys.stderr)
         return EXIT_FAILED
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        _discard_if_empty(folder)
+        return error(command, str(err), "--model/--spec")
 
     groups = summaries(result.score_rows)
     console.heading(f"Results of {result.run_id}")
