@@ -81,6 +81,13 @@ def test_evaluate_errors_are_clear(tmp_path: Path, capsys) -> None:
     no_refs = write(tmp_path / "test.jsonl", [{"study_id": "x", "findings": "Clear."}])
     base = ["evaluate", "--train", str(train), "--output", str(tmp_path / "o")]
     assert main([*base, "--test", str(no_refs)]) == 2
-    assert "no valid report" in capsys.readouterr().err
-    assert main([*base, "--test", str(train), "--model", "nope"]) == 2
-    assert "local models:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "radimpress evaluate: error: no valid report" in err and "test.jsonl" in err
+    assert not (tmp_path / "o").exists()  # nothing written on error
+    # An unknown model is an argparse usage error: same form, same exit code, the models listed.
+    with pytest.raises(SystemExit) as usage:
+        main([*base, "--test", str(train), "--model", "nope"])
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    assert "radimpress evaluate: error: argument --model: invalid choice: 'nope'" in err
+    assert "restate" in err

@@ -5,17 +5,22 @@ report each: ``<uId id="CXR1"/>`` and ``<AbstractText Label="FINDINGS">``-style 
 widely mirrored CSV (``indiana_reports.csv``: ``uid, findings, impression, indication,
 comparison``, where uid 1 is study CXR1). Background is ``Indication: ... Comparison: ...``, as
 in the MEDIQA files. Reports without both findings and impression are dropped and counted.
-All reports go to one split (``--split``, default ``train``): Open-i has no official split.
+Open-i has no official split: all reports go to one split (``--split``, default ``train``), or,
+with ``dev_fraction``, a seeded share of the studies goes to ``dev`` (by study id, so the same
+seed and source give the same pair, and a study is never in both). A missing source, a folder
+without XML files, an empty CSV or a source of which no report is kept is an error
+(:class:`PrepareError`) and nothing is written.
 """
 
 from __future__ import annotations
 
 import csv
+import random
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from radimpress_training.prepare.output import PrepareSummary, SplitWriter
+from radimpress_training.prepare.output import PrepareError, PrepareSummary, SplitWriter
 from radimpress_training.prepare.sections import DropReason, Sections, squash
 
 NOT_XML = "file is not well-formed XML"
@@ -71,7 +76,7 @@ def _csv_reports(path: Path, summary: PrepareSummary) -> Iterator[tuple[str, dic
         columns = {name.strip().lower(): name for name in reader.fieldnames or ()}
         missing = {"uid", "findings", "impression"} - set(columns)
         if missing:
-            raise ValueError(f"{path}: CSV lacks column(s) {', '.join(sorted(missing))}")
+            raise PrepareError(f"the CSV lacks column(s) {', '.join(sorted(missing))}", path)
         for row in reader:
             summary.read += 1
             fields = {key: row.get(name) or "" for key, name in columns.items()}
@@ -81,21 +86,56 @@ def _csv_reports(path: Path, summary: PrepareSummary) -> Iterator[tuple[str, dic
             yield _study_id(fields["uid"]), fields
 
 
-def prepare_openi(source: str | Path, out_dir: str | Path, split: str = "train") -> PrepareSummary:
-    """Read an XML folder or the mirrored CSV and write ``<out>/<split>.jsonl``."""
+DEV_SPLIT = "dev"
+
+
+def dev_studies(studies: list[str], fraction: float, seed: int) -> set[str]:
+    """The studies of the dev split: ``round(n * fraction)`` of them, drawn with ``seed``."""
+    unique = sorted(set(studies))
+    count = round(len(unique) * fraction)
+    if fraction > 0 and len(unique) >= 2:
+        count = min(max(count, 1), len(unique) - 1)  # both splits hold something
+    return set(random.Random(seed).sample(unique, count))
+
+
+def prepare_openi(
+    source: str | Path,
+    out_dir: str | Path,
+    split: str = "train",
+    dev_fraction: float = 0.0,
+    seed: int = 0,
+) -> PrepareSummary:
+    """Read an XML folder or the mirrored CSV and write ``<out>/<split>.jsonl`` (and, with
+    ``dev_fraction``, ``<out>/dev.jsonl``); returns the counts."""
     source = Path(source)
+    if not 0.0 <= dev_fraction < 1.0:
+        raise PrepareError(f"--dev-fraction must be in [0, 1), not {dev_fraction}", source)
+    if dev_fraction and split == DEV_SPLIT:
+        raise PrepareError(f"--split {DEV_SPLIT} is the dev split's name; pick another", source)
     summary = PrepareSummary(source=str(source))
+    if dev_fraction:
+        summary.settings = {"dev_fraction": dev_fraction, "seed": seed}
+    if not source.exists():
+        raise PrepareError("no such file or folder", source)
     if source.is_dir():
+        if not any(source.glob("*.xml")):
+            raise PrepareError("no Open-i XML file (*.xml) in the folder", source)
         reports = _xml_reports(source, summary)
     elif source.suffix.lower() == ".csv":
         reports = _csv_reports(source, summary)
     else:
-        raise ValueError(f"{source}: expected a folder of Open-i XML files or the reports CSV")
+        raise PrepareError("expected a folder of Open-i XML files or the reports CSV", source)
+    kept: list[tuple[str, Sections]] = []
+    for study, fields in reports:
+        sections = _sections(fields)
+        if isinstance(sections, DropReason):
+            summary.dropped[sections.value] += 1
+            continue
+        kept.append((study, sections))
+    if summary.read == 0:
+        raise PrepareError("holds no report", source)
+    dev = dev_studies([s for s, _ in kept], dev_fraction, seed) if dev_fraction else set()
     with SplitWriter(out_dir, summary) as writer:
-        for study, fields in reports:
-            sections = _sections(fields)
-            if isinstance(sections, DropReason):
-                summary.dropped[sections.value] += 1
-                continue
-            writer.write(split, study, sections)
+        for study, sections in kept:
+            writer.write(DEV_SPLIT if study in dev else split, study, sections)
     return summary

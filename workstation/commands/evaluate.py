@@ -19,19 +19,30 @@ from typing import Any
 from radimpress import deid
 from radimpress.records import Purpose, Report, UnreadableFile, read_reports
 from radimpress.scoring import ROUGE_TYPES, RougeScorer, score_rows
+from radimpress_workstation.console import error, explain
+from radimpress_workstation.outputs import atomic_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from radimpress_training.models import DEFAULT_MODEL, available_models
+
     parser = subparsers.add_parser(
         "evaluate",
         help="train a local model on one file, generate for another and score with ROUGE",
-        description="Writes OUTPUT/predictions.jsonl, OUTPUT/scores.jsonl and "
-        "OUTPUT/summary.json (mean F1 per ROUGE type, counts, seconds).",
+        description="Writes OUTPUT/predictions.jsonl (study_id, model, generated: the format "
+        "`radimpress score --predictions` reads, as a run's impressions.jsonl), "
+        "OUTPUT/scores.jsonl and OUTPUT/summary.json (mean F1 per ROUGE type, counts, seconds). "
+        "Exit 2 for unusable input; nothing is written then.",
     )
     parser.add_argument("--train", required=True, help="training reports (JSON/JSONL)")
     parser.add_argument("--test", required=True, help="reports with reference impressions")
-    parser.add_argument("--model", default=None, help="local model (default: DEFAULT_MODEL)")
-    parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        choices=available_models(),
+        help=f"local model (default: {DEFAULT_MODEL})",
+    )
+    parser.add_argument("--output", required=True, help="output folder (created if absent)")
     parser.set_defaults(handler=run)
 
 
@@ -39,7 +50,11 @@ def read_file(path: str) -> tuple[list[Report], int]:
     """Valid reports of a file that must carry impressions, and how many were rejected."""
     reports: list[Report] = []
     rejected = 0
-    with open(path, "rb") as handle:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as err:
+        raise UnreadableFile(path, f"cannot open ({(err.strerror or '').lower()})") from None
+    with handle:
         for outcome in read_reports(handle, Purpose.TRAIN, path):
             if isinstance(outcome, Report):
                 reports.append(outcome)
@@ -47,7 +62,7 @@ def read_file(path: str) -> tuple[list[Report], int]:
                 rejected += 1
                 print(f"  skipped {outcome.describe(path)}", file=sys.stderr)
     if not reports:
-        raise ValueError(f"{path}: no valid report with findings and impression")
+        raise UnreadableFile(path, "no valid report with findings and impression")
     return reports, rejected
 
 
@@ -71,17 +86,17 @@ def evaluate(
 
     scorer = RougeScorer(use_stemmer=False)
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     means: dict[str, list[float]] = {name: [] for name in ROUGE_TYPES}
     with (
-        (output / "predictions.jsonl").open("w", encoding="utf-8") as predictions,
-        (output / "scores.jsonl").open("w", encoding="utf-8") as scores,
+        atomic_output(output / "predictions.jsonl") as predictions,
+        atomic_output(output / "scores.jsonl") as scores,
     ):
         for report, text in zip(test, generated, strict=True):
             row = score_rows(scorer.score(report.impression or "", text))
             for name in ROUGE_TYPES:
                 means[name].append(row[name]["fmeasure"])
-            predictions.write(json.dumps({"study_id": report.study_id, "generated": text}) + "\n")
+            prediction = {"study_id": report.study_id, "model": model_name, "generated": text}
+            predictions.write(json.dumps(prediction) + "\n")
             scores.write(json.dumps({"study_id": report.study_id, "model": model_name, **row}))
             scores.write("\n")
     summary = {
@@ -96,16 +111,19 @@ def evaluate(
         "training_seconds": round(trained - started, 3),
         "generation_seconds": round(finished - trained, 3),
     }
-    (output / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    with atomic_output(output / "summary.json") as handle:
+        handle.write(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
 def run(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        return error("evaluate", "--output must name a folder, not a file", args.output)
     try:
         summary = evaluate(args.train, args.test, args.output, args.model)
-    except (OSError, ValueError, KeyError, UnreadableFile) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError) as err:  # UnreadableFile is a ValueError
+        return error("evaluate", *explain(err))
     means = summary["rouge_f1_mean"]
     print(
         f"{summary['model']}: {summary['test_reports']} reports, "

@@ -7,15 +7,27 @@ RESULTS_DIR mirrors the bucket's ``results/`` prefix (a local run leaves one in
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from radimpress_workstation.console import error, explain
+
+COMMAND = "queries"
+LAYOUT = "scores/run_date=YYYY-MM-DD/<run-id>.parquet and runs/run_date=YYYY-MM-DD/<run-id>.parquet"
+
+
+def _has_results(folder: Path) -> bool:
+    return any((folder / "runs").glob("run_date=*/*.parquet")) and any(
+        (folder / "scores").glob("run_date=*/*.parquet")
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "queries",
         help="run the template's Athena named queries on DuckDB over local Parquet results",
-        description="Exit 0 on success, 2 when the results folder or the template is unusable.",
+        description=f"RESULTS_DIR holds {LAYOUT} (a local run writes them under "
+        "out/<run-id>/results). Exit 0 on success, 2 when the results folder or the template "
+        "is unusable.",
     )
     parser.add_argument("results", help="folder holding scores/ and runs/ (e.g. out/<run>/results)")
     parser.add_argument("--save", metavar="DIR", help="also write <QueryId>.csv and queries.txt")
@@ -31,13 +43,16 @@ def run(args: argparse.Namespace) -> int:
 
     folder = Path(args.results)
     if not folder.is_dir():
-        print(f"{folder}: not a folder", file=sys.stderr)
-        return 2
+        return error(COMMAND, "no such folder", folder)
+    if not _has_results(folder):
+        hint = ""
+        if _has_results(folder / "results"):
+            hint = f"; this looks like a run folder: try {folder / 'results'}"
+        return error(COMMAND, f"no results here: expected {LAYOUT}{hint}", folder)
     try:
         results = sql.run_named_queries(folder, args.template)
     except (OSError, ValueError) as err:
-        print(f"radimpress queries: {err}", file=sys.stderr)
-        return 2
+        return error(COMMAND, *explain(err))
     for result in results:
         if args.show_sql:
             print(f"-- {result.query.logical_id} (DuckDB)\n{result.query.duckdb_sql()}\n")

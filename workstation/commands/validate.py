@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from radimpress.records import Purpose, UnreadableFile, validate_file
+from radimpress_workstation.console import error
 
 EXIT_VALID, EXIT_SOME_REJECTED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"source": err.source, "error": err.reason}))
         else:
-            print(f"error: {err}", file=sys.stderr)
+            error("validate", err.reason, err.source)
         return EXIT_UNREADABLE
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))

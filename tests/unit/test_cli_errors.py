@@ -1,0 +1,90 @@
+"""One error form for every command (issue 11 item 8): `radimpress <command>: error: <what>,
+<where>` on stderr and exit 2 for unusable input; argparse's usage errors read the same; help
+texts show real defaults; Ctrl-C is one line and exit 130."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from radimpress_training.models import DEFAULT_MODEL
+from radimpress_workstation import cli
+from radimpress_workstation.cli import COMMAND_MODULES, build_parser, main
+
+
+def _error_line(capsys, command: str) -> str:
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.startswith(f"radimpress {command}: error: ")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "[Errno" not in err
+    return lines[0]
+
+
+def test_every_command_reports_a_missing_file_the_same_way(tmp_path, capsys) -> None:
+    missing = str(tmp_path / "absent.jsonl")
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"study_id": "1", "findings": "f", "impression": "i"}) + "\n")
+    out = str(tmp_path / "out")
+    cases = {
+        "validate": ["validate", missing],
+        "score": ["score", "--references", missing, "--predictions", str(good)],
+        "label": ["label", "--input", missing, "--output", str(tmp_path / "l.jsonl")],
+        "prepare": ["prepare", "openi", "--input", missing, "--out", out],
+        "evaluate": ["evaluate", "--train", missing, "--test", str(good), "--output", out],
+        "run": ["run", "--infer", missing, "--out", out],
+        "queries": ["queries", missing],
+    }
+    assert set(cases) | {"demo"} == set(COMMAND_MODULES)
+    for command, argv in cases.items():
+        assert main(argv) == 2, command
+        line = _error_line(capsys, command)
+        assert re.search(r"(no such file|cannot open|no such folder)", line), line
+        assert line.endswith("absent.jsonl"), line
+    assert not Path(out).exists()  # nothing written for unusable input
+
+
+def test_argparse_usage_errors_have_the_same_form(capsys) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["score", "--references", "x"])
+    assert usage.value.code == 2
+    assert "radimpress score: error: the following arguments are required: --predictions" in (
+        capsys.readouterr().err
+    )
+
+
+def _helps(parser: argparse.ArgumentParser) -> dict[str, str]:
+    helps = {parser.prog: parser.format_help()}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                helps.update(_helps(sub))
+    return helps
+
+
+def test_help_texts_show_real_defaults() -> None:
+    helps = _helps(build_parser())
+    assert len(helps) >= len(COMMAND_MODULES) + 2  # prepare has two sources
+    for prog, text in helps.items():
+        assert "DEFAULT_MODEL" not in text, prog
+    for prog in ("radimpress run", "radimpress demo", "radimpress evaluate"):
+        assert f"default: {DEFAULT_MODEL}" in " ".join(helps[prog].split()), prog
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys) -> None:
+    def interrupted(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    parser = build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser.set_defaults(handler=interrupted)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.choices["validate"].set_defaults(handler=interrupted)
+    assert main(["validate", "x.jsonl"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "radimpress validate: interrupted"
+    assert "Traceback" not in captured.err
