@@ -27,6 +27,8 @@ class StartTrainingEvent(_Event):
     run_id: str
     dataset: str
     records: int = Field(ge=1)
+    # The execution's wait bound: the job may not outlive the loop that watches it.
+    max_wait_seconds: int | None = Field(default=None, ge=1)
 
 
 class JobStatusEvent(_Event):

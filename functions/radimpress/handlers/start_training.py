@@ -34,6 +34,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         Settings.from_env(),
         run_id=request.run_id,
         dataset=request.dataset,
+        max_wait_seconds=request.max_wait_seconds,
     )
     metrics.add_metric(name="TrainingJobsStarted", unit=MetricUnit.Count, value=int(created))
     logger.info(

@@ -14,11 +14,19 @@ from radimpress.spec import ModelSpec
 
 
 def start_training(
-    sagemaker: Any, bucket: str, spec: ModelSpec, settings: Settings, *, run_id: str, dataset: str
+    sagemaker: Any,
+    bucket: str,
+    spec: ModelSpec,
+    settings: Settings,
+    *,
+    run_id: str,
+    dataset: str,
+    max_wait_seconds: int | None = None,
 ) -> tuple[JobStarted, bool]:
     """Create the training job once; returns the job to poll and whether this call created it.
 
-    The job name derives from the run id, so a retried step finds its own job.
+    The job name derives from the run id, so a retried step finds its own job. Its maximum run
+    time is at most the execution's wait bound, so SageMaker stops a job nobody watches any more.
     """
     keys = RunKeys(run_id)
     job_name = jumpstart.resource_name(settings.resource_prefix, "ft", run_id)
@@ -33,6 +41,7 @@ def start_training(
         epochs=settings.epochs,
         kms_key_arn=settings.kms_key_arn,
         tags={"radimpress:run-id": run_id, "radimpress:dataset": dataset},
+        max_runtime_seconds=max_wait_seconds,
     )
     created = create_once(
         sagemaker.create_training_job, training, f"training job {job_name}: create"
