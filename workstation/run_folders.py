@@ -84,8 +84,19 @@ def save_failure_files(s3: Any, bucket: str, execution_id: str, folder: Path) ->
     return copied
 
 
-def local_paths(text: str, copies: dict[str, Path]) -> str:
-    """``text`` with every copied S3 location replaced by its local copy."""
+_UPLOAD = re.compile(r"s3://[^/\s]+/incoming/(?P<route>train|infer)/[^/\s]+/[^\s:]+")
+
+
+def local_paths(
+    text: str, copies: dict[str, Path], inputs: dict[str, Path | None] | None = None
+) -> str:
+    """``text`` with every copied S3 location replaced by its local copy, and the uploaded
+    ``incoming/<route>/...`` object by the local file it was uploaded from."""
     for uri, path in copies.items():
         text = text.replace(uri, str(path))
-    return text
+
+    def local_input(match: re.Match[str]) -> str:
+        path = (inputs or {}).get(match["route"])
+        return str(path) if path is not None else match[0]
+
+    return _UPLOAD.sub(local_input, text)

@@ -69,6 +69,9 @@ def test_failure_files_are_copied_out_of_the_bucket(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "failure.json").read_text()) == {"error": "InputFileError"}
     text = "see s3://b/runs/e1/failure.json"
     assert run_folders.local_paths(text, copies) == f"see {tmp_path / 'failure.json'}"
+    upload = "s3://radimpress-local-databucket-1/incoming/train/d/train.jsonl: not JSON"
+    inputs = {"train": Path("data/train.jsonl"), "infer": None}
+    assert run_folders.local_paths(upload, {}, inputs) == "data/train.jsonl: not JSON"
 
 
 def _infer_file(tmp_path: Path) -> Path:

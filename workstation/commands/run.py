@@ -158,7 +158,8 @@ def execute(
         console.line()
         mark_incomplete(folder, "failed", phase=err.phase, state=err.state)
         # The embedded bucket is gone: point at the copies in the run folder, not at s3://.
-        print(f"FAILED: {local_paths(str(err), err.files)}", file=sys.stderr)
+        inputs = {"train": train, "infer": infer}
+        print(f"FAILED: {local_paths(str(err), err.files, inputs)}", file=sys.stderr)
         for path in err.files.values():
             print(f"  {path.name}: {path}", file=sys.stderr)
         if err.log_path is not None:
