@@ -142,15 +142,24 @@ def test_shipped_local_specs_are_the_generated_ones():
     assert (SPECS_DIR / f"local-{DEFAULT_MODEL}.json").exists()
 
 
-def test_a_jumpstart_spec_fails_at_start_training_naming_the_local_models(tmp_path):
+def test_an_image_with_no_local_container_fails_at_start_training_naming_the_local_models(
+    tmp_path,
+):
+    # JumpStart specs run on the container double (tests/integration/test_jumpstart_double.py);
+    # an image that neither the double nor a local model answers for is refused.
     data = write_demo_files(tmp_path / "js", train=20, infer=5, seed=4, with_bad=False)
+    raw = json.loads((SPECS_DIR / "jumpstart-flan-t5-xl.json").read_text(encoding="utf-8"))
+    raw.pop("regions")
+    raw["training"]["image_uri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/custom:1"
+    spec_path = tmp_path / "custom-spec.json"
+    spec_path.write_text(json.dumps(raw), encoding="utf-8")
     run = LocalRun(
         data.train,
         data.infer,
         [DEFAULT_MODEL],
         tmp_path / "out",
         Console(io.StringIO()),
-        spec="jumpstart-flan-t5-xl",
+        spec=str(spec_path),
     )
     with pytest.raises(RunFailed) as failed:
         run.run()
