@@ -48,7 +48,7 @@ lint: venv $(CHECKOV)/.installed ## ruff (check + format), mypy, cfn-lint, sam v
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --region $(REGION) --template template.yaml
-	$(CHECKOV)/bin/checkov --quiet --compact --config-file .checkov.yaml --file template.yaml
+	$(CHECKOV)/bin/checkov --config-file .checkov.yaml
 
 test: venv-ml lint ## Create/update the environment, lint, and run every test
 	$(BIN)/pytest

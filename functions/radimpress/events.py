@@ -20,6 +20,9 @@ class IngestEvent(_Event):
     key: str
     run_id: str
     started_at: str = ""
+    # The S3 object version the event names (EventBridge detail.object.version-id): the run
+    # reads exactly this version and claims it, so a repeated delivery is a no-op.
+    version_id: str | None = ""
 
 
 class StartTrainingEvent(_Event):
@@ -82,17 +85,23 @@ class ScoreEvent(_Event):
 
 
 class IngestResult(_Event):
-    route: Literal["train", "infer"]
+    """``route="duplicate"``: this object version was already claimed by run ``duplicate_of``;
+    nothing was read or written and the execution ends in the Duplicate state."""
+
+    route: Literal["train", "infer", "duplicate"]
     run_id: str
     dataset: str
     source_key: str
     started_at: str = ""
-    records_key: str
-    rejected_key: str
-    records: int
-    rejected: int
-    has_references: bool
+    records_key: str = ""
+    rejected_key: str = ""
+    records: int = 0
+    rejected: int = 0
+    has_references: bool = False
     format: str = ""
+    version_id: str = ""
+    claim_key: str = ""
+    duplicate_of: str = ""
 
 
 class JobStarted(_Event):
@@ -131,9 +140,14 @@ class ScoreResult(_Event):
 
 
 class RegisteredModel(_Event):
+    """``latest``: the pointer names this model now (False: a model that finished training later
+    was already registered, so the pointer kept it)."""
+
     model_name: str
     model_data_url: str
     pointer_key: str
+    trained_at: str = ""
+    latest: bool = True
 
 
 class PipelineState(_Event):
@@ -158,8 +172,13 @@ class CaughtError(_Event):
 class RecordFailureEvent(_Event):
     bucket: str
     key: str = ""
+    version_id: str | None = ""
     execution: str
     error: CaughtError = CaughtError()
+    # $$.State.RetryCount and the state's Retry MaxAttempts: the last attempt notifies even
+    # when S3 refuses the failure record. Without them every call counts as the last attempt.
+    retry_count: int = 0
+    max_retries: int = 0
 
 
 class FailedModel(_Event):
@@ -170,6 +189,7 @@ class FailedModel(_Event):
 class PublishResult(_Event):
     summary_key: str | None = None
     notified: bool
+    published: int = 0  # models whose results were published
     failed: int
     failed_models: list[FailedModel] = []
 
@@ -177,3 +197,5 @@ class PublishResult(_Event):
 class FailureRecorded(_Event):
     failure_key: str
     notified: bool
+    failure_written: bool = True
+    claim_released: bool = False

@@ -3,7 +3,8 @@
 - ``incoming/<train|infer>/<dataset>/<file>``: what a hospital system uploads; the prefix picks the
   route.
 - ``runs/<run_id>/...``: one run's working files (:class:`RunKeys`).
-- ``models/latest-fine-tuned.json``: the pointer to the newest registered fine-tuned model.
+- ``models/latest-fine-tuned.json``: the pointer to the newest registered fine-tuned model, and
+  ``models/<training job>/model.tar.gz``: each registered model's archive (``runs/`` expires).
 - ``results/...``: the Athena tables' Parquet partitions and the reports.
 
 Only ``run_date`` is a results partition key. Athena partition projection can only project
@@ -21,6 +22,7 @@ in each table, and a re-published run overwrites its own objects instead of addi
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 from radimpress.errors import InputFileError
 
 LATEST_POINTER = "models/latest-fine-tuned.json"
+CLAIMS_PREFIX = "claims/"
 
 # Model keys: the folder a model's transform and scores live under within a run.
 PRETRAINED = "pre-trained"
@@ -91,6 +94,20 @@ class RunKeys:
     @property
     def failure(self) -> str:
         return f"{self.prefix}/failure.json"
+
+
+def claim_key(bucket: str, key: str, version_id: str) -> str:
+    """``claims/<sha256>.json``: the run claim of one object version (one run per version).
+
+    Hashed, so any key (up to 1,024 bytes, any characters) gives a short, safe claim key.
+    """
+    digest = hashlib.sha256(f"{bucket}\n{key}\n{version_id}".encode()).hexdigest()
+    return f"{CLAIMS_PREFIX}{digest}.json"
+
+
+def registered_model_key(job_name: str) -> str:
+    """Where a registered fine-tuned model's archive lives: outside ``runs/``, which expires."""
+    return f"models/{job_name}/model.tar.gz"
 
 
 def model_key_of(score_key: str) -> str:

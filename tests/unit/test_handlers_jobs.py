@@ -125,13 +125,24 @@ def test_throttling_becomes_transient_aws_error(aws, context):
         job_status.handler(event, context)
 
 
+def _write_artifact(aws, job_name: str) -> str:
+    """moto completes a training job at once but writes nothing: put its archive in place."""
+    job = aws.sagemaker.describe_training_job(TrainingJobName=job_name)
+    artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
+    aws.put(artifact.removeprefix(f"s3://{BUCKET}/"), b"model archive")
+    return artifact
+
+
 def test_register_then_resolve_models(aws, context):
     started = train(aws, context, "run-r")
+    _write_artifact(aws, started["job_name"])
     registered = register_model.handler(
         {"bucket": BUCKET, "run_id": "run-r", "dataset": "demo", "job_name": started["job_name"]},
         context,
     )
-    assert registered["model_data_url"].endswith("/output/model.tar.gz")
+    # The archive is kept under models/, outside runs/ (which the lifecycle rule expires).
+    assert registered["model_data_url"] == f"s3://{BUCKET}/models/{started['job_name']}/model.tar.gz"
+    assert aws.read(f"models/{started['job_name']}/model.tar.gz") == b"model archive"
     model = aws.sagemaker.describe_model(ModelName=registered["model_name"])
     assert model["PrimaryContainer"]["ModelDataUrl"] == registered["model_data_url"]
     pointer = json.loads(aws.read(LATEST_POINTER))
@@ -145,6 +156,15 @@ def test_register_then_resolve_models(aws, context):
     assert pretrained["PrimaryContainer"]["ModelDataUrl"].endswith(".tar.gz")
     again = resolve_models.handler({"bucket": BUCKET, "run_id": "run-j"}, context)["models"]
     assert again == models  # the pre-trained model is created once and reused
+
+
+def test_a_missing_training_artifact_fails_the_registration_clearly(aws, context):
+    started = train(aws, context, "run-m")
+    with pytest.raises(JobFailed, match=r"model artifact s3://.*model\.tar\.gz is missing"):
+        register_model.handler(
+            {"bucket": BUCKET, "run_id": "run-m", "dataset": "d", "job_name": started["job_name"]},
+            context,
+        )
 
 
 def test_a_pointer_from_another_spec_is_ignored(aws, context):

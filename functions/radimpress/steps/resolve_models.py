@@ -2,33 +2,28 @@
 
 The pre-trained model comes from the spec (created once, under a name derived from the spec);
 the latest fine-tuned model is whatever the latest-model pointer names, if it was trained with the
-same spec.
+same spec. The pointer is read once, here: the run is pinned to that model (its SageMaker model,
+training job and training run travel in the ModelRef), so a training that registers while the run
+goes on changes nothing in it.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from radimpress import jumpstart
-from radimpress.errors import aws_call
 from radimpress.events import ModelRef, ModelsToCompare
 from radimpress.layout import FINE_TUNED, LATEST_POINTER, PRETRAINED
 from radimpress.sagemaker_jobs import create_once
 from radimpress.spec import ModelSpec
+from radimpress.storage import read_json
 
 
 def _latest_fine_tuned(s3: Any, bucket: str, spec: ModelSpec) -> dict[str, Any] | None:
-    try:
-        with aws_call(f"s3://{bucket}/{LATEST_POINTER}: read"):
-            body = s3.get_object(Bucket=bucket, Key=LATEST_POINTER)["Body"].read()
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
-            return None
-        raise
-    pointer = json.loads(body)
+    current = read_json(s3, bucket, LATEST_POINTER)
+    if current is None:
+        return None
+    pointer = current[0]
     same_model = pointer.get("model_id") == spec.model_id and pointer.get("spec") == spec.name
     return pointer if same_model else None
 
