@@ -87,7 +87,7 @@ def test_select_answers_the_template_for_normal_studies_and_restates_findings() 
 def test_select_selector_probabilities_follow_the_training_labels() -> None:
     model = SelectModel(neighbours=3).fit(TRAIN)
     texts = ["Moderate right pleural effusion.", "Mild spine degeneration."]
-    near = model._neighbours(model._counts.transform([EFFUSION, NORMAL_A]))
+    near = model._neighbours([EFFUSION, NORMAL_A])
     templates = [model._template(n) for n in near]
     p_effusion, p_spine = model._probabilities(
         model._design(texts, near, templates, [(0, 1), (3, 4)])
@@ -191,3 +191,47 @@ def test_select_is_at_least_as_good_as_restate_on_openi_dev(shared_data: Path) -
         return sum(s["rouge1"].fmeasure for s in scores) / len(scores)
 
     assert rouge1("select") >= rouge1("restate")
+
+
+def test_utility_equals_rouge_scorer_sums_bit_for_bit() -> None:
+    import random
+
+    from radimpress.scoring import RougeScorer
+    from radimpress_training.models.utility import Utility
+
+    rng = random.Random(0)
+    vocabulary = ["no", "acute", "effusion", "left", "small", "heart", "___", "1.", "the", "is"]
+    texts = ["", "Normal.", "no no", "Normal chest. No acute disease."] + [
+        " ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 14))) for _ in range(60)
+    ]
+    scorer = RougeScorer(use_stemmer=False)
+    utility = Utility(cache_size=50)  # small: the memo is emptied and refilled on the way
+    ids = [utility.register(t) for t in texts]
+    for a, ref in zip(ids, texts, strict=True):
+        for b, cand in zip(ids, texts, strict=True):
+            s = scorer.score(ref, cand)
+            want = s["rouge1"].fmeasure + s["rouge2"].fmeasure + s["rougeL"].fmeasure
+            assert utility.pair(a, b) == want
+            assert utility.texts(ref, cand) == want
+
+
+def test_distinct_search_equals_per_occurrence_search_with_exclusion() -> None:
+    from radimpress_training.models.sparse import distinct_search
+
+    texts = ["a b", "a c", "a b", "b c", "a b", "c"]
+    vocabulary = {"a": 0, "b": 1, "c": 2}
+
+    def vectorize(items: list[str]) -> sparse.csr_matrix:
+        dense = np.zeros((len(items), 3))
+        for i, item in enumerate(items):
+            for word in item.split():
+                dense[i, vocabulary[word]] += 1.0
+        return sparse.csr_matrix(dense)
+
+    index = NeighbourIndex(vectorize(texts))
+    own = (np.array([0, 0, 2, 3, 3, 5]), np.array([2, 2, 3, 5, 5, 6]))
+    _, want_scores = index.search(vectorize(texts), 3, own)
+    rows, scores = distinct_search(index, vectorize, texts, 3, own)
+    assert scores.tolist() == want_scores.tolist()  # rows may differ only among equal scores
+    for row, (lo, hi) in enumerate(zip(*own, strict=True)):
+        assert not ((rows[row] >= lo) & (rows[row] < hi)).any()  # never its own range

@@ -44,7 +44,6 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from radimpress import deid
-from radimpress.scoring import RougeScorer
 from radimpress_training.models.base import ImpressionModel, TrainingPair
 from radimpress_training.models.consensus import _majority_convention, features
 from radimpress_training.models.restate import (
@@ -60,9 +59,11 @@ from radimpress_training.models.sparse import (
     binary,
     bm25_weights,
     count_vectorizer,
+    distinct_search,
     unique_index,
     weighted_share,
 )
+from radimpress_training.models.utility import Utility
 
 STATE_FILE = "select.json"
 SELECTOR_FILE = "select-selector.npz"
@@ -114,6 +115,7 @@ class SelectModel(ImpressionModel):
         self._convention: str | None = None
         self._findings: list[str] = []
         self._impressions: list[str] = []  # canonical placeholders
+        self._impression_ids: list[int] = []  # per training report: its impression's utility id
         self._counts = count_vectorizer(features)
         self._reports: NeighbourIndex | None = None
         self._most_frequent = 0
@@ -126,7 +128,7 @@ class SelectModel(ImpressionModel):
         self._sentences: SentenceIndex | None = None
         self._coef = np.zeros(HASH_FEATURES + NUMERIC_FEATURES)
         self._intercept = 0.0
-        self._scorer = RougeScorer(use_stemmer=False)
+        self._utility = Utility()
 
     # ---- training -------------------------------------------------------------------------
 
@@ -145,6 +147,8 @@ class SelectModel(ImpressionModel):
         self._counts = count_vectorizer(features)
         counts = self._counts.fit_transform(self._findings)
         self._reports = NeighbourIndex(bm25_weights(counts, self.k1, self.b))
+        self._utility = Utility()
+        self._impression_ids = [self._utility.register(t) for t in self._impressions]
         frequency: dict[str, int] = {}
         for text in self._impressions:
             frequency[text] = frequency.get(text, 0) + 1
@@ -194,7 +198,7 @@ class SelectModel(ImpressionModel):
         neighbours and similar sentences come from the other reports only."""
         n = len(self._findings)
         own = (np.arange(n), np.arange(n) + 1)
-        near = self._neighbours(self._counts.transform(self._findings), own)
+        near = self._neighbours(self._findings, own)
         owners = self._sentence_report.tolist()
         # Only reports with candidate sentences need their (leave-one-out) template.
         templates = {r: self._template(near[r]) for r in dict.fromkeys(owners)}
@@ -229,11 +233,17 @@ class SelectModel(ImpressionModel):
     # ---- shared by training and generation ------------------------------------------------
 
     def _neighbours(
-        self, counts: sp.csr_matrix, exclude: tuple[np.ndarray, np.ndarray] | None = None
+        self, texts: Sequence[str], exclude: tuple[np.ndarray, np.ndarray] | None = None
     ) -> list[list[tuple[int, float]]]:
         """Per query, (training row, sharpened weight) of its BM25 neighbours, best first."""
         assert self._reports is not None
-        rows, scores = self._reports.search(binary(counts), self.neighbours, exclude)
+        rows, scores = distinct_search(
+            self._reports,
+            lambda distinct: binary(self._counts.transform(distinct)),
+            texts,
+            self.neighbours,
+            exclude,
+        )
         out: list[list[tuple[int, float]]] = []
         for row_list, score_list in zip(rows.tolist(), scores.tolist(), strict=True):
             top = score_list[0] if score_list else 0.0
@@ -249,33 +259,33 @@ class SelectModel(ImpressionModel):
             )
         return out
 
-    def _utility(self, reference: str, candidate: str) -> float:
-        s = self._scorer.score(reference, candidate)
-        return s["rouge1"].fmeasure + s["rouge2"].fmeasure + s["rougeL"].fmeasure
-
     def _template(self, near: list[tuple[int, float]]) -> str:
         """Minimum Bayes risk among the neighbours' impressions (first of equals: nearest).
 
         Equal impressions are merged (their weights add up: the same expectation with fewer
-        ROUGE calls) and only the ``TEMPLATE_CANDIDATES`` heaviest are candidates."""
+        ROUGE calls) and only the ``TEMPLATE_CANDIDATES`` heaviest are candidates. Impressions
+        are compared by utility id, so a pair met in another neighbourhood costs a dict lookup."""
         if not near:
             return self._impressions[self._most_frequent]
-        merged: dict[str, float] = {}
+        ids = self._impression_ids
+        merged: dict[int, float] = {}
+        first: dict[int, int] = {}
         for row, w in near:
-            text = self._impressions[row]
-            merged[text] = merged.get(text, 0.0) + w
+            text_id = ids[row]
+            merged[text_id] = merged.get(text_id, 0.0) + w
+            first.setdefault(text_id, row)
         if len(merged) == 1:
-            return next(iter(merged))
+            return self._impressions[near[0][0]]
         heaviest = max(merged.values())
         # Neighbours weighing under MIN_WEIGHT of the nearest barely move the expectation.
         references = [(t, w) for t, w in merged.items() if w >= MIN_WEIGHT * heaviest]
         if len(references) == 1:
-            return references[0][0]
+            return self._impressions[first[references[0][0]]]
         ranked = sorted(range(len(references)), key=lambda i: -references[i][1])
         candidates = [references[i][0] for i in sorted(ranked[:TEMPLATE_CANDIDATES])]
-        return max(
-            candidates, key=lambda c: sum(w * self._utility(ref, c) for ref, w in references)
-        )
+        pair = self._utility.pair
+        best = max(candidates, key=lambda c: sum(w * pair(ref, c) for ref, w in references))
+        return self._impressions[first[best]]
 
     def _design(
         self,
@@ -287,19 +297,32 @@ class SelectModel(ImpressionModel):
     ) -> sp.csr_matrix:
         """Selector features of candidate sentences: hashed words/pairs + numeric evidence."""
         assert self._sentences is not None
-        rows, scores = self._sentences.top(texts, self.sentence_neighbours, exclude)
+        index = self._sentences
+        rows, scores = distinct_search(
+            index.index, index.vectorizer.transform, texts, self.sentence_neighbours, exclude
+        )
         sentence_share = weighted_share(rows, scores, self._restated)
         best = np.maximum(scores[:, 0], 0.0) if scores.shape[1] else np.zeros(len(texts))
         numeric = np.zeros((len(texts), NUMERIC_FEATURES))
+        restates = self._report_restates.tolist()
+        # A report's sentences share its neighbour list and template; texts and templates
+        # repeat across reports: each is worked out once.
+        shares: dict[int, float] = {}
+        words_of: dict[str, set[str]] = {}
         for i, (text, neighbours, template, (position, count)) in enumerate(
             zip(texts, near, templates, positions, strict=True)
         ):
-            total = sum(w for _, w in neighbours)
-            report_share = (
-                sum(w * self._report_restates[r] for r, w in neighbours) / total if total else 0.0
-            )
-            words = specific_words(text)
-            named = specific_words(template)
+            report_share = shares.get(id(neighbours))
+            if report_share is None:
+                total = sum(w for _, w in neighbours)
+                report_share = sum(w * restates[r] for r, w in neighbours) / total if total else 0.0
+                shares[id(neighbours)] = report_share
+            words = words_of.get(text)
+            if words is None:
+                words = words_of[text] = specific_words(text)
+            named = words_of.get(template)
+            if named is None:
+                named = words_of[template] = specific_words(template)
             numeric[i] = (
                 sentence_share[i],
                 report_share,
@@ -346,13 +369,16 @@ class SelectModel(ImpressionModel):
             for text, w in references:
                 pseudo.append((" ".join([text, *added]), chance * w / total))
 
-        def expected(option: str) -> float:
-            return sum(w * self._utility(ref, option) for ref, w in pseudo if w > 0)
+        score = self._utility.texts
+        weighted = [(ref, w) for ref, w in pseudo if w > 0]
 
-        return max(options, key=expected)
+        def expected(option: int) -> float:
+            return sum(w * score(ref, options[option]) for ref, w in weighted)
+
+        return options[max(range(len(options)), key=expected)]
 
     def _answer_batch(self, texts: list[str]) -> list[str]:
-        near = self._neighbours(self._counts.transform(texts))
+        near = self._neighbours(texts)
         templates = [self._template(rows) for rows in near]
         if self._sentences is None:
             return templates
