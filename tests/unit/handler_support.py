@@ -35,6 +35,13 @@ class Aws:
     def read(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
+    def write_training_artifact(self, job_name: str) -> str:
+        """moto completes a training job at once but writes nothing: put its archive in place."""
+        job = self.sagemaker.describe_training_job(TrainingJobName=job_name)
+        artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
+        self.put(artifact.removeprefix(f"s3://{BUCKET}/"), b"model archive")
+        return artifact
+
     def lines(self, key: str) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.read(key).decode().splitlines() if x.strip()]
 

@@ -125,17 +125,9 @@ def test_throttling_becomes_transient_aws_error(aws, context):
         job_status.handler(event, context)
 
 
-def _write_artifact(aws, job_name: str) -> str:
-    """moto completes a training job at once but writes nothing: put its archive in place."""
-    job = aws.sagemaker.describe_training_job(TrainingJobName=job_name)
-    artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
-    aws.put(artifact.removeprefix(f"s3://{BUCKET}/"), b"model archive")
-    return artifact
-
-
 def test_register_then_resolve_models(aws, context):
     started = train(aws, context, "run-r")
-    _write_artifact(aws, started["job_name"])
+    aws.write_training_artifact(started["job_name"])
     registered = register_model.handler(
         {"bucket": BUCKET, "run_id": "run-r", "dataset": "demo", "job_name": started["job_name"]},
         context,

@@ -113,6 +113,7 @@ def test_handlers_count_their_work_and_never_emit_patient_text(aws, context, cap
         start_training, {"bucket": BUCKET, "run_id": "run-t", "dataset": "demo", "records": 3}
     )
     assert call(job_status, {**job, "max_wait_seconds": 3600})["status"] == "Completed"
+    aws.write_training_artifact(job["job_name"])
     model = call(
         register_model,
         {"bucket": BUCKET, "run_id": "run-t", "dataset": "demo", "job_name": job["job_name"]},
