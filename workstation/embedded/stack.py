@@ -1,7 +1,8 @@
 """The embedded AWS: template.yaml's resources created in moto, executions started like EventBridge.
 
 ``EmbeddedStack`` starts ``mock_aws`` (Step Functions executes definitions, Lambda without Docker),
-installs the Lambda seam (``lambda_seam``) and moto's speed-ups (``moto_speedups``), expands
+installs the Lambda seam (``lambda_seam``), moto's speed-ups (``moto_speedups``) and its S3 kept on
+disk for big objects (``moto_s3_streaming``), expands
 template.yaml (``template.expand``) and creates its resources with boto3 against moto in
 dependency order, each by its type's creator (``resources.CREATORS``). Executions start through
 ``start_execution``, which applies the template's EventBridge rule (``eventbridge``) to a
@@ -27,6 +28,7 @@ from radimpress_workstation.embedded import (
     eventbridge,
     executions,
     lambda_seam,
+    moto_s3_streaming,
     moto_speedups,
     resources,
 )
@@ -72,6 +74,7 @@ class EmbeddedStack:
         exit_timeout: float = 120.0,
         fast_interpreter: bool = True,
         server_port: int | None = None,
+        stream_s3: bool = True,
     ) -> None:
         self.template_path = Path(template).resolve()
         self.parameter_overrides = dict(parameters or {})
@@ -81,6 +84,7 @@ class EmbeddedStack:
         self.region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.exit_timeout = exit_timeout
         self.fast_interpreter = fast_interpreter  # False: moto as shipped (benchmarks)
+        self.stream_s3 = stream_s3  # False: moto's S3 holds whole objects in memory
         self.resources: dict[str, Resource] = {}
         self.functions: dict[str, FunctionInfo] = {}
         self.outputs: dict[str, Any] = {}
@@ -142,6 +146,9 @@ class EmbeddedStack:
         if self.fast_interpreter:
             moto_speedups.install()
             self._exit.callback(moto_speedups.uninstall)
+        if self.stream_s3:
+            moto_s3_streaming.install()
+            self._exit.callback(moto_s3_streaming.uninstall)
         self._running = True
         try:
             self._build()
@@ -251,11 +258,16 @@ class EmbeddedStack:
         """Put an object into the stack's bucket (as a hospital system would).
 
         ``body``: bytes, text (str, encoded as UTF-8) or a file Path (streamed, multipart when
-        large, so a big file is never read into memory whole).
+        large, so a big file is never read into memory whole). One part at a time: moto is in
+        this process, so parallel parts only add memory (each part is held a few times while
+        moto serves it), not speed.
         """
         s3 = self.client("s3")
         if isinstance(body, Path):
-            s3.upload_file(str(body), self.bucket, key)
+            from boto3.s3.transfer import TransferConfig
+
+            config = TransferConfig(max_concurrency=1)
+            s3.upload_file(str(body), self.bucket, key, Config=config)
             head = s3.head_object(Bucket=self.bucket, Key=key)
             size, etag, version = head["ContentLength"], head.get("ETag", ""), head.get("VersionId")
         else:
