@@ -34,6 +34,10 @@ TRANSFORM_DATA_PROCESSING = {
     "JoinSource": "Input",
     "OutputFilter": "$['study_id','SageMakerOutput']",
 }
+# Request-body field of local models' transform lines only: the placeholder convention of the
+# report's ORIGINAL findings (the prompt holds them normalised to "___"). JumpStart bodies never
+# carry it: their containers take exactly {"text_inputs", "max_length", "num_beams"}.
+PLACEHOLDER_CONVENTION_FIELD = "placeholder_convention"
 TRAINING_CHANNEL = "training"
 TRANSFORM_INPUT_NAME = "input.jsonl"
 
@@ -353,12 +357,17 @@ def transform_line(
     max_length: int,
     num_beams: int,
     spec: ModelSpec | None = None,
+    placeholder_convention: str | None = None,
 ) -> dict[str, Any]:
-    """One line of the transform input (see docs/contracts.md); the body follows ``spec``."""
-    return {
-        "study_id": study_id,
-        "inputs": request_body(prompt, max_length=max_length, num_beams=num_beams, spec=spec),
-    }
+    """One line of the transform input (see docs/contracts.md); the body follows ``spec``.
+
+    ``placeholder_convention`` goes into the body as :data:`PLACEHOLDER_CONVENTION_FIELD` for
+    local specs only; a JumpStart body is exactly its container's shape whatever is passed.
+    """
+    body = request_body(prompt, max_length=max_length, num_beams=num_beams, spec=spec)
+    if placeholder_convention is not None and spec is not None and spec.is_local:
+        body[PLACEHOLDER_CONVENTION_FIELD] = placeholder_convention
+    return {"study_id": study_id, "inputs": body}
 
 
 def generated_text(output_line: Mapping[str, Any], where: str) -> str:

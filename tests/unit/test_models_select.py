@@ -33,10 +33,10 @@ ABNORMAL = [
 TRAIN = [*PAIRS, *ABNORMAL]
 
 
-def test_select_is_registered_but_not_the_default() -> None:
+def test_select_is_registered_and_the_default() -> None:
     assert "select" in base.available_models()
     assert base.get_model_class("select") is SelectModel
-    assert base.DEFAULT_MODEL == "restate"
+    assert base.DEFAULT_MODEL == "select"
 
 
 def test_top_k_ranks_best_first_and_excludes_ranges() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 MANIFEST = "radimpress-model.json"
-DEFAULT_MODEL = "restate"
+DEFAULT_MODEL = "select"
 
 # name -> "module:Class"; modules are imported on first use so that listing names is cheap.
 _REGISTRY: dict[str, str] = {
@@ -42,8 +42,12 @@ class ImpressionModel(ABC):
         """Learn from the training pairs; returns self."""
 
     @abstractmethod
-    def predict(self, findings: Sequence[str]) -> list[str]:
-        """One impression per findings text, in order."""
+    def predict(self, findings: Sequence[str], convention: str | None = None) -> list[str]:
+        """One impression per findings text, in order.
+
+        ``convention``: the placeholder convention (``deid.Convention`` value) of the input's
+        original findings, which callers detect before normalising them to ``___``; answers are
+        written in it. None: the model's own fallback (training impressions' convention)."""
 
     def save(self, directory: str | Path) -> None:
         """Write the manifest and the model's state to ``directory``."""

@@ -132,7 +132,7 @@ class ConsensusModel(ImpressionModel):
             for text, near in zip(texts, self.neighbours_many(texts), strict=True)
         ]
 
-    def predict(self, findings: Sequence[str]) -> list[str]:
+    def predict(self, findings: Sequence[str], convention: str | None = None) -> list[str]:
         if self._matrix is None:
             raise RuntimeError(f"{self.name} model is not trained")
         out: list[str] = []
@@ -143,10 +143,11 @@ class ConsensusModel(ImpressionModel):
             for text, code in zip(chunk, codes.tolist(), strict=True):
                 # The pipeline hands findings over normalised ("___"), so only an explicit XXXX
                 # or [** **] in them says more than the convention of the training impressions.
-                convention = deid.detect(text)
-                if convention in (None, deid.Convention.MIMIC):
-                    convention = self._convention
-                out.append(deid.render(answers[code], convention))
+                # A caller that knows the input's convention (``convention``) says it outright.
+                wanted: str | None = convention or deid.detect(text)
+                if wanted in (None, deid.Convention.MIMIC) and convention is None:
+                    wanted = self._convention
+                out.append(deid.render(answers[code], wanted))
         return out
 
     # ---- persistence ----------------------------------------------------------------------

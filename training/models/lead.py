@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from radimpress import deid
 from radimpress_training.models.base import ImpressionModel, TrainingPair
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -27,5 +28,5 @@ class LeadSentenceModel(ImpressionModel):
     def fit(self, pairs: Sequence[TrainingPair]) -> LeadSentenceModel:
         return self
 
-    def predict(self, findings: Sequence[str]) -> list[str]:
-        return [first_sentence(text) for text in findings]
+    def predict(self, findings: Sequence[str], convention: str | None = None) -> list[str]:
+        return [deid.render(first_sentence(text), convention) for text in findings]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse as sp
 
+from radimpress import deid
 from radimpress_training.models.base import ImpressionModel, TrainingPair
 from radimpress_training.models.sparse import BATCH_CELLS, tfidf_vectorizer
 
@@ -48,7 +49,7 @@ class RetrievalModel(ImpressionModel):
         self._vectorizer = tfidf_vectorizer(tokens)
         self._matrix = sp.csr_matrix(self._vectorizer.fit_transform(self._findings))
 
-    def predict(self, findings: Sequence[str]) -> list[str]:
+    def predict(self, findings: Sequence[str], convention: str | None = None) -> list[str]:
         if self._matrix is None:
             raise RuntimeError("retrieval model is not trained")
         transposed = sp.csr_matrix(self._matrix.T)
@@ -58,7 +59,11 @@ class RetrievalModel(ImpressionModel):
             queries = self._vectorizer.transform(list(findings[start : start + batch]))
             # argmax keeps the first of equal scores: the lowest training row, as before.
             best = np.asarray((queries @ transposed).toarray().argmax(axis=1)).ravel()
-            out.extend(self._impressions[int(row)] for row in best)
+            for row in best.tolist():
+                text = self._impressions[row]
+                if convention is not None:  # the input's convention, not the neighbour's
+                    text = deid.render(deid.normalize(text), convention)
+                out.append(text)
         return out
 
     def save(self, directory: str | Path) -> None:

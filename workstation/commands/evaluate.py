@@ -13,6 +13,8 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,13 @@ def read_file(path: str) -> tuple[list[Report], int]:
     return reports, rejected
 
 
+def input_convention(findings: Iterable[str]) -> str | None:
+    """The placeholder convention most findings of a file use (None when none has one)."""
+    found = Counter(deid.detect(text) for text in findings)
+    found.pop(None, None)
+    return found.most_common(1)[0][0].value if found else None
+
+
 def evaluate(
     train_path: str, test_path: str, output: str | Path, model_name: str | None = None
 ) -> dict[str, Any]:
@@ -81,7 +90,9 @@ def evaluate(
     pairs = [base.TrainingPair(deid.normalize(r.findings), r.impression or "") for r in train]
     model = model_class().fit(pairs)
     trained = time.perf_counter()
-    generated = model.predict([deid.normalize(r.findings) for r in test])
+    # Findings reach the model normalised to "___": it is told the file's own convention.
+    convention = input_convention(r.findings for r in test)
+    generated = model.predict([deid.normalize(r.findings) for r in test], convention=convention)
     finished = time.perf_counter()
 
     scorer = RougeScorer(use_stemmer=False)

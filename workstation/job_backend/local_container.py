@@ -3,7 +3,9 @@
 Training reads the ``training`` channel as JumpStart's text2text fine-tuning does (every
 ``*.jsonl`` line turned into a (prompt, completion) pair by ``template.json``), fits the model and
 saves it into ``SM_MODEL_DIR``. Serving answers JumpStart's text2text request
-(``{"text_inputs": ...}``, or a bare string) with ``{"generated_texts": [...]}``.
+(``{"text_inputs": ...}``, or a bare string) with ``{"generated_texts": [...]}``; a body's
+``placeholder_convention`` (StartTransform adds it for local specs: the convention of the
+report's original findings, which the prompt holds normalised) is the convention answered in.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from radimpress.deid import Convention
+from radimpress.jumpstart import PLACEHOLDER_CONVENTION_FIELD
 from radimpress.spec import LOCAL_IMAGE_PREFIX
 from radimpress.storage import json_objects
 from radimpress_workstation.job_backend.api_checks import validation_error
@@ -76,16 +80,33 @@ class LocalServingModel:
     def __init__(self, model: Any) -> None:
         self.model = model
 
-    def decode(self, payload: Any) -> str:
-        """Accept the JumpStart text2text request (``{"text_inputs": ...}``) or a bare string."""
+    def decode(self, payload: Any) -> tuple[str, str | None]:
+        """(findings, placeholder convention or None) of a JumpStart text2text request
+        (``{"text_inputs": ...}``, optionally with ``placeholder_convention``) or a bare string."""
         if isinstance(payload, str):
-            return payload
+            return payload, None
         if isinstance(payload, dict) and isinstance(payload.get("text_inputs"), str):
-            return payload["text_inputs"]
+            convention = payload.get(PLACEHOLDER_CONVENTION_FIELD)
+            known_values = {c.value for c in Convention}
+            if convention is not None and not (
+                isinstance(convention, str) and convention in known_values
+            ):
+                known = ", ".join(repr(c) for c in sorted(known_values))
+                raise JobFailed(f"'{PLACEHOLDER_CONVENTION_FIELD}' must be one of {known}")
+            return payload["text_inputs"], convention
         raise JobFailed("model input must be a string or an object with 'text_inputs'")
 
     def predict(self, inputs: list[Any]) -> list[Any]:
-        return [{"generated_texts": [text]} for text in self.model.predict(inputs)]
+        """One model call per convention in the batch (most batches hold one), answers in order."""
+        answers: list[str] = [""] * len(inputs)
+        groups: dict[str | None, list[int]] = {}
+        for position, (_, convention) in enumerate(inputs):
+            groups.setdefault(convention, []).append(position)
+        for convention, positions in groups.items():
+            texts = [inputs[p][0] for p in positions]
+            for p, text in zip(positions, self.model.predict(texts, convention), strict=True):
+                answers[p] = text
+        return [{"generated_texts": [text]} for text in answers]
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

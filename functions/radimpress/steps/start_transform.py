@@ -17,10 +17,16 @@ from radimpress.storage import S3LineWriter, iter_jsonl
 def write_transform_input(
     s3: Any, bucket: str, records_key: str, target_key: str, spec: ModelSpec, settings: Settings
 ) -> int:
-    """Stream records.jsonl into the transform input; returns the number of lines."""
+    """Stream records.jsonl into the transform input; returns the number of lines.
+
+    Local models also get the placeholder convention of each report's original findings (the
+    prompt holds them normalised), so they answer in it; JumpStart bodies stay as they are.
+    """
     with S3LineWriter(s3, bucket, target_key) as out:
         for _, record in iter_jsonl(s3, bucket, records_key):
-            prompt = jumpstart.render_prompt(spec, deid.normalize(record["findings"]))
+            findings = record["findings"]
+            prompt = jumpstart.render_prompt(spec, deid.normalize(findings))
+            convention = deid.detect(findings) if spec.is_local else None
             out.write_json(
                 jumpstart.transform_line(
                     record["study_id"],
@@ -28,6 +34,7 @@ def write_transform_input(
                     max_length=settings.max_length,
                     num_beams=settings.num_beams,
                     spec=spec,
+                    placeholder_convention=convention.value if convention else None,
                 )
             )
         return out.lines
