@@ -6,11 +6,14 @@ SDK parity (imports the SageMaker SDK), the seq2seq entry point (PyTorch), whole
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 SLOW_TESTS = Path(__file__).resolve().parent
+# The slow tests reuse the unit tests' data builders (results_data, the report page fixture).
+sys.path.insert(0, str(SLOW_TESTS.parent / "unit"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
