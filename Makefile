@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= $(REGION)
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-ml demo test lint unit build deploy delete bench resolve-jumpstart constraints clean
+.PHONY: help venv venv-ml demo radimpress test lint unit build deploy delete bench resolve-jumpstart constraints clean
 
 help: ## List the targets (coloured on a terminal, plain when piped)
 	@if [ -t 1 ]; then on=$$'\033[36m'; off=$$'\033[0m'; else on=; off=; fi; \
@@ -41,6 +41,9 @@ venv-ml: $(VENV)/.installed-ml ## Add the seq2seq extra (CPU PyTorch, transforme
 
 demo: venv ## Run the whole pipeline locally (no AWS account) on generated data
 	$(BIN)/radimpress demo
+
+radimpress: venv ## Run the CLI without activating the venv: make radimpress ARGS="score --help"
+	$(BIN)/radimpress $(ARGS)
 
 lint: venv $(CHECKOV)/.installed ## ruff (check + format), mypy, cfn-lint, sam validate --lint, checkov
 	$(BIN)/ruff check .
