@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -77,6 +78,7 @@ def main() -> int:
         print(json.dumps(_case(args.case[0], int(args.case[1]))))
         return 0
 
+    load_before = os.getloadavg()  # a shared machine: timings are read against its load
     rows = []
     for model in args.models:
         for size in args.sizes:
@@ -114,7 +116,11 @@ def main() -> int:
         "growth_ratio": ratios,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "cpus": __import__("os").cpu_count(),
+        "cpus": os.cpu_count(),
+        "load_average_1_5_15min": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in os.getloadavg()],
+        },
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2), encoding="utf-8")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -124,6 +125,7 @@ def main() -> int:
         print(f"skipped: {SHARED} is not present (the quality benchmark needs the shared data)")
         return 0
 
+    load_before = os.getloadavg()  # a shared machine: timings are read against its load
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -224,6 +226,10 @@ def main() -> int:
             "rows": differences,
         },
         "elapsed_seconds": round(elapsed, 2),
+        "load_average_1_5_15min": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in os.getloadavg()],
+        },
         "python": platform.python_version(),
         "machine": platform.machine(),
     }

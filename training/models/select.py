@@ -283,8 +283,8 @@ class SelectModel(ImpressionModel):
             return self._impressions[first[references[0][0]]]
         ranked = sorted(range(len(references)), key=lambda i: -references[i][1])
         candidates = [references[i][0] for i in sorted(ranked[:TEMPLATE_CANDIDATES])]
-        pair = self._utility.pair
-        best = max(candidates, key=lambda c: sum(w * pair(ref, c) for ref, w in references))
+        expected = self._utility.expected
+        best = max(candidates, key=lambda c: expected(references, c))
         return self._impressions[first[best]]
 
     def _design(

@@ -139,6 +139,18 @@ class Utility:
             self._texts[text] = found
         return found
 
+    def expected(self, references: list[tuple[int, float]], candidate: int) -> float:
+        """Weighted utility sum of registered ``candidate`` against the ``(id, weight)``
+        references, added in order (the same float as ``sum(w * pair(ref, candidate))``)."""
+        get = self._pairs.get
+        total = 0.0
+        for reference, weight in references:
+            value = get((reference << _ID_BITS) | candidate)
+            if value is None:
+                value = self.pair(reference, candidate)
+            total += weight * value
+        return total
+
     def texts(self, reference: str, candidate: str) -> float:
         """Utility of ``candidate`` against ``reference``, any texts, memoised (bounded)."""
         key = (reference, candidate)
