@@ -16,19 +16,27 @@ name the record's position and field, never its text.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
+import orjson
+
 from radimpress.records import (
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
     Purpose,
     Rejection,
     Report,
     UnreadableFile,
     iter_raw_records,
+    read_json_lines_quick,
     validate_record,
 )
+from radimpress.records import _has_lone_surrogate as has_lone_surrogate
 
 REFERENCE_FIELDS = ("impression",)
 PREDICTION_FIELDS = ("generated", "impression")
@@ -38,6 +46,9 @@ _NOT_USED = "(findings are not used for scoring)"
 _EMPTY_TEXT = "(empty text)"
 _LABEL = re.compile(r"^(?P<role>.+?) \((?P<name>.+)\)$")  # "fine-tuned (restate)"
 LISTED_MODELS = 10
+# Files up to this size are read whole for the fast path (records are held in memory anyway);
+# larger ones are streamed, each well-formed line still read by orjson.
+QUICK_FILE_BYTES = 1 << 30
 
 
 @dataclass
@@ -150,6 +161,122 @@ def _validate(
     return Report(outcome.study_id, outcome.findings, "" if empty else outcome.impression)
 
 
+def _quick(value: Any, text_fields: Sequence[str], seen: dict[str, int]) -> tuple[str, str] | None:
+    """(study_id, text) of a record ``_validate`` certainly accepts as it is, else None.
+
+    The checks are the contract's, on the parsed object's types, for the common well-formed
+    record: a printable ASCII id without surrounding spaces (or an int) not seen before, a
+    non-blank text within the limit, and background / subject_id that validation would pass.
+    Anything else (a rejection, an id to strip, an empty prediction, non-ASCII id) returns None
+    and goes through the full validation, which then decides and words the rejection.
+    """
+    if type(value) is not dict:  # _DuplicateKeys and _Hostile records are not plain dicts
+        return None
+    study_id = value.get("study_id")
+    if type(study_id) is int:
+        study_id = str(study_id)
+        if len(study_id) > MAX_ID_CHARS:
+            return None
+    elif (
+        type(study_id) is not str
+        or not 0 < len(study_id) <= MAX_ID_CHARS
+        or not study_id.isascii()
+        or not study_id.isprintable()
+        or study_id[0] == " "
+        or study_id[-1] == " "
+    ):
+        return None
+    if study_id in seen:
+        return None
+    for name in text_fields:
+        if name in value:
+            text = value[name]
+            break
+    else:
+        return None
+    if (
+        type(text) is not str
+        or len(text) > MAX_TEXT_CHARS
+        or text.isspace()
+        or not text
+        or has_lone_surrogate(text)
+    ):
+        return None
+    background = value.get("background")
+    if background is not None and (
+        type(background) is not str
+        or len(background) > MAX_TEXT_CHARS
+        or has_lone_surrogate(background)
+    ):
+        return None
+    subject = value.get("subject_id")
+    if (
+        subject is not None
+        and type(subject) is not int
+        and (type(subject) is not str or not subject.strip() or has_lone_surrogate(subject))
+    ):
+        return None
+    return study_id, text
+
+
+_get = dict.get
+
+
+def _quick_all(values: list[Any], text_fields: Sequence[str]) -> list[tuple[str, str]] | None:
+    """(study_id, text) of every record when each would pass :func:`_quick` in turn, else None.
+
+    The same checks over whole columns, in C (``map`` over builtins): plain objects, one kind of
+    id, ids printable ASCII without surrounding spaces, within the limit and all different,
+    every text in the first text field, a non-blank string within the limit, and no lone
+    surrogate in any text, background or subject_id.
+    """
+    if not values or set(map(type, values)) != {dict}:
+        return None
+    field = text_fields[0]
+    if not all(map(dict.__contains__, values, repeat(field))):
+        return None
+    ids: list[Any] = list(map(_get, values, repeat("study_id")))
+    kinds = set(map(type, ids))
+    if kinds == {int}:
+        ids = list(map(str, ids))
+    elif kinds != {str}:
+        return None
+    else:
+        joined = "".join(ids)
+        if not (joined.isascii() and joined.isprintable() and min(map(len, ids)) > 0):
+            return None
+        if list(map(str.strip, ids)) != ids:
+            return None
+    if max(map(len, ids)) > MAX_ID_CHARS or len(set(ids)) != len(ids):
+        return None
+    texts = list(map(dict.__getitem__, values, repeat(field)))
+    if (
+        set(map(type, texts)) != {str}
+        or max(map(len, texts)) > MAX_TEXT_CHARS
+        or not all(texts)
+        or any(map(str.isspace, texts))
+        or has_lone_surrogate("".join(texts))
+    ):
+        return None
+    for name, allowed in (
+        ("background", {str, type(None)}),
+        ("subject_id", {str, int, type(None)}),
+    ):
+        column = list(map(_get, values, repeat(name)))
+        kinds = set(map(type, column))
+        if not kinds <= allowed:
+            return None
+        if str in kinds:
+            strings = [v for v in column if type(v) is str]
+            if has_lone_surrogate("".join(strings)):
+                return None
+            if name == "background" and max(map(len, strings)) > MAX_TEXT_CHARS:
+                return None
+            if name == "subject_id" and not all(map(str.strip, strings)):
+                return None
+    return list(zip(ids, texts, strict=True))
+
+
 def read_impressions(
     path: str,
     empty_allowed: bool = False,
@@ -166,17 +293,38 @@ def read_impressions(
     result = ImpressionFile(source=path)
     try:
         with open(path, "rb") as handle:
-            raw = [(position, value) for position, value, _ in iter_raw_records(handle, path)]
+            quick = None
+            if os.fstat(handle.fileno()).st_size <= QUICK_FILE_BYTES:
+                quick = read_json_lines_quick(handle.read(), orjson.loads)
+                handle.seek(0)
+            raw = (
+                quick
+                if quick is not None
+                else [
+                    (position, value)
+                    for position, value, _ in iter_raw_records(handle, path, orjson.loads)
+                ]
+            )
     except OSError as err:
         raise UnreadableFile(path, f"cannot open ({(err.strerror or '').lower()})") from None
     if by_model:
         raw, result.model, result.other_model_rows = _select(raw, path, model)
+    result.records_read = len(raw)
+    accepted = _quick_all([value for _, value in raw], text_fields)
+    if accepted is not None:
+        result.impressions = dict(accepted)
+        return result
     seen: dict[str, int] = {}
+    impressions = result.impressions
     for position, value in raw:
+        quick = _quick(value, text_fields, seen)
+        if quick is not None:
+            seen[quick[0]] = position
+            impressions[quick[0]] = quick[1]
+            continue
         outcome = _validate(position, value, text_fields, empty_allowed, seen)
-        result.records_read += 1
         if isinstance(outcome, Report):
-            result.impressions[outcome.study_id] = outcome.impression or ""
+            impressions[outcome.study_id] = outcome.impression or ""
         else:
             result.rejections.append(outcome)
     return result
