@@ -12,6 +12,7 @@ from radimpress.scoring.aggregate import (
     format_mean_table,
     summaries_to_dict,
     summarize,
+    summarize_group,
 )
 from radimpress.scoring.rouge import ROUGE_TYPES, RougeScorer, Score, score_rows
 
@@ -27,4 +28,5 @@ __all__ = [
     "score_rows",
     "summaries_to_dict",
     "summarize",
+    "summarize_group",
 ]

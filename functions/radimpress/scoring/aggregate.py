@@ -28,6 +28,8 @@ METRIC_LABELS = {
     "rougeL": "ROUGE-L",
     "rougeLsum": "ROUGE-Lsum",
     "clinical": "Clinical F1",
+    "clinical_precision": "Clinical P",
+    "clinical_recall": "Clinical R",
 }
 # The score rows' clinical agreement object; summarize(rows, metrics=(*ROUGE_TYPES, CLINICAL)).
 CLINICAL = "clinical"
@@ -224,22 +226,49 @@ def summarize(
             raise ValueError(f"{where}: some metrics are scored and {missing} are not")
         for metric, value in zip(metrics, f1s, strict=True):
             group[metric].append(value)  # type: ignore[arg-type]
-    summaries = []
-    for (dataset, model), per_metric in sorted(values.items()):
-        summary = GroupSummary(dataset, model, unscored=unscored[(dataset, model)])
-        summary.scored = len(per_metric[metrics[0]]) if metrics else 0
-        if summary.scored:
-            for offset, metric in enumerate(metrics):
-                summary.distributions[metric] = Distribution.of(per_metric[metric])
-                if bootstrap:
-                    summary.intervals[metric] = bootstrap_mean_ci(
-                        per_metric[metric],
-                        resamples=bootstrap,
-                        confidence=confidence,
-                        seed=seed + offset,
-                    )
-        summaries.append(summary)
-    return summaries
+    return [
+        summarize_group(
+            dataset,
+            model,
+            per_metric,
+            unscored=unscored[(dataset, model)],
+            bootstrap=bootstrap,
+            confidence=confidence,
+            seed=seed,
+        )
+        for (dataset, model), per_metric in sorted(values.items())
+    ]
+
+
+def summarize_group(
+    dataset: str,
+    model: str,
+    columns: Mapping[str, Sequence[float]],
+    *,
+    unscored: int = 0,
+    bootstrap: int = 0,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> GroupSummary:
+    """The aggregates of one (dataset, model) from its F1 columns, equally long, in row order.
+
+    What :func:`summarize` computes per group, without reading rows: a caller that already holds
+    the columns (the CLI's scorer) skips the per-row work and gets the same numbers. The columns'
+    order is the metrics' order; metric ``i`` is bootstrapped with seed ``seed + i``.
+    """
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError("the columns of one group must be equally long")
+    summary = GroupSummary(dataset, model, unscored=unscored)
+    summary.scored = lengths.pop() if lengths else 0
+    if summary.scored:
+        for offset, (metric, values) in enumerate(columns.items()):
+            summary.distributions[metric] = Distribution.of(values)
+            if bootstrap:
+                summary.intervals[metric] = bootstrap_mean_ci(
+                    values, resamples=bootstrap, confidence=confidence, seed=seed + offset
+                )
+    return summary
 
 
 # --------------------------------------------------------------------------------------------

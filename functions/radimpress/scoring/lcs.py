@@ -16,9 +16,16 @@ from collections.abc import Sequence
 Masks = dict[str, int]
 
 
+_BITS = [1 << position for position in range(256)]
+
+
 def match_masks(tokens: Sequence[str]) -> Masks:
     """For each distinct token, the bit set of the positions where it occurs."""
-    masks: Masks = {}
+    if len(tokens) <= len(_BITS):
+        masks = dict(zip(tokens, _BITS, strict=False))  # in C; right unless a token repeats
+        if len(masks) == len(tokens):
+            return masks
+    masks = {}
     get = masks.get
     for position, token in enumerate(tokens):
         masks[token] = get(token, 0) | (1 << position)
