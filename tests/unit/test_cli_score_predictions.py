@@ -7,13 +7,17 @@ it is refused. Outputs are checked before any work and never left half-written.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from radimpress_workstation import outputs
 from radimpress_workstation.cli import main
+from radimpress_workstation.commands import score as score_command
 
 REFERENCES = [
     {"study_id": "S1", "findings": "Heart normal.", "impression": "No acute disease."},
@@ -132,10 +136,16 @@ def test_nothing_partial_is_left_when_writing_fails(tmp_path, files, monkeypatch
     refs, preds = files
     out = tmp_path / "scores.jsonl"
 
-    def interrupted(row: object) -> str:
-        raise KeyboardInterrupt
+    real = score_command.atomic_output
 
-    monkeypatch.setattr("radimpress_workstation.commands.score.json.dumps", interrupted)
+    @contextlib.contextmanager
+    def interrupted(path: str) -> Iterator[Any]:
+        with real(path) as handle:  # the real partial file, cut off by Ctrl-C mid-write
+            handle.write('{"study_id": "S1"')
+            raise KeyboardInterrupt
+        yield handle  # never reached
+
+    monkeypatch.setattr(score_command, "atomic_output", interrupted)
     argv = ["score", "--references", refs, "--predictions", preds, "--model", "restate"]
     assert main([*argv, "--output", str(out)]) == 130
     assert not out.exists()

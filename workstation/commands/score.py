@@ -1,6 +1,15 @@
 """`radimpress score`: ROUGE of predicted impressions against reference impressions, per study_id.
 
-Both files are read by ``prediction_files`` like the pipeline's input. Predictions may be the
+Clinical agreement (radimpress.clinical, the Score step's labeler) is computed beside ROUGE
+unless ``--no-clinical``: each row gets the Score step's ``clinical`` object (positive-observation
+precision, recall, F1, missed and invented observations; uncertain counts as positive) and the
+tables a Clinical F1 column plus a clinical P/R/F1 table.
+
+Fast as a whole process because every distinct (reference, prediction) pair is scored, labelled
+and serialised once (orjson), aggregates are computed from columns collected while scoring
+(``summarize_group``: the numbers ``summarize`` gives for the rows), and well-formed records skip
+the full validation (``prediction_files``). Both files are read by ``prediction_files`` like the
+pipeline's input. Predictions may be the
 pipeline's own impressions.jsonl / scores.jsonl or evaluate's predictions.jsonl (text in
 ``generated``, rows naming their model): ``--model NAME`` picks one model of a mixed file and a
 mixed file without it is refused. Every record is accounted for: rejected records and ids present
@@ -13,18 +22,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from radimpress.records import UnreadableFile
 from radimpress.scoring import (
     ROUGE_TYPES,
+    GroupSummary,
     RougeScorer,
     format_distribution_table,
     format_mean_table,
-    score_rows,
-    summarize,
+    summarize_group,
 )
+from radimpress.scoring.aggregate import CLINICAL
 from radimpress_workstation.console import error, explain
 from radimpress_workstation.outputs import OutputError, atomic_output, check_output_file
 from radimpress_workstation.prediction_files import read_impressions, read_predictions
@@ -32,6 +45,11 @@ from radimpress_workstation.prediction_files import read_impressions, read_predi
 EXIT_OK, EXIT_INCOMPLETE = 0, 1
 COMMAND = "score"
 LISTED_IDS = 20
+# The Score step's row object (radimpress.steps.score), so both rows read the same.
+CLINICAL_FIELDS = ("precision", "recall", "f1", "missed", "invented")
+CLINICAL_PR = ("clinical_precision", "clinical_recall")
+# Distinct pairs remembered at once; a bigger file only re-scores pairs seen long before.
+PAIR_MEMO_SIZE = 200_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,6 +92,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument(
+        "--no-clinical",
+        dest="clinical",
+        action="store_false",
+        help="ROUGE only: leave out clinical agreement (CheXpert labels of both texts), which "
+        "costs most of the time on large files",
+    )
+    parser.add_argument(
         "--summary", help="write a JSON summary: counts, rejections, every unmatched id, aggregates"
     )
     parser.set_defaults(handler=run)
@@ -95,15 +120,137 @@ def _report(title: str, ids: list[str], out: IO[str]) -> None:
     print(f"  {title} ({len(ids)}): {shown}{more}", file=out)
 
 
-def _write_rows(rows: list[dict[str, Any]], output: str | None) -> None:
+class _Scored:
+    """Rows as JSON Lines bytes and their metric columns, built pair by pair."""
+
+    def __init__(self, metrics: Sequence[str]) -> None:
+        self.lines: list[bytes] = []
+        self.values: list[tuple[Any, ...]] = []  # per row: metric F1s, then clinical P, R, missed
+        self.metrics = tuple(metrics)
+
+    def columns(self) -> list[tuple[Any, ...]]:
+        return list(zip(*self.values, strict=True)) if self.values else []
+
+
+def _score(
+    pairs: list[tuple[str, str, str]],
+    dataset: str,
+    model: str,
+    use_stemmer: bool,
+    clinical: bool,
+) -> _Scored:
+    """Score (study_id, reference, prediction) in order; each distinct pair once.
+
+    Impressions repeat (normal studies, stock wording), so a pair's serialised scores and its
+    values are memoised, and with clinical agreement each distinct text is labelled once.
+    """
+    scorer = RougeScorer(use_stemmer=use_stemmer)
+    scored = _Scored((*ROUGE_TYPES, CLINICAL) if clinical else ROUGE_TYPES)
+    if clinical:
+        from radimpress.clinical.agreement import agreement_from_labels
+        from radimpress.clinical.labeler import label_text
+
+        labels: dict[str, dict[str, str]] = {}
+    memo: dict[tuple[str, str], tuple[bytes, tuple[Any, ...]]] = {}
+    prefix = orjson.dumps({"dataset": dataset, "model": model})[1:-1] + b","
+    dumps = orjson.dumps
+    lines, values = scored.lines, scored.values
+    for study_id, reference, prediction in pairs:
+        key = (reference, prediction)
+        hit = memo.get(key)
+        if hit is None:
+            scores = scorer.score(reference, prediction)
+            row: dict[str, Any] = {
+                name: {"precision": s[0], "recall": s[1], "fmeasure": s[2]}
+                for name in ROUGE_TYPES
+                for s in (scores[name],)
+            }
+            value: tuple[Any, ...] = tuple(scores[name][2] for name in ROUGE_TYPES)
+            if clinical:
+                ref_labels = labels.get(reference)
+                if ref_labels is None:
+                    ref_labels = labels[reference] = label_text(reference)
+                gen_labels = labels.get(prediction)
+                if gen_labels is None:
+                    gen_labels = labels[prediction] = label_text(prediction)
+                agreement = agreement_from_labels(ref_labels, gen_labels).to_dict()
+                row[CLINICAL] = {name: agreement[name] for name in CLINICAL_FIELDS}
+                value += (
+                    agreement["f1"],
+                    agreement["precision"],
+                    agreement["recall"],
+                    bool(agreement["missed"]),
+                )
+            if len(memo) >= PAIR_MEMO_SIZE:
+                memo.clear()
+            hit = memo[key] = (dumps(row)[1:], value)
+        lines.append(b'{"study_id":' + dumps(study_id) + b"," + prefix + hit[0] + b"\n")
+        values.append(hit[1])
+    return scored
+
+
+def _write_rows(lines: list[bytes], output: str | None) -> None:
+    """JSON Lines, UTF-8 (orjson writes no ASCII escapes): to the file, or to stdout's bytes."""
+    data = b"".join(lines)
     if output is None:
-        for row in rows:
-            sys.stdout.write(json.dumps(row) + "\n")
+        sys.stdout.flush()
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:
+            sys.stdout.write(data.decode("utf-8"))
+        else:
+            binary.write(data)
+            binary.flush()
         sys.stdout.flush()
         return
     with atomic_output(output) as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
+        handle.write(data.decode("utf-8"))
+
+
+def _aggregate(
+    scored: _Scored, dataset: str, model: str, bootstrap: int, seed: int
+) -> tuple[GroupSummary, GroupSummary | None, int]:
+    """(the group's summary, its clinical P/R/F1 view or None, reports missing a finding).
+
+    The summary equals ``summarize(rows, metrics=...)`` on the rows written (tests check it);
+    clinical precision and recall get the next seeds after the metrics'.
+    """
+    columns = scored.columns()
+    metrics = scored.metrics
+    summary = summarize_group(
+        dataset, model, dict(zip(metrics, columns, strict=False)), bootstrap=bootstrap, seed=seed
+    )
+    if CLINICAL not in metrics:
+        return summary, None, 0
+    extra = summarize_group(
+        dataset,
+        model,
+        dict(zip(CLINICAL_PR, columns[len(metrics) : len(metrics) + 2], strict=True)),
+        bootstrap=bootstrap,
+        seed=seed + len(metrics),
+    )
+    view = GroupSummary(dataset, model, scored=summary.scored)
+    for name in (*CLINICAL_PR, CLINICAL):
+        source = summary if name == CLINICAL else extra
+        view.distributions[name] = source.distributions[name]
+        if name in source.intervals:
+            view.intervals[name] = source.intervals[name]
+    return summary, view, sum(columns[-1])
+
+
+def _clinical_summary(view: GroupSummary | None, missing: int) -> dict[str, Any] | None:
+    if view is None:
+        return None
+    out: dict[str, Any] = {
+        "convention": "positive CheXpert observations; uncertain counts as positive",
+        "precision": view.distributions[CLINICAL_PR[0]].mean,
+        "recall": view.distributions[CLINICAL_PR[1]].mean,
+        "f1": view.distributions[CLINICAL].mean,
+        "reports_missing_a_positive_finding": missing,
+    }
+    for name, key in ((CLINICAL_PR[0], "precision"), (CLINICAL_PR[1], "recall"), (CLINICAL, "f1")):
+        if name in view.intervals:
+            out[f"{key}_ci"] = list(view.intervals[name])
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,51 +267,64 @@ def run(args: argparse.Namespace) -> int:
     dataset = args.dataset or _label(args.references)
     model = predictions.model or args.model or _label(args.predictions)
 
-    scorer = RougeScorer(use_stemmer=args.stemmer)
-    rows: list[dict[str, Any]] = []
+    predicted = predictions.impressions
+    pairs: list[tuple[str, str, str]] = []
     missing_prediction: list[str] = []
     for study_id, reference in references.impressions.items():
-        prediction = predictions.impressions.get(study_id)
+        prediction = predicted.get(study_id)
         if prediction is None:
             missing_prediction.append(study_id)
-            continue
-        row: dict[str, Any] = {"study_id": study_id, "dataset": dataset, "model": model}
-        row.update(score_rows(scorer.score(reference, prediction)))
-        rows.append(row)
-    missing_reference = [s for s in predictions.impressions if s not in references.impressions]
+        else:
+            pairs.append((study_id, reference, prediction))
+    known = references.impressions
+    missing_reference = [s for s in predicted if s not in known]
 
-    if not rows:  # nothing to write: no output file at all rather than an empty one
-        _log_counts(args, references, predictions, rows, missing_prediction, missing_reference)
+    if not pairs:  # nothing to write: no output file at all rather than an empty one
+        _log_counts(args, references, predictions, 0, missing_prediction, missing_reference)
         return error(
             COMMAND, "no study_id is in both files with a valid impression", args.predictions
         )
-    _write_rows(rows, args.output)
-    summaries = summarize(rows, bootstrap=args.bootstrap, seed=args.seed)
+    scored = _score(pairs, dataset, model, args.stemmer, args.clinical)
+    _write_rows(scored.lines, args.output)
+    summary, clinical_view, missing_finding = _aggregate(
+        scored, dataset, model, args.bootstrap, args.seed
+    )
 
     # The tables go to stdout unless stdout carries the JSON Lines.
     tables = sys.stdout if args.output else sys.stderr
-    if rows:
-        print("Mean F1", file=tables)
-        print(format_mean_table(summaries), file=tables)
-        print("\nF1 distribution", file=tables)
-        print(format_distribution_table(summaries), file=tables)
+    print("Mean F1", file=tables)
+    print(format_mean_table([summary], scored.metrics), file=tables)
+    if clinical_view is not None:
+        print(
+            "\nClinical agreement (positive CheXpert observations; uncertain counts as positive)",
+            file=tables,
+        )
+        print(format_mean_table([clinical_view], (*CLINICAL_PR, CLINICAL)), file=tables)
+        print(
+            f"  reports whose generated impression misses a positive finding: "
+            f"{missing_finding} of {summary.scored}",
+            file=tables,
+        )
+    print("\nF1 distribution", file=tables)
+    print(format_distribution_table([summary], scored.metrics), file=tables)
 
-    _log_counts(args, references, predictions, rows, missing_prediction, missing_reference)
+    _log_counts(args, references, predictions, len(pairs), missing_prediction, missing_reference)
     if args.summary:
-        summary = {
+        report = {
             "dataset": dataset,
             "model": model,
             "stemmer": args.stemmer,
-            "scored": len(rows),
+            "scored": len(pairs),
             "references": references.summary(),
             "predictions": predictions.summary(),
             "references_without_prediction": missing_prediction,
             "predictions_without_reference": missing_reference,
-            "metrics": list(ROUGE_TYPES),
-            "aggregates": [s.to_dict() for s in summaries],
+            "metrics": list(scored.metrics),
+            "aggregates": [summary.to_dict()],
+            "clinical_agreement": _clinical_summary(clinical_view, missing_finding),
         }
         with atomic_output(args.summary) as handle:
-            handle.write(json.dumps(summary, indent=2) + "\n")
+            handle.write(json.dumps(report, indent=2) + "\n")
     incomplete = (
         references.rejections or predictions.rejections or missing_prediction or missing_reference
     )
@@ -175,13 +335,13 @@ def _log_counts(
     args: argparse.Namespace,
     references: Any,
     predictions: Any,
-    rows: list[dict[str, Any]],
+    scored: int,
     missing_prediction: list[str],
     missing_reference: list[str],
 ) -> None:
     """Counts, rejections (position and field, never text) and unmatched ids, on stderr."""
     log = sys.stderr
-    print(f"scored {len(rows)} study_id(s){' with stemming' if args.stemmer else ''}", file=log)
+    print(f"scored {scored} study_id(s){' with stemming' if args.stemmer else ''}", file=log)
     for name, part in (("references", references), ("predictions", predictions)):
         print(
             f"  {name}: {part.records_read} read, {len(part.impressions)} accepted, "

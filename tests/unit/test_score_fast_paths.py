@@ -1,0 +1,292 @@
+"""The workstation's fast paths give what the checked paths give (issue 13 item 3).
+
+orjson reading (records.read_json_lines_quick and iter_raw_records(loads=orjson.loads)), the
+column-wise validation of prediction_files and the CLI's column aggregates are shortcuts only:
+every value, rejection and aggregate must equal the standard-library path's, hostile input
+included (duplicate keys, deep nesting, lone surrogates, huge integers, bad UTF-8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+
+from radimpress import records
+from radimpress.scoring import ROUGE_TYPES, summaries_to_dict, summarize, summarize_group
+from radimpress.scoring.aggregate import CLINICAL
+from radimpress_workstation import prediction_files
+from radimpress_workstation.commands import score as score_command
+
+
+def main(argv: list[str]) -> int:
+    """`radimpress score ...` through this command's own parser."""
+    parser = argparse.ArgumentParser(prog="radimpress")
+    score_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+GOOD = b'{"study_id": "S1", "findings": "Lungs clear.", "impression": "No acute disease."}'
+# Lines the quick path must send down the checked path (or read identically).
+HOSTILE = [
+    b'{"study_id": "S2", "study_id": "S3", "impression": "x"}',  # duplicate key
+    b'{"study_id" : "S2", "study_id": "S3", "impression": "x"}',  # duplicate, space before ':'
+    b'{"study_id":"S2","study_id"\t:"S3","impression":"a\\":"}',  # duplicate hidden by \":
+    b'{"study_id": "S2", "impression": "\\ud800 lone"}',  # lone surrogate escape
+    b'{"study_id": "S2", "impression": "\\udc00\\ud800"}',  # reversed pair
+    b'{"study_id": 123456789012345678901234567890, "impression": "big int id"}',
+    b'{"study_id": "S2", "subject_id": 99999999999999999999, "impression": "x"}',
+    b'{"study_id": "S2", "impression": "x", "n": ' + b"9" * 5000 + b"}",  # > 4,300 digits
+    b'{"study_id": "S2", "deep": ' + b"[" * 70 + b"]" * 70 + b', "impression": "x"}',
+    b'{"study_id": "S2", "deep": ' + b'{"a":' * 70 + b"1" + b"}" * 70 + b"}",
+    b'{"study_id": "S2", "impression": "bad \xff byte"}',
+    b'{"study_id": "S2", "impression": "\xed\xa0\x80 utf-8 surrogate"}',
+    b'{"study_id": "S2", "impression": NaN}',
+    b'{"study_id": "S2", "impression": 1e400}',
+    b'{"study_id": "S2", "x": 1.5, "impression": "float elsewhere"}',
+    b'{"study_id": "S2", "x": -9.3e18, "impression": "big float"}',
+    b'{"study_id": "S2", "nested": {"a": 1, "a": 2}, "impression": "x"}',
+    b'{"study_id": "S2", "impression": "x"} trailing',
+    b"[1, 2]",
+    b'"just a string"',
+    b"{not json",
+    b"   ",
+    b"",
+    b'{"study_id": "S2", "impression": "ok"}\r',
+    b'{"study_id": "S\\u0033", "impression": "escaped id"}',
+    b'{"study_id": true, "impression": "bool id"}',
+    b'{"": 1, "study_id": "S4", "impression": "empty key"}',
+]
+
+
+def _checked(data: bytes) -> list[tuple[int, object]]:
+    return [(n, v) for n, v, _ in records.iter_raw_records(io.BytesIO(data), "f")]
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal values, and the same kind of rejection for hostile records."""
+    if isinstance(a, records._Hostile) and isinstance(b, records._Hostile):
+        return (a.reason, a.field) == (b.reason, b.field)
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("line", HOSTILE)
+def test_each_line_reads_as_the_checked_path_reads_it(line: bytes) -> None:
+    data = GOOD + b"\n" + line + b"\n" + GOOD.replace(b"S1", b"S9") + b"\n"
+    expected = _checked(data)
+    fast = [(n, v) for n, v, _ in records.iter_raw_records(io.BytesIO(data), "f", orjson.loads)]
+    assert len(fast) == len(expected)
+    assert all(n == m and _same(v, w) for (n, v), (m, w) in zip(fast, expected, strict=True))
+    quick = records.read_json_lines_quick(data, orjson.loads)
+    if quick is not None:  # only when every line is provably read alike
+        assert [n for n, _ in quick] == [n for n, _ in expected]
+        assert all(_same(v, w) for (_, v), (_, w) in zip(quick, expected, strict=True))
+
+
+def test_duplicate_keys_never_pass_the_quick_path() -> None:
+    for line in HOSTILE[:3]:
+        assert records.read_json_lines_quick(line + b"\n", orjson.loads) is None
+        value = _checked(line)[0][1]
+        assert isinstance(value, records._DuplicateKeys)
+
+
+def test_a_well_formed_file_takes_the_quick_path_with_its_line_numbers() -> None:
+    data = b"\n" + GOOD + b"\n\n" + GOOD.replace(b"S1", b"S2") + b"\r\n"
+    quick = records.read_json_lines_quick(data, orjson.loads)
+    assert quick is not None and quick == _checked(data)
+    assert [n for n, _ in quick] == [2, 4]
+
+
+def _random_record(rng: random.Random, index: int) -> bytes:
+    """A record that is usually fine and sometimes breaks one rule of the contract."""
+    record: dict = {"study_id": f"S{index}", "findings": "Heart normal.", "impression": "Clear."}
+    fault = rng.randrange(16)
+    if fault == 0:
+        record["study_id"] = f" S{index} "
+    elif fault == 1:
+        record["study_id"] = index
+    elif fault == 2:
+        record["study_id"] = "S1"  # duplicate id
+    elif fault == 3:
+        record["impression"] = "   "
+    elif fault == 4:
+        record["impression"] = "x" * (records.MAX_TEXT_CHARS + 1)
+    elif fault == 5:
+        record["impression"] = 7
+    elif fault == 6:
+        record["background"] = ["a list"]
+    elif fault == 7:
+        record["subject_id"] = "  "
+    elif fault == 8:
+        record["subject_id"] = False
+    elif fault == 9:
+        record["study_id"] = "S\x01" + str(index)
+    elif fault == 10:
+        record["generated"] = "the generated text"
+    elif fault == 11:
+        record["impression"] = "Caf\u00e9 \u00e9panchement."
+    elif fault == 12:
+        record["study_id"] = "x" * (records.MAX_ID_CHARS + 1)
+    elif fault == 13:
+        record["background"] = "b" * (records.MAX_TEXT_CHARS + 1)
+    line = json.dumps(record).encode()
+    if fault == 14:
+        line = line.replace(b'"Clear."', b'"\\ud83d lone"')
+    if fault == 15:
+        line = line[:-1] + b', "study_id": "dup"}'
+    return line
+
+
+def _outcome(result: prediction_files.ImpressionFile) -> tuple:
+    return (result.records_read, result.impressions, result.rejections, result.model)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("reader", ["references", "predictions"])
+def test_files_read_alike_with_and_without_the_fast_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, reader: str
+) -> None:
+    rng = random.Random(seed)
+    count = rng.choice((1, 5, 40))
+    clean = seed % 2 == 0  # every other file is well formed: the quick paths must take it
+    lines = [
+        json.dumps(
+            {"study_id": f"S{i}", "findings": "F.", "impression": f"Impression {i}."}
+        ).encode()
+        if clean
+        else _random_record(rng, i)
+        for i in range(count)
+    ]
+    path = tmp_path / "file.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    read = (
+        prediction_files.read_impressions
+        if reader == "references"
+        else prediction_files.read_predictions
+    )
+    fast = _outcome(read(str(path)))
+    if clean:
+        quick = records.read_json_lines_quick(path.read_bytes(), orjson.loads)
+        assert quick is not None
+        fields = prediction_files.REFERENCE_FIELDS
+        assert prediction_files._quick_all([v for _, v in quick], fields) is not None
+    monkeypatch.setattr(prediction_files, "read_json_lines_quick", lambda data, loads: None)
+    monkeypatch.setattr(prediction_files, "_quick_all", lambda values, fields: None)
+    monkeypatch.setattr(prediction_files, "_quick", lambda value, fields, seen: None)
+    monkeypatch.setattr(  # the checked path alone: no orjson at all
+        prediction_files,
+        "iter_raw_records",
+        lambda binary, source, loads=None: records.iter_raw_records(binary, source),
+    )
+    slow = _outcome(read(str(path)))
+    assert fast == slow
+
+
+def test_quick_validation_accepts_only_what_validation_accepts() -> None:
+    values = [{"study_id": f"S{i}", "impression": f"text {i}"} for i in range(3)]
+    assert prediction_files._quick_all(values, ("impression",)) == [
+        ("S0", "text 0"),
+        ("S1", "text 1"),
+        ("S2", "text 2"),
+    ]
+    for broken in (
+        {"study_id": "S0", "impression": "dup id"},
+        {"study_id": "S9", "impression": "\ud800"},
+        {"study_id": "S9", "impression": " "},
+        {"study_id": "S9 ", "impression": "spaces around the id"},
+        {"study_id": "S9", "impression": "x", "background": 3},
+        {"study_id": "S9", "impression": "x", "subject_id": True},
+    ):
+        assert prediction_files._quick_all([*values, broken], ("impression",)) is None
+        assert prediction_files._quick(broken, ("impression",), {"S0": 1}) is None
+
+
+def test_column_aggregates_equal_summarize_on_the_rows(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    rows = []
+    for i in range(101):
+        row: dict = {"study_id": f"S{i}", "dataset": "d", "model": "m"}
+        for metric in ROUGE_TYPES:
+            value = rng.choice((0.0, 1.0, rng.random()))
+            row[metric] = {"precision": value, "recall": value, "fmeasure": value}
+        row[CLINICAL] = {"precision": 1.0, "recall": 0.5, "f1": rng.random()}
+        rows.append(row)
+    metrics = (*ROUGE_TYPES, CLINICAL)
+    expected = summarize(rows, metrics=metrics, bootstrap=50, seed=4)
+    columns = {
+        m: [r[m]["fmeasure"] if m != CLINICAL else r[m]["f1"] for r in rows] for m in metrics
+    }
+    got = summarize_group("d", "m", columns, bootstrap=50, seed=4)
+    assert summaries_to_dict([got]) == summaries_to_dict(expected)
+
+
+def _write(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+REFERENCES = [
+    {"study_id": "A", "findings": "f", "impression": "Right upper lobe opacity, possible TB."},
+    {"study_id": "B", "findings": "f", "impression": "Normal chest exam."},
+    {"study_id": "C", "findings": "f", "impression": "Small left pleural effusion."},
+    {"study_id": "D", "findings": "f", "impression": "Normal chest exam."},
+]
+PREDICTIONS = [
+    {"study_id": "A", "generated": "No acute disease."},
+    {"study_id": "B", "generated": "No acute cardiopulmonary findings."},
+    {"study_id": "C", "generated": "Small left pleural effusion."},
+    {"study_id": "D", "generated": "No acute cardiopulmonary findings."},
+]
+
+
+def test_score_writes_clinical_fields_and_summarize_agrees(tmp_path: Path, capsys) -> None:
+    refs = _write(tmp_path / "refs.jsonl", REFERENCES)
+    preds = _write(tmp_path / "preds.jsonl", PREDICTIONS)
+    out, summary = tmp_path / "scores.jsonl", tmp_path / "summary.json"
+    argv = ["score", "--references", refs, "--predictions", preds, "--output", str(out)]
+    assert main([*argv, "--summary", str(summary), "--bootstrap", "40", "--seed", "1"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["study_id"] for r in rows] == ["A", "B", "C", "D"]
+    assert set(rows[0][CLINICAL]) == set(score_command.CLINICAL_FIELDS)
+    assert rows[0][CLINICAL]["missed"] and rows[0][CLINICAL]["f1"] < 1.0  # the missed opacity
+    assert rows[1][CLINICAL]["f1"] == 1.0  # a paraphrase of a normal impression agrees
+    assert rows[1]["rougeL"]["fmeasure"] < 0.5
+    printed = capsys.readouterr().out
+    assert "Clinical F1" in printed and "Clinical P" in printed and "Clinical R" in printed
+    assert "misses a positive finding: 1 of 4" in printed
+    report = json.loads(summary.read_text())
+    metrics = (*ROUGE_TYPES, CLINICAL)
+    assert report["metrics"] == list(metrics)
+    assert report["aggregates"] == summaries_to_dict(
+        summarize(rows, metrics=metrics, bootstrap=40, seed=1)
+    )
+    clinical = report["clinical_agreement"]
+    assert clinical["reports_missing_a_positive_finding"] == 1
+    assert clinical["f1"] == pytest.approx(sum(r[CLINICAL]["f1"] for r in rows) / 4)
+    assert len(clinical["precision_ci"]) == 2
+
+
+def test_no_clinical_scores_rouge_only(tmp_path: Path, capsys) -> None:
+    refs = _write(tmp_path / "refs.jsonl", REFERENCES)
+    preds = _write(tmp_path / "preds.jsonl", PREDICTIONS)
+    out = tmp_path / "scores.jsonl"
+    argv = ["score", "--references", refs, "--predictions", preds, "--output", str(out)]
+    assert main([*argv, "--no-clinical"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(CLINICAL not in r for r in rows)
+    printed = capsys.readouterr().out
+    assert "Clinical" not in printed and "ROUGE-Lsum" in printed
+
+
+def test_non_ascii_ids_and_labels_are_written_as_utf8(tmp_path: Path, capsys) -> None:
+    refs = _write(tmp_path / "refs.jsonl", [{"study_id": "É1", "findings": "f", "impression": "x"}])
+    preds = _write(tmp_path / "preds.jsonl", [{"study_id": "É1", "generated": "x"}])
+    assert main(["score", "--references", refs, "--predictions", preds, "--model", "modèle"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["study_id"] == "É1" and rows[0]["model"] == "modèle"
