@@ -117,7 +117,8 @@ def execute(
     ``run_id`` names a folder the caller already claimed under ``out`` (demo writes its data
     there first); without it this claims a new one.
     """
-    from radimpress.scoring import format_distribution_table, format_mean_table
+    from radimpress.scoring import ROUGE_TYPES, format_distribution_table, format_mean_table
+    from radimpress.scoring.aggregate import CLINICAL
     from radimpress_workstation.console import Console
     from radimpress_workstation.run_folders import claim_run_folder, local_paths, mark_incomplete
     from radimpress_workstation.runtime import LocalRun, RunFailed, summaries
@@ -193,11 +194,13 @@ def execute(
             f"  !! the file holds {expected} records, the pipeline saw {result.input_records}"
         )
     console.line()
-    console.line("Mean ROUGE F1 per model and dataset")
-    console.line(format_mean_table(groups))
+    # runtime.summaries aggregates clinical agreement beside ROUGE: both tables show it.
+    metrics = (*ROUGE_TYPES, CLINICAL)
+    console.line("Mean ROUGE F1 per model and dataset, with clinical F1 (CheXpert positives)")
+    console.line(format_mean_table(groups, metrics))
     console.line()
-    console.line("Distribution of per-report ROUGE F1")
-    console.line(format_distribution_table(groups))
+    console.line("Distribution of per-report ROUGE F1 and clinical F1")
+    console.line(format_distribution_table(groups, metrics))
     console.line()
     console.line("Outputs")
     for name, path in result.files.items():
