@@ -3,10 +3,11 @@
 Lambda's limits: 50 MB for a zip uploaded directly, 250 MB unzipped (function + layers). We hold
 every built folder under 50 MB unzipped (functions/Makefile leaves out the boto3/botocore the
 runtime already ships); the fraction of that limit is reported per function. Each built folder is
-then imported the way Lambda would: an interpreter without site-packages, the folder first and only
-the runtime's own boto3/botocore (and their dependencies) besides, loading every handler module and
-radimpress.results (which Publish imports when it runs), so a module the Makefile left out or a
-dependency missing from requirements.txt fails here instead of in the cloud.
+then imported the way Lambda would: with the runtime's Python version (the template's Globals
+Runtime, e.g. python3.13, whose wheels the build fetched), without site-packages, the folder
+first and only the runtime's own boto3/botocore (and their dependencies) besides, loading every
+handler module and radimpress.results (which Publish imports when it runs), so a module the
+Makefile left out or a dependency missing from requirements.txt fails here instead of in the cloud.
 
     .venv/bin/python bench/lambda_package_size.py [--build-dir DIR] [--no-build]
 Writes bench/results/lambda_package_size.json; exits 1 when a function is over the limit or does
@@ -19,6 +20,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,8 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "lambda_package_size.json"
+TEMPLATE = ROOT / "template.yaml"
 LIMIT_MB = 50.0
-# What the python3.11 runtime puts on the path next to the function (functions/Makefile's
+# What the Lambda Python runtime puts on the path next to the function (functions/Makefile's
 # RUNTIME_PROVIDED), as import names.
 RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
 IMPORT_CHECK = """
@@ -72,12 +75,36 @@ def runtime_path(into: Path) -> Path:
     return into
 
 
-def import_check(folder: Path, runtime: Path) -> dict:
+def lambda_runtime() -> str:
+    """The template's Lambda runtime (Globals.Function.Runtime), e.g. ``python3.13``."""
+    import re
+
+    found = re.search(r"^\s+Runtime:\s*(python3\.\d+)\s*$", TEMPLATE.read_text(), re.M)
+    if not found:
+        raise SystemExit(f"{TEMPLATE}: no pythonX.Y Runtime found")
+    return found.group(1)
+
+
+def find_interpreter(name: str) -> str | None:
+    """A working ``pythonX.Y``: a pyenv version's binary (a shim needs pyenv's environment, which
+    the isolated import check does not pass on), else one on PATH."""
+    version = name.removeprefix("python")
+    installed = Path.home().glob(f".pyenv/versions/{version}*/bin/{name}")
+    for candidate in [*sorted(map(str, installed)), shutil.which(name)]:
+        if candidate is None:
+            continue
+        probe = subprocess.run([candidate, "-c", "pass"], capture_output=True, timeout=30, env={})
+        if probe.returncode == 0:
+            return candidate
+    return None
+
+
+def import_check(folder: Path, runtime: Path, interpreter: str) -> dict:
     """Import every handler module from ``folder`` with no site-packages, as Lambda does."""
     path = [str(folder.resolve()), str(runtime)]
     code = f"import sys; sys.path[:0] = {path!r}\n{IMPORT_CHECK}"
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", code],
+        [interpreter, "-I", "-S", "-B", "-c", code],
         capture_output=True,
         text=True,
         cwd=folder,
@@ -111,6 +138,15 @@ def main() -> int:
             env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
         )
         seconds = round(time.perf_counter() - start, 1)
+    runtime_name = lambda_runtime()
+    interpreter = find_interpreter(runtime_name)
+    if interpreter is None:
+        print(
+            f"{runtime_name} is not installed here: the built folders hold its compiled wheels, "
+            "so only it can import them",
+            file=sys.stderr,
+        )
+        return 2
     functions = {}
     scratch = tempfile.TemporaryDirectory()
     runtime = runtime_path(Path(scratch.name))
@@ -130,12 +166,7 @@ def main() -> int:
             "zipped_mb": round(zipped_mb(folder), 1),
             "fraction_of_limit": round(unzipped / LIMIT_MB, 2),
             "largest": {name: round(mb, 1) for mb, name in top},
-            "left_out": sorted(
-                name
-                for name in ("local", "commands", "cli.py")
-                if not (folder / "radimpress" / name).exists()
-            ),
-            "imports": import_check(folder, runtime),
+            "imports": import_check(folder, runtime, interpreter),
         }
     scratch.cleanup()
     over = [name for name, f in functions.items() if f["unzipped_mb"] >= LIMIT_MB]
@@ -144,6 +175,7 @@ def main() -> int:
         "benchmark": "lambda_package_size",
         "limit_mb_unzipped": LIMIT_MB,
         "build_seconds": seconds,
+        "runtime": runtime_name,
         "functions": functions,
         "over_limit": over,
         "import_failures": broken,
