@@ -1,5 +1,13 @@
 """Throughput of radimpress.scoring against rouge-score on the same pairs, in one run.
 
+Two cases. The kernel case times the ROUGE functions alone, in this process. The end-to-end
+case times whole processes as a user runs them: `radimpress score` on 20,000 reference /
+prediction pairs written as JSON Lines files against the plain rouge-score script
+(ROUGE_SCORE_SCRIPT below: read both files, score, write one JSON line per study), interpreter
+start, imports, reading and writing included; `radimpress score` is run with its default
+clinical agreement and with --no-clinical (ROUGE only, what the script computes), and every
+ROUGE number of both outputs is checked equal (==).
+
 Pairs: with ../shared/data present, every Open-i report (train + dev) scored as the pipeline scores
 it, reference impression vs the prediction of each local model: `retrieval` (fitted on the other
 split) and `lead` (first sentence of the findings). Without the data, seeded generated pairs of a
@@ -7,7 +15,8 @@ similar shape; a seeded generated set with multi-line impressions is always meas
 scorer starts cold (a fresh instance, empty caches) in every round; rounds alternate the two
 scorers, stemmer off and on, and every score is checked equal (==) before timing.
 
-    .venv/bin/python bench/scoring.py [--repeats 7] [--output bench/results/scoring.json]
+    .venv/bin/python bench/scoring.py [--repeats 7] [--e2e-repeats 5] [--e2e-pairs 20000]
+        [--output bench/results/scoring.json]
 """
 
 from __future__ import annotations
@@ -18,8 +27,11 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -147,11 +159,184 @@ def measure(pairs: list[tuple[str, str]], use_stemmer: bool, repeats: int) -> di
     }
 
 
+# The baseline of the end-to-end case: what a user writes with rouge-score (argv: references,
+# predictions, output), ten lines of code.
+ROUGE_SCORE_SCRIPT = """\
+import json, sys
+from rouge_score import rouge_scorer
+types = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+scorer = rouge_scorer.RougeScorer(types, use_stemmer=False)
+refs = {r["study_id"]: r["impression"] for r in map(json.loads, open(sys.argv[1]))}
+preds = {r["study_id"]: r["generated"] for r in map(json.loads, open(sys.argv[2]))}
+with open(sys.argv[3], "w") as out:
+    for sid, ref in refs.items():
+        s = scorer.score(ref, preds[sid])
+        out.write(json.dumps({"study_id": sid, **{k: s[k]._asdict() for k in types}}) + "\\n")
+"""
+
+
+def synthetic_files(folder: Path, count: int, seed: int = 7) -> dict:
+    """Write ``count`` Open-i-like reports (workstation/synthetic.py) and seeded predictions.
+
+    A prediction is what a mix of models would write: the reference itself (stock impressions,
+    a fifth), another study's impression (a third), the findings' leading sentences (a fifth),
+    or the reference with a sentence or a word dropped (the rest), so pairs repeat about as
+    often as they do across a hospital's normal studies, not more.
+    """
+    from radimpress_workstation.synthetic import generate_reports
+
+    reports = generate_reports(count, seed)
+    rng = random.Random(seed + 1)
+    predictions = []
+    for report in reports:
+        impression = report["impression"]
+        draw = rng.random()
+        if draw < 0.2:
+            text = impression
+        elif draw < 0.53:
+            text = rng.choice(reports)["impression"]
+        elif draw < 0.73:
+            sentences = report["findings"].split(". ")
+            text = ". ".join(sentences[: rng.randint(1, 3)]).rstrip(".") + "."
+        else:
+            words = impression.split()
+            if len(words) > 3:
+                del words[rng.randrange(len(words))]
+            text = " ".join(words)
+        predictions.append({"study_id": report["study_id"], "generated": text, "model": "mix"})
+    references = folder / "references.jsonl"
+    predicted = folder / "predictions.jsonl"
+    for path, rows in ((references, reports), (predicted, predictions)):
+        with path.open("w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
+    pairs = {(r["impression"], p["generated"]) for r, p in zip(reports, predictions, strict=True)}
+    return {
+        "references": references,
+        "predictions": predicted,
+        "pairs": count,
+        "distinct_pairs": len(pairs),
+        "distinct_texts": len({t for pair in pairs for t in pair}),
+        "bytes": references.stat().st_size + predicted.stat().st_size,
+    }
+
+
+def _process(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user + system) of one child process run to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _rouge_numbers(path: Path) -> dict[str, tuple]:
+    """study_id -> every ROUGE (precision, recall, fmeasure) of one output file."""
+    out = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            out[str(row["study_id"])] = tuple(
+                (row[m]["precision"], row[m]["recall"], row[m]["fmeasure"]) for m in ROUGE_TYPES
+            )
+    return out
+
+
+def end_to_end(pairs: int, repeats: int) -> dict:
+    """Whole processes on ``pairs`` pairs: the rouge-score script vs `radimpress score`."""
+    with tempfile.TemporaryDirectory(prefix="radimpress-bench-") as tmp:
+        folder = Path(tmp)
+        data = synthetic_files(folder, pairs)
+        script = folder / "rouge_score_script.py"
+        script.write_text(ROUGE_SCORE_SCRIPT, encoding="utf-8")
+        radimpress = Path(sys.executable).parent / "radimpress"
+        outputs = {name: folder / f"{name}.jsonl" for name in ("rouge_score", "clinical", "rouge")}
+        common = ["score", "--references", str(data["references"])]
+        common += ["--predictions", str(data["predictions"])]
+        commands = {
+            "rouge_score": [
+                sys.executable,
+                str(script),
+                str(data["references"]),
+                str(data["predictions"]),
+                str(outputs["rouge_score"]),
+            ],
+            "clinical": [str(radimpress), *common, "--output", str(outputs["clinical"])],
+            "rouge": [
+                str(radimpress),
+                *common,
+                "--no-clinical",
+                "--output",
+                str(outputs["rouge"]),
+            ],
+        }
+        # Every command once untimed (warm file cache), then every ROUGE number compared.
+        for command in commands.values():
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        expected = _rouge_numbers(outputs["rouge_score"])
+        for name in ("clinical", "rouge"):
+            if _rouge_numbers(outputs[name]) != expected:
+                raise SystemExit(f"error: radimpress score ({name}) differs from rouge-score")
+        # Rounds alternate the three processes, so each round sees the same machine state.
+        rounds = [
+            {name: _process(command) for name, command in commands.items()} for _ in range(repeats)
+        ]
+
+    def figures(name: str) -> dict:
+        walls = [r[name][0] for r in rounds]
+        cpus = [r[name][1] for r in rounds]
+        entry = {"wall_s_median": round(statistics.median(walls), 3)}
+        entry["cpu_s_median"] = round(statistics.median(cpus), 3)
+        if name != "rouge_score":
+            ratios = [r["rouge_score"][0] / r[name][0] for r in rounds]
+            cpu_ratios = [r["rouge_score"][1] / r[name][1] for r in rounds]
+            entry["speedup_wall_median"] = round(statistics.median(ratios), 2)
+            entry["speedup_wall_min"] = round(min(ratios), 2)
+            entry["speedup_cpu_median"] = round(statistics.median(cpu_ratios), 2)
+        return entry
+
+    return {
+        "description": (
+            "whole processes on JSON Lines files, interpreter start and imports included: "
+            "the 10-line rouge-score script (ROUGE_SCORE_SCRIPT in bench/scoring.py) vs "
+            "`radimpress score` with clinical agreement (its default) and with --no-clinical "
+            "(ROUGE only, as the script); every ROUGE number of both outputs equal (==)"
+        ),
+        "data": (
+            "workstation/synthetic.py reports (seed 7) and seeded predictions mixing copies, "
+            "other studies' impressions, leading findings sentences and edited references"
+        ),
+        "pairs": data["pairs"],
+        "distinct_pairs": data["distinct_pairs"],
+        "distinct_texts": data["distinct_texts"],
+        "input_bytes": data["bytes"],
+        "clock": "wall time of each child process (and its CPU time), median of alternating rounds",
+        "rounds": repeats,
+        "rouge_score_script": figures("rouge_score"),
+        "radimpress_score_clinical": figures("clinical"),
+        "radimpress_score_no_clinical": figures("rouge"),
+        "identical_rouge_numbers": True,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--e2e-repeats", type=int, default=5)
+    parser.add_argument("--e2e-pairs", type=int, default=20_000)
+    parser.add_argument(
+        "--only-e2e", action="store_true", help="the end-to-end case alone (kernel figures kept)"
+    )
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "scoring.json"))
     args = parser.parse_args(argv)
+    output = Path(args.output)
+    if args.only_e2e:
+        kept = json.loads(output.read_text(encoding="utf-8"))
+        kept["end_to_end"] = end_to_end(args.e2e_pairs, args.e2e_repeats)
+        kept["load_average_at_end"] = list(os.getloadavg())
+        output.write_text(json.dumps(kept, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(kept["end_to_end"], indent=2))
+        return 0
 
     sets: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     if (SHARED / "dev.jsonl").exists():
@@ -188,8 +373,9 @@ def main(argv: list[str] | None = None) -> int:
             key = "stemmer" if use_stemmer else "no_stemmer"
             entry[key] = measure(pairs, use_stemmer, args.repeats)
         result["pair_sets"][name] = entry
+    result["end_to_end"] = end_to_end(args.e2e_pairs, args.e2e_repeats)
+    result["load_average_at_end"] = list(os.getloadavg())
 
-    output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
