@@ -46,7 +46,7 @@ _PER_JOB_HYPERPARAMETERS = ("sagemaker_job_name", "sagemaker_region")
 _PLACEHOLDER_BUCKET = "radimpress-resolver-placeholder"
 JSON = "application/json"
 # Request/response contract per hosting container (the spec's ``inference.payload``).
-PAYLOADS = {
+PAYLOADS: dict[str, dict[str, str | None]] = {
     # Hugging Face inference toolkit + JumpStart text2text inference.py (1.x)
     "huggingface": {
         "container": "huggingface-inference-toolkit",
@@ -84,7 +84,7 @@ def use_local_metadata(directory: str | Path) -> None:
 
 def capture_training_request(estimator: Any, train_uri: str, job_name: str) -> dict[str, Any]:
     """Run ``estimator.fit`` and return the CreateTrainingJob request without sending it."""
-    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
 
     captured: dict[str, Any] = {}
     events = estimator.sagemaker_session.sagemaker_client.meta.events
@@ -94,7 +94,7 @@ def capture_training_request(estimator: Any, train_uri: str, job_name: str) -> d
 
     def short_circuit(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         arn = f"arn:aws:sagemaker:us-east-1:000000000000:training-job/{job_name}"
-        return AWSResponse("https://sagemaker", 200, {}, None), {"TrainingJobArn": arn}
+        return AWSResponse("https://sagemaker", 200, HTTPHeaders(), None), {"TrainingJobArn": arn}
 
     events.register_first("before-parameter-build.sagemaker.CreateTrainingJob", capture)
     events.register_first("before-call.sagemaker.CreateTrainingJob", short_circuit)
@@ -110,7 +110,7 @@ def capture_training_request(estimator: Any, train_uri: str, job_name: str) -> d
 
 def capture_model_request(model: Any, instance_type: str) -> dict[str, Any]:
     """Run ``JumpStartModel.create`` and return the CreateModel request without sending it."""
-    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
 
     captured: dict[str, Any] = {}
     events = model.sagemaker_session.sagemaker_client.meta.events
@@ -120,7 +120,7 @@ def capture_model_request(model: Any, instance_type: str) -> dict[str, Any]:
 
     def short_circuit(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         arn = "arn:aws:sagemaker:us-east-1:000000000000:model/radimpress-resolver-probe"
-        return AWSResponse("https://sagemaker", 200, {}, None), {"ModelArn": arn}
+        return AWSResponse("https://sagemaker", 200, HTTPHeaders(), None), {"ModelArn": arn}
 
     events.register_first("before-parameter-build.sagemaker.CreateModel", capture)
     events.register_first("before-call.sagemaker.CreateModel", short_circuit)
