@@ -15,7 +15,7 @@ import codecs
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from itertools import chain, compress, count
@@ -137,7 +137,7 @@ class _Hostile:
         self.reason, self.field = reason, field
 
 
-class _DuplicateKeys(dict):  # type: ignore[type-arg]
+class _DuplicateKeys(dict[str, Any]):
     """A JSON object that names a field more than once (json keeps the last value silently)."""
 
     duplicates: tuple[str, ...] = ()
@@ -665,10 +665,10 @@ def validate_record(
         ("impression", purpose is Purpose.TRAIN),
         ("background", False),
     ):
-        text, problem = _check_text(value, name, required)
-        if problem:
-            return Rejection(position, problem, study_id=study_id, field=name)
-        texts[name] = text
+        checked, text_problem = _check_text(value, name, required)
+        if text_problem:
+            return Rejection(position, text_problem, study_id=study_id, field=name)
+        texts[name] = checked
     seen_ids[study_id] = position
     return Report(
         study_id=study_id,
@@ -710,18 +710,3 @@ def validate_file(path: str | Path, purpose: Purpose) -> ValidationSummary:
     except OSError as err:
         raise UnreadableFile(str(path), f"cannot open ({err.strerror})") from None
     return summary
-
-
-def split_outcomes(outcomes: Iterable[Report | Rejection]) -> tuple[list[Report], list[Rejection]]:
-    """Separate an outcome stream into accepted reports and rejections (for small files)."""
-    reports: list[Report] = []
-    rejections: list[Rejection] = []
-    for outcome in outcomes:
-        (reports if isinstance(outcome, Report) else rejections).append(outcome)
-    return reports, rejections
-
-
-def load_reports(path: str | Path, purpose: Purpose) -> tuple[list[Report], list[Rejection]]:
-    """Read a file into memory: for the CLI and local models, never for the Lambdas."""
-    with open(path, "rb") as handle:
-        return split_outcomes(read_reports(handle, purpose, str(path)))

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import re
 
-from radimpress.records import Purpose, Rejection, Report, load_reports
+from radimpress.records import Purpose, Rejection, Report, read_reports
 from radimpress_workstation.synthetic import NORMAL_IMPRESSIONS, generate_reports, write_demo_files
+
+
+def load_reports(path, purpose) -> tuple[list[Report], list[Rejection]]:
+    """The whole file in memory (test files are small), accepted reports and rejections apart."""
+    with open(path, "rb") as handle:
+        outcomes = list(read_reports(handle, purpose, str(path)))
+    return (
+        [o for o in outcomes if isinstance(o, Report)],
+        [o for o in outcomes if isinstance(o, Rejection)],
+    )
 
 
 def test_same_seed_same_reports_other_seed_other_reports():

@@ -330,7 +330,7 @@ def format_distribution_table(
                     s.model,
                     METRIC_LABELS.get(metric, metric),
                     str(stats["count"]),
-                    *(_number(stats[name], digits) for name in STAT_NAMES[1:]),  # type: ignore[arg-type]
+                    *(_number(stats[name], digits) for name in STAT_NAMES[1:]),
                 ]
             )
     return _table(header, body, numeric_from=3)
