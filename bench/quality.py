@@ -8,8 +8,13 @@ MIMIC's `___`, and the reverse), 5-fold cross-validation on train.jsonl alone (t
 settings are chosen on) for every trained model, a learning curve (CV score when each fold trains
 on a quarter, half, three quarters or all of its training part), and paired bootstrap intervals
 (1,000 resamples of reports, seed 0) of each model's per-report ROUGE minus `restate`'s, on dev and
-on the CV predictions. Everything is written to a temporary folder, never into the repository.
-Skips with a message when the shared data is absent.
+on the CV predictions. Beside ROUGE, clinical agreement (`radimpress.clinical`, docs/clinical.md):
+per model on dev and in 5-fold CV, the mean positive-observation precision/recall/F1 of generated
+against reference impressions (uncertain counted as positive; each reference labelled once), the
+share of reports whose generation misses a positive finding of the reference, and the paired
+bootstrap interval of clinical F1 minus `restate`'s (the same resamples as ROUGE's). Everything is
+written to a temporary folder, never into the repository. Skips with a message when the shared
+data is absent.
 
     .venv/bin/python bench/quality.py [--output bench/results/quality.json]
 """
@@ -32,15 +37,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 sys.path.insert(0, str(ROOT))
 
+from radimpress.clinical.agreement import ClinicalAgreement, agreement_from_labels  # noqa: E402
+from radimpress.clinical.labeler import label_text  # noqa: E402
 from radimpress.scoring import ROUGE_TYPES, RougeScorer  # noqa: E402
 from radimpress.scoring.aggregate import bootstrap_mean_ci  # noqa: E402
 from radimpress_training.models import DEFAULT_MODEL, available_models  # noqa: E402
-from radimpress_workstation.commands.evaluate import evaluate  # noqa: E402
+from radimpress_workstation.commands.evaluate import evaluate, read_file  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "openi"
 CONSTANT = "No acute cardiopulmonary abnormality."
 BASELINE = "restate"  # the model every other one is compared with, report by report
-CV_MODELS = ("consensus", "restate", "retrieval", "select")
+CV_MODELS = ("consensus", "restate", "retrieval", "select")  # also checked for placeholders
+DIFFERENCE_METRICS = ("rouge1", "rouge2", "rougeL", "clinical_f1")
 CURVE_MODELS = ("restate", "select")
 CURVE_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 # Published figures (ROUGE F1 means, R1/R2/RL/RLsum), quoted for comparison, not measured here.
@@ -53,13 +61,59 @@ REFERENCE = {
     ],
     "FLAN-T5 XL pre-trained (AWS blog, Indiana dev2)": [0.1583, 0.0599, 0.1391, 0.1393],
 }
+REFERENCE_CLINICAL = (
+    "none: the blog publishes ROUGE only and its generations are not available, so no clinical "
+    "agreement can be computed for the FLAN-T5 rows (FLAN-T5 is not run here)"
+)
+Labels = dict[str, str]
+PerReport = dict[str, dict[str, float]]
 
 
-def _constant(test: Path) -> dict[str, float]:
+def reference_labels(test: Path) -> dict[str, Labels]:
+    """study_id -> labels of the reference impression, each labelled once, read as evaluate
+    reads the file (so the references are the ones ROUGE scored)."""
+    reports, _ = read_file(str(test))
+    return {str(r.study_id): label_text(r.impression or "") for r in reports}
+
+
+def clinical_per_report(
+    generated: dict[str, str], references: dict[str, Labels]
+) -> dict[str, ClinicalAgreement]:
+    """study_id -> clinical agreement of each generated impression with its labelled reference."""
+    return {
+        study: agreement_from_labels(references[study], label_text(text))
+        for study, text in generated.items()
+    }
+
+
+def clinical_means(agreements: list[ClinicalAgreement]) -> dict[str, Any]:
+    """Mean clinical precision/recall/F1 over reports, and the share (and count) of reports
+    whose generation misses at least one positive observation of the reference ("No Finding"
+    included, as the pipeline's ``missed_reports`` counts)."""
+    missed = sum(1 for a in agreements if a.missed)
+    return {
+        "precision": statistics.fmean(a.precision for a in agreements),
+        "recall": statistics.fmean(a.recall for a in agreements),
+        "f1": statistics.fmean(a.f1 for a in agreements),
+        "missed_positive_share": missed / len(agreements),
+        "missed_positive_reports": missed,
+        "reports": len(agreements),
+    }
+
+
+def _with_clinical(rouge: PerReport, clinical: dict[str, ClinicalAgreement]) -> PerReport:
+    """Per-report ROUGE rows with the report's clinical F1 added (key ``clinical_f1``)."""
+    return {study: {**rouge[study], "clinical_f1": clinical[study].f1} for study in rouge}
+
+
+def _constant(test: Path) -> tuple[dict[str, float], PerReport, dict[str, str]]:
+    """Mean ROUGE F1 of the constant impression, its per-report scores and generations."""
     scorer = RougeScorer()
     rows = [json.loads(line) for line in test.read_text(encoding="utf-8").splitlines()]
-    scores = [scorer.score(r["impression"], CONSTANT) for r in rows]
-    return {m: statistics.fmean(s[m].fmeasure for s in scores) for m in ROUGE_TYPES}
+    scores = {str(r["study_id"]): scorer.score(r["impression"], CONSTANT) for r in rows}
+    means = {m: statistics.fmean(s[m].fmeasure for s in scores.values()) for m in ROUGE_TYPES}
+    per_report = {i: {m: s[m].fmeasure for m in ROUGE_TYPES} for i, s in scores.items()}
+    return means, per_report, dict.fromkeys(scores, CONSTANT)
 
 
 def _rewrite(source: Path, target: Path) -> Path:
@@ -67,7 +121,7 @@ def _rewrite(source: Path, target: Path) -> Path:
     return target
 
 
-def _per_report(folder: Path) -> dict[str, dict[str, float]]:
+def _per_report(folder: Path) -> PerReport:
     """study_id -> ROUGE F1 per type, from an evaluate output folder's scores.jsonl."""
     out = {}
     with (folder / "scores.jsonl").open(encoding="utf-8") as handle:
@@ -77,17 +131,25 @@ def _per_report(folder: Path) -> dict[str, dict[str, float]]:
     return out
 
 
+def _generated(folder: Path) -> dict[str, str]:
+    """study_id -> generated impression, from an evaluate output folder's predictions.jsonl."""
+    with (folder / "predictions.jsonl").open(encoding="utf-8") as handle:
+        return {str(row["study_id"]): row["generated"] for row in map(json.loads, handle)}
+
+
 def _cross_validation(
     model: str, train: Path, tmp: Path, folds: int = 5, fraction: float = 1.0
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Mean ROUGE F1 over ``folds`` folds of the training file (fixed shuffle, seed 0), and the
-    per-report scores of the held-out predictions. ``fraction``: share of each fold's training
-    part used (its first reports in the shuffled order), for the learning curve."""
+) -> tuple[dict[str, float], PerReport, dict[str, str]]:
+    """Mean ROUGE F1 over ``folds`` folds of the training file (fixed shuffle, seed 0), the
+    per-report scores of the held-out predictions and their generated impressions. ``fraction``:
+    share of each fold's training part used (its first reports in the shuffled order), for the
+    learning curve."""
     lines = train.read_text(encoding="utf-8").splitlines()
     order = list(range(len(lines)))
     random.Random(0).shuffle(order)
     sums: dict[str, float] = dict.fromkeys(ROUGE_TYPES, 0.0)
-    per_report: dict[str, dict[str, float]] = {}
+    per_report: PerReport = {}
+    generated: dict[str, str] = {}
     for fold in range(folds):
         held = set(order[fold::folds])
         kept = [i for i in order if i not in held]
@@ -98,22 +160,92 @@ def _cross_validation(
         output = tmp / f"cv-{model}-{fold}"
         summary = evaluate(str(fold_train), str(fold_test), output, model)
         per_report.update(_per_report(output))
+        generated.update(_generated(output))
         for name in ROUGE_TYPES:
             sums[name] += summary["rouge_f1_mean"][name] / folds
-    return sums, per_report
+    return sums, per_report, generated
 
 
-def _difference(
-    ours: dict[str, dict[str, float]], baseline: dict[str, dict[str, float]]
-) -> dict[str, dict[str, float]]:
-    """Mean per-report difference to the baseline and its paired bootstrap 95% interval."""
+def _difference(ours: PerReport, baseline: PerReport) -> dict[str, dict[str, float]]:
+    """Mean per-report difference to the baseline and its paired bootstrap 95% interval, per
+    metric (ROUGE F1s and clinical F1); every metric uses the same resamples of reports."""
     ids = sorted(ours)
     out = {}
-    for metric in ("rouge1", "rouge2", "rougeL"):
+    for metric in DIFFERENCE_METRICS:
         deltas = [ours[i][metric] - baseline[i][metric] for i in ids]
         low, high = bootstrap_mean_ci(deltas, resamples=1000, seed=0)
         out[metric] = {"mean": statistics.fmean(deltas), "ci95_low": low, "ci95_high": high}
     return out
+
+
+def clinical_table(
+    dev_rouge1: dict[str, float],
+    clinical: dict[tuple[str, str], dict[str, Any]],
+    differences: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """One row per system: dev ROUGE-1, clinical means on dev and in CV, clinical F1 minus the
+    baseline's with its interval; the published FLAN-T5 rows with ROUGE only."""
+    minus = {
+        (d["system"], "dev" if d["setting"] == "openi dev" else "cv"): d["clinical_f1"]
+        for d in differences
+    }
+    out: list[dict[str, Any]] = [
+        {"system": name, "dev_rouge1": figures[0], "clinical": None, "note": REFERENCE_CLINICAL}
+        for name, figures in REFERENCE.items()
+    ]
+    for system in sorted({system for system, _ in clinical}):
+        out.append(
+            {
+                "system": system,
+                "dev_rouge1": dev_rouge1[system],
+                "clinical": {
+                    split: {
+                        **clinical[system, split],
+                        f"f1_minus_{BASELINE}": minus.get((system, split)),
+                    }
+                    for split in ("dev", "cv")
+                    if (system, split) in clinical
+                },
+            }
+        )
+    return out
+
+
+def format_clinical_table(table: list[dict[str, Any]]) -> str:
+    """The clinical table as text (dev R1 beside clinical P/R/F1, missed share, F1 - baseline)."""
+
+    def interval(item: dict[str, float] | None) -> str:
+        if item is None:
+            return "baseline"
+        return f"{item['mean']:+.3f} [{item['ci95_low']:+.3f}, {item['ci95_high']:+.3f}]"
+
+    width = max(len(row["system"]) for row in table)
+    head = (
+        f"{'system':<{width}} {'dev R1':>7} {'dev P':>6} {'dev R':>6} {'dev F1':>6} {'missed':>6}"
+        f" {'dev F1 - ' + BASELINE:>26} {'CV F1':>6} {'missed':>6} {'CV F1 - ' + BASELINE:>26}"
+    )
+    lines = ["clinical agreement (positive CheXpert observations, uncertain = positive)", head]
+    for row in table:
+        name = f"{row['system']:<{width}}"
+        if row["clinical"] is None:
+            lines.append(
+                f"{name} {row['dev_rouge1']:7.4f}  published ROUGE only: no clinical figures"
+            )
+            continue
+        cells = [f"{name} {row['dev_rouge1']:7.4f}"]
+        dev, cv = row["clinical"].get("dev"), row["clinical"].get("cv")
+        key = f"f1_minus_{BASELINE}"
+        cells.append(
+            f"{dev['precision']:6.3f} {dev['recall']:6.3f} {dev['f1']:6.3f}"
+            f" {dev['missed_positive_share']:6.3f} {interval(dev[key]):>26}"
+        )
+        cells.append(
+            f"{cv['f1']:6.3f} {cv['missed_positive_share']:6.3f} {interval(cv[key]):>26}"
+            if cv
+            else f"{'-':>6} {'-':>6} {'-':>26}"
+        )
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -130,17 +262,33 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         started = time.perf_counter()
-        dev_scores: dict[str, dict[str, dict[str, float]]] = {}
+        dev_refs, train_refs = reference_labels(dev), reference_labels(train)
+        dev_scores: dict[str, PerReport] = {}
+        clinical: dict[tuple[str, str], dict[str, Any]] = {}  # (system, "dev" | "cv") -> means
         for model in available_models():
             summary = evaluate(str(train), str(dev), tmp_path / model, model)
-            dev_scores[model] = _per_report(tmp_path / model)
-            rows.append({"system": model, "setting": "openi train -> openi dev", **summary})
+            agreements = clinical_per_report(_generated(tmp_path / model), dev_refs)
+            dev_scores[model] = _with_clinical(_per_report(tmp_path / model), agreements)
+            clinical[model, "dev"] = clinical_means(list(agreements.values()))
+            rows.append(
+                {
+                    "system": model,
+                    "setting": "openi train -> openi dev",
+                    **summary,
+                    "clinical": clinical[model, "dev"],
+                }
+            )
+        means, per_report, generated = _constant(dev)
+        agreements = clinical_per_report(generated, dev_refs)
+        dev_scores["constant"] = _with_clinical(per_report, agreements)
+        clinical["constant", "dev"] = clinical_means(list(agreements.values()))
         rows.append(
             {
                 "system": "constant",
                 "setting": f"always {CONSTANT!r}",
-                "test_reports": sum(1 for _ in dev.open(encoding="utf-8")),
-                "rouge_f1_mean": _constant(dev),
+                "test_reports": len(per_report),
+                "rouge_f1_mean": means,
+                "clinical": clinical["constant", "dev"],
             }
         )
         dev_mimic = _rewrite(dev, tmp_path / "dev_mimic.jsonl")
@@ -152,20 +300,38 @@ def main() -> int:
             ):
                 summary = evaluate(str(tr), str(te), tmp_path / f"{model}-x", model)
                 rows.append({"system": model, "setting": setting, **summary})
-        cv_scores: dict[str, dict[str, dict[str, float]]] = {}
-        for model in sorted({DEFAULT_MODEL, *CV_MODELS}):
-            means, cv_scores[model] = _cross_validation(model, train, tmp_path)
+        cv_scores: dict[str, PerReport] = {}
+        for model in available_models():
+            means, per_report, generated = _cross_validation(model, train, tmp_path)
+            agreements = clinical_per_report(generated, train_refs)
+            cv_scores[model] = _with_clinical(per_report, agreements)
+            clinical[model, "cv"] = clinical_means(list(agreements.values()))
             rows.append(
                 {
                     "system": model,
                     "setting": "5-fold cross-validation on openi train (seed 0)",
                     "rouge_f1_mean": means,
+                    "clinical": clinical[model, "cv"],
                 }
             )
+        # Nothing is trained for the constant, so its CV predictions are every train report's.
+        means, per_report, generated = _constant(train)
+        agreements = clinical_per_report(generated, train_refs)
+        cv_scores["constant"] = _with_clinical(per_report, agreements)
+        clinical["constant", "cv"] = clinical_means(list(agreements.values()))
+        rows.append(
+            {
+                "system": "constant",
+                "setting": f"always {CONSTANT!r} on every openi train report (its 5-fold CV)",
+                "test_reports": len(per_report),
+                "rouge_f1_mean": means,
+                "clinical": clinical["constant", "cv"],
+            }
+        )
         curve = []
         for model in CURVE_MODELS:
             for fraction in CURVE_FRACTIONS:
-                means, _ = _cross_validation(model, train, tmp_path, fraction=fraction)
+                means, _, _ = _cross_validation(model, train, tmp_path, fraction=fraction)
                 size = round(len(train.read_text(encoding="utf-8").splitlines()) * 0.8 * fraction)
                 curve.append({"system": model, "train_reports": size, "rouge_f1_mean": means})
                 print(f"learning curve {model:<8} {size:>5} reports: R1 {means['rouge1']:.4f}")
@@ -203,17 +369,35 @@ def main() -> int:
             + f"  {row['setting']}{seconds}"
         )
     for item in differences:
-        r1 = item["rouge1"]
+        r1, cf1 = item["rouge1"], item["clinical_f1"]
         print(
             f"{item['system']} - {BASELINE} on {item['setting']}: R1 {r1['mean']:+.4f}"
-            f" (95% CI {r1['ci95_low']:+.4f} .. {r1['ci95_high']:+.4f})"
+            f" (95% CI {r1['ci95_low']:+.4f} .. {r1['ci95_high']:+.4f}),"
+            f" clinical F1 {cf1['mean']:+.4f} (95% CI {cf1['ci95_low']:+.4f} .. "
+            f"{cf1['ci95_high']:+.4f})"
         )
+    dev_rouge1 = {
+        system: statistics.fmean(r["rouge1"] for r in scores.values())
+        for system, scores in dev_scores.items()
+    }
+    table = clinical_table(dev_rouge1, clinical, differences)
+    print()
+    print(format_clinical_table(table))
     result = {
         "benchmark": "quality",
         "data": "../shared/data/openi train.jsonl (1,084) -> dev.jsonl (300)",
         "metric": "ROUGE F1 mean, no stemming (radimpress.scoring == rouge-score 0.1.2)",
         "default_model": DEFAULT_MODEL,
         "reference": REFERENCE,
+        "reference_clinical": REFERENCE_CLINICAL,
+        "clinical_metric": "radimpress.clinical (docs/clinical.md): mean per-report precision, "
+        "recall and F1 of the positive CheXpert observations (uncertain counted as positive, "
+        "No Finding included) of the generated impression against the reference impression, "
+        "each reference labelled once; missed_positive_share: reports whose generation lacks a "
+        "positive observation of the reference (No Finding included, as the pipeline's "
+        "missed_reports counts). On dev and in 5-fold CV (held-out predictions) for every local "
+        "model and the constant; not for the placeholder-robustness rows",
+        "clinical_table": table,
         "rows": rows,
         "learning_curve": {
             "setting": "5-fold CV on openi train (seed 0); each fold trains on the first "
@@ -222,7 +406,8 @@ def main() -> int:
         },
         "difference_to_baseline": {
             "baseline": BASELINE,
-            "method": "per-report F1 difference, paired percentile bootstrap (1,000, seed 0)",
+            "method": "per-report F1 difference (ROUGE and clinical), paired percentile "
+            "bootstrap (1,000, seed 0; every metric drawn on the same resamples of reports)",
             "rows": differences,
         },
         "elapsed_seconds": round(elapsed, 2),
