@@ -299,7 +299,7 @@ def test_a_2x_body_on_the_1x_container_fails_the_line(backend, s3, spec):
 def test_a_1x_body_on_tgi_fails_the_line_with_422():
     server = jc.TgiServer.__new__(jc.TgiServer)
     server.limit = 1 << 20
-    with pytest.raises(jc.JobFailed, match="422"):
+    with pytest.raises(jc.ContainerError, match="422"):
         server.decode({"text_inputs": PROMPT, "max_length": 10})
     assert server.decode({"inputs": PROMPT, "parameters": {"max_new_tokens": 5}}) == (PROMPT, 5)
 

@@ -21,7 +21,7 @@ from radimpress.steps.start_transform import write_transform_input
 from radimpress_training.models import base
 from radimpress_workstation.cli import main
 from radimpress_workstation.job_backend.backend import LocalJobBackend
-from radimpress_workstation.job_backend.job_record import JobFailed
+from radimpress_workstation.job_backend.job_record import ContainerError
 from radimpress_workstation.job_backend.local_container import LocalServingModel
 
 # Training impressions in one convention; test findings in another.
@@ -118,9 +118,9 @@ def test_local_serving_model_answers_each_line_in_its_convention() -> None:
         "Cardiomegaly since ___.",  # no convention given: the training impressions' one
         "Cardiomegaly since ___.",
     ]
-    with pytest.raises(JobFailed, match=field):
+    with pytest.raises(ContainerError, match=field):
         serving.decode({"text_inputs": query, field: "####"})
-    with pytest.raises(JobFailed, match=field):
+    with pytest.raises(ContainerError, match=field):
         serving.decode({"text_inputs": query, field: ["XXXX"]})
 
 

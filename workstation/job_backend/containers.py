@@ -31,7 +31,7 @@ class ServingModel(Protocol):
     def decode(self, payload: Any) -> Any:
         """One request body (the JSON value after InputFilter) -> the model's input.
 
-        Raises ``JobFailed`` saying what is wrong with the body (never quoting it).
+        Raises ``ContainerError`` saying what is wrong with the body (never quoting it).
         """
 
     def predict(self, inputs: list[Any]) -> list[Any]:

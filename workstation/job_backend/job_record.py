@@ -1,6 +1,6 @@
 """One job as the backend keeps it (request, status, times, stop flag), and how a job ends early.
 
-``describe_*`` responses are built from a ``Job``; the work running a job raises ``JobFailed``
+``describe_*`` responses are built from a ``Job``; the work running a job raises ``ContainerError``
 (its message becomes the FailureReason) or, once a stop was asked for, ``JobStopped``.
 """
 
@@ -17,7 +17,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class JobFailed(Exception):
+class ContainerError(Exception):
     """A job failed for a reason that is safe to show (names, positions, never report text)."""
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from radimpress_workstation.job_backend.job_record import JobFailed
+from radimpress_workstation.job_backend.job_record import ContainerError
 
 _PATH_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[((?:'[^']*'\s*,?\s*)+)\]")
 
@@ -38,11 +38,11 @@ def compile_json_path(expression: str) -> Callable[[Any], Any]:
     def apply(value: Any) -> Any:
         for names in steps:
             if not isinstance(value, dict):
-                raise JobFailed(f"JSONPath {expression!r} needs a JSON object")
+                raise ContainerError(f"JSONPath {expression!r} needs a JSON object")
             missing = [n for n in names if n not in value]
             if len(names) == 1:
                 if missing:
-                    raise JobFailed(f"JSONPath {expression!r}: field {names[0]!r} is missing")
+                    raise ContainerError(f"JSONPath {expression!r}: field {names[0]!r} is missing")
                 value = value[names[0]]
             else:
                 value = {n: value[n] for n in names if n in value}

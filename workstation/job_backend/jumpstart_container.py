@@ -49,7 +49,7 @@ import botocore.exceptions
 
 from radimpress_workstation.job_backend.api_checks import REGION, validation_error
 from radimpress_workstation.job_backend.containers import Container
-from radimpress_workstation.job_backend.job_record import JobFailed
+from radimpress_workstation.job_backend.job_record import ContainerError
 
 DLC_ACCOUNT = "763104351884"  # the AWS Deep Learning Containers registry JumpStart images live in
 METADATA_ENV = "AWS_JUMPSTART_SPECS_LOCAL_ROOT_DIR_OVERRIDE"
@@ -94,11 +94,11 @@ _FINDINGS = re.compile(r"findings:\s*(?P<findings>.*?)\s*(?:impression:\s*)?$", 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-class AlgorithmError(JobFailed):
+class AlgorithmError(ContainerError):
     """The training container's script failed (SageMaker's FailureReason says AlgorithmError)."""
 
 
-class ClientError(JobFailed):
+class ClientError(ContainerError):
     """The job's input or model was unusable (SageMaker's FailureReason says ClientError)."""
 
 

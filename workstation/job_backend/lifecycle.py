@@ -1,8 +1,8 @@
 """How a job moves through its states: InProgress -> Completed / Failed, or Stopping -> Stopped.
 
 Jobs run on a small thread pool, so the state machine's Wait/JobStatus loop really polls. What a
-job's work raises decides how it ends: ``JobFailed`` and S3 errors give a FailureReason naming the
-job, file, line and field; any other exception is a model bug, named with its type and place
+job's work raises decides how it ends: ``ContainerError`` and S3 errors give a FailureReason naming
+the job, file, line and field; any other exception is a model bug, named with its type and place
 (``AlgorithmError``), never its arguments. A stop asked for while the job runs ends it at its next
 step.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from radimpress_workstation.job_backend.api_checks import arn, check_job_name, client_error
-from radimpress_workstation.job_backend.job_record import Job, JobFailed, JobStopped, now
+from radimpress_workstation.job_backend.job_record import ContainerError, Job, JobStopped, now
 
 MAX_FAILURE_REASON = 1024  # SageMaker's limit on FailureReason
 
@@ -104,7 +104,7 @@ class JobLifecycle:
             job.check_stop()
         except JobStopped:
             self._finish(job, "Stopped", None)
-        except JobFailed as err:
+        except ContainerError as err:
             self._finish(job, "Failed", f"{type(err).__name__}: {err}")
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "ClientError")

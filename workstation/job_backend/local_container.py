@@ -21,7 +21,7 @@ from radimpress.spec import LOCAL_IMAGE_PREFIX
 from radimpress.storage import json_objects
 from radimpress_workstation.job_backend.api_checks import validation_error
 from radimpress_workstation.job_backend.containers import Container
-from radimpress_workstation.job_backend.job_record import JobFailed
+from radimpress_workstation.job_backend.job_record import ContainerError
 
 _DEFAULT_TEMPLATE = {"prompt": "{prompt}", "completion": "{completion}"}
 
@@ -67,7 +67,7 @@ class LocalModelContainer(Container):
             return LocalServingModel(get_model_class(self.model_name)())
         model = load_model(model_dir)
         if model.name != self.model_name:
-            raise JobFailed(
+            raise ContainerError(
                 f"the model artifact holds a {model.name!r} model but the image runs "
                 f"{self.model_name!r}"
             )
@@ -92,9 +92,9 @@ class LocalServingModel:
                 isinstance(convention, str) and convention in known_values
             ):
                 known = ", ".join(repr(c) for c in sorted(known_values))
-                raise JobFailed(f"'{PLACEHOLDER_CONVENTION_FIELD}' must be one of {known}")
+                raise ContainerError(f"'{PLACEHOLDER_CONVENTION_FIELD}' must be one of {known}")
             return payload["text_inputs"], convention
-        raise JobFailed("model input must be a string or an object with 'text_inputs'")
+        raise ContainerError("model input must be a string or an object with 'text_inputs'")
 
     def predict(self, inputs: list[Any]) -> list[Any]:
         """One model call per convention in the batch (most batches hold one), answers in order."""
@@ -111,7 +111,7 @@ class LocalServingModel:
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as handle:
-        yield from json_objects(handle, path.name, JobFailed)
+        yield from json_objects(handle, path.name, ContainerError)
 
 
 def _render(template: str, record: Mapping[str, Any], where: str) -> str:
@@ -119,10 +119,11 @@ def _render(template: str, record: Mapping[str, Any], where: str) -> str:
         return template.format_map(record)
     except KeyError as err:
         missing = err.args[0]
-        raise JobFailed(f"{where}: field {missing!r} named by template.json is missing") from None
+        message = f"{where}: field {missing!r} named by template.json is missing"
+        raise ContainerError(message) from None
     except (IndexError, ValueError) as err:
         problem = type(err).__name__
-        raise JobFailed(f"{where}: template.json cannot be applied ({problem})") from None
+        raise ContainerError(f"{where}: template.json cannot be applied ({problem})") from None
 
 
 def run_local_training(model_name: str, env: Mapping[str, str]) -> None:
@@ -140,17 +141,17 @@ def run_local_training(model_name: str, env: Mapping[str, str]) -> None:
     if model_class.needs_training:
         channel = Path(env.get("SM_CHANNEL_TRAINING", ""))
         if not channel.is_dir():
-            raise JobFailed(f"model {model_name!r} needs a 'training' channel")
+            raise ContainerError(f"model {model_name!r} needs a 'training' channel")
         template = dict(_DEFAULT_TEMPLATE)
         template_file = channel / "template.json"
         if template_file.exists():
             try:
                 template.update(json.loads(template_file.read_text(encoding="utf-8")))
             except json.JSONDecodeError:
-                raise JobFailed("template.json is not valid JSON") from None
+                raise ContainerError("template.json is not valid JSON") from None
         files = sorted(channel.rglob("*.jsonl"))
         if not files:
-            raise JobFailed("the training channel holds no *.jsonl file")
+            raise ContainerError("the training channel holds no *.jsonl file")
         for path in files:
             for number, record in _iter_jsonl(path):
                 where = f"{path.name} line {number}"
@@ -161,6 +162,6 @@ def run_local_training(model_name: str, env: Mapping[str, str]) -> None:
                     )
                 )
         if not pairs:
-            raise JobFailed("the training channel holds no records")
+            raise ContainerError("the training channel holds no records")
     model = model_class().fit(pairs)
     model.save(env["SM_MODEL_DIR"])

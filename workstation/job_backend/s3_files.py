@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from radimpress_workstation.job_backend.api_checks import split_s3_uri
-from radimpress_workstation.job_backend.job_record import JobFailed
+from radimpress_workstation.job_backend.job_record import ContainerError
 
 
 def download_prefix(s3: Any, uri: str, target: Path, where: str) -> list[Path]:
@@ -29,5 +29,5 @@ def download_prefix(s3: Any, uri: str, target: Path, where: str) -> list[Path]:
             s3.download_file(bucket, key, str(local))
             files.append(local)
     if not files:
-        raise JobFailed(f"{where}: no object under {uri}")
+        raise ContainerError(f"{where}: no object under {uri}")
     return files

@@ -17,7 +17,7 @@ from typing import Any
 
 from radimpress_workstation.job_backend.api_checks import split_s3_uri
 from radimpress_workstation.job_backend.containers import Container
-from radimpress_workstation.job_backend.job_record import Job, JobFailed
+from radimpress_workstation.job_backend.job_record import ContainerError, Job
 from radimpress_workstation.job_backend.s3_files import download_prefix
 
 
@@ -55,7 +55,7 @@ def run_training_job(job: Job, container: Container, s3: Any) -> None:
         container.train(env)
         job.check_stop()
         if not any(model_dir.iterdir()):
-            raise JobFailed("the model wrote nothing to SM_MODEL_DIR")
+            raise ContainerError("the model wrote nothing to SM_MODEL_DIR")
         job.artifact = _upload_model(job, model_dir, root, s3)
 
 

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from radimpress_workstation.job_backend.api_checks import split_s3_uri
 from radimpress_workstation.job_backend.containers import Container, ServingModel
-from radimpress_workstation.job_backend.job_record import Job, JobFailed
+from radimpress_workstation.job_backend.job_record import ContainerError, Job
 from radimpress_workstation.job_backend.s3_files import download_prefix
 
 Filter = Callable[[Any], Any]
@@ -86,14 +86,14 @@ def _model_dir(primary_container: Mapping[str, Any], root: Path, s3: Any) -> Pat
     try:
         s3.download_file(bucket, key, str(archive))
     except ClientError:
-        raise JobFailed(f"cannot read the model artifact {url}") from None
+        raise ContainerError(f"cannot read the model artifact {url}") from None
     model_dir = root / "model"
     model_dir.mkdir()
     try:
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(model_dir, filter="data")
     except (tarfile.TarError, OSError):
-        raise JobFailed(f"the model artifact {url} is not a readable model.tar.gz") from None
+        raise ContainerError(f"the model artifact {url} is not a readable model.tar.gz") from None
     return model_dir
 
 
@@ -131,11 +131,11 @@ def _parse_line(
     try:
         record = json.loads(line)
     except ValueError:  # invalid JSON, or an integer too long for Python to read
-        raise JobFailed(f"{where}: not valid JSON") from None
+        raise ContainerError(f"{where}: not valid JSON") from None
     try:
         return number, record, model.decode(input_filter(record))
-    except JobFailed as err:
-        raise JobFailed(f"{where}: {err}") from None
+    except ContainerError as err:
+        raise ContainerError(f"{where}: {err}") from None
 
 
 def _write_batch(
@@ -149,15 +149,15 @@ def _write_batch(
     job.check_stop()
     answers = model.predict([model_input for _, _, model_input in batch])
     if len(answers) != len(batch):
-        raise JobFailed(f"{relative}: the model returned {len(answers)} of {len(batch)}")
+        raise ContainerError(f"{relative}: the model returned {len(answers)} of {len(batch)}")
     for (number, record, _), result in zip(batch, answers, strict=True):
         if processing.join_input:
             if not isinstance(record, dict):
-                raise JobFailed(f"{relative} line {number}: JoinSource=Input needs objects")
+                raise ContainerError(f"{relative} line {number}: JoinSource=Input needs objects")
             result = {**record, "SageMakerOutput": result}
         try:
             result = processing.output_filter(result)
-        except JobFailed as err:
-            raise JobFailed(f"{relative} line {number}: {err}") from None
+        except ContainerError as err:
+            raise ContainerError(f"{relative} line {number}: {err}") from None
         out.write(json.dumps(result, ensure_ascii=False))
         out.write(processing.line_end)
