@@ -24,6 +24,7 @@ from radimpress.results.report import PALETTE, render_report
 def page() -> str:
     return render_report(RUN, model_results())
 
+
 CHROMIUM = next(
     (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
     None,

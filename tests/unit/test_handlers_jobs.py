@@ -133,7 +133,9 @@ def test_register_then_resolve_models(aws, context):
         context,
     )
     # The archive is kept under models/, outside runs/ (which the lifecycle rule expires).
-    assert registered["model_data_url"] == f"s3://{BUCKET}/models/{started['job_name']}/model.tar.gz"
+    assert (
+        registered["model_data_url"] == f"s3://{BUCKET}/models/{started['job_name']}/model.tar.gz"
+    )
     assert aws.read(f"models/{started['job_name']}/model.tar.gz") == b"model archive"
     model = aws.sagemaker.describe_model(ModelName=registered["model_name"])
     assert model["PrimaryContainer"]["ModelDataUrl"] == registered["model_data_url"]

@@ -195,5 +195,3 @@ def test_restate_untrained_and_empty_training_fail_clearly() -> None:
         RestateModel().predict(["x"])
     with pytest.raises(ValueError, match="at least one"):
         RestateModel().fit([])
-
-
