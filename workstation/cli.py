@@ -12,25 +12,50 @@ import sys
 from collections.abc import Sequence
 
 # Each module exposes register(subparsers) and sets a `handler` default that returns an exit code.
-# Modules are imported lazily by name so that `radimpress validate` does not load moto or torch.
-COMMAND_MODULES = ("validate", "run", "demo", "queries", "score", "label", "prepare", "evaluate")
+# Only the module of the command asked for is imported (start-up time of a whole process); the
+# others are listed by name and one-line help from this table, which a test keeps equal to what
+# each module registers.
+COMMAND_HELP: dict[str, str] = {
+    "validate": "check a report file (JSON array or JSON Lines) and list rejected records",
+    "run": "run the pipeline locally (no AWS account) on a training and a findings file",
+    "demo": "run the whole pipeline locally on generated reports (what `make demo` runs)",
+    "queries": "run the template's Athena named queries on DuckDB over local Parquet results",
+    "score": "ROUGE-1/2/L/Lsum of predicted impressions against references, per study_id",
+    "label": "label the 14 CheXpert observations (positive/negative/uncertain) in each record",
+    "prepare": "write train/dev files in the input format from MIMIC-CXR or Open-i reports",
+    "evaluate": "train a local model on one file, generate for another and score with ROUGE",
+}
+COMMAND_MODULES = tuple(COMMAND_HELP)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``command`` only that command's module imported and registered
+    (the others listed with their help, so ``radimpress --help`` reads the same)."""
     parser = argparse.ArgumentParser(
         prog="radimpress",
         description="Generate radiology report impressions from findings and score them.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"radimpress_workstation.commands.{name}").register(subparsers)
+    for name, help_text in COMMAND_HELP.items():
+        if command is None or name == command:
+            importlib.import_module(f"radimpress_workstation.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command named on the line (the top-level parser has no option taking a value)."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in COMMAND_HELP else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from radimpress_workstation.console import EXIT_INTERRUPTED
 
-    args = build_parser().parse_args(argv)
+    command = _command(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command) if command is not None else build_parser()
+    args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

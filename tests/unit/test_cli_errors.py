@@ -79,7 +79,7 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys) -> None:
         raise KeyboardInterrupt
 
     parser = build_parser()
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(cli, "build_parser", lambda *command: parser)
     parser.set_defaults(handler=interrupted)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -88,3 +88,18 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys) -> None:
     captured = capsys.readouterr()
     assert captured.err.strip() == "radimpress validate: interrupted"
     assert "Traceback" not in captured.err
+
+
+def test_lazy_parser_lists_every_command_with_its_module_help() -> None:
+    """The static help table equals what each module registers; a one-command parser imports only
+    that module yet prints the same top-level help."""
+    full = build_parser()
+    registered = {}
+    for action in full._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            registered = {choice.dest: choice.help for choice in action._choices_actions}
+    assert registered == cli.COMMAND_HELP
+    for name in COMMAND_MODULES:
+        assert build_parser(name).format_help() == full.format_help()
+    assert cli._command(["score", "--references", "validate"]) == "score"
+    assert cli._command(["--help"]) is None and cli._command(["nope"]) is None

@@ -290,3 +290,33 @@ def test_non_ascii_ids_and_labels_are_written_as_utf8(tmp_path: Path, capsys) ->
     assert main(["score", "--references", refs, "--predictions", preds, "--model", "modèle"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["study_id"] == "É1" and rows[0]["model"] == "modèle"
+
+
+@pytest.mark.parametrize("clinical", [True, False])
+def test_rows_equal_whatever_the_block_size_and_gc_comes_back(
+    tmp_path: Path, monkeypatch, capsys, clinical: bool
+) -> None:
+    """Distinct pairs scored once per block of rows: the bytes written do not depend on the block
+    size (pairs repeating across blocks are only scored again), and the command leaves the
+    cyclic garbage collector as it found it."""
+    import gc
+
+    rng = random.Random(5)
+    texts = [r["impression"] for r in REFERENCES] + [p["generated"] for p in PREDICTIONS]
+    refs = [
+        {"study_id": f"S{i}", "findings": "f", "impression": rng.choice(texts)} for i in range(60)
+    ]
+    preds = [{"study_id": f"S{i}", "generated": rng.choice(texts)} for i in range(60)]
+    argv = ["score", "--references", _write(tmp_path / "r.jsonl", refs)]
+    argv += ["--predictions", _write(tmp_path / "p.jsonl", preds)]
+    argv += [] if clinical else ["--no-clinical"]
+    outputs = []
+    for size in (200_000, 7, 1):
+        monkeypatch.setattr(score_command, "PAIR_MEMO_SIZE", size)
+        out = tmp_path / f"out{size}.jsonl"
+        assert gc.isenabled()
+        assert main([*argv, "--output", str(out)]) == 0
+        assert gc.isenabled()
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2] and outputs[0].count(b"\n") == 60
+    capsys.readouterr()
