@@ -49,6 +49,7 @@ LISTED_MODELS = 10
 # Files up to this size are read whole for the fast path (records are held in memory anyway);
 # larger ones are streamed, each well-formed line still read by orjson.
 QUICK_FILE_BYTES = 1 << 30
+_get = dict.get
 
 
 @dataclass
@@ -98,6 +99,21 @@ def _names(record: dict[str, Any], label: str) -> set[str]:
     return names
 
 
+def _one_label(raw: list[tuple[int, Any]]) -> list[str] | None:
+    """``[label]`` when every record is a plain object whose ``model`` is the same non-blank
+    string (what :func:`model_label` then gives each), checked over the column; else None."""
+    values = [value for _, value in raw]
+    if not values or set(map(type, values)) != {dict}:
+        return None
+    models = set(map(_get, values, repeat("model")))
+    if len(models) != 1:
+        return None
+    label = models.pop()
+    if type(label) is not str or not label.strip():
+        return None
+    return [label.strip()]
+
+
 def _listed(labels: Sequence[str]) -> str:
     shown = ", ".join(labels[:LISTED_MODELS])
     more = len(labels) - LISTED_MODELS
@@ -108,7 +124,9 @@ def _select(
     raw: list[tuple[int, Any]], path: str, model: str | None
 ) -> tuple[list[tuple[int, Any]], str | None, int]:
     """The records of one model: (records, their label, rows of other models left out)."""
-    labels = list(dict.fromkeys(lbl for _, v in raw if (lbl := model_label(v)) is not None))
+    labels = _one_label(raw)
+    if labels is None:
+        labels = list(dict.fromkeys(lbl for _, v in raw if (lbl := model_label(v)) is not None))
     if not labels:
         return raw, model, 0  # the file names no model: all its rows are the one model
     if model is None:
@@ -217,9 +235,6 @@ def _quick(value: Any, text_fields: Sequence[str], seen: dict[str, int]) -> tupl
     ):
         return None
     return study_id, text
-
-
-_get = dict.get
 
 
 def _quick_all(values: list[Any], text_fields: Sequence[str]) -> list[tuple[str, str]] | None:

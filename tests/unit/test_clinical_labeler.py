@@ -175,3 +175,71 @@ def test_labels_two_thousand_reports_quickly() -> None:
     for _ in range(2000):
         label_text(report)
     assert time.perf_counter() - started < 2.0
+
+
+def _reference_mentions(text: str) -> list:
+    """label_mentions as first written: every clause of the whole normalised text, no memo."""
+    from radimpress.clinical import labeler
+
+    normal = normalise(text)
+    return [
+        mention
+        for start, end in labeler._clauses(normal)
+        for mention in labeler._clause_mentions(normal, start, end)
+    ]
+
+
+def _many_texts() -> list[str]:
+    """Hand-written cases, synthetic reports, and seeded recombinations of their sentences with
+    hostile punctuation, case, placeholders, numbers and clause words at the joins."""
+    import random
+
+    from radimpress_workstation.synthetic import generate_reports
+
+    texts = [text for text, _, _ in CASES]
+    for report in generate_reports(400, 11):
+        texts += [report["findings"], report["impression"], report.get("background") or ""]
+    rng = random.Random(13)
+    pieces = [p for t in texts for p in t.replace("\n", ". ").split(". ") if p]
+    joins = [". ", "; ", ".\n", "\n", "! ", " but ", ", which ", " however ", "? ", "1.5 ", " "]
+    extras = ["XXXX", "___", "soft tissue", "bone", "pleural", "no", "not", "may", "-", "/", "  "]
+    for _ in range(3000):
+        parts = [rng.choice(pieces) for _ in range(rng.randint(1, 5))]
+        text = ""
+        for part in parts:
+            if rng.random() < 0.3:
+                words = part.split(" ")
+                words.insert(rng.randrange(len(words) + 1), rng.choice(extras))
+                part = " ".join(words)
+            text += (rng.choice(joins) if text else "") + part
+        texts.append(text.upper() if rng.random() < 0.1 else text)
+    return texts
+
+
+def test_memoised_sentences_label_exactly_as_whole_text_clauses() -> None:
+    from radimpress.clinical import labeler
+
+    texts = _many_texts()
+    for cold in (True, False):  # memo empty, then full
+        if cold:
+            labeler._sentence_memo.clear()
+        for text in texts:
+            assert label_mentions(text) == _reference_mentions(text), text
+    assert len(labeler._sentence_memo) > 100
+
+
+def test_no_lookbehind_can_see_across_a_sentence_end() -> None:
+    """What lets a sentence be labelled alone: every lookbehind is letters and spaces, \\d or
+    \\w, none of which matches the sentence end before a sentence's start."""
+    import re
+
+    from radimpress.clinical import labeler
+    from radimpress.clinical.observations import MENTIONS
+
+    sources = [p for patterns in MENTIONS.values() for p in patterns]
+    sources += [v.pattern for v in vars(labeler).values() if isinstance(v, re.Pattern)]
+    behinds = [b for source in sources for b in re.findall(r"\(\?<[!=]([^)]*)\)", source)]
+    assert behinds and "soft tissue " in behinds
+    for behind in behinds:
+        assert re.fullmatch(r"[a-z ]+|\\d|\\w", behind), behind
+    assert not re.search(r"\w", ".;\n\r!")

@@ -320,3 +320,43 @@ def test_rows_equal_whatever_the_block_size_and_gc_comes_back(
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] == outputs[2] and outputs[0].count(b"\n") == 60
     capsys.readouterr()
+
+
+def test_json_strings_equal_orjson() -> None:
+    rng = random.Random(9)
+    alphabet = 'ab Z09_-/"\\\t\n\x7féあ\U0001f600'
+    for _ in range(300):
+        strings = [
+            "".join(rng.choice(alphabet[: rng.randint(3, len(alphabet))]) for _ in range(5))
+            for _ in range(rng.randint(1, 4))
+        ]
+        assert score_command._json_strings(strings) == list(map(orjson.dumps, strings))
+    plain = ["S1", "SYN00002", "a/b c"]
+    assert score_command._json_strings(plain) == list(map(orjson.dumps, plain))
+
+
+@pytest.mark.parametrize(
+    "models",
+    [
+        ["m", "m", "m"],
+        [" m ", " m ", " m "],
+        ["m", "m", None],
+        ["m", "n", "m"],
+        [" ", " ", " "],
+        [1, 1, 1],
+        [None, None, None],
+    ],
+)
+def test_one_label_fast_path_equals_model_label(models: list) -> None:
+    raw = [
+        (i, {"study_id": f"S{i}", "generated": "x", **({} if m is None else {"model": m})})
+        for i, m in enumerate(models)
+    ]
+    raw.append((9, {"study_id": "S9", "generated": "x", "model_name": "z", "model": models[0]}))
+    for rows in (raw[:-1], raw):
+        quick = prediction_files._one_label(rows)
+        slow = list(dict.fromkeys(lbl for _, v in rows if (lbl := prediction_files.model_label(v))))
+        assert quick is None or quick == slow
+    assert (
+        prediction_files._one_label([(1, [])]) is None and prediction_files._one_label([]) is None
+    )

@@ -192,7 +192,6 @@ def _score(
     """
     scored = _Scored((*ROUGE_TYPES, CLINICAL) if clinical else ROUGE_TYPES)
     prefix = orjson.dumps({"dataset": dataset, "model": model})[1:-1] + b","
-    dumps = orjson.dumps
     lines, values = scored.lines, scored.values
     for begin in range(0, len(pairs), PAIR_MEMO_SIZE):
         block = pairs[begin : begin + PAIR_MEMO_SIZE]
@@ -201,7 +200,7 @@ def _score(
         slots = [index.setdefault(key, len(index)) for key in keys]
         distinct = list(index)
         results = _score_distinct(distinct, use_stemmer, clinical)
-        ids = [dumps(study_id) for study_id, _, _ in block]
+        ids = _json_strings([study_id for study_id, _, _ in block])
         lines.extend(
             [
                 b'{"study_id":' + sid + b"," + prefix + results[slot][0] + b"\n"
@@ -210,6 +209,15 @@ def _score(
         )
         values.extend([results[slot][1] for slot in slots])
     return scored
+
+
+def _json_strings(strings: list[str]) -> list[bytes]:
+    """Each string as orjson writes it: printable ASCII without a quote or backslash (the usual
+    study_id) is itself between quotes, with no call per string; anything else goes to orjson."""
+    joined = "".join(strings)
+    if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
+        return [b'"' + s + b'"' for s in map(str.encode, strings)]
+    return list(map(orjson.dumps, strings))
 
 
 def _write_rows(lines: list[bytes], output: str | None) -> None:

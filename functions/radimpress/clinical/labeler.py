@@ -216,14 +216,51 @@ def _post_status(
     return None
 
 
+# A sentence's mentions depend on the sentence alone, so they are remembered by its text: reports
+# repeat stock sentences ("no pleural effusion or pneumothorax") far more often than whole texts.
+# Alone because nothing reads past a sentence's end (clause splitting and every search are bounded
+# by it) and nothing before its start tells: the character before is a sentence end (not a word
+# character, as the start of a string reads to \b), and no lookbehind can match across it, being
+# letters and spaces, \d or \w only (tests/unit/test_clinical_labeler.py checks every pattern).
+_MEMO_SIZE = 100_000  # sentences remembered at once; a full memo is simply cleared
+_sentence_memo: dict[str, tuple[tuple[str, int, int, str], ...]] = {}
+
+
+def _sentences(text: str) -> Iterable[tuple[int, int]]:
+    """(start, end) of each sentence, empty ones included (``_split_clause`` skips them)."""
+    start = 0
+    for match in _SENTENCE.finditer(text):
+        yield start, match.start()
+        start = match.end()
+    yield start, len(text)
+
+
+def _sentence_mentions(sentence: str) -> tuple[tuple[str, int, int, str], ...]:
+    """(observation, start, end, status) of each mention in one sentence of normalised text,
+    offsets in the sentence: every clause's ``_clause_mentions``, remembered by the sentence."""
+    found = _sentence_memo.get(sentence)
+    if found is None:
+        found = tuple(
+            (m.observation, m.start, m.end, m.status)
+            for c_start, c_end in _split_clause(sentence, 0, len(sentence))
+            for m in _clause_mentions(sentence, c_start, c_end)
+        )
+        if len(_sentence_memo) >= _MEMO_SIZE:
+            _sentence_memo.clear()
+        _sentence_memo[sentence] = found
+    return found
+
+
 def label_mentions(text: str | None) -> list[Mention]:
     """Every mention in `text` with its status, in order; offsets index `normalise(text)`."""
     if not text:
         return []
     normal = normalise(text)
     mentions: list[Mention] = []
-    for start, end in _clauses(normal):
-        mentions.extend(_clause_mentions(normal, start, end))
+    for start, end in _sentences(normal):
+        if start < end:
+            for name, m_start, m_end, status in _sentence_mentions(normal[start:end]):
+                mentions.append(Mention(name, start + m_start, start + m_end, status))
     return mentions
 
 
