@@ -16,7 +16,7 @@ import pytest
 
 from radimpress.spec import SPECS_DIR
 from radimpress_workstation.console import Console
-from radimpress_workstation.job_backend import jumpstart_container
+from radimpress_workstation.job_backend.jumpstart import standin
 from radimpress_workstation.runtime import LocalRun, RunFailed
 from radimpress_workstation.synthetic import write_demo_files
 
@@ -123,7 +123,7 @@ def test_each_cloud_only_defect_put_back_fails_the_run(data, tmp_path, mutate, s
 
 
 def test_a_fine_tuned_archive_without_code_fails_the_transform(data, tmp_path, monkeypatch):
-    monkeypatch.setattr(jumpstart_container, "PACK_INFERENCE_CODE", False)
+    monkeypatch.setattr(standin, "PACK_INFERENCE_CODE", False)
     with pytest.raises(RunFailed) as failed:
         run(data, tmp_path / "out")
     assert failed.value.phase == "infer"

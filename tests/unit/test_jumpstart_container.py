@@ -17,8 +17,15 @@ from handler_support import BUCKET, ROLE
 
 from radimpress import jumpstart
 from radimpress.spec import ModelSpec, load_spec
-from radimpress_workstation.job_backend import jumpstart_container as jc
 from radimpress_workstation.job_backend.backend import LocalJobBackend
+from radimpress_workstation.job_backend.job_record import ContainerError
+from radimpress_workstation.job_backend.jumpstart import (
+    artifacts,
+    find_jumpstart_container,
+    standin,
+)
+from radimpress_workstation.job_backend.jumpstart.metadata import catalog
+from radimpress_workstation.job_backend.jumpstart.serving import TgiServer
 
 DLC = "763104351884.dkr.ecr.{region}.amazonaws.com/{repo}"
 TRAIN_1X = DLC.format(
@@ -142,7 +149,7 @@ def body(spec: ModelSpec, prompt: str = PROMPT, **kwargs: Any) -> dict[str, Any]
 
 
 def test_the_catalog_resolves_images_per_region_and_instance_family(spec):
-    versions = {v.version: v for v in jc.catalog()}
+    versions = {v.version: v for v in catalog()}
     assert {"1.2.2", "2.2.3"} <= set(versions)
     v1 = versions["1.2.2"]
     assert v1.training_images["us-east-1"]["p3"] == spec.training["image_uri"]
@@ -152,14 +159,14 @@ def test_the_catalog_resolves_images_per_region_and_instance_family(spec):
 
 
 def test_only_deep_learning_container_images_are_the_doubles():
-    assert jc.find_jumpstart_container(TRAIN_1X) is not None
-    assert jc.find_jumpstart_container("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1") is None
-    assert jc.find_jumpstart_container("radimpress-local/lead") is None
+    assert find_jumpstart_container(TRAIN_1X) is not None
+    assert find_jumpstart_container("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1") is None
+    assert find_jumpstart_container("radimpress-local/lead") is None
 
 
 def test_stand_in_artifacts_are_laid_out_as_the_real_ones(spec):
     def names(uri: str) -> list[str]:
-        data = jc.cache_object(uri.split("/", 3)[3])
+        data = artifacts.cache_object(uri.split("/", 3)[3])
         assert data is not None
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             return sorted(tar.getnames())
@@ -167,14 +174,14 @@ def test_stand_in_artifacts_are_laid_out_as_the_real_ones(spec):
     assert "code/inference.py" in names(spec.inference["model_uri"])  # prepacked
     assert "transfer_learning.py" in names(spec.training["source_uri"])
     assert "config.json" in names(spec.training["model_uri"])
-    assert jc.cache_object("huggingface-infer/unknown.tar.gz") is None
+    assert artifacts.cache_object("huggingface-infer/unknown.tar.gz") is None
 
 
 def test_prompts_are_unwrapped_by_the_template_or_the_findings_label(spec):
-    parts = jc._template_parts(spec.prompt_template)
-    assert jc.unwrap(jumpstart.render_prompt(spec, "A. B."), parts) == "A. B."
-    assert jc.unwrap("Findings: A. B.\nImpression:", None) == "A. B."
-    assert jc.unwrap("plain text", None) == "plain text"
+    parts = standin._template_parts(spec.prompt_template)
+    assert standin.unwrap(jumpstart.render_prompt(spec, "A. B."), parts) == "A. B."
+    assert standin.unwrap("Findings: A. B.\nImpression:", None) == "A. B."
+    assert standin.unwrap("plain text", None) == "plain text"
 
 
 # ----- training ---------------------------------------------------------------------------------
@@ -184,7 +191,7 @@ def test_the_fine_tune_writes_weights_and_inference_code_into_model_tar_gz(backe
     job = run_training(backend, s3, spec)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     names = archive_names(s3, job["ModelArtifacts"]["S3ModelArtifacts"])
-    assert {"code/inference.py", "config.json", jc.STANDIN_FILE} <= set(names)
+    assert {"code/inference.py", "config.json", artifacts.STANDIN_FILE} <= set(names)
 
 
 @pytest.mark.parametrize(
@@ -297,9 +304,9 @@ def test_a_2x_body_on_the_1x_container_fails_the_line(backend, s3, spec):
 
 
 def test_a_1x_body_on_tgi_fails_the_line_with_422():
-    server = jc.TgiServer.__new__(jc.TgiServer)
+    server = TgiServer.__new__(TgiServer)
     server.limit = 1 << 20
-    with pytest.raises(jc.ContainerError, match="422"):
+    with pytest.raises(ContainerError, match="422"):
         server.decode({"text_inputs": PROMPT, "max_length": 10})
     assert server.decode({"inputs": PROMPT, "parameters": {"max_new_tokens": 5}}) == (PROMPT, 5)
 
@@ -307,7 +314,7 @@ def test_a_1x_body_on_tgi_fails_the_line_with_422():
 def test_an_archive_without_code_falls_back_to_the_default_handler_and_fails(
     backend, s3, spec, monkeypatch
 ):
-    monkeypatch.setattr(jc, "PACK_INFERENCE_CODE", False)
+    monkeypatch.setattr(standin, "PACK_INFERENCE_CODE", False)
     artifact = run_training(backend, s3, spec)["ModelArtifacts"]["S3ModelArtifacts"]
     assert "code/inference.py" not in archive_names(s3, artifact)
     request = jumpstart.build_fine_tuned_model_request(

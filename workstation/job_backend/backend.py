@@ -27,7 +27,7 @@ from radimpress_workstation.job_backend.api_checks import (
 from radimpress_workstation.job_backend.containers import Container, ContainerFinder
 from radimpress_workstation.job_backend.job_record import Job, now
 from radimpress_workstation.job_backend.jsonpath import compile_json_path
-from radimpress_workstation.job_backend.jumpstart_container import find_jumpstart_container
+from radimpress_workstation.job_backend.jumpstart import find_jumpstart_container
 from radimpress_workstation.job_backend.lifecycle import JobLifecycle
 from radimpress_workstation.job_backend.local_container import find_local_container
 from radimpress_workstation.job_backend.training_job import run_training_job
