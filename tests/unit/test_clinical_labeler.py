@@ -219,13 +219,33 @@ def _many_texts() -> list[str]:
 def test_memoised_sentences_label_exactly_as_whole_text_clauses() -> None:
     from radimpress.clinical import labeler
 
-    texts = _many_texts()
+    texts = [*_many_texts(), "", "  ", "1.", "x\t\ty", "A--B", "xX_x __", "\n\n", "No. ."]
     for cold in (True, False):  # memo empty, then full
         if cold:
             labeler._sentence_memo.clear()
         for text in texts:
             assert label_mentions(text) == _reference_mentions(text), text
+            assert label_text(text) == _reference_labels(text), text
+            assert normalise(text) == _reference_normalise(text), text
     assert len(labeler._sentence_memo) > 100
+
+
+def _reference_normalise(text: str) -> str:
+    from radimpress.clinical import labeler
+
+    text = labeler._PLACEHOLDER.sub(" xxxx ", text)
+    text = labeler._HYPHEN.sub(" ", text).lower()
+    return labeler._SPACES.sub(" ", text)
+
+
+def _reference_labels(text: str) -> dict[str, str]:
+    import re
+
+    from radimpress.clinical import labeler
+
+    if not text or not re.search(r"[A-Za-z]", text):
+        return {}
+    return labeler.aggregate(_reference_mentions(text))
 
 
 def test_no_lookbehind_can_see_across_a_sentence_end() -> None:

@@ -360,3 +360,26 @@ def test_one_label_fast_path_equals_model_label(models: list) -> None:
     assert (
         prediction_files._one_label([(1, [])]) is None and prediction_files._one_label([]) is None
     )
+
+
+def test_clinical_rows_equal_agreement_of_each_pair(tmp_path: Path, capsys) -> None:
+    """Agreement is computed once per pair of positive-observation sets: each row still equals
+    clinical_agreement of its own two texts."""
+    from radimpress.clinical.agreement import clinical_agreement
+    from radimpress_workstation.synthetic import generate_reports
+
+    reports = generate_reports(120, 3)
+    rng = random.Random(8)
+    texts = [r["impression"] for r in reports] + [r["findings"] for r in reports[:20]]
+    refs = [{**r, "impression": rng.choice(texts)} for r in reports]
+    preds = [{"study_id": r["study_id"], "generated": rng.choice(texts)} for r in reports]
+    out = tmp_path / "out.jsonl"
+    argv = ["score", "--references", _write(tmp_path / "r.jsonl", refs)]
+    argv += ["--predictions", _write(tmp_path / "p.jsonl", preds), "--output", str(out)]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == len(refs)
+    for row, ref, pred in zip(rows, refs, preds, strict=True):
+        expected = clinical_agreement(ref["impression"], pred["generated"]).to_dict()
+        assert row[CLINICAL] == {k: expected[k] for k in score_command.CLINICAL_FIELDS}
+    capsys.readouterr()

@@ -139,14 +139,19 @@ def _score_distinct(
 ) -> list[tuple[bytes, tuple[Any, ...]]]:
     """(serialised scores, values) of each distinct (reference, prediction) pair, in order.
 
-    With clinical agreement each distinct text is labelled once.
+    With clinical agreement each distinct text is labelled once, and as agreement depends only
+    on the two texts' positive observations, it is computed once per pair of those sets.
     """
     scorer = RougeScorer(use_stemmer=use_stemmer)
     if clinical:
         from radimpress.clinical.agreement import agreement_from_labels
-        from radimpress.clinical.labeler import label_text
+        from radimpress.clinical.labeler import label_text, positive_observations
 
         labels: dict[str, dict[str, str]] = {}
+        positives: dict[str, frozenset[str]] = {}
+        agreements: dict[
+            tuple[frozenset[str], frozenset[str]], tuple[dict[str, Any], tuple[Any, ...]]
+        ] = {}
     dumps = orjson.dumps
     out: list[tuple[bytes, tuple[Any, ...]]] = []
     for reference, prediction in keys:
@@ -158,20 +163,29 @@ def _score_distinct(
         }
         value: tuple[Any, ...] = tuple(scores[name][2] for name in ROUGE_TYPES)
         if clinical:
-            ref_labels = labels.get(reference)
-            if ref_labels is None:
-                ref_labels = labels[reference] = label_text(reference)
-            gen_labels = labels.get(prediction)
-            if gen_labels is None:
-                gen_labels = labels[prediction] = label_text(prediction)
-            agreement = agreement_from_labels(ref_labels, gen_labels).to_dict()
-            row[CLINICAL] = {name: agreement[name] for name in CLINICAL_FIELDS}
-            value += (
-                agreement["f1"],
-                agreement["precision"],
-                agreement["recall"],
-                bool(agreement["missed"]),
-            )
+            ref_positive = positives.get(reference)
+            if ref_positive is None:
+                labels[reference] = ref_labels = label_text(reference)
+                ref_positive = positives[reference] = positive_observations(ref_labels)
+            gen_positive = positives.get(prediction)
+            if gen_positive is None:
+                labels[prediction] = gen_labels = label_text(prediction)
+                gen_positive = positives[prediction] = positive_observations(gen_labels)
+            pair = (ref_positive, gen_positive)
+            known = agreements.get(pair)
+            if known is None:
+                agreement = agreement_from_labels(labels[reference], labels[prediction]).to_dict()
+                known = agreements[pair] = (
+                    {name: agreement[name] for name in CLINICAL_FIELDS},
+                    (
+                        agreement["f1"],
+                        agreement["precision"],
+                        agreement["recall"],
+                        bool(agreement["missed"]),
+                    ),
+                )
+            row[CLINICAL] = known[0]
+            value += known[1]
         out.append((dumps(row)[1:], value))
     return out
 

@@ -39,6 +39,7 @@ _POST_WINDOW = 60
 _PLACEHOLDER = re.compile(r"x{2,}|_{2,}", re.IGNORECASE)
 _HYPHEN = re.compile(r"(?<=\w)[-/](?=\w)")
 _SPACES = re.compile(r"[ \t]+")
+_LETTER = re.compile(r"[A-Za-z]")
 # Sentence ends: a full stop not inside a number (1.5 cm), semicolons, line breaks, "?" is kept as
 # an uncertainty trigger in its own right.
 _SENTENCE = re.compile(r"(?<!\d)\.(?!\d)|\.(?=\s)|;|\n|\r|!")
@@ -111,9 +112,15 @@ _MENTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 def normalise(text: str) -> str:
     """Lower case, placeholders as `xxxx`, hyphens and slashes inside words as spaces."""
-    text = _PLACEHOLDER.sub(" xxxx ", text)
-    text = _HYPHEN.sub(" ", text).lower()
-    return _SPACES.sub(" ", text)
+    # Each substitution only where it can match (most texts have no placeholder or hyphen).
+    if "__" in text or "xx" in text or "XX" in text or "xX" in text or "Xx" in text:
+        text = _PLACEHOLDER.sub(" xxxx ", text)
+    if "-" in text or "/" in text:
+        text = _HYPHEN.sub(" ", text)
+    text = text.lower()
+    if "  " in text or "\t" in text:
+        text = _SPACES.sub(" ", text)
+    return text
 
 
 def _clauses(text: str) -> Iterable[tuple[int, int]]:
@@ -271,6 +278,11 @@ def aggregate(mentions: Iterable[Mention], *, said_something: bool = True) -> di
         current = best.get(mention.observation)
         if current is None or _RANK[mention.status] > _RANK[current]:
             best[mention.observation] = mention.status
+    return _labels(best, said_something)
+
+
+def _labels(best: dict[str, str], said_something: bool) -> dict[str, str]:
+    """``aggregate``'s result from each observation's strongest status."""
     abnormal = any(status != NEGATIVE for status in best.values())
     labels = {name: best[name] for name in OBSERVATIONS if name in best and name != NO_FINDING}
     if said_something:
@@ -284,9 +296,19 @@ def label_text(text: str | None) -> dict[str, str]:
     Observations not mentioned are absent. "No Finding" is present whenever the text has a word
     in it. Empty or missing text gives an empty mapping.
     """
-    if not text or not re.search(r"[A-Za-z]", text):
+    if not text or not _LETTER.search(text):
         return {}
-    return aggregate(label_mentions(text))
+    # aggregate(label_mentions(text)) without building Mention objects: the same sentences
+    # (``_SENTENCE.split`` gives the text between sentence ends), mentions in the same order.
+    best: dict[str, str] = {}
+    rank = _RANK
+    for sentence in _SENTENCE.split(normalise(text)):
+        if sentence:
+            for name, _, _, status in _sentence_mentions(sentence):
+                current = best.get(name)
+                if current is None or rank[status] > rank[current]:
+                    best[name] = status
+    return _labels(best, True)
 
 
 def positive_observations(labels: Mapping[str, str]) -> frozenset[str]:
