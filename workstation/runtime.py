@@ -19,7 +19,7 @@ import json
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,11 +28,11 @@ from typing import Any
 
 from radimpress import clients
 from radimpress.errors import explain_cause
-from radimpress.layout import PRETRAINED
-from radimpress.storage import iter_jsonl
 from radimpress_workstation.console import Console
-from radimpress_workstation.model_specs import BASELINE_MODEL, spec_reference
+from radimpress_workstation.job_clock import JobClock, JobInterval
+from radimpress_workstation.model_specs import spec_reference
 from radimpress_workstation.run_folders import execution_name, new_run_id, save_failure_files
+from radimpress_workstation.run_outputs import collect_rows, publish_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -89,17 +89,6 @@ class PhaseResult:
 
 
 @dataclass
-class JobInterval:
-    """When a local SageMaker job computed (epoch seconds, comparable with history timestamps)."""
-
-    kind: str  # "training" | "transform"
-    name: str
-    started: float
-    ended: float | None = None
-    status: str = "InProgress"
-
-
-@dataclass
 class RunResult:
     run_id: str
     out_dir: Path
@@ -110,21 +99,6 @@ class RunResult:
     timings: dict[str, float]
     files: dict[str, Path]
     jobs: list[JobInterval] = field(default_factory=list)
-
-
-class _JobClock:
-    """Wraps the console's job callback and keeps each job's start and end time."""
-
-    def __init__(self, forward: Callable[[str, str, str], None]) -> None:
-        self._forward = forward
-        self.jobs: dict[str, JobInterval] = {}
-
-    def __call__(self, kind: str, name: str, status: str) -> None:
-        now = time.time()
-        job = self.jobs.setdefault(name, JobInterval(kind, name, now))
-        if status not in ("InProgress", "Stopping") and job.ended is None:
-            job.ended, job.status = now, status
-        self._forward(kind, name, status)
 
 
 @contextmanager
@@ -284,7 +258,7 @@ class LocalRun:
                 # go to the local job backend.
                 clients.override("sagemaker", local_job_backend)
                 self._add("stack_setup", time.perf_counter() - stack_started)
-                clock = _JobClock(self.console.job_changed)
+                clock = JobClock(self.console.job_changed)
                 local_job_backend().on_job_change = clock
                 if self.train is not None:
                     key = f"incoming/train/{self.train_dataset}/{self.train.name}"
@@ -294,7 +268,9 @@ class LocalRun:
                 phase = self._execute(stack, "infer", model, self.infer, key)
                 self._add("infer_execution", phase.wall_seconds)
                 fetch_started = time.perf_counter()
-                rows, rejected = self._collect(stack, phase, skip_baseline=baseline_seen)
+                rows, rejected = collect_rows(
+                    stack, phase.output, phase.model, self.run_id, skip_baseline=baseline_seen
+                )
                 score_rows.extend(rows)
                 if not rejected_rows:
                     rejected_rows = rejected
@@ -327,81 +303,6 @@ class LocalRun:
     def _add(self, name: str, seconds: float) -> None:
         self.timings[name] = self.timings.get(name, 0.0) + seconds
 
-    def _collect(
-        self, stack: Any, phase: PhaseResult, skip_baseline: bool
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Score rows and rejections of one inference execution.
-
-        Each execution compares one local model with the lead baseline; the rows of all of them
-        become ONE run (``self.run_id``, the id of the folder and of the CLI) that
-        :meth:`_publish` turns into one set of tables and one report. Rows are labelled
-        "<role> (<model name>)" ("pre-trained (lead)", "fine-tuned (consensus)"), the name the
-        Score step wrote into each row; the baseline is kept from the first execution only.
-        """
-        s3 = stack.client("s3")
-        output = phase.output
-        rows: list[dict[str, Any]] = []
-        for item in output.get("scores", []):
-            if item.get("failed"):  # a failed model (the execution then failed too)
-                continue
-            if item["model_key"] == PRETRAINED and skip_baseline:
-                continue
-            for _, row in iter_jsonl(s3, stack.bucket, item["score_key"]):
-                name = row.get("model_name") or (
-                    BASELINE_MODEL if item["model_key"] == PRETRAINED else phase.model
-                )
-                row["model"] = f"{row.get('model_role') or row['model']} ({name})"
-                row["run_id"] = self.run_id
-                rows.append(row)
-        rejected: list[dict[str, Any]] = []
-        rejected_key = output.get("ingest", {}).get("rejected_key")
-        if rejected_key:
-            rejected = [row for _, row in iter_jsonl(s3, stack.bucket, rejected_key)]
-        return rows, rejected
-
-    def _publish(
-        self, rows: list[dict[str, Any]], rejected: list[dict[str, Any]]
-    ) -> dict[str, Any] | None:
-        """Publish every model's rows as one run into ``<out>/results`` with the Lambda's own
-        publish_run, so the local tables, queries and report.html are the cloud's, for all the
-        models of the run at once. Returns publish_run's answer (None without rows)."""
-        import tempfile
-
-        from radimpress import layout
-        from radimpress.results import publish_run
-
-        if not rows:
-            return None
-        ingest = self.phases[-1].output.get("ingest", {})
-        with tempfile.TemporaryDirectory(prefix="radimpress-publish-") as scratch:
-            s3 = FolderS3(Path(scratch), self.out_dir)
-            keys = layout.RunKeys(self.run_id)
-            by_label: dict[str, list[dict[str, Any]]] = {}
-            for row in rows:
-                by_label.setdefault(row["model"], []).append(row)
-            score_keys = []
-            for label, model_rows in by_label.items():
-                key = keys.scores(layout.safe_name(label).lower())
-                s3.write_lines(key, model_rows)
-                score_keys.append(key)
-            s3.write_lines(keys.rejected, rejected)
-            return publish_run(
-                s3,
-                "local",
-                run_id=self.run_id,
-                dataset=self.dataset,
-                score_keys=score_keys,
-                run={
-                    "source_key": str(ingest.get("source_key", "")),
-                    "records": int(ingest.get("records", 0)),
-                    "rejected": int(ingest.get("rejected", 0)),
-                    "started_at": self.started_at,
-                    "execution": ",".join(
-                        p.execution.name for p in self.phases if p.phase == "infer"
-                    ),
-                },
-            )
-
     def _write_outputs(
         self, rows: list[dict[str, Any]], rejected: list[dict[str, Any]]
     ) -> dict[str, Path]:
@@ -428,7 +329,16 @@ class LocalRun:
             "rejected": rejections,
             "summary": summary,
         }
-        published = self._publish(rows, rejected)
+        published = publish_rows(
+            rows,
+            rejected,
+            out_dir=self.out_dir,
+            run_id=self.run_id,
+            dataset=self.dataset,
+            started_at=self.started_at,
+            ingest=self.phases[-1].output.get("ingest", {}),
+            executions=[p.execution.name for p in self.phases if p.phase == "infer"],
+        )
         if published:
             files["report"] = self.out_dir / published["report_key"]
         if (self.out_dir / LAMBDA_LOG).exists():
@@ -470,58 +380,3 @@ def summaries(rows: Sequence[dict[str, Any]]) -> list[Any]:
     from radimpress.scoring.aggregate import CLINICAL
 
     return summarize(rows, metrics=(*ROUGE_TYPES, CLINICAL))
-
-
-class FolderS3:
-    """The S3 calls publish_run makes, on local folders: ``results/...`` keys under ``out``
-    (the run folder), every other key under ``scratch``. Writes are atomic (temp + rename)."""
-
-    def __init__(self, scratch: Path, out: Path) -> None:
-        self._scratch, self._out = scratch, out
-
-    def _path(self, key: str) -> Path:
-        if ".." in key.split("/"):
-            raise ValueError(f"unsafe key {key!r}")
-        return (self._out if key.startswith("results/") else self._scratch) / key
-
-    def write_lines(self, key: str, rows: Sequence[dict[str, Any]]) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
-        path = self._path(Key)
-        if not path.is_file():
-            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": Key}}, "GetObject")
-        return {"Body": _LineBody(path.open("rb"))}
-
-    def upload_fileobj(self, fileobj: Any, bucket: str, key: str, ExtraArgs: Any = None) -> None:
-        import shutil
-
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        with partial.open("wb") as handle:
-            shutil.copyfileobj(fileobj, handle)
-        partial.replace(path)
-
-    def delete_object(self, Bucket: str, Key: str) -> None:
-        self._path(Key).unlink(missing_ok=True)
-
-
-class _LineBody:
-    """The part of botocore's StreamingBody that publish_run reads."""
-
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle
-
-    def iter_lines(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
-        for line in self._handle:
-            yield line.rstrip(b"\r\n")
-
-    def close(self) -> None:
-        self._handle.close()

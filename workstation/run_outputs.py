@@ -1,0 +1,154 @@
+"""What a local run takes out of the embedded bucket and publishes into its run folder.
+
+The score rows and rejections of each inference execution are fetched from the embedded bucket
+(``collect_rows``); every model's rows are then published as one run with the Lambda's own
+publish_run (``publish_rows``), on local folders through ``FolderS3``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from radimpress.layout import PRETRAINED
+from radimpress.storage import iter_jsonl
+from radimpress_workstation.model_specs import BASELINE_MODEL
+
+
+def collect_rows(
+    stack: Any, output: dict[str, Any], model: str, run_id: str, skip_baseline: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Score rows and rejections of one inference execution (its ``output``, run for ``model``).
+
+    Each execution compares one local model with the lead baseline; the rows of all of them
+    become ONE run (``run_id``, the id of the folder and of the CLI) that :func:`publish_rows`
+    turns into one set of tables and one report. Rows are labelled "<role> (<model name>)"
+    ("pre-trained (lead)", "fine-tuned (consensus)"), the name the Score step wrote into each
+    row; the baseline is kept from the first execution only.
+    """
+    s3 = stack.client("s3")
+    rows: list[dict[str, Any]] = []
+    for item in output.get("scores", []):
+        if item.get("failed"):  # a failed model (the execution then failed too)
+            continue
+        if item["model_key"] == PRETRAINED and skip_baseline:
+            continue
+        for _, row in iter_jsonl(s3, stack.bucket, item["score_key"]):
+            name = row.get("model_name") or (
+                BASELINE_MODEL if item["model_key"] == PRETRAINED else model
+            )
+            row["model"] = f"{row.get('model_role') or row['model']} ({name})"
+            row["run_id"] = run_id
+            rows.append(row)
+    rejected: list[dict[str, Any]] = []
+    rejected_key = output.get("ingest", {}).get("rejected_key")
+    if rejected_key:
+        rejected = [row for _, row in iter_jsonl(s3, stack.bucket, rejected_key)]
+    return rows, rejected
+
+
+def publish_rows(
+    rows: list[dict[str, Any]],
+    rejected: list[dict[str, Any]],
+    *,
+    out_dir: Path,
+    run_id: str,
+    dataset: str,
+    started_at: str,
+    ingest: dict[str, Any],
+    executions: Sequence[str],
+) -> dict[str, Any] | None:
+    """Publish every model's rows as one run into ``<out>/results`` with the Lambda's own
+    publish_run, so the local tables, queries and report.html are the cloud's, for all the
+    models of the run at once. ``ingest`` is the last execution's Ingest output, ``executions``
+    the inference executions' names. Returns publish_run's answer (None without rows)."""
+    import tempfile
+
+    from radimpress import layout
+    from radimpress.results import publish_run
+
+    if not rows:
+        return None
+    with tempfile.TemporaryDirectory(prefix="radimpress-publish-") as scratch:
+        s3 = FolderS3(Path(scratch), out_dir)
+        keys = layout.RunKeys(run_id)
+        by_label: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_label.setdefault(row["model"], []).append(row)
+        score_keys = []
+        for label, model_rows in by_label.items():
+            key = keys.scores(layout.safe_name(label).lower())
+            s3.write_lines(key, model_rows)
+            score_keys.append(key)
+        s3.write_lines(keys.rejected, rejected)
+        return publish_run(
+            s3,
+            "local",
+            run_id=run_id,
+            dataset=dataset,
+            score_keys=score_keys,
+            run={
+                "source_key": str(ingest.get("source_key", "")),
+                "records": int(ingest.get("records", 0)),
+                "rejected": int(ingest.get("rejected", 0)),
+                "started_at": started_at,
+                "execution": ",".join(executions),
+            },
+        )
+
+
+class FolderS3:
+    """The S3 calls publish_run makes, on local folders: ``results/...`` keys under ``out``
+    (the run folder), every other key under ``scratch``. Writes are atomic (temp + rename)."""
+
+    def __init__(self, scratch: Path, out: Path) -> None:
+        self._scratch, self._out = scratch, out
+
+    def _path(self, key: str) -> Path:
+        if ".." in key.split("/"):
+            raise ValueError(f"unsafe key {key!r}")
+        return (self._out if key.startswith("results/") else self._scratch) / key
+
+    def write_lines(self, key: str, rows: Sequence[dict[str, Any]]) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        path = self._path(Key)
+        if not path.is_file():
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": Key}}, "GetObject")
+        return {"Body": _LineBody(path.open("rb"))}
+
+    def upload_fileobj(self, fileobj: Any, bucket: str, key: str, ExtraArgs: Any = None) -> None:
+        import shutil
+
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        with partial.open("wb") as handle:
+            shutil.copyfileobj(fileobj, handle)
+        partial.replace(path)
+
+    def delete_object(self, Bucket: str, Key: str) -> None:
+        self._path(Key).unlink(missing_ok=True)
+
+
+class _LineBody:
+    """The part of botocore's StreamingBody that publish_run reads."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def iter_lines(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+        for line in self._handle:
+            yield line.rstrip(b"\r\n")
+
+    def close(self) -> None:
+        self._handle.close()
