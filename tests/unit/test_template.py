@@ -14,10 +14,7 @@ from radimpress_workstation.embedded.template import expand, load
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-RESULTS_BEGIN = (
-    "  # --- Results layer: Glue tables, Athena named queries, QuickSight "
-    "(owned by the results engineer) ---"
-)
+RESULTS_BEGIN = "  # --- Results layer: Glue tables, Athena named queries, QuickSight ---"
 RESULTS_END = "  # --- end of results layer ---"
 FORBIDDEN_IN_HANDLERS = ("sagemaker", "numpy", "pyarrow", "torch", "moto", "pandas")
 # functions/Makefile's NOT_FOR_LAMBDA, as module names.
