@@ -82,9 +82,9 @@ def rss_mb() -> float:
 
 def child(variant: str, path: str) -> dict:
     sys.path.insert(0, str(ROOT / "functions"))
-    from radimpress.steps.ingest import ingest
     from radimpress.records import Purpose, Report, read_reports
     from radimpress.spec import load_spec
+    from radimpress.steps.ingest import ingest
 
     spec = load_spec("jumpstart-flan-t5-xl")
     before = rss_mb()

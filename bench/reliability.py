@@ -1,4 +1,4 @@
-"""Reliability scenarios of issue 10, each run on the embedded stack (real ASL, real handlers).
+"""Reliability scenarios, each run on the embedded stack (real ASL, real handlers).
 
     .venv/bin/python bench/reliability.py [--trials 3] [--big-mb 1024] [--skip-big]
 

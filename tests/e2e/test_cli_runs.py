@@ -1,4 +1,4 @@
-"""`radimpress run` from the command line (issue 11 items 2, 4, 5): two runs started together
+"""`radimpress run` from the command line: two runs started together
 write two folders, each with one run id everywhere; `radimpress score` reads a run's
 impressions.jsonl for one model; a failed run keeps its failure files in its folder."""
 

@@ -1,5 +1,5 @@
 """End to end: a run comparing several local models is ONE run: one id, one set of tables, one
-report naming every model (issue 11 item 1), and the named queries see all of them."""
+report naming every model, and the named queries see all of them."""
 
 from __future__ import annotations
 

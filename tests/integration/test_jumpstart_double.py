@@ -1,7 +1,7 @@
 """The JumpStart spec end to end on the local runtime, through the JumpStart container double.
 
 train -> register -> transform -> score runs with ``jumpstart-flan-t5-xl`` as ``radimpress run
---spec jumpstart-flan-t5-xl`` runs it; then each cloud-only defect of issue 9 is put back (in the
+--spec jumpstart-flan-t5-xl`` runs it; then each known cloud-only defect is put back (in the
 spec or in the double's stand-in training script) and the run must fail, naming why.
 """
 

@@ -1,4 +1,4 @@
-"""Issue 10's reliability scenarios as tests: the same functions bench/reliability.py runs, on one
+"""The reliability scenarios as tests: the same functions bench/reliability.py runs, on one
 embedded stack (fewer trials; the 1 GB upload stays in the bench)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One error form for every command (issue 11 item 8): `radimpress <command>: error: <what>,
+"""One error form for every command: `radimpress <command>: error: <what>,
 <where>` on stderr and exit 2 for unusable input; argparse's usage errors read the same; help
 texts show real defaults; Ctrl-C is one line and exit 130."""
 

@@ -1,4 +1,4 @@
-"""`radimpress label` (issue 12 item 3): CheXpert labels per record as JSON Lines."""
+"""`radimpress label`: CheXpert labels per record as JSON Lines."""
 
 from __future__ import annotations
 

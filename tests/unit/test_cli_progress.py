@@ -1,4 +1,4 @@
-"""Progress lines name the model of a Map iteration and count checks per job (issue 11 item 6)."""
+"""Progress lines name the model of a Map iteration and count checks per job."""
 
 from __future__ import annotations
 

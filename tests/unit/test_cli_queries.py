@@ -1,4 +1,4 @@
-"""`radimpress queries` on a folder without results names the layout and exits 2 (issue 11 item 6)."""
+"""`radimpress queries` on a folder without results names the layout and exits 2."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""One run id, one folder per run, and what an interrupted or failed run leaves (issue 11 items
-2 and 5). Socket-free: LocalRun is replaced, no stack is built."""
+"""One run id, one folder per run, and what an interrupted or failed run leaves.
+
+Socket-free: LocalRun is replaced, no stack is built.
+"""
 
 from __future__ import annotations
 

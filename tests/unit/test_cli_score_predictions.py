@@ -1,4 +1,4 @@
-"""`radimpress score` reads the pipeline's own prediction files (issue 11 item 4).
+"""`radimpress score` reads the pipeline's own prediction files.
 
 impressions.jsonl of a local run and evaluate's predictions.jsonl carry the text in `generated`
 and name their model; a run's file mixes models, so `--model` picks one and a mixed file without

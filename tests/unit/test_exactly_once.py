@@ -1,4 +1,4 @@
-"""Issue 10: one run per object version, the latest-model pointer by compare-and-swap, the
+"""One run per object version, the latest-model pointer by compare-and-swap, the
 transient-error path for every S3 call, and failure notifications that do not need S3.
 
 Each test here fails when its guard is removed: the claim's If-None-Match, the pointer's order

@@ -1,4 +1,4 @@
-"""Issue 10 item 5: a corpus of hostile files, generated here, read by ``radimpress validate``,
+"""A corpus of hostile files, generated here, read by ``radimpress validate``,
 by the Ingest step and by the records reader; they must agree, reject only the hostile record
 (position and field named, never its text) and never raise anything but UnreadableFile."""
 
