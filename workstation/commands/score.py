@@ -135,12 +135,15 @@ class _Scored:
 
 
 def _score_distinct(
-    keys: Sequence[tuple[str, str]], use_stemmer: bool, clinical: bool
+    keys: Sequence[tuple[str, str]], use_stemmer: bool, clinical: bool, prefix: bytes
 ) -> list[tuple[bytes, tuple[Any, ...]]]:
-    """(serialised scores, values) of each distinct (reference, prediction) pair, in order.
+    """(the row's bytes after its study_id, values) of each distinct (reference, prediction)
+    pair, in order; ``prefix`` holds the dataset and model fields.
 
     With clinical agreement each distinct text is labelled once, and as agreement depends only
-    on the two texts' positive observations, it is computed once per pair of those sets.
+    on the two texts' positive observations, it is computed once per pair of those sets. Pairs
+    with the same scores (and agreement) share one serialised row: scores are non-negative
+    quotients, never -0.0 or NaN, so equal floats write the same digits.
     """
     scorer = RougeScorer(use_stemmer=use_stemmer)
     if clinical:
@@ -153,15 +156,19 @@ def _score_distinct(
             tuple[frozenset[str], frozenset[str]], tuple[dict[str, Any], tuple[Any, ...]]
         ] = {}
     dumps = orjson.dumps
+    score = scorer.score_distinct
+    rouge1, rouge2, rouge_l, rouge_lsum = ROUGE_TYPES
+    rows: dict[tuple[Any, ...], tuple[bytes, tuple[Any, ...]]] = {}
     out: list[tuple[bytes, tuple[Any, ...]]] = []
     for reference, prediction in keys:
-        scores = scorer.score(reference, prediction)
-        row: dict[str, Any] = {
-            name: {"precision": s[0], "recall": s[1], "fmeasure": s[2]}
-            for name in ROUGE_TYPES
-            for s in (scores[name],)
-        }
-        value: tuple[Any, ...] = tuple(scores[name][2] for name in ROUGE_TYPES)
+        scores = score(reference, prediction)
+        key: tuple[Any, ...] = (
+            scores[rouge1],
+            scores[rouge2],
+            scores[rouge_l],
+            scores[rouge_lsum],
+        )
+        known: tuple[dict[str, Any], tuple[Any, ...]] | None = None
         if clinical:
             ref_positive = positives.get(reference)
             if ref_positive is None:
@@ -184,9 +191,19 @@ def _score_distinct(
                         bool(agreement["missed"]),
                     ),
                 )
-            row[CLINICAL] = known[0]
-            value += known[1]
-        out.append((dumps(row)[1:], value))
+            key += pair
+        hit = rows.get(key)
+        if hit is None:
+            row: dict[str, Any] = {
+                name: {"precision": s[0], "recall": s[1], "fmeasure": s[2]}
+                for name, s in zip(ROUGE_TYPES, key, strict=False)
+            }
+            value: tuple[Any, ...] = (key[0][2], key[1][2], key[2][2], key[3][2])
+            if known is not None:
+                row[CLINICAL] = known[0]
+                value += known[1]
+            hit = rows[key] = (b"," + prefix + b"," + dumps(row)[1:] + b"\n", value)
+        out.append(hit)
     return out
 
 
@@ -205,33 +222,29 @@ def _score(
     the shared 2-core workstation both halves ran at half speed, no faster than one process.)
     """
     scored = _Scored((*ROUGE_TYPES, CLINICAL) if clinical else ROUGE_TYPES)
-    prefix = orjson.dumps({"dataset": dataset, "model": model})[1:-1] + b","
+    prefix = orjson.dumps({"dataset": dataset, "model": model})[1:-1]
     lines, values = scored.lines, scored.values
     for begin in range(0, len(pairs), PAIR_MEMO_SIZE):
         block = pairs[begin : begin + PAIR_MEMO_SIZE]
         index: dict[tuple[str, str], int] = {}
-        keys = [(r, p) for _, r, p in block]
-        slots = [index.setdefault(key, len(index)) for key in keys]
-        distinct = list(index)
-        results = _score_distinct(distinct, use_stemmer, clinical)
-        ids = _json_strings([study_id for study_id, _, _ in block])
-        lines.extend(
-            [
-                b'{"study_id":' + sid + b"," + prefix + results[slot][0] + b"\n"
-                for sid, slot in zip(ids, slots, strict=True)
-            ]
-        )
-        values.extend([results[slot][1] for slot in slots])
+        slots = [index.setdefault((r, p), len(index)) for _, r, p in block]
+        results = _score_distinct(list(index), use_stemmer, clinical, prefix)
+        tails = [results[slot] for slot in slots]
+        heads = _json_strings([study_id for study_id, _, _ in block], b'{"study_id":')
+        lines.extend(map(bytes.__add__, heads, [tail for tail, _ in tails]))
+        values.extend([value for _, value in tails])
     return scored
 
 
-def _json_strings(strings: list[str]) -> list[bytes]:
-    """Each string as orjson writes it: printable ASCII without a quote or backslash (the usual
-    study_id) is itself between quotes, with no call per string; anything else goes to orjson."""
+def _json_strings(strings: list[str], before: bytes = b"") -> list[bytes]:
+    """``before`` and each string as orjson writes it: printable ASCII without a quote or
+    backslash (the usual study_id) is itself between quotes, with no call per string; anything
+    else goes to orjson."""
     joined = "".join(strings)
     if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
-        return [b'"' + s + b'"' for s in map(str.encode, strings)]
-    return list(map(orjson.dumps, strings))
+        quote = before + b'"'
+        return [quote + s + b'"' for s in map(str.encode, strings)]
+    return [before + s for s in map(orjson.dumps, strings)]
 
 
 def _write_rows(lines: list[bytes], output: str | None) -> None:

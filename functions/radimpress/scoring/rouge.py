@@ -225,6 +225,13 @@ class RougeScorer:
             self._pairs[key] = cached
         return dict(cached)
 
+    def score_distinct(self, reference: str, prediction: str) -> dict[str, Score]:
+        """``score`` for a caller that scores each pair once (its own memo): no pair memo.
+
+        The dict returned may be shared with other calls; do not change it.
+        """
+        return self._score(reference, prediction)
+
     def _score(self, reference: str, prediction: str) -> dict[str, Score]:
         """Written out in one function: at a few microseconds a pair, call overhead is the cost."""
         texts = self._texts
