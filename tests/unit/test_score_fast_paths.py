@@ -383,3 +383,17 @@ def test_clinical_rows_equal_agreement_of_each_pair(tmp_path: Path, capsys) -> N
         expected = clinical_agreement(ref["impression"], pred["generated"]).to_dict()
         assert row[CLINICAL] == {k: expected[k] for k in score_command.CLINICAL_FIELDS}
     capsys.readouterr()
+
+
+def test_distribution_std_is_the_sum_of_squares_as_first_written() -> None:
+    import math
+
+    from radimpress.scoring.aggregate import Distribution
+
+    rng = random.Random(21)
+    for size in (2, 3, 10, 1001):
+        values = [rng.choice((0.0, 1.0, rng.random(), 1 / 3)) for _ in range(size)]
+        ordered = sorted(values)
+        mean = math.fsum(ordered) / size
+        expected = math.sqrt(math.fsum((v - mean) ** 2 for v in ordered) / (size - 1))
+        assert Distribution.of(values).std == expected

@@ -14,9 +14,11 @@ reference. Rows without scores are counted as unscored, never averaged as zeros.
 from __future__ import annotations
 
 import math
+import operator
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -78,7 +80,11 @@ class Distribution:
         count = len(ordered)
         mean = math.fsum(ordered) / count
         std = (
-            math.sqrt(math.fsum((v - mean) ** 2 for v in ordered) / (count - 1))
+            # (v - mean) ** 2 for each v, through map (no Python frame per value): same floats.
+            math.sqrt(
+                math.fsum(map(pow, map(operator.sub, ordered, repeat(mean)), repeat(2)))
+                / (count - 1)
+            )
             if count > 1
             else None
         )
