@@ -22,6 +22,7 @@ scorers, stemmer off and on, and every score is checked equal (==) before timing
 from __future__ import annotations
 
 import argparse
+import compileall
 import gc
 import json
 import os
@@ -244,6 +245,7 @@ def _rouge_numbers(path: Path) -> dict[str, tuple]:
 
 def end_to_end(pairs: int, repeats: int) -> dict:
     """Whole processes on ``pairs`` pairs: the rouge-score script vs `radimpress score`."""
+    load = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="radimpress-bench-") as tmp:
         folder = Path(tmp)
         data = synthetic_files(folder, pairs)
@@ -270,6 +272,11 @@ def end_to_end(pairs: int, repeats: int) -> dict:
                 str(outputs["rouge"]),
             ],
         }
+        # Both sides run from bytecode, as installed: rouge-score's site-packages hold .pyc
+        # files; this checkout's are written here (git-ignored __pycache__), since a
+        # PYTHONDONTWRITEBYTECODE environment would otherwise recompile every module each run.
+        for package in (ROOT / "functions" / "radimpress", ROOT / "workstation"):
+            compileall.compile_dir(package, quiet=1)
         # Every command once untimed (warm file cache), then every ROUGE number compared.
         for command in commands.values():
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -311,6 +318,8 @@ def end_to_end(pairs: int, repeats: int) -> dict:
         "distinct_texts": data["distinct_texts"],
         "input_bytes": data["bytes"],
         "clock": "wall time of each child process (and its CPU time), median of alternating rounds",
+        "bytecode": "compiled before timing on both sides (compileall on this checkout)",
+        "load_average_at_start": load,
         "rounds": repeats,
         "rouge_score_script": figures("rouge_score"),
         "radimpress_score_clinical": figures("clinical"),
