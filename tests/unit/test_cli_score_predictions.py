@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from radimpress_workstation import outputs
+from radimpress_workstation import output_files
 from radimpress_workstation.cli import main
 from radimpress_workstation.commands import score as score_command
 
@@ -155,10 +155,10 @@ def test_nothing_partial_is_left_when_writing_fails(tmp_path, files, monkeypatch
 def test_atomic_output_keeps_the_old_file_on_error(tmp_path) -> None:
     target = tmp_path / "x.jsonl"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError), outputs.atomic_output(target) as handle:
+    with pytest.raises(RuntimeError), output_files.atomic_output(target) as handle:
         handle.write("new\n")
         raise RuntimeError("disk full")
     assert target.read_text() == "old\n"
-    assert not outputs.partial_path(target).exists()
-    with pytest.raises(outputs.OutputError, match="lies under a file"):
-        outputs.check_output_file(target / "y.jsonl")
+    assert not output_files.partial_path(target).exists()
+    with pytest.raises(output_files.OutputError, match="lies under a file"):
+        output_files.check_output_file(target / "y.jsonl")

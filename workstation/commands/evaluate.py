@@ -22,7 +22,7 @@ from radimpress import deid
 from radimpress.records import Purpose, Report, UnreadableFile, read_reports
 from radimpress.scoring import ROUGE_TYPES, RougeScorer, score_rows
 from radimpress_workstation.console import error, explain
-from radimpress_workstation.outputs import atomic_output
+from radimpress_workstation.output_files import atomic_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -17,7 +17,7 @@ import sys
 
 from radimpress.records import UnreadableFile
 from radimpress_workstation.console import error, explain
-from radimpress_workstation.outputs import OutputError, atomic_output, check_output_file
+from radimpress_workstation.output_files import OutputError, atomic_output, check_output_file
 from radimpress_workstation.prediction_files import read_impressions
 
 EXIT_OK, EXIT_SOME_REJECTED = 0, 1

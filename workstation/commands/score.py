@@ -40,7 +40,7 @@ from radimpress.scoring import (
 )
 from radimpress.scoring.aggregate import CLINICAL
 from radimpress_workstation.console import error, explain
-from radimpress_workstation.outputs import OutputError, atomic_output, check_output_file
+from radimpress_workstation.output_files import OutputError, atomic_output, check_output_file
 from radimpress_workstation.prediction_files import read_impressions, read_predictions
 
 EXIT_OK, EXIT_INCOMPLETE = 0, 1
