@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from radimpress.json_records import iter_raw_records, read_json_lines_quick
 from radimpress.records import (
     MAX_ID_CHARS,
     MAX_TEXT_CHARS,
@@ -32,8 +33,6 @@ from radimpress.records import (
     Rejection,
     Report,
     UnreadableFile,
-    iter_raw_records,
-    read_json_lines_quick,
     validate_record,
 )
 from radimpress.records import _has_lone_surrogate as has_lone_surrogate

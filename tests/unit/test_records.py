@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from radimpress import records
+from radimpress import json_records, records
 from radimpress.records import Purpose, Rejection, Report, UnreadableFile, read_reports
 from radimpress_workstation.cli import main
 
@@ -115,7 +115,7 @@ def test_utf8_bom_and_unicode_are_accepted():
 
 
 def test_stream_spans_chunk_boundaries(monkeypatch):
-    monkeypatch.setattr(records, "CHUNK_CHARS", 7)
+    monkeypatch.setattr(json_records, "CHUNK_CHARS", 7)
     rows = [
         {**GOOD, "study_id": f"s{i}", "findings": f"Finding {i} é." * 3, "n": 12345}
         for i in range(40)

@@ -129,10 +129,10 @@ def test_a_compressed_file_is_named_as_compressed(kind, aws, tmp_path, capsys):
 
 
 def test_an_overlong_line_is_rejected_without_holding_it(monkeypatch):
-    from radimpress import records
+    from radimpress import json_records
 
-    monkeypatch.setattr(records, "MAX_LINE_BYTES", 1000)
-    monkeypatch.setattr(records, "CHUNK_CHARS", 256)
+    monkeypatch.setattr(json_records, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(json_records, "CHUNK_CHARS", 256)
     long_line = json.dumps({"study_id": "h", "findings": "x" * 5000})
     data = "\n".join([json.dumps(good(1)), long_line, json.dumps(good(2))]).encode()
     outcomes = read(data)

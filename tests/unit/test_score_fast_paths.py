@@ -1,6 +1,6 @@
 """The workstation's fast paths give what the checked paths give (issue 13 item 3).
 
-orjson reading (records.read_json_lines_quick and iter_raw_records(loads=orjson.loads)), the
+orjson reading (json_records.read_json_lines_quick and iter_raw_records(loads=orjson.loads)), the
 column-wise validation of prediction_files and the CLI's column aggregates are shortcuts only:
 every value, rejection and aggregate must equal the standard-library path's, hostile input
 included (duplicate keys, deep nesting, lone surrogates, huge integers, bad UTF-8).
@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from radimpress import records
+from radimpress import json_records, records
 from radimpress.scoring import ROUGE_TYPES, summaries_to_dict, summarize, summarize_group
 from radimpress.scoring.aggregate import CLINICAL
 from radimpress_workstation import prediction_files
@@ -66,12 +66,12 @@ HOSTILE = [
 
 
 def _checked(data: bytes) -> list[tuple[int, object]]:
-    return [(n, v) for n, v, _ in records.iter_raw_records(io.BytesIO(data), "f")]
+    return [(n, v) for n, v, _ in json_records.iter_raw_records(io.BytesIO(data), "f")]
 
 
 def _same(a: object, b: object) -> bool:
     """Equal values, and the same kind of rejection for hostile records."""
-    if isinstance(a, records._Hostile) and isinstance(b, records._Hostile):
+    if isinstance(a, json_records._Hostile) and isinstance(b, json_records._Hostile):
         return (a.reason, a.field) == (b.reason, b.field)
     return type(a) is type(b) and a == b
 
@@ -80,10 +80,12 @@ def _same(a: object, b: object) -> bool:
 def test_each_line_reads_as_the_checked_path_reads_it(line: bytes) -> None:
     data = GOOD + b"\n" + line + b"\n" + GOOD.replace(b"S1", b"S9") + b"\n"
     expected = _checked(data)
-    fast = [(n, v) for n, v, _ in records.iter_raw_records(io.BytesIO(data), "f", orjson.loads)]
+    fast = [
+        (n, v) for n, v, _ in json_records.iter_raw_records(io.BytesIO(data), "f", orjson.loads)
+    ]
     assert len(fast) == len(expected)
     assert all(n == m and _same(v, w) for (n, v), (m, w) in zip(fast, expected, strict=True))
-    quick = records.read_json_lines_quick(data, orjson.loads)
+    quick = json_records.read_json_lines_quick(data, orjson.loads)
     if quick is not None:  # only when every line is provably read alike
         assert [n for n, _ in quick] == [n for n, _ in expected]
         assert all(_same(v, w) for (_, v), (_, w) in zip(quick, expected, strict=True))
@@ -91,14 +93,14 @@ def test_each_line_reads_as_the_checked_path_reads_it(line: bytes) -> None:
 
 def test_duplicate_keys_never_pass_the_quick_path() -> None:
     for line in HOSTILE[:3]:
-        assert records.read_json_lines_quick(line + b"\n", orjson.loads) is None
+        assert json_records.read_json_lines_quick(line + b"\n", orjson.loads) is None
         value = _checked(line)[0][1]
-        assert isinstance(value, records._DuplicateKeys)
+        assert isinstance(value, json_records._DuplicateKeys)
 
 
 def test_a_well_formed_file_takes_the_quick_path_with_its_line_numbers() -> None:
     data = b"\n" + GOOD + b"\n\n" + GOOD.replace(b"S1", b"S2") + b"\r\n"
-    quick = records.read_json_lines_quick(data, orjson.loads)
+    quick = json_records.read_json_lines_quick(data, orjson.loads)
     assert quick is not None and quick == _checked(data)
     assert [n for n, _ in quick] == [2, 4]
 
@@ -172,7 +174,7 @@ def test_files_read_alike_with_and_without_the_fast_paths(
     )
     fast = _outcome(read(str(path)))
     if clean:
-        quick = records.read_json_lines_quick(path.read_bytes(), orjson.loads)
+        quick = json_records.read_json_lines_quick(path.read_bytes(), orjson.loads)
         assert quick is not None
         fields = prediction_files.REFERENCE_FIELDS
         assert prediction_files._quick_all([v for _, v in quick], fields) is not None
@@ -182,7 +184,7 @@ def test_files_read_alike_with_and_without_the_fast_paths(
     monkeypatch.setattr(  # the checked path alone: no orjson at all
         prediction_files,
         "iter_raw_records",
-        lambda binary, source, loads=None: records.iter_raw_records(binary, source),
+        lambda binary, source, loads=None: json_records.iter_raw_records(binary, source),
     )
     slow = _outcome(read(str(path)))
     assert fast == slow

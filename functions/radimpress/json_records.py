@@ -1,0 +1,485 @@
+"""Reading records out of a JSON array or JSON Lines stream, safely.
+
+A file is read as a stream, so a file of any size costs memory for one record at a time. Each
+record comes out as its parsed value, or, when it cannot be read safely (nested too deep, an
+integer json refuses, invalid UTF-8, a line too long), as a ``_Hostile`` marker naming why, so
+that the input contract (:mod:`radimpress.records`) rejects that record alone. A file that
+cannot be read at all (empty, compressed, not UTF-8, not JSON) raises :class:`UnreadableFile`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from itertools import chain, compress, count
+from typing import IO, Any
+
+CHUNK_CHARS = 1 << 20
+
+
+class UnreadableFile(ValueError):
+    """The file as a whole cannot be read: empty, not JSON, or not UTF-8."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+# Hostile records are rejected one by one; these bound what one record may cost to read.
+MAX_DEPTH = 64  # a report record is flat; json's C parser itself gives up near 1,000 levels
+MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSON Lines record (3 x 20,000 characters, escaped)
+_BRACKETS = ("[", "{")
+
+# What a compressed upload starts with (the file is then named as what it is).
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"PK\x03\x04", "zip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class _Hostile:
+    """A record that could not be read safely: why, and in which top-level field (if known).
+
+    ``field`` is the name as the sender wrote it; the input contract names it in a rejection
+    only if it is one of its own fields (a sender's field names may be text).
+    """
+
+    __slots__ = ("field", "reason")
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        self.reason, self.field = reason, field
+
+
+class _DuplicateKeys(dict[str, Any]):
+    """A JSON object that names a field more than once (json keeps the last value silently)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for key, _ in pairs:
+        if key in seen:
+            repeated.append(key)
+        seen.add(key)
+    marked = _DuplicateKeys(pairs)
+    marked.duplicates = tuple(repeated)
+    return marked
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_pairs)
+
+# One JSON token at a time (strings whole), for the slow path that measures a hostile record.
+_TOKEN = re.compile(
+    r'\s+|"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?'
+    r"|true|false|null"
+)
+
+
+def _scan(text: str, pos: int) -> tuple[int | None, int, str | None, str | None]:
+    """Walk one JSON value from ``pos`` without recursion.
+
+    Returns (end or None when the text ends first, maximum depth, the top-level field where the
+    depth first passed MAX_DEPTH, the top-level field holding the first integer json refuses).
+    Raises ValueError on a character that cannot start a token.
+    """
+    depth = max_depth = 0
+    field: str | None = None
+    deep_field: str | None = None
+    long_field: str | None = None
+    last_string: str | None = None
+    stack: list[str] = []
+    limit = sys.get_int_max_str_digits() or 1 << 62
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise ValueError(f"not valid JSON at character {pos}")
+        token = match.group()
+        pos = match.end()
+        first = token[0]
+        if first in " \t\r\n":
+            continue
+        if first in "[{":
+            stack.append(first)
+            depth += 1
+            if depth > max_depth:
+                max_depth = depth
+                if depth == MAX_DEPTH + 1 and deep_field is None:
+                    deep_field = field
+        elif first in "]}":
+            if not stack:
+                raise ValueError(f"not valid JSON at character {pos - 1}")
+            stack.pop()
+            depth -= 1
+            if depth == 0:
+                return pos, max_depth, deep_field, long_field
+        elif first == '"':
+            last_string = token
+        elif first == ":":
+            if depth == 1 and stack == ["{"] and last_string is not None:
+                try:
+                    field = json.loads(last_string)
+                except ValueError:
+                    field = None
+        elif first in "-0123456789" and long_field is None:
+            is_integer = not any(c in token for c in ".eE")
+            if is_integer and len(token.lstrip("-")) > limit:
+                long_field = field or ""
+        if depth == 0 and first not in "]}":
+            return pos, max_depth, deep_field, long_field  # a scalar
+    return None, max_depth, deep_field, long_field
+
+
+def _hostile(text: str, pos: int = 0) -> tuple[int | None, _Hostile | None]:
+    """Why a JSON value json could not (or should not) be parsed; (end, None) if nothing found."""
+    end, depth, deep_field, long_field = _scan(text, pos)
+    if depth > MAX_DEPTH:
+        return end, _Hostile(f"nested more than {MAX_DEPTH} levels deep", deep_field)
+    if long_field is not None:
+        limit = sys.get_int_max_str_digits()
+        return end, _Hostile(f"holds an integer of more than {limit:,} digits", long_field)
+    return end, None
+
+
+def _too_deep(text: str, start: int, end: int) -> bool:
+    """Cheap test first: a value with no more brackets than MAX_DEPTH cannot be too deep."""
+    brackets = text.count("[", start, end) + text.count("{", start, end)
+    return brackets > MAX_DEPTH and _scan(text, start)[1] > MAX_DEPTH
+
+
+class _TextStream:
+    """UTF-8 text read in chunks from a binary stream, with a sliding buffer."""
+
+    def __init__(self, binary: IO[bytes], source: str, head: bytes = b"") -> None:
+        self._binary = binary
+        self._source = source
+        self._head = head
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._bytes_read = 0
+        self.buffer = ""
+        self.pos = 0
+        self.eof = False
+        self.consumed_chars = 0
+
+    def _read(self) -> bytes:
+        if self._head:
+            raw, self._head = self._head, b""
+            return raw
+        return self._binary.read(CHUNK_CHARS)
+
+    def fill(self) -> bool:
+        """Append the next chunk to the buffer; False at end of file."""
+        if self.eof:
+            return False
+        raw = self._read()
+        pending = len(self._decoder.getstate()[0])
+        try:
+            text = self._decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as err:
+            offset = self._bytes_read - pending + err.start
+            raise UnreadableFile(
+                self._source, f"not UTF-8 text (invalid byte at byte offset {offset})"
+            ) from None
+        self._bytes_read += len(raw)
+        if not raw:
+            self.eof = True
+        if self.pos > CHUNK_CHARS:
+            self.consumed_chars += self.pos
+            self.buffer = self.buffer[self.pos :]
+            self.pos = 0
+        self.buffer += text
+        return bool(raw) or bool(text)
+
+    def skip_whitespace(self) -> str:
+        """Move past white space; return the next character or '' at end of file."""
+        while True:
+            while self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buffer):
+                return self.buffer[self.pos]
+            if not self.fill():
+                return ""
+
+    def offset(self) -> int:
+        return self.consumed_chars + self.pos
+
+
+def _array_element(stream: _TextStream, source: str) -> Any:
+    """Parse the element at ``stream.pos`` and move past it; a hostile element comes back as a
+    :class:`_Hostile` (skipped whole, so the elements after it are still read)."""
+    while True:
+        start = stream.pos
+        try:
+            value, end = _DECODER.raw_decode(stream.buffer, start)
+        except json.JSONDecodeError as err:
+            # An element cut by the chunk boundary: read more and try again.
+            if not stream.eof and stream.fill():
+                continue
+            raise UnreadableFile(
+                source, f"not valid JSON at character {stream.consumed_chars + err.pos}"
+            ) from None
+        except (RecursionError, ValueError):
+            # Too deep for json's parser, or an integer of more than 4,300 digits: find the
+            # element's end without recursion, reading more while it is cut off.
+            try:
+                scan_end, problem = _hostile(stream.buffer, start)
+            except ValueError:
+                raise UnreadableFile(
+                    source, f"not valid JSON after character {stream.offset()}"
+                ) from None
+            if scan_end is None:
+                if not stream.eof and stream.fill():
+                    continue
+                raise UnreadableFile(source, "not valid JSON: the array is not closed") from None
+            stream.pos = scan_end
+            return problem or _Hostile("could not be read as JSON")
+        # A number at the very end of the buffer may continue in the next chunk.
+        if end == len(stream.buffer) and not stream.eof and stream.fill():
+            continue
+        stream.pos = end
+        if _too_deep(stream.buffer, start, end):
+            return _hostile(stream.buffer, start)[1]
+        return value
+
+
+def _iter_json_array(stream: _TextStream, source: str) -> Iterator[Any]:
+    """Yield each element of a top-level JSON array without holding the array in memory."""
+    stream.pos += 1  # the opening '['
+    expect_value = True
+    first = True
+    while True:
+        char = stream.skip_whitespace()
+        if char == "":
+            raise UnreadableFile(source, "not valid JSON: the array is not closed")
+        if char == "]" and (first or not expect_value):
+            stream.pos += 1
+            if stream.skip_whitespace() != "":
+                raise UnreadableFile(
+                    source, f"not valid JSON: data after the array at character {stream.offset()}"
+                )
+            return
+        if not expect_value:
+            if char != ",":
+                raise UnreadableFile(
+                    source, f"not valid JSON: expected ',' or ']' at character {stream.offset()}"
+                )
+            stream.pos += 1
+            expect_value = True
+            continue
+        value = _array_element(stream, source)
+        first = False
+        expect_value = False
+        yield value
+
+
+_NOT_JSON = object()
+
+
+def _iter_byte_lines(head: bytes, binary: IO[bytes]) -> Iterator[tuple[int, int, bytes | None]]:
+    """Yield (line number, byte offset of the line, bytes or None when over MAX_LINE_BYTES).
+
+    A line too long is reported once and skipped without being held in memory.
+    """
+    number = 0
+    offset = 0  # byte offset of ``pending`` in the file
+    pending = head
+    skipping = False  # inside a line already reported as too long
+    while True:
+        chunk = binary.read(CHUNK_CHARS)
+        data = pending + chunk
+        if chunk:
+            *lines, pending = data.split(b"\n")
+        else:
+            lines, pending = data.split(b"\n"), b""
+        for line in lines:
+            if skipping:  # the rest of the line reported as too long
+                skipping = False
+            else:
+                number += 1
+                yield number, offset, (line if len(line) <= MAX_LINE_BYTES else None)
+            offset += len(line) + 1
+        if len(pending) > MAX_LINE_BYTES:
+            if not skipping:
+                number += 1
+                yield number, offset, None
+                skipping = True
+            offset += len(pending)
+            pending = b""
+        if not chunk:
+            return
+
+
+# A faster JSON parser (orjson on the workstation; the Lambdas pass none): bytes -> value,
+# raising ValueError on anything it does not read.
+Loads = Callable[[bytes], Any]
+_BIG_FLOAT = float(1 << 63)
+_SPACE_AFTER_QUOTE = re.compile(rb'"[ \t\r]')  # one pass, not three substring searches
+
+
+def _quick_values(raws: list[bytes], joined: bytes, loads: Loads) -> list[dict[str, Any]] | None:
+    """``raws`` (lines of JSON, ``joined`` their bytes with anything between them but ``"``,
+    ``{``, ``[`` and ``:``) read by ``loads`` when that provably gives what the checked path gives.
+
+    None sends the lines down the checked path, which keeps every guarantee. Checked in C over
+    all lines at once: no ``[`` and no white space after a quote anywhere; every line an object,
+    so each has at least one ``{`` and, as every key ends in ``":``, at least as many ``":`` as
+    keys; then the totals must equal the line and key counts, so no line nests (flat, never too
+    deep) and no key is named twice (json keeps the last silently; a ``":`` inside a string only
+    sends the lines down the checked path). ``loads`` must reject lone surrogates and invalid
+    UTF-8 as orjson does; orjson reads an integer beyond 64 bits as a float where json keeps the
+    int, so such floats go back too.
+    """
+    if b"[" in joined or _SPACE_AFTER_QUOTE.search(joined):
+        return None
+    try:
+        values = list(map(loads, raws))
+    except ValueError:
+        return None
+    if (
+        set(map(type, values)) == {dict}
+        and joined.count(b"{") == len(values)
+        and joined.count(b'":') == sum(map(len, values))
+        and not _big_floats(values)
+    ):
+        return values
+    return None
+
+
+def _big_floats(values: list[dict[str, Any]]) -> bool:
+    """Whether a flat object holds a float that may be an integer json keeps exact."""
+    if float not in set(map(type, chain.from_iterable(map(dict.values, values)))):
+        return False
+    return any(
+        type(v) is float and not -_BIG_FLOAT < v < _BIG_FLOAT for d in values for v in d.values()
+    )
+
+
+def read_json_lines_quick(data: bytes, loads: Loads) -> list[tuple[int, Any]] | None:
+    """(line number, record) of a whole JSON Lines file's bytes read by ``loads``, or None.
+
+    The workstation's fast path (``loads=orjson.loads``): when every line is a flat object that
+    passes :func:`_quick_values`, the records are exactly what :func:`iter_raw_records` yields
+    for the same bytes (blank lines skipped, numbered alike); anything else (a blank line of
+    spaces, a BOM, an array file, a bad or hostile line) returns None and the caller streams the
+    file through :func:`iter_raw_records`, which decides.
+    """
+    lines = data.split(b"\n")
+    if not data or max(map(len, lines)) > MAX_LINE_BYTES:
+        return None
+    values = _quick_values(list(filter(None, lines)), data, loads)
+    if not values:
+        return None
+    return list(zip(compress(count(1), lines), values, strict=True))
+
+
+def _parse_line(raw: bytes | None, offset: int, loads: Loads | None = None) -> Any:
+    """One JSON Lines line as a value, ``_NOT_JSON``, or a :class:`_Hostile` record."""
+    if raw is None:
+        return _Hostile(f"the line is longer than {MAX_LINE_BYTES:,} bytes")
+    if loads is not None and (quick := _quick_values([raw], raw, loads)) is not None:
+        return quick[0]
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return _Hostile(f"not UTF-8 text (invalid byte at byte offset {offset + err.start})")
+    if not line.strip():
+        return None
+    try:
+        value = _DECODER.decode(line)
+    except json.JSONDecodeError:
+        return _NOT_JSON
+    except (RecursionError, ValueError):  # too deep, or an integer json refuses to read
+        try:
+            problem = _hostile(line)[1]
+        except ValueError:
+            return _NOT_JSON
+        return problem or _NOT_JSON
+    if _too_deep(line, 0, len(line)):
+        return _hostile(line)[1]
+    return value
+
+
+def _iter_json_lines(
+    head: bytes, binary: IO[bytes], loads: Loads | None = None
+) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed value, ``_NOT_JSON`` or ``_Hostile``) for non-blank lines.
+
+    Lines are split as bytes and decoded one by one, so an invalid UTF-8 byte costs only its own
+    line (named with its byte offset in the file), not the file.
+    """
+    for number, offset, raw in _iter_byte_lines(head, binary):
+        if number == 1 and raw is not None and raw.startswith(_UTF8_BOM):
+            raw, offset = raw[len(_UTF8_BOM) :], offset + len(_UTF8_BOM)
+        value = _parse_line(raw, offset, loads)
+        if value is not None:
+            yield number, value
+
+
+def _sniff(binary: IO[bytes], source: str) -> tuple[bytes, str]:
+    """Read up to the first non-blank byte: (bytes read so far, that byte as text or '')."""
+    head = b""
+    while True:
+        chunk = binary.read(CHUNK_CHARS)
+        head += chunk
+        for magic, name in _MAGIC:
+            if head.startswith(magic):
+                raise UnreadableFile(
+                    source,
+                    f"a {name}-compressed file, not JSON: upload the uncompressed JSON or "
+                    "JSON Lines file",
+                )
+        if any(head.startswith(bom) for bom in _UTF16_32_BOMS):
+            raise UnreadableFile(source, "UTF-16 or UTF-32 text, not UTF-8: save it as UTF-8")
+        body = head[len(_UTF8_BOM) :] if head.startswith(_UTF8_BOM) else head
+        stripped = body.lstrip(b" \t\r\n")
+        if stripped:
+            return head, chr(stripped[0]) if stripped[0] < 128 else "\ufffd"
+        if not chunk:
+            return head, ""
+
+
+def iter_raw_records(
+    binary: IO[bytes], source: str, loads: Loads | None = None
+) -> Iterator[tuple[int, Any, str]]:
+    """Yield (position, raw value, format) for each record of a JSON array or JSON Lines file.
+
+    ``loads`` (e.g. ``orjson.loads``, workstation only) reads well-formed JSON Lines records
+    faster; any line it might read differently goes through the checked path (see
+    :func:`_quick_values`), so the values and rejections are the same either way.
+
+    The position is the 1-based element index in an array and the line number in JSON Lines.
+    A JSON Lines line that is not JSON is yielded as ``_NOT_JSON`` and a record that cannot be
+    read safely (too deep, an integer too long, invalid UTF-8, a line too long) as a
+    ``_Hostile``, so each becomes that record's rejection; a file whose first record is not
+    JSON at all is unreadable.
+    """
+    head, first = _sniff(binary, source)
+    if first == "":
+        raise UnreadableFile(source, "empty file")
+    if first == "[":
+        stream = _TextStream(binary, source, head)
+        stream.skip_whitespace()
+        for index, value in enumerate(_iter_json_array(stream, source), start=1):
+            yield index, value, "json"
+        return
+    if first != "{":
+        raise UnreadableFile(source, "not JSON: expected a JSON array or JSON Lines of objects")
+    any_json = False
+    for line_number, value in _iter_json_lines(head, binary, loads):
+        if value is _NOT_JSON and not any_json:
+            raise UnreadableFile(source, f"not valid JSON on line {line_number}")
+        any_json = True
+        yield line_number, value, "jsonl"
