@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from itertools import pairwise
 
 from radimpress.scoring.lcs import lcs_length, match_masks
+from radimpress.scoring.rouge import clipped_overlap
 from radimpress.scoring.tokenize import Tokenizer
 
 # Memoised pairs (int key -> float, about 100 bytes each): at most about 50 MB, then emptied.
@@ -28,19 +29,6 @@ PAIR_CACHE_SIZE = 500_000
 TEXT_CACHE_SIZE = 50_000
 TEXT_PAIR_CACHE_SIZE = 200_000
 _ID_BITS = 32
-
-
-def _clipped(target: dict, prediction: dict) -> int:
-    """rouge-score's n-gram intersection: sum over shared n-grams of the smaller count."""
-    if len(prediction) < len(target):
-        target, prediction = prediction, target
-    get = prediction.get
-    overlap = 0
-    for gram, count in target.items():
-        other = get(gram)
-        if other:
-            overlap += count if count < other else other
-    return overlap
 
 
 def _count(items: Iterable) -> dict:
@@ -97,14 +85,14 @@ def utility(target: Profile, predicted: Profile) -> float:
     if target.unigrams_distinct or predicted.unigrams_distinct:
         overlap1 = len(target.vocabulary & predicted.vocabulary)
     else:
-        overlap1 = _clipped(target.unigram_counts, predicted.unigram_counts)  # type: ignore[arg-type]
+        overlap1 = clipped_overlap(target.unigram_counts, predicted.unigram_counts)
     if not overlap1:
         return 0.0
     if overlap1 > 1:
         if target.bigrams_distinct or predicted.bigrams_distinct:
             overlap2 = len(target.bigrams & predicted.bigrams)
         else:
-            overlap2 = _clipped(target.bigram_counts, predicted.bigram_counts)  # type: ignore[arg-type]
+            overlap2 = clipped_overlap(target.bigram_counts, predicted.bigram_counts)
     else:
         overlap2 = 0
     total = _f1(overlap1, n, m) + _f1(overlap2, predicted.bigram_count, target.bigram_count)

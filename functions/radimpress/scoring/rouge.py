@@ -55,7 +55,7 @@ def _ratio_score(hits: int, predicted: int, target: int) -> Score:
     return Score(precision, recall, _fmeasure(precision, recall))
 
 
-def _clipped_overlap(target: dict, prediction: dict) -> int:
+def clipped_overlap(target: dict, prediction: dict) -> int:
     """rouge-score's n-gram intersection: the sum over shared n-grams of the smaller count."""
     if len(prediction) < len(target):
         target, prediction = prediction, target
@@ -250,7 +250,7 @@ class RougeScorer:
                 # Every count on one side is 1: each shared token adds exactly 1.
                 overlap1 = len(target.vocabulary & predicted.vocabulary)
             else:
-                overlap1 = _clipped_overlap(target.unigram_counts(), predicted.unigram_counts())
+                overlap1 = clipped_overlap(target.unigram_counts(), predicted.unigram_counts())
             if not overlap1:
                 # Nothing shared (the commonest case for unrelated texts): every count is 0, so
                 # every score is 0/x = 0.0 with F1 0.0, as rouge-score computes it.
@@ -261,7 +261,7 @@ class RougeScorer:
                 if target.bigrams_distinct or predicted.bigrams_distinct:
                     overlap2 = len(target_bigrams & predicted_bigrams)
                 else:
-                    overlap2 = _clipped_overlap(target.bigram_counts(), predicted.bigram_counts())
+                    overlap2 = clipped_overlap(target.bigram_counts(), predicted.bigram_counts())
             else:
                 overlap2 = 0  # a shared bigram needs two shared unigrams
         precision = overlap1 / (n or 1)
