@@ -276,6 +276,8 @@ def _quick_all(values: list[Any], text_fields: Sequence[str]) -> list[tuple[str,
         ("background", {str, type(None)}),
         ("subject_id", {str, int, type(None)}),
     ):
+        if not any(map(dict.__contains__, values, repeat(name))):
+            continue  # no record has the field: nothing to check
         column = list(map(_get, values, repeat(name)))
         kinds = set(map(type, column))
         if not kinds <= allowed:

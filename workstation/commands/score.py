@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -261,7 +262,11 @@ def _write_rows(lines: list[bytes], output: str | None) -> None:
         sys.stdout.flush()
         return
     with atomic_output(output) as handle:
-        handle.write(data.decode("utf-8"))
+        if os.linesep == "\n":  # the text handle would write the same bytes: skip the round trip
+            handle.flush()
+            handle.buffer.write(data)
+        else:
+            handle.write(data.decode("utf-8"))
 
 
 def _aggregate(
