@@ -334,26 +334,36 @@ def _quick_values(raws: list[bytes], joined: bytes, loads: Loads) -> list[dict[s
     ``{``, ``[`` and ``:``) read by ``loads`` when that provably gives what the checked path gives.
 
     None sends the lines down the checked path, which keeps every guarantee. Checked in C over
-    all lines at once: no ``[`` and no white space after a quote anywhere; every line an object,
-    so each has at least one ``{`` and, as every key ends in ``":``, at least as many ``":`` as
-    keys; then the totals must equal the line and key counts, so no line nests (flat, never too
-    deep) and no key is named twice (json keeps the last silently; a ``":`` inside a string only
-    sends the lines down the checked path). ``loads`` must reject lone surrogates and invalid
-    UTF-8 as orjson does; orjson reads an integer beyond 64 bits as a float where json keeps the
-    int, so such floats go back too.
+    all lines at once: no ``[`` anywhere and every line an object, so each has at least one
+    ``{``; the total must equal the line count, so no line nests (flat, never too deep). Then no
+    key may be named twice (json keeps the last silently), proved one of two ways:
+
+    - quotes: in a flat object every key and string value written is one string token of two
+      ``"``, and an escaped ``\\"`` adds one, so the ``"`` count is at least twice the keys and
+      string values written, which are at least those the parsed objects hold; equality leaves
+      no room for a repeated key (nor for an escaped quote, which only costs the quick path);
+    - or, with no white space after a quote anywhere: every key ends in ``":``, so there are at
+      least as many ``":`` as keys written; equality with the parsed key count again leaves no
+      room for a repeat (a ``":`` inside a string only sends the lines down the checked path).
+
+    ``loads`` must reject lone surrogates and invalid UTF-8 as orjson does; orjson reads an
+    integer beyond 64 bits as a float where json keeps the int, so such floats go back too.
     """
-    if b"[" in joined or _SPACE_AFTER_QUOTE.search(joined):
+    if b"[" in joined:
         return None
     try:
         values = list(map(loads, raws))
     except ValueError:
         return None
-    if (
-        set(map(type, values)) == {dict}
-        and joined.count(b"{") == len(values)
-        and joined.count(b'":') == sum(map(len, values))
-        and not _big_floats(values)
-    ):
+    if set(map(type, values)) != {dict} or joined.count(b"{") != len(values):
+        return None
+    kinds = list(map(type, chain.from_iterable(map(dict.values, values))))
+    if float in kinds and _big_floats(values):
+        return None
+    keys = len(kinds)
+    if joined.count(b'"') == 2 * (keys + kinds.count(str)):
+        return values
+    if _SPACE_AFTER_QUOTE.search(joined) is None and joined.count(b'":') == keys:
         return values
     return None
 
