@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -64,5 +65,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def console_main() -> None:
+    """The installed ``radimpress`` command: ``main()``, then exit without interpreter teardown.
+
+    A large ``score`` run leaves a few hundred thousand objects (records, texts, rows) that the
+    interpreter would free one by one at exit, for nothing: the process is ending. Every command
+    writes its files through context managers that close them before ``main`` returns, so here
+    only the standard streams are flushed before ``os._exit``. Tests call ``main()`` in-process,
+    never this.
+    """
+    try:
+        code = main()
+    except SystemExit as exit_:  # argparse's --help and usage errors: sys.exit's meaning
+        if exit_.code is None or isinstance(exit_.code, int):
+            code = exit_.code or 0
+        else:
+            print(exit_.code, file=sys.stderr)
+            code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # reader gone, or a stream closed: nothing to flush
+        code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

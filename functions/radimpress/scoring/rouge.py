@@ -20,7 +20,7 @@ from itertools import pairwise
 from typing import NamedTuple
 
 from radimpress.scoring.lcs import lcs_length, lcs_positions, match_masks
-from radimpress.scoring.tokenize import TEXT_CACHE_SIZE, Tokenizer, Tokens
+from radimpress.scoring.tokenize import _ASCII_FOLD, TEXT_CACHE_SIZE, Tokenizer, Tokens, words
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 # Per-pair memo bound. With the per-text profiles (TEXT_CACHE_SIZE, about 3 KB each for an
@@ -134,7 +134,12 @@ class _Text:
     )
 
     def __init__(self, text: str, tokenizer: Tokenizer) -> None:
-        tokens = tokenizer.tokenize(text, cache=False)  # this object is the cache
+        if tokenizer.use_stemmer:
+            tokens = tokenizer.tokenize(text, cache=False)  # this object is the cache
+        elif text.isascii():  # tokenize.words inlined: one C pass, no call frames
+            tokens = tuple(text.encode("ascii").translate(_ASCII_FOLD).decode("ascii").split())
+        else:
+            tokens = tuple(words(text))
         self.tokens = tokens
         self.length = length = len(tokens)
         self.bigram_count = length - 1 if length > 1 else 0
