@@ -25,6 +25,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -227,13 +228,15 @@ def _score(
     lines, values = scored.lines, scored.values
     for begin in range(0, len(pairs), PAIR_MEMO_SIZE):
         block = pairs[begin : begin + PAIR_MEMO_SIZE]
-        index: dict[tuple[str, str], int] = {}
-        slots = [index.setdefault((r, p), len(index)) for _, r, p in block]
-        results = _score_distinct(list(index), use_stemmer, clinical, prefix)
-        tails = [results[slot] for slot in slots]
-        heads = _json_strings([study_id for study_id, _, _ in block], b'{"study_id":')
-        lines.extend(map(bytes.__add__, heads, [tail for tail, _ in tails]))
-        values.extend([value for _, value in tails])
+        study_ids, references, predictions = zip(*block, strict=True)
+        keys = list(zip(references, predictions, strict=True))
+        distinct = list(dict.fromkeys(keys))  # in C, first-seen order
+        scored_rows = _score_distinct(distinct, use_stemmer, clinical, prefix)
+        results = dict(zip(distinct, scored_rows, strict=True))
+        tails = list(map(results.__getitem__, keys))
+        heads = _json_strings(list(study_ids), b'{"study_id":')
+        lines.extend(map(bytes.__add__, heads, map(itemgetter(0), tails)))
+        values.extend(map(itemgetter(1), tails))
     return scored
 
 
@@ -345,16 +348,25 @@ def _run(args: argparse.Namespace) -> int:
     model = predictions.model or args.model or _label(args.predictions)
 
     predicted = predictions.impressions
-    pairs: list[tuple[str, str, str]] = []
-    missing_prediction: list[str] = []
-    for study_id, reference in references.impressions.items():
-        prediction = predicted.get(study_id)
-        if prediction is None:
-            missing_prediction.append(study_id)
-        else:
-            pairs.append((study_id, reference, prediction))
     known = references.impressions
-    missing_reference = [s for s in predicted if s not in known]
+    pairs: list[tuple[str, str, str]]
+    missing_prediction: list[str] = []
+    matched = list(map(predicted.get, known))  # in C: the usual file pair matches everywhere
+    if None not in matched:
+        pairs = list(zip(known, known.values(), matched, strict=True))
+    else:
+        pairs = []
+        for study_id, reference, prediction in zip(known, known.values(), matched, strict=True):
+            if prediction is None:
+                missing_prediction.append(study_id)
+            else:
+                pairs.append((study_id, reference, prediction))
+    # Every reference id has a prediction and the counts agree: the id sets are equal.
+    missing_reference = (
+        []
+        if not missing_prediction and len(predicted) == len(known)
+        else [s for s in predicted if s not in known]
+    )
 
     if not pairs:  # nothing to write: no output file at all rather than an empty one
         _log_counts(args, references, predictions, 0, missing_prediction, missing_reference)
