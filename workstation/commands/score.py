@@ -41,6 +41,7 @@ from radimpress.scoring import (
     summarize_group,
 )
 from radimpress.scoring.aggregate import CLINICAL
+from radimpress.scoring.rouge import scores_from_counts
 from radimpress_workstation.console import error, explain
 from radimpress_workstation.output_files import OutputError, atomic_output, check_output_file
 from radimpress_workstation.prediction_files import read_impressions, read_predictions
@@ -144,8 +145,8 @@ def _score_distinct(
 
     With clinical agreement each distinct text is labelled once, and as agreement depends only
     on the two texts' positive observations, it is computed once per pair of those sets. Pairs
-    with the same scores (and agreement) share one serialised row: scores are non-negative
-    quotients, never -0.0 or NaN, so equal floats write the same digits.
+    with the same ROUGE counts (``RougeScorer.counts``, integers the scores are quotients of)
+    and agreement share one serialised row, their scores computed once from those counts.
     """
     scorer = RougeScorer(use_stemmer=use_stemmer)
     if clinical:
@@ -158,18 +159,14 @@ def _score_distinct(
             tuple[frozenset[str], frozenset[str]], tuple[dict[str, Any], tuple[Any, ...]]
         ] = {}
     dumps = orjson.dumps
-    score = scorer.score_distinct
+    counts = scorer.counts
     rouge1, rouge2, rouge_l, rouge_lsum = ROUGE_TYPES
     rows: dict[tuple[Any, ...], tuple[bytes, tuple[Any, ...]]] = {}
     out: list[tuple[bytes, tuple[Any, ...]]] = []
     for reference, prediction in keys:
-        scores = score(reference, prediction)
-        key: tuple[Any, ...] = (
-            scores[rouge1],
-            scores[rouge2],
-            scores[rouge_l],
-            scores[rouge_lsum],
-        )
+        # Rows are keyed by the integer counts the scores are quotients of: cheap to hash, and
+        # the floats are computed once per distinct key.
+        key: tuple[Any, ...] = counts(reference, prediction)
         known: tuple[dict[str, Any], tuple[Any, ...]] | None = None
         if clinical:
             ref_positive = positives.get(reference)
@@ -196,11 +193,13 @@ def _score_distinct(
             key += pair
         hit = rows.get(key)
         if hit is None:
+            scores = scores_from_counts(key[:6])
+            metric = (scores[rouge1], scores[rouge2], scores[rouge_l], scores[rouge_lsum])
             row: dict[str, Any] = {
                 name: {"precision": s[0], "recall": s[1], "fmeasure": s[2]}
-                for name, s in zip(ROUGE_TYPES, key, strict=False)
+                for name, s in zip(ROUGE_TYPES, metric, strict=True)
             }
-            value: tuple[Any, ...] = (key[0][2], key[1][2], key[2][2], key[3][2])
+            value: tuple[Any, ...] = (metric[0][2], metric[1][2], metric[2][2], metric[3][2])
             if known is not None:
                 row[CLINICAL] = known[0]
                 value += known[1]

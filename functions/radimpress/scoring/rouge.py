@@ -42,19 +42,6 @@ class Score(NamedTuple):
 _ZERO = Score(0.0, 0.0, 0.0)
 
 
-def _fmeasure(precision: float, recall: float) -> float:
-    # rouge_score.scoring.fmeasure, operation for operation.
-    if precision + recall > 0:
-        return 2 * precision * recall / (precision + recall)
-    return 0.0
-
-
-def _ratio_score(hits: int, predicted: int, target: int) -> Score:
-    precision = hits / predicted
-    recall = hits / target
-    return Score(precision, recall, _fmeasure(precision, recall))
-
-
 def clipped_overlap(target: dict, prediction: dict) -> int:
     """rouge-score's n-gram intersection: the sum over shared n-grams of the smaller count."""
     if len(prediction) < len(target):
@@ -189,6 +176,36 @@ class _Text:
 
 
 _new_score = tuple.__new__  # Score(...) without the Python-level __new__ frame: same tuple
+Counts = tuple[int, int, int, int, int, int]
+
+
+def scores_from_counts(counts: Counts) -> dict[str, Score]:
+    """The four scores of a pair's :meth:`RougeScorer.counts`: rouge-score's divisions, in its
+    order, so the same floats (a zero count gives 0/x = 0.0 and F1 0.0, as rouge-score does)."""
+    m, n, overlap1, overlap2, lcs, hits = counts
+    precision = overlap1 / (n or 1)
+    recall = overlap1 / (m or 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    rouge1 = _new_score(Score, (precision, recall, f1))
+    precision = overlap2 / (n - 1 if n > 1 else 1)
+    recall = overlap2 / (m - 1 if m > 1 else 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    rouge2 = _new_score(Score, (precision, recall, f1))
+    if not (m and n):
+        return {"rouge1": rouge1, "rouge2": rouge2, "rougeL": _ZERO, "rougeLsum": _ZERO}
+    # rouge_score._score_lcs, and _summary_level_lcs's hits over the same token counts.
+    precision = lcs / n
+    recall = lcs / m
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    rouge_l = _new_score(Score, (precision, recall, f1))
+    if hits == lcs:
+        rouge_lsum = rouge_l
+    else:
+        precision = hits / n
+        recall = hits / m
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        rouge_lsum = _new_score(Score, (precision, recall, f1))
+    return {"rouge1": rouge1, "rouge2": rouge2, "rougeL": rouge_l, "rougeLsum": rouge_lsum}
 
 
 class RougeScorer:
@@ -205,6 +222,7 @@ class RougeScorer:
         self._tokenizer = Tokenizer(use_stemmer)
         self._texts: dict[str, _Text] = {}
         self._pairs: dict[tuple[str, str], dict[str, Score]] = {}
+        self._by_counts: dict[Counts, dict[str, Score]] = {}
 
     def _text(self, text: str) -> _Text:
         if not isinstance(text, str):
@@ -238,79 +256,71 @@ class RougeScorer:
         return self._score(reference, prediction)
 
     def _score(self, reference: str, prediction: str) -> dict[str, Score]:
-        """Written out in one function: at a few microseconds a pair, call overhead is the cost."""
+        """The scores of one pair, from its counts; equal counts share one (memoised) dict."""
+        counts = self.counts(reference, prediction)
+        scores = self._by_counts.get(counts)
+        if scores is None:
+            scores = scores_from_counts(counts)
+            if len(self._by_counts) >= PAIR_CACHE_SIZE:
+                self._by_counts.clear()
+            self._by_counts[counts] = scores
+        return scores
+
+    def counts(self, reference: str, prediction: str) -> Counts:
+        """(m, n, overlap1, overlap2, lcs, hits): everything the four scores are quotients of.
+
+        m and n are the token counts of reference and prediction, overlap1 and overlap2 the
+        clipped unigram and bigram overlaps, lcs the LCS length and hits rougeLsum's union-LCS
+        hit count. Scores are computed from these integers by :func:`scores_from_counts`, so a
+        caller can memoise scores (and anything made from them) per counts tuple: cheaper to
+        hash than floats, and far fewer distinct ones than pairs.
+
+        Written out in one function: at a few microseconds a pair, call overhead is the cost.
+        """
         texts = self._texts
         target = texts.get(reference) or self._text(reference)
         predicted = texts.get(prediction) or self._text(prediction)
         m = target.length
         n = predicted.length
-        same = target is predicted or (m == n and target.tokens == predicted.tokens)
+        if target is predicted or (m == n and target.tokens == predicted.tokens):
+            # Every token, bigram and LCS position matches; rougeLsum's union-LCS hits every
+            # token of every sentence when the sentences agree too.
+            if target.sentences == predicted.sentences:
+                return (m, n, m, target.bigram_count, m, m)
+            return (m, n, m, target.bigram_count, m, _summary_level_hits(target, predicted))
 
         # rouge1 and rouge2: rouge_score._score_ngrams, clipped overlap over max(count, 1).
-        if same:
-            overlap1 = m
-            overlap2 = target.bigram_count
+        if target.unigrams_distinct or predicted.unigrams_distinct:
+            # Every count on one side is 1: each shared token adds exactly 1.
+            overlap1 = len(target.vocabulary & predicted.vocabulary)
         else:
-            if target.unigrams_distinct or predicted.unigrams_distinct:
-                # Every count on one side is 1: each shared token adds exactly 1.
-                overlap1 = len(target.vocabulary & predicted.vocabulary)
+            overlap1 = clipped_overlap(target.unigram_counts(), predicted.unigram_counts())
+        if not overlap1:
+            # Nothing shared (the commonest case for unrelated texts): every count is 0.
+            return (m, n, 0, 0, 0, 0)
+        if overlap1 > 1:
+            target_bigrams = target.bigram_set or target.bigram_types()
+            predicted_bigrams = predicted.bigram_set or predicted.bigram_types()
+            if target.bigrams_distinct or predicted.bigrams_distinct:
+                overlap2 = len(target_bigrams & predicted_bigrams)
             else:
-                overlap1 = clipped_overlap(target.unigram_counts(), predicted.unigram_counts())
-            if not overlap1:
-                # Nothing shared (the commonest case for unrelated texts): every count is 0, so
-                # every score is 0/x = 0.0 with F1 0.0, as rouge-score computes it.
-                return {"rouge1": _ZERO, "rouge2": _ZERO, "rougeL": _ZERO, "rougeLsum": _ZERO}
-            if overlap1 > 1:
-                target_bigrams = target.bigram_set or target.bigram_types()
-                predicted_bigrams = predicted.bigram_set or predicted.bigram_types()
-                if target.bigrams_distinct or predicted.bigrams_distinct:
-                    overlap2 = len(target_bigrams & predicted_bigrams)
-                else:
-                    overlap2 = clipped_overlap(target.bigram_counts(), predicted.bigram_counts())
-            else:
-                overlap2 = 0  # a shared bigram needs two shared unigrams
-        precision = overlap1 / (n or 1)
-        recall = overlap1 / (m or 1)
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-        rouge1 = _new_score(Score, (precision, recall, f1))
-        precision = overlap2 / (predicted.bigram_count or 1)
-        recall = overlap2 / (target.bigram_count or 1)
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-        rouge2 = _new_score(Score, (precision, recall, f1))
+                overlap2 = clipped_overlap(target.bigram_counts(), predicted.bigram_counts())
+        else:
+            overlap2 = 0  # a shared bigram needs two shared unigrams
 
-        if not (m and n):
-            return {"rouge1": rouge1, "rouge2": rouge2, "rougeL": _ZERO, "rougeLsum": _ZERO}
-
-        # rougeL: rouge_score._score_lcs with a bit-parallel LCS length.
-        if same:
-            lcs = m
-        elif overlap1 == 1 or (overlap1 == 2 and overlap2):
+        # rougeL: the LCS length, bit-parallel (m and n are not 0: a token is shared).
+        if overlap1 == 1 or (overlap1 == 2 and overlap2):
             # LCS <= clipped unigram overlap; LCS >= 1 when a token is shared, >= 2 with a bigram.
             lcs = overlap1
         elif m <= n:  # iterate over the shorter sequence; the LCS length is symmetric
             lcs = lcs_length(target.tokens, predicted.masks or predicted.matches(), n)
         else:
             lcs = lcs_length(predicted.tokens, target.masks or target.matches(), m)
-        precision = lcs / n
-        recall = lcs / m
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-        rouge_l = _new_score(Score, (precision, recall, f1))
 
         # rougeLsum: rouge_score._summary_level_lcs.
-        target_sentences = target.sentences
-        predicted_sentences = predicted.sentences
-        if (
-            (len(target_sentences) == 1 and len(predicted_sentences) == 1)  # union-LCS is the LCS
-            or lcs == 0  # no shared token: no hits
-            or (same and target_sentences == predicted_sentences)  # every token hits itself
-        ):
-            # hits == lcs, and the denominators are the same token counts.
-            rouge_lsum = rouge_l
-        else:
-            hits = _summary_level_hits(target, predicted)
-            rouge_lsum = _ratio_score(hits, n, m)
-
-        return {"rouge1": rouge1, "rouge2": rouge2, "rougeL": rouge_l, "rougeLsum": rouge_lsum}
+        if len(target.sentences) == 1 and len(predicted.sentences) == 1:
+            return (m, n, overlap1, overlap2, lcs, lcs)  # union-LCS is the LCS
+        return (m, n, overlap1, overlap2, lcs, _summary_level_hits(target, predicted))
 
     def score_many(self, pairs: Iterable[tuple[str, str]]) -> list[dict[str, Score]]:
         """Score (reference, prediction) pairs in order, sharing the caches."""
