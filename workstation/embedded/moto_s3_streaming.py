@@ -37,18 +37,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from radimpress_workstation.embedded.lambda_seam import check_moto_version
+from radimpress_workstation.embedded.patches import CountedPatches
 
 CHUNK = 1 << 20  # bytes copied or served per read
 
 
-class _Patches:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.installs = 0
-        self.saved: list[tuple[Any, str, Any]] = []  # (owner, attribute, moto's original)
-
-
-_PATCHES = _Patches()
+_PATCHES = CountedPatches()
 _SERVING = threading.local()  # .streams: the request being served goes to a client that streams
 
 
@@ -60,35 +54,25 @@ def install() -> None:
 
     stubber, flask_adapter = botocore_stubber.BotocoreStubber, utils.convert_to_flask_response
     raw = botocore_stubber.MockRawResponse
-    with _PATCHES.lock:
-        if _PATCHES.installs == 0:
-            value = models.FakeKey.value
-            patches: list[tuple[Any, str, Any]] = [
-                (models.FakeMultipart, "complete", _complete),
-                (models.FakeKey, "value", property(value.fget, _setter(value.fset))),
-                (responses.S3Response, "get_object", _get_object(responses.S3Response.get_object)),
-                (botocore_stubber, "MockRawResponse", _raw_response(raw)),
-                (stubber, "process_request", _serving(stubber.process_request, _botocore_streams)),
-                (flask_adapter, "__call__", _serving(flask_adapter.__call__, lambda *_: True)),
-                *[(module, "normalize_request", _tracked(module.normalize_request))
-                  for module in (botocore_stubber, utils)],
-            ]  # fmt: skip
-            for owner, name, replacement in patches:
-                _PATCHES.saved.append((owner, name, owner.__dict__[name]))
-                setattr(owner, name, replacement)
-        _PATCHES.installs += 1
+    value = models.FakeKey.value
+    _PATCHES.install(
+        lambda: [
+            (models.FakeMultipart, "complete", _complete),
+            (models.FakeKey, "value", property(value.fget, _setter(value.fset))),
+            (responses.S3Response, "get_object", _get_object(responses.S3Response.get_object)),
+            (botocore_stubber, "MockRawResponse", _raw_response(raw)),
+            (stubber, "process_request", _serving(stubber.process_request, _botocore_streams)),
+            (flask_adapter, "__call__", _serving(flask_adapter.__call__, lambda *_: True)),
+            *[
+                (module, "normalize_request", _tracked(module.normalize_request))
+                for module in (botocore_stubber, utils)
+            ],
+        ]
+    )
 
 
 def uninstall() -> None:
-    with _PATCHES.lock:
-        if _PATCHES.installs == 0:
-            return
-        _PATCHES.installs -= 1
-        if _PATCHES.installs:
-            return
-        for owner, name, original in reversed(_PATCHES.saved):
-            setattr(owner, name, original)
-        _PATCHES.saved.clear()
+    _PATCHES.uninstall()
 
 
 # ---- CompleteMultipartUpload -----------------------------------------------------------------

@@ -22,18 +22,20 @@ from datetime import datetime
 from typing import Any
 
 from radimpress_workstation.embedded.lambda_seam import check_moto_version
+from radimpress_workstation.embedded.patches import CountedPatches, Patch
 
 
-class _Patches:
+class _Clients:
+    """The interpreter's Lambda clients, built once: moto's builder and what it built."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.installs = 0
         self.original_client_for: Callable[..., Any] | None = None
-        self.client_cache: dict[tuple[Any, ...], Any] = {}
-        self.original_parsers: dict[Any, Callable[[str], Any]] = {}
+        self.cache: dict[tuple[Any, ...], Any] = {}
 
 
-_PATCHES = _Patches()
+_PATCHES = CountedPatches()
+_CLIENTS = _Clients()
 
 
 def install() -> None:
@@ -42,30 +44,19 @@ def install() -> None:
     check_moto_version()
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-    with _PATCHES.lock:
-        if _PATCHES.installs == 0:
-            _PATCHES.original_client_for = lambda_eval_utils.boto_client_for
-            lambda_eval_utils.boto_client_for = _reused_client_for
-            for module in _jsonpath_modules():
-                _PATCHES.original_parsers[module] = module.parse
-                module.parse = _memoized(module.parse)
-        _PATCHES.installs += 1
+    def patches() -> list[Patch]:
+        _CLIENTS.original_client_for = lambda_eval_utils.boto_client_for
+        return [
+            (lambda_eval_utils, "boto_client_for", _reused_client_for),
+            *[(module, "parse", _memoized(module.parse)) for module in _jsonpath_modules()],
+        ]
+
+    _PATCHES.install(patches)
 
 
 def uninstall() -> None:
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-
-    with _PATCHES.lock:
-        if _PATCHES.installs == 0:
-            return
-        _PATCHES.installs -= 1
-        if _PATCHES.installs:
-            return
-        lambda_eval_utils.boto_client_for = _PATCHES.original_client_for
-        for module, parse in _PATCHES.original_parsers.items():
-            module.parse = parse
-        _PATCHES.original_parsers.clear()
-        _PATCHES.client_cache.clear()
+    if _PATCHES.uninstall():
+        _CLIENTS.cache.clear()
 
 
 def _reused_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
@@ -77,14 +68,14 @@ def _reused_client_for(region: str, service: str, state_credentials: Any = None)
     from moto.settings import moto_server_port
 
     key = (region, service, repr(state_credentials), botocore_stubber.enabled, moto_server_port())
-    client = _PATCHES.client_cache.get(key)
+    client = _CLIENTS.cache.get(key)
     if client is None:
-        with _PATCHES.lock:
-            client = _PATCHES.client_cache.get(key)
+        with _CLIENTS.lock:
+            client = _CLIENTS.cache.get(key)
             if client is None:
-                assert _PATCHES.original_client_for is not None
-                client = _PATCHES.original_client_for(region, service, state_credentials)
-                _PATCHES.client_cache[key] = client
+                assert _CLIENTS.original_client_for is not None
+                client = _CLIENTS.original_client_for(region, service, state_credentials)
+                _CLIENTS.cache[key] = client
     return client
 
 
