@@ -23,7 +23,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,56 +82,57 @@ def use_local_metadata(directory: str | Path) -> None:
     os.environ[SPECS_ENV] = path
 
 
-def capture_training_request(estimator: Any, train_uri: str, job_name: str) -> dict[str, Any]:
-    """Run ``estimator.fit`` and return the CreateTrainingJob request without sending it."""
+def _capture_request(
+    session: Any, operation: str, answer: dict[str, Any], call: Callable[[], Any]
+) -> dict[str, Any]:
+    """Run ``call`` and return the request it sends to SageMaker's ``operation``, never sending it.
+
+    botocore's events: the parameters are copied before they are built into HTTP, and the call
+    is answered with ``answer`` instead of reaching AWS.
+    """
     from botocore.awsrequest import AWSResponse, HTTPHeaders
 
     captured: dict[str, Any] = {}
-    events = estimator.sagemaker_session.sagemaker_client.meta.events
+    events = session.sagemaker_client.meta.events
 
     def capture(params: dict[str, Any], **_: Any) -> None:
         captured.update(json.loads(json.dumps(params)))
 
     def short_circuit(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        arn = f"arn:aws:sagemaker:us-east-1:000000000000:training-job/{job_name}"
-        return AWSResponse("https://sagemaker", 200, HTTPHeaders(), None), {"TrainingJobArn": arn}
+        return AWSResponse("https://sagemaker", 200, HTTPHeaders(), None), answer
 
-    events.register_first("before-parameter-build.sagemaker.CreateTrainingJob", capture)
-    events.register_first("before-call.sagemaker.CreateTrainingJob", short_circuit)
+    events.register_first(f"before-parameter-build.sagemaker.{operation}", capture)
+    events.register_first(f"before-call.sagemaker.{operation}", short_circuit)
     try:
-        estimator.fit({"training": train_uri}, wait=False, logs=False, job_name=job_name)
+        call()
     finally:
-        events.unregister("before-parameter-build.sagemaker.CreateTrainingJob", capture)
-        events.unregister("before-call.sagemaker.CreateTrainingJob", short_circuit)
+        events.unregister(f"before-parameter-build.sagemaker.{operation}", capture)
+        events.unregister(f"before-call.sagemaker.{operation}", short_circuit)
     if not captured:
-        raise RuntimeError("JumpStartEstimator.fit did not call CreateTrainingJob")
+        raise RuntimeError(f"the SageMaker SDK did not call {operation}")
     return captured
+
+
+def capture_training_request(estimator: Any, train_uri: str, job_name: str) -> dict[str, Any]:
+    """Run ``estimator.fit`` and return the CreateTrainingJob request without sending it."""
+    arn = f"arn:aws:sagemaker:us-east-1:000000000000:training-job/{job_name}"
+    return _capture_request(
+        estimator.sagemaker_session,
+        "CreateTrainingJob",
+        {"TrainingJobArn": arn},
+        lambda: estimator.fit({"training": train_uri}, wait=False, logs=False, job_name=job_name),
+    )
 
 
 def capture_model_request(model: Any, instance_type: str) -> dict[str, Any]:
     """Run ``JumpStartModel.create`` and return the CreateModel request without sending it."""
-    from botocore.awsrequest import AWSResponse, HTTPHeaders
-
-    captured: dict[str, Any] = {}
-    events = model.sagemaker_session.sagemaker_client.meta.events
-
-    def capture(params: dict[str, Any], **_: Any) -> None:
-        captured.update(json.loads(json.dumps(params)))
-
-    def short_circuit(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        arn = "arn:aws:sagemaker:us-east-1:000000000000:model/radimpress-resolver-probe"
-        return AWSResponse("https://sagemaker", 200, HTTPHeaders(), None), {"ModelArn": arn}
-
-    events.register_first("before-parameter-build.sagemaker.CreateModel", capture)
-    events.register_first("before-call.sagemaker.CreateModel", short_circuit)
-    try:
-        model.create(instance_type=instance_type)
-    finally:
-        events.unregister("before-parameter-build.sagemaker.CreateModel", capture)
-        events.unregister("before-call.sagemaker.CreateModel", short_circuit)
-    if not captured:
-        raise RuntimeError("JumpStartModel.create did not call CreateModel")
-    return captured
+    arn = "arn:aws:sagemaker:us-east-1:000000000000:model/radimpress-resolver-probe"
+    return _capture_request(
+        model.sagemaker_session,
+        "CreateModel",
+        {"ModelArn": arn},
+        lambda: model.create(instance_type=instance_type),
+    )
 
 
 def _payload(specs: Any, label: str) -> dict[str, Any]:
