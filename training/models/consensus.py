@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,31 @@ def features(findings: str) -> list[str]:
     words = _WORD.findall(text)
     sentences = ["s:" + " ".join(_WORD.findall(s)) for s in _SENTENCE_END.split(text)]
     return words + [s for s in sentences if s != "s:"]
+
+
+def predict_batched(
+    findings: Sequence[str],
+    answer_batch: Callable[[list[str]], list[str]],
+    trained_convention: str | None,
+    given_convention: str | None,
+) -> list[str]:
+    """Answers in batches, each distinct findings text once, in the right placeholder convention.
+
+    The pipeline hands findings over normalised ("___"), so only an explicit XXXX or [** **] in
+    them says more than the convention of the training impressions; a caller that knows the input
+    file's convention (``given_convention``) says it outright.
+    """
+    out: list[str] = []
+    for start in range(0, len(findings), PREDICT_BATCH):
+        chunk = list(findings[start : start + PREDICT_BATCH])
+        distinct, codes = unique_index(chunk)
+        answers = answer_batch(distinct)
+        for text, code in zip(chunk, codes.tolist(), strict=True):
+            wanted: str | None = given_convention or deid.detect(text)
+            if wanted in (None, deid.Convention.MIMIC) and given_convention is None:
+                wanted = trained_convention
+            out.append(deid.render(answers[code], wanted))
+    return out
 
 
 def _majority_convention(texts: Iterable[str]) -> str | None:
@@ -135,20 +160,7 @@ class ConsensusModel(ImpressionModel):
     def predict(self, findings: Sequence[str], convention: str | None = None) -> list[str]:
         if self._matrix is None:
             raise RuntimeError(f"{self.name} model is not trained")
-        out: list[str] = []
-        for start in range(0, len(findings), PREDICT_BATCH):
-            chunk = list(findings[start : start + PREDICT_BATCH])
-            distinct, codes = unique_index(chunk)
-            answers = self._answer_batch(distinct)
-            for text, code in zip(chunk, codes.tolist(), strict=True):
-                # The pipeline hands findings over normalised ("___"), so only an explicit XXXX
-                # or [** **] in them says more than the convention of the training impressions.
-                # A caller that knows the input's convention (``convention``) says it outright.
-                wanted: str | None = convention or deid.detect(text)
-                if wanted in (None, deid.Convention.MIMIC) and convention is None:
-                    wanted = self._convention
-                out.append(deid.render(answers[code], wanted))
-        return out
+        return predict_batched(findings, self._answer_batch, self._convention, convention)
 
     # ---- persistence ----------------------------------------------------------------------
 

@@ -50,7 +50,11 @@ from sklearn.linear_model import LogisticRegression
 
 from radimpress import deid
 from radimpress_training.models.base import ImpressionModel, TrainingPair
-from radimpress_training.models.consensus import _majority_convention, features
+from radimpress_training.models.consensus import (
+    _majority_convention,
+    features,
+    predict_batched,
+)
 from radimpress_training.models.restate import (
     SentenceIndex,
     is_normal_statement,
@@ -65,14 +69,12 @@ from radimpress_training.models.sparse import (
     bm25_weights,
     count_vectorizer,
     distinct_search,
-    unique_index,
     weighted_share,
 )
 from radimpress_training.models.utility import Utility
 
 STATE_FILE = "select.json"
 SELECTOR_FILE = "select-selector.npz"
-PREDICT_BATCH = 4096
 HASH_FEATURES = 2**18
 NUMERIC_FEATURES = 9
 # MBR candidates per query (the heaviest distinct neighbour impressions): bounds ROUGE calls.
@@ -426,22 +428,7 @@ class SelectModel(ImpressionModel):
         """One impression per findings text; ``convention``: the input file's placeholders."""
         if self._reports is None:
             raise RuntimeError("select model is not trained")
-        out: list[str] = []
-        for start in range(0, len(findings), PREDICT_BATCH):
-            chunk = list(findings[start : start + PREDICT_BATCH])
-            distinct, codes = unique_index(chunk)
-            answers = self._answer_batch(distinct)
-            for text, code in zip(chunk, codes.tolist(), strict=True):
-                out.append(deid.render(answers[code], self._convention_for(text, convention)))
-        return out
-
-    def _convention_for(self, findings: str, given: str | None) -> str | None:
-        if given is not None:
-            return given
-        explicit = deid.detect(findings)
-        if explicit in (None, deid.Convention.MIMIC):  # canonical "___" says nothing
-            return self._convention
-        return explicit
+        return predict_batched(findings, self._answer_batch, self._convention, convention)
 
     # ---- persistence ----------------------------------------------------------------------
 
