@@ -16,16 +16,16 @@ name the record's position and field, never its text.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from radimpress.json_records import iter_raw_records, read_json_lines_quick
+from radimpress.json_records import iter_raw_record_batches
 from radimpress.records import (
     MAX_ID_CHARS,
     MAX_TEXT_CHARS,
@@ -45,9 +45,6 @@ _NOT_USED = "(findings are not used for scoring)"
 _EMPTY_TEXT = "(empty text)"
 _LABEL = re.compile(r"^(?P<role>.+?) \((?P<name>.+)\)$")  # "fine-tuned (restate)"
 LISTED_MODELS = 10
-# Files up to this size are read whole for the fast path (records are held in memory anyway);
-# larger ones are streamed, each well-formed line still read by orjson.
-QUICK_FILE_BYTES = 1 << 30
 _get = dict.get
 
 
@@ -98,8 +95,8 @@ def _names(record: dict[str, Any], label: str) -> set[str]:
     return names
 
 
-def _one_label(raw: list[tuple[int, Any]]) -> list[str] | None:
-    """``[label]`` when every record is a plain object whose ``model`` is the same non-blank
+def _one_label(raw: list[tuple[int, Any]]) -> str | None:
+    """The label when every record is a plain object whose ``model`` is the same non-blank
     string (what :func:`model_label` then gives each), checked over the column; else None."""
     values = [value for _, value in raw]
     if not values or set(map(type, values)) != {dict}:
@@ -110,7 +107,7 @@ def _one_label(raw: list[tuple[int, Any]]) -> list[str] | None:
     label = models.pop()
     if type(label) is not str or not label.strip():
         return None
-    return [label.strip()]
+    return label.strip()
 
 
 def _listed(labels: Sequence[str]) -> str:
@@ -119,38 +116,69 @@ def _listed(labels: Sequence[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _select(
-    raw: list[tuple[int, Any]], path: str, model: str | None
-) -> tuple[list[tuple[int, Any]], str | None, int]:
-    """The records of one model: (records, their label, rows of other models left out)."""
-    labels = _one_label(raw)
-    if labels is None:
-        labels = list(dict.fromkeys(lbl for _, v in raw if (lbl := model_label(v)) is not None))
-    if not labels:
-        return raw, model, 0  # the file names no model: all its rows are the one model
-    if model is None:
-        if len(labels) == 1:
-            return raw, labels[0], 0
-        raise UnreadableFile(
-            path,
-            f"holds the predictions of {len(labels)} models ({_listed(labels)}); "
-            "pick one with --model NAME",
-        )
-    chosen = [lbl for lbl in labels if model in _names(_first(raw, lbl), lbl)]
-    if not chosen:
-        raise UnreadableFile(path, f"has no rows of model {model!r}; models: {_listed(labels)}")
-    if len(chosen) > 1:
-        raise UnreadableFile(
-            path,
-            f"--model {model!r} matches {len(chosen)} models ({_listed(chosen)}); "
-            "give the full label",
-        )
-    keep = [(p, v) for p, v in raw if model_label(v) in (None, chosen[0])]
-    return keep, chosen[0], len(raw) - len(keep)
+class _ModelPicker:
+    """Keeps the rows of one model of a file while it streams by, batch after batch.
 
+    Without a model name every labelled model is kept, and :meth:`label` refuses a file of
+    several; with one, a label is chosen when the name is its label, model name or role (judged
+    on the first row carrying it), rows of other labels are counted and left out, and
+    :meth:`label` refuses a name that matches no label or several. Rows naming no model belong
+    to whichever model is read.
+    """
 
-def _first(raw: list[tuple[int, Any]], label: str) -> dict[str, Any]:
-    return next(v for _, v in raw if model_label(v) == label)
+    def __init__(self, path: str, model: str | None) -> None:
+        self.path, self.model = path, model
+        self.chosen: dict[str, bool] = {}  # every label seen, in file order: is it the model?
+        self.left_out = 0
+
+    def keep(self, batch: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+        label = _one_label(batch)
+        if label is not None:  # the usual file: one model throughout, checked in C
+            if self._is_chosen(label, batch[0][1]):
+                return batch
+            self.left_out += len(batch)
+            return []
+        kept = []
+        for position, value in batch:
+            label = model_label(value)
+            if label is None or self._is_chosen(label, value):
+                kept.append((position, value))
+            else:
+                self.left_out += 1
+        return kept
+
+    def _is_chosen(self, label: str, record: dict[str, Any]) -> bool:
+        chosen = self.chosen.get(label)
+        if chosen is None:
+            chosen = self.model is None or self.model in _names(record, label)
+            self.chosen[label] = chosen
+        return chosen
+
+    def label(self) -> str | None:
+        """The label of the rows kept (None: the file names no model and none was asked for)."""
+        labels = list(self.chosen)
+        if not labels:
+            return self.model  # the file names no model: all its rows are the one model
+        if self.model is None:
+            if len(labels) == 1:
+                return labels[0]
+            raise UnreadableFile(
+                self.path,
+                f"holds the predictions of {len(labels)} models ({_listed(labels)}); "
+                "pick one with --model NAME",
+            )
+        chosen = [label for label in labels if self.chosen[label]]
+        if not chosen:
+            raise UnreadableFile(
+                self.path, f"has no rows of model {self.model!r}; models: {_listed(labels)}"
+            )
+        if len(chosen) > 1:
+            raise UnreadableFile(
+                self.path,
+                f"--model {self.model!r} matches {len(chosen)} models ({_listed(chosen)}); "
+                "give the full label",
+            )
+        return chosen[0]
 
 
 def _validate(
@@ -236,13 +264,15 @@ def _quick(value: Any, text_fields: Sequence[str], seen: dict[str, int]) -> tupl
     return study_id, text
 
 
-def _quick_all(values: list[Any], text_fields: Sequence[str]) -> list[tuple[str, str]] | None:
+def _quick_all(
+    values: list[Any], text_fields: Sequence[str], seen: Container[str] = ()
+) -> list[tuple[str, str]] | None:
     """(study_id, text) of every record when each would pass :func:`_quick` in turn, else None.
 
     The same checks over whole columns, in C (``map`` over builtins): plain objects, one kind of
-    id, ids printable ASCII without surrounding spaces, within the limit and all different,
-    every text in the first text field, a non-blank string within the limit, and no lone
-    surrogate in any text, background or subject_id.
+    id, ids printable ASCII without surrounding spaces, within the limit, all different and none
+    in ``seen`` (ids of earlier batches), every text in the first text field, a non-blank string
+    within the limit, and no lone surrogate in any text, background or subject_id.
     """
     if not values or set(map(type, values)) != {dict}:
         return None
@@ -262,6 +292,8 @@ def _quick_all(values: list[Any], text_fields: Sequence[str]) -> list[tuple[str,
         if list(map(str.strip, ids)) != ids:
             return None
     if max(map(len, ids)) > MAX_ID_CHARS or len(set(ids)) != len(ids):
+        return None
+    if seen and any(map(seen.__contains__, ids)):
         return None
     texts = list(map(dict.__getitem__, values, repeat(field)))
     if (
@@ -304,35 +336,41 @@ def read_impressions(
     """Read ``study_id`` -> text from a report or prediction file; raises UnreadableFile.
 
     ``text_fields``: the field names the text may have, first present wins. ``by_model``: the
-    file may mix models and ``model`` picks one (see the module docstring).
+    file may mix models and ``model`` picks one (see the module docstring). Records are checked
+    a batch at a time (one block of lines), so a file's full records are never all held.
     """
     result = ImpressionFile(source=path)
+    seen: dict[str, int] = {}
     try:
         with open(path, "rb") as handle:
-            quick = None
-            if os.fstat(handle.fileno()).st_size <= QUICK_FILE_BYTES:
-                quick = read_json_lines_quick(handle.read(), orjson.loads)
-                handle.seek(0)
-            raw = (
-                quick
-                if quick is not None
-                else [
-                    (position, value)
-                    for position, value, _ in iter_raw_records(handle, path, orjson.loads)
-                ]
-            )
+            picker = _ModelPicker(path, model) if by_model else None
+            for _, batch in iter_raw_record_batches(handle, path, orjson.loads):
+                if picker is not None:
+                    batch = picker.keep(batch)
+                result.records_read += len(batch)
+                _accept(batch, text_fields, empty_allowed, seen, result)
     except OSError as err:
         raise UnreadableFile(path, f"cannot open ({(err.strerror or '').lower()})") from None
-    if by_model:
-        raw, result.model, result.other_model_rows = _select(raw, path, model)
-    result.records_read = len(raw)
-    accepted = _quick_all([value for _, value in raw], text_fields)
-    if accepted is not None:
-        result.impressions = dict(accepted)
-        return result
-    seen: dict[str, int] = {}
+    if picker is not None:
+        result.model, result.other_model_rows = picker.label(), picker.left_out
+    return result
+
+
+def _accept(
+    batch: list[tuple[int, Any]],
+    text_fields: Sequence[str],
+    empty_allowed: bool,
+    seen: dict[str, int],
+    result: ImpressionFile,
+) -> None:
+    """Add one batch's texts to ``result``, its bad records to its rejections."""
     impressions = result.impressions
-    for position, value in raw:
+    accepted = _quick_all([value for _, value in batch], text_fields, seen)
+    if accepted is not None:
+        impressions.update(accepted)
+        seen.update(zip(map(itemgetter(0), accepted), map(itemgetter(0), batch), strict=True))
+        return
+    for position, value in batch:
         quick = _quick(value, text_fields, seen)
         if quick is not None:
             seen[quick[0]] = position
@@ -343,7 +381,6 @@ def read_impressions(
             impressions[outcome.study_id] = outcome.impression or ""
         else:
             result.rejections.append(outcome)
-    return result
 
 
 def read_predictions(path: str, model: str | None = None) -> ImpressionFile:

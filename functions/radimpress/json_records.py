@@ -1,10 +1,11 @@
 """Reading records out of a JSON array or JSON Lines stream, safely.
 
-A file is read as a stream, so a file of any size costs memory for one record at a time. Each
-record comes out as its parsed value, or, when it cannot be read safely (nested too deep, an
-integer json refuses, invalid UTF-8, a line too long), as a ``_Hostile`` marker naming why, so
-that the input contract (:mod:`radimpress.records`) rejects that record alone. A file that
-cannot be read at all (empty, compressed, not UTF-8, not JSON) raises :class:`UnreadableFile`.
+A file is read as a stream, so a file of any size costs memory for one block of records at a
+time (a chunk of JSON Lines, or ARRAY_BATCH array elements). Each record comes out as its parsed
+value, or, when it cannot be read safely (nested too deep, an integer json refuses, invalid
+UTF-8, a line too long), as a ``_Hostile`` marker naming why, so that the input contract
+(:mod:`radimpress.records`) rejects that record alone. A file that cannot be read at all (empty,
+compressed, not UTF-8, not JSON) raises :class:`UnreadableFile`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from itertools import chain, compress, count
 from typing import IO, Any
 
 CHUNK_CHARS = 1 << 20
+# What the workstation's orjson path reads at a time: a block of lines parsed together, small
+# enough that its records' memory is reused by the next block (page faults cost more than
+# parsing on a fresh process).
+QUICK_CHUNK_BYTES = 1 << 16
+ARRAY_BATCH = 256  # JSON array elements per batch
 
 
 class UnreadableFile(ValueError):
@@ -288,38 +294,51 @@ def _iter_json_array(stream: _TextStream, source: str) -> Iterator[Any]:
 _NOT_JSON = object()
 
 
-def _iter_byte_lines(head: bytes, binary: IO[bytes]) -> Iterator[tuple[int, int, bytes | None]]:
-    """Yield (line number, byte offset of the line, bytes or None when over MAX_LINE_BYTES).
+def _iter_line_blocks(
+    head: bytes, binary: IO[bytes], chunk_bytes: int
+) -> Iterator[tuple[int, int, list[bytes | None], bytes]]:
+    """Yield (number of the first line, its byte offset, the lines, their bytes) for each run
+    of whole lines read: a chunk's worth, so that a caller can parse them together.
 
-    A line too long is reported once and skipped without being held in memory.
+    Blank lines are numbered and kept (the caller skips them). A line found over
+    MAX_LINE_BYTES before its end is read comes alone as ``[None]`` with no bytes, reported
+    once, and the rest of it is skipped without being held in memory.
     """
-    number = 0
-    offset = 0  # byte offset of ``pending`` in the file
+    number, offset = 1, 0  # the next line's number and byte offset
+    if head.startswith(_UTF8_BOM):
+        head, offset = head[len(_UTF8_BOM) :], len(_UTF8_BOM)
     pending = head
     skipping = False  # inside a line already reported as too long
     while True:
-        chunk = binary.read(CHUNK_CHARS)
-        data = pending + chunk
-        if chunk:
-            *lines, pending = data.split(b"\n")
-        else:
-            lines, pending = data.split(b"\n"), b""
-        for line in lines:
-            if skipping:  # the rest of the line reported as too long
-                skipping = False
-            else:
-                number += 1
-                yield number, offset, (line if len(line) <= MAX_LINE_BYTES else None)
-            offset += len(line) + 1
-        if len(pending) > MAX_LINE_BYTES:
-            if not skipping:
-                number += 1
-                yield number, offset, None
-                skipping = True
-            offset += len(pending)
-            pending = b""
-        if not chunk:
+        chunk = binary.read(chunk_bytes)
+        if not chunk and (skipping or not pending):
             return
+        data = pending + chunk
+        cut = data.rfind(b"\n") if chunk else len(data)
+        if cut < 0:  # no line ends in what is held
+            pending = b""
+            if not skipping and len(data) > MAX_LINE_BYTES:
+                yield number, offset, [None], b""
+                number += 1
+                skipping = True
+            if skipping:
+                offset += len(data)
+            else:
+                pending = data
+            continue
+        block, pending = data[:cut], data[cut + 1 :]
+        if skipping:  # the rest of the line reported as too long
+            skipping = False
+            rest = block.find(b"\n")
+            if rest < 0:
+                offset += len(block) + 1
+                continue
+            offset += rest + 1
+            block = block[rest + 1 :]
+        lines: list[bytes | None] = list(block.split(b"\n"))
+        yield number, offset, lines, block
+        number += len(lines)
+        offset += len(block) + 1
 
 
 # A faster JSON parser (orjson on the workstation; the Lambdas pass none): bytes -> value,
@@ -377,24 +396,6 @@ def _big_floats(values: list[dict[str, Any]]) -> bool:
     )
 
 
-def read_json_lines_quick(data: bytes, loads: Loads) -> list[tuple[int, Any]] | None:
-    """(line number, record) of a whole JSON Lines file's bytes read by ``loads``, or None.
-
-    The workstation's fast path (``loads=orjson.loads``): when every line is a flat object that
-    passes :func:`_quick_values`, the records are exactly what :func:`iter_raw_records` yields
-    for the same bytes (blank lines skipped, numbered alike); anything else (a blank line of
-    spaces, a BOM, an array file, a bad or hostile line) returns None and the caller streams the
-    file through :func:`iter_raw_records`, which decides.
-    """
-    lines = data.split(b"\n")
-    if not data or max(map(len, lines)) > MAX_LINE_BYTES:
-        return None
-    values = _quick_values(list(filter(None, lines)), data, loads)
-    if not values:
-        return None
-    return list(zip(compress(count(1), lines), values, strict=True))
-
-
 def _parse_line(raw: bytes | None, offset: int, loads: Loads | None = None) -> Any:
     """One JSON Lines line as a value, ``_NOT_JSON``, or a :class:`_Hostile` record."""
     if raw is None:
@@ -422,27 +423,40 @@ def _parse_line(raw: bytes | None, offset: int, loads: Loads | None = None) -> A
     return value
 
 
-def _iter_json_lines(
-    head: bytes, binary: IO[bytes], loads: Loads | None = None
-) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed value, ``_NOT_JSON`` or ``_Hostile``) for non-blank lines.
+def _iter_json_line_batches(
+    head: bytes, binary: IO[bytes], loads: Loads | None, chunk_bytes: int
+) -> Iterator[list[tuple[int, Any]]]:
+    """Yield, per block of lines, (line number, parsed value, ``_NOT_JSON`` or ``_Hostile``) of
+    its non-blank lines.
 
     Lines are split as bytes and decoded one by one, so an invalid UTF-8 byte costs only its own
-    line (named with its byte offset in the file), not the file.
+    line (named with its byte offset in the file), not the file. With ``loads`` a block's lines
+    are read in one pass when :func:`_quick_values` proves that gives what the checked path
+    gives; blocks are then small (QUICK_CHUNK_BYTES), so the memory one block's records take is
+    reused by the next instead of the whole file's being touched at once.
     """
-    for number, offset, raw in _iter_byte_lines(head, binary):
-        if number == 1 and raw is not None and raw.startswith(_UTF8_BOM):
-            raw, offset = raw[len(_UTF8_BOM) :], offset + len(_UTF8_BOM)
-        value = _parse_line(raw, offset, loads)
-        if value is not None:
-            yield number, value
+    for first, offset, lines, block in _iter_line_blocks(head, binary, chunk_bytes):
+        if loads is not None and block and len(block) <= MAX_LINE_BYTES:
+            values = _quick_values(list(filter(None, lines)), block, loads)
+            if values is not None:
+                yield list(zip(compress(count(first), lines), values, strict=True))
+                continue
+        batch = []
+        for number, line in enumerate(lines, start=first):
+            raw = line if line is None or len(line) <= MAX_LINE_BYTES else None
+            value = _parse_line(raw, offset, loads)
+            if value is not None:
+                batch.append((number, value))
+            if line is not None:
+                offset += len(line) + 1
+        yield batch
 
 
-def _sniff(binary: IO[bytes], source: str) -> tuple[bytes, str]:
+def _sniff(binary: IO[bytes], source: str, chunk_bytes: int) -> tuple[bytes, str]:
     """Read up to the first non-blank byte: (bytes read so far, that byte as text or '')."""
     head = b""
     while True:
-        chunk = binary.read(CHUNK_CHARS)
+        chunk = binary.read(max(chunk_bytes, 16))  # a BOM or magic number whole
         head += chunk
         for magic, name in _MAGIC:
             if head.startswith(magic):
@@ -461,6 +475,41 @@ def _sniff(binary: IO[bytes], source: str) -> tuple[bytes, str]:
             return head, ""
 
 
+def iter_raw_record_batches(
+    binary: IO[bytes], source: str, loads: Loads | None = None
+) -> Iterator[tuple[str, list[tuple[int, Any]]]]:
+    """Yield (format, records) for each batch of (position, raw value) of a JSON array or JSON
+    Lines file: what :func:`iter_raw_records` yields, a block of lines (or ARRAY_BATCH array
+    elements) at a time, for callers that check records a column at a time.
+    """
+    chunk_bytes = CHUNK_CHARS if loads is None else QUICK_CHUNK_BYTES
+    head, first = _sniff(binary, source, chunk_bytes)
+    if first == "":
+        raise UnreadableFile(source, "empty file")
+    if first == "[":
+        stream = _TextStream(binary, source, head)
+        stream.skip_whitespace()
+        batch: list[tuple[int, Any]] = []
+        for index, value in enumerate(_iter_json_array(stream, source), start=1):
+            batch.append((index, value))
+            if len(batch) == ARRAY_BATCH:
+                yield "json", batch
+                batch = []
+        if batch:
+            yield "json", batch
+        return
+    if first != "{":
+        raise UnreadableFile(source, "not JSON: expected a JSON array or JSON Lines of objects")
+    first_checked = False
+    for batch in _iter_json_line_batches(head, binary, loads, chunk_bytes):
+        if batch and not first_checked:
+            line_number, value = batch[0]
+            if value is _NOT_JSON:
+                raise UnreadableFile(source, f"not valid JSON on line {line_number}")
+            first_checked = True
+        yield "jsonl", batch
+
+
 def iter_raw_records(
     binary: IO[bytes], source: str, loads: Loads | None = None
 ) -> Iterator[tuple[int, Any, str]]:
@@ -476,20 +525,6 @@ def iter_raw_records(
     ``_Hostile``, so each becomes that record's rejection; a file whose first record is not
     JSON at all is unreadable.
     """
-    head, first = _sniff(binary, source)
-    if first == "":
-        raise UnreadableFile(source, "empty file")
-    if first == "[":
-        stream = _TextStream(binary, source, head)
-        stream.skip_whitespace()
-        for index, value in enumerate(_iter_json_array(stream, source), start=1):
-            yield index, value, "json"
-        return
-    if first != "{":
-        raise UnreadableFile(source, "not JSON: expected a JSON array or JSON Lines of objects")
-    any_json = False
-    for line_number, value in _iter_json_lines(head, binary, loads):
-        if value is _NOT_JSON and not any_json:
-            raise UnreadableFile(source, f"not valid JSON on line {line_number}")
-        any_json = True
-        yield line_number, value, "jsonl"
+    for file_format, batch in iter_raw_record_batches(binary, source, loads):
+        for position, value in batch:
+            yield position, value, file_format

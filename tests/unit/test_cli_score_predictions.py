@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from radimpress import json_records
 from radimpress_workstation import output_files
 from radimpress_workstation.cli import main
 from radimpress_workstation.commands import score as score_command
@@ -90,6 +91,25 @@ def test_ambiguous_or_unknown_model_is_refused(tmp_path, files, capsys, model, m
     assert err.startswith(f"radimpress score: error: {message}"), err
     assert err.rstrip().endswith("impressions.jsonl")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("model", [None, "restate", "fine-tuned", "pre-trained", "select"])
+def test_a_model_is_picked_alike_when_the_file_streams_in_small_blocks(
+    tmp_path, files, capsys, monkeypatch, model
+) -> None:
+    """The file is read a block of lines at a time and models are picked as rows stream by: a
+    model's rows spread over many blocks give the same rows, counts and refusals as one block."""
+    refs, preds = files
+    argv = ["score", "--references", refs, "--predictions", preds]
+    argv += ["--model", model] if model else []
+    outcomes = []
+    for chunk in (1 << 16, 40):  # 40 bytes: each line a block of its own
+        monkeypatch.setattr(json_records, "QUICK_CHUNK_BYTES", chunk)
+        out = tmp_path / f"scores{chunk}.jsonl"
+        code = main([*argv, "--output", str(out)])
+        captured = capsys.readouterr()
+        outcomes.append((code, out.read_bytes() if out.exists() else None, captured.err))
+    assert outcomes[0] == outcomes[1]
 
 
 def test_evaluate_predictions_and_hand_made_files_need_no_model(tmp_path, capsys) -> None:

@@ -1,6 +1,7 @@
 """The workstation's fast paths give what the checked paths give (issue 13 item 3).
 
-orjson reading (json_records.read_json_lines_quick and iter_raw_records(loads=orjson.loads)), the
+orjson reading (iter_raw_record_batches / iter_raw_records with loads=orjson.loads, a block of
+lines at a time), the
 column-wise validation of prediction_files and the CLI's column aggregates are shortcuts only:
 every value, rejection and aggregate must equal the standard-library path's, hostile input
 included (duplicate keys, deep nesting, lone surrogates, huge integers, bad UTF-8).
@@ -76,6 +77,17 @@ def _same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _batched(data: bytes, loads=orjson.loads) -> list[tuple[int, object]]:
+    batches = json_records.iter_raw_record_batches(io.BytesIO(data), "f", loads)
+    return [record for _, batch in batches for record in batch]
+
+
+def _alike(fast: list, expected: list) -> bool:
+    return len(fast) == len(expected) and all(
+        n == m and _same(v, w) for (n, v), (m, w) in zip(fast, expected, strict=True)
+    )
+
+
 @pytest.mark.parametrize("line", HOSTILE)
 def test_each_line_reads_as_the_checked_path_reads_it(line: bytes) -> None:
     data = GOOD + b"\n" + line + b"\n" + GOOD.replace(b"S1", b"S9") + b"\n"
@@ -83,26 +95,52 @@ def test_each_line_reads_as_the_checked_path_reads_it(line: bytes) -> None:
     fast = [
         (n, v) for n, v, _ in json_records.iter_raw_records(io.BytesIO(data), "f", orjson.loads)
     ]
-    assert len(fast) == len(expected)
-    assert all(n == m and _same(v, w) for (n, v), (m, w) in zip(fast, expected, strict=True))
-    quick = json_records.read_json_lines_quick(data, orjson.loads)
-    if quick is not None:  # only when every line is provably read alike
-        assert [n for n, _ in quick] == [n for n, _ in expected]
-        assert all(_same(v, w) for (_, v), (_, w) in zip(quick, expected, strict=True))
+    assert _alike(fast, expected)
+    assert _alike(_batched(data), expected)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 300])
+def test_blocks_of_any_size_read_as_the_checked_path(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Block boundaries anywhere (inside a line, a BOM, a multi-byte character, a line too
+    long) change nothing: the same records, line numbers, rejections and byte offsets."""
+    monkeypatch.setattr(json_records, "MAX_LINE_BYTES", 120)
+    long_line = b'{"study_id": "L", "impression": "' + b"x" * 200 + b'"}'
+    lines = [GOOD, b"", *HOSTILE[:12], long_line, GOOD.replace(b"S1", b"\xc3\xa9"), b"  "]
+    lines += [long_line + b" " * 500, GOOD.replace(b"S1", b"S7")]
+    for data in (
+        b"\n".join(lines) + b"\n",
+        b"\xef\xbb\xbf" + b"\n".join(lines),
+        b"\n\n" + b"\r\n".join(lines) + b"\n" + long_line,
+    ):
+        expected = _checked(data)
+        monkeypatch.setattr(json_records, "QUICK_CHUNK_BYTES", chunk)
+        assert _alike(_batched(data), expected)
+        assert any(isinstance(v, json_records._Hostile) for _, v in expected)
+        monkeypatch.undo()
+        monkeypatch.setattr(json_records, "MAX_LINE_BYTES", 120)
 
 
 def test_duplicate_keys_never_pass_the_quick_path() -> None:
     for line in HOSTILE[:3]:
-        assert json_records.read_json_lines_quick(line + b"\n", orjson.loads) is None
+        assert json_records._quick_values([line], line, orjson.loads) is None
         value = _checked(line)[0][1]
         assert isinstance(value, json_records._DuplicateKeys)
 
 
-def test_a_well_formed_file_takes_the_quick_path_with_its_line_numbers() -> None:
+def test_a_well_formed_file_takes_the_quick_path_with_its_line_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     data = b"\n" + GOOD + b"\n\n" + GOOD.replace(b"S1", b"S2") + b"\r\n"
-    quick = json_records.read_json_lines_quick(data, orjson.loads)
-    assert quick is not None and quick == _checked(data)
-    assert [n for n, _ in quick] == [2, 4]
+    expected = _checked(data)
+
+    def line_by_line(*args):
+        raise AssertionError("a well-formed block went line by line")
+
+    monkeypatch.setattr(json_records, "_parse_line", line_by_line)
+    quick = _batched(data)
+    assert quick == expected and [n for n, _ in quick] == [2, 4]
 
 
 def _random_record(rng: random.Random, index: int) -> bytes:
@@ -172,19 +210,17 @@ def test_files_read_alike_with_and_without_the_fast_paths(
         if reader == "references"
         else prediction_files.read_predictions
     )
+    if clean:  # a well-formed file never goes line by line nor record by record
+        monkeypatch.setattr(json_records, "_parse_line", None)
+        monkeypatch.setattr(prediction_files, "_validate", None)
     fast = _outcome(read(str(path)))
-    if clean:
-        quick = json_records.read_json_lines_quick(path.read_bytes(), orjson.loads)
-        assert quick is not None
-        fields = prediction_files.REFERENCE_FIELDS
-        assert prediction_files._quick_all([v for _, v in quick], fields) is not None
-    monkeypatch.setattr(prediction_files, "read_json_lines_quick", lambda data, loads: None)
-    monkeypatch.setattr(prediction_files, "_quick_all", lambda values, fields: None)
+    monkeypatch.undo()
+    monkeypatch.setattr(prediction_files, "_quick_all", lambda values, fields, seen=(): None)
     monkeypatch.setattr(prediction_files, "_quick", lambda value, fields, seen: None)
     monkeypatch.setattr(  # the checked path alone: no orjson at all
         prediction_files,
-        "iter_raw_records",
-        lambda binary, source, loads=None: json_records.iter_raw_records(binary, source),
+        "iter_raw_record_batches",
+        lambda binary, source, loads=None: json_records.iter_raw_record_batches(binary, source),
     )
     slow = _outcome(read(str(path)))
     assert fast == slow
@@ -358,7 +394,7 @@ def test_one_label_fast_path_equals_model_label(models: list) -> None:
     for rows in (raw[:-1], raw):
         quick = prediction_files._one_label(rows)
         slow = list(dict.fromkeys(lbl for _, v in rows if (lbl := prediction_files.model_label(v))))
-        assert quick is None or quick == slow
+        assert quick is None or [quick] == slow
     assert (
         prediction_files._one_label([(1, [])]) is None and prediction_files._one_label([]) is None
     )

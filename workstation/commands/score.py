@@ -25,6 +25,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
@@ -126,10 +127,11 @@ def _report(title: str, ids: list[str], out: IO[str]) -> None:
 
 
 class _Scored:
-    """Rows as JSON Lines bytes and their metric columns, built pair by pair."""
+    """The JSON Lines output as pieces (joined once when written) and each row's metric values,
+    built pair by pair."""
 
     def __init__(self, metrics: Sequence[str]) -> None:
-        self.lines: list[bytes] = []
+        self.pieces: list[bytes] = []
         self.values: list[tuple[Any, ...]] = []  # per row: metric F1s, then clinical P, R, missed
         self.metrics = tuple(metrics)
 
@@ -224,7 +226,7 @@ def _score(
     """
     scored = _Scored((*ROUGE_TYPES, CLINICAL) if clinical else ROUGE_TYPES)
     prefix = orjson.dumps({"dataset": dataset, "model": model})[1:-1]
-    lines, values = scored.lines, scored.values
+    pieces, values = scored.pieces, scored.values
     for begin in range(0, len(pairs), PAIR_MEMO_SIZE):
         block = pairs[begin : begin + PAIR_MEMO_SIZE]
         study_ids, references, predictions = zip(*block, strict=True)
@@ -233,26 +235,34 @@ def _score(
         scored_rows = _score_distinct(distinct, use_stemmer, clinical, prefix)
         results = dict(zip(distinct, scored_rows, strict=True))
         tails = list(map(results.__getitem__, keys))
-        heads = _json_strings(list(study_ids), b'{"study_id":')
-        lines.extend(map(bytes.__add__, heads, map(itemgetter(0), tails)))
+        # Each row is three pieces: the opening, the study_id as a JSON string, the rest.
+        pieces.extend(
+            chain.from_iterable(
+                zip(
+                    repeat(b'{"study_id":'),
+                    _json_strings(study_ids),
+                    map(itemgetter(0), tails),
+                    strict=False,
+                )
+            )
+        )
         values.extend(map(itemgetter(1), tails))
     return scored
 
 
-def _json_strings(strings: list[str], before: bytes = b"") -> list[bytes]:
-    """``before`` and each string as orjson writes it: printable ASCII without a quote or
-    backslash (the usual study_id) is itself between quotes, with no call per string; anything
-    else goes to orjson."""
+def _json_strings(strings: Sequence[str]) -> list[bytes]:
+    """Each string as orjson writes it: when all are printable ASCII without a quote or
+    backslash (the usual study_ids), each is itself between quotes, encoded in one pass for all
+    (split at NUL, which is not printable); otherwise each goes to orjson."""
     joined = "".join(strings)
     if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
-        quote = before + b'"'
-        return [quote + s + b'"' for s in map(str.encode, strings)]
-    return [before + s for s in map(orjson.dumps, strings)]
+        return ('"' + '"\0"'.join(strings) + '"').encode().split(b"\0") if strings else []
+    return list(map(orjson.dumps, strings))
 
 
-def _write_rows(lines: list[bytes], output: str | None) -> None:
+def _write_rows(pieces: list[bytes], output: str | None) -> None:
     """JSON Lines, UTF-8 (orjson writes no ASCII escapes): to the file, or to stdout's bytes."""
-    data = b"".join(lines)
+    data = b"".join(pieces)
     if output is None:
         sys.stdout.flush()
         binary = getattr(sys.stdout, "buffer", None)
@@ -373,7 +383,7 @@ def _run(args: argparse.Namespace) -> int:
             COMMAND, "no study_id is in both files with a valid impression", args.predictions
         )
     scored = _score(pairs, dataset, model, args.stemmer, args.clinical)
-    _write_rows(scored.lines, args.output)
+    _write_rows(scored.pieces, args.output)
     summary, clinical_view, missing_finding = _aggregate(
         scored, dataset, model, args.bootstrap, args.seed
     )
