@@ -202,3 +202,58 @@ def test_summarize_reads_clinical_agreement_beside_rouge() -> None:
     (summary,) = summarize(rows, metrics=(*ROUGE_TYPES, CLINICAL))
     assert summary.mean_f1[CLINICAL] == pytest.approx(0.5)
     assert "Clinical F1" in format_mean_table([summary], metrics=(*ROUGE_TYPES, CLINICAL))
+
+
+def test_distribution_of_counts_equals_of_the_repeated_values() -> None:
+    """Bit for bit: exact sums rounded once are fsum's numbers, positions read as if expanded."""
+    from collections import Counter
+
+    rng = random.Random(12)
+    stock = [0.0, 1.0, 1 / 3, 2 / 7, 0.1, 5e-324, 1e-300, 0.6666666666666666]
+    for _ in range(400):
+        pool = [*stock, *(rng.random() for _ in range(rng.randint(0, 5)))]
+        values = [rng.choice(pool) for _ in range(rng.randint(1, 300))]
+        counts = Counter(values)
+        assert Distribution.of_counts(counts) == Distribution.of(values)
+    huge = Counter({1 / 3: 10**6 + 7, 0.1: 3, 2 / 3: 999_999})
+    expanded = [v for v, k in huge.items() for _ in range(k)]
+    assert Distribution.of_counts(huge) == Distribution.of(expanded)
+    with pytest.raises(ValueError):
+        Distribution.of_counts({})
+    with pytest.raises(ValueError):
+        Distribution.of_counts({0.5: 0})
+
+
+def test_repeated_fsum_is_fsum_of_the_repetition() -> None:
+    import math
+
+    from radimpress.scoring.aggregate import repeated_fsum
+
+    rng = random.Random(13)
+    for _ in range(300):
+        values = [rng.choice((rng.random(), -rng.random() * 1e10, 1e308, 1 / 3)) for _ in range(9)]
+        times = [rng.randint(1, 50) for _ in values]
+        repeated = [v for v, k in zip(values, times, strict=True) for _ in range(k)]
+        try:
+            expected = math.fsum(repeated)
+        except OverflowError:  # fsum refuses a sum beyond the float range; so does this
+            with pytest.raises(OverflowError):
+                repeated_fsum(values, times)
+            continue
+        assert repeated_fsum(values, times) == expected
+    assert math.isinf(repeated_fsum([math.inf, 1.0], [2, 3]))
+
+
+def test_a_group_from_value_counts_equals_one_from_columns() -> None:
+    from collections import Counter
+
+    from radimpress.scoring import summarize_group
+
+    rng = random.Random(14)
+    columns = {m: [rng.choice((0.0, 0.5, 1 / 3, rng.random())) for _ in range(77)] for m in "ab"}
+    counted = {m: Counter(values) for m, values in columns.items()}
+    assert summarize_group("d", "m", counted).to_dict() == (
+        summarize_group("d", "m", columns).to_dict()
+    )
+    with pytest.raises(ValueError, match="bootstrap resamples rows"):
+        summarize_group("d", "m", counted, bootstrap=10)

@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import operator
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
@@ -56,6 +58,7 @@ CLINICAL_PR = ("clinical_precision", "clinical_recall")
 # Rows whose distinct pairs are scored together; a bigger file only re-scores pairs seen long
 # before.
 PAIR_MEMO_SIZE = 200_000
+PIECES_PER_WRITE = 3_000  # about 1,000 rows, 300 KB
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -138,6 +141,15 @@ class _Scored:
     def columns(self) -> list[tuple[Any, ...]]:
         return list(zip(*self.values, strict=True)) if self.values else []
 
+    def value_counts(self) -> list[Counter[Any]]:
+        """Per value position, {value: rows}: rows share a few hundred value tuples."""
+        per_row = Counter(self.values)
+        counts: list[Counter[Any]] = [Counter() for _ in next(iter(per_row), ())]
+        for row, times in per_row.items():
+            for position, value in enumerate(row):
+                counts[position][value] += times
+        return counts
+
 
 def _score_distinct(
     keys: Sequence[tuple[str, str]], use_stemmer: bool, clinical: bool, prefix: bytes
@@ -211,26 +223,27 @@ def _score_distinct(
 
 
 def _score(
-    pairs: list[tuple[str, str, str]],
-    dataset: str,
-    model: str,
+    study_ids: Sequence[str],
+    references: Sequence[str],
+    predictions: Sequence[str],
+    labels: tuple[str, str],
     use_stemmer: bool,
     clinical: bool,
 ) -> _Scored:
-    """Score (study_id, reference, prediction) in order; each distinct pair once.
+    """Score each study's prediction against its reference, in order; each distinct pair once.
 
-    Impressions repeat (normal studies, stock wording), so the pairs are taken in blocks of
-    ``PAIR_MEMO_SIZE`` rows (memory stays bounded) and each distinct pair of a block is scored
-    and serialised once. (Forked workers over the distinct pairs were measured and left out: on
-    the shared 2-core workstation both halves ran at half speed, no faster than one process.)
+    ``labels`` are the rows' dataset and model. Impressions repeat (normal studies, stock
+    wording), so the rows are taken in blocks of ``PAIR_MEMO_SIZE`` (memory stays bounded) and
+    each distinct pair of a block is scored and serialised once. (Forked workers over the
+    distinct pairs were measured and left out: on the shared 2-core workstation both halves ran
+    at half speed, no faster than one process.)
     """
     scored = _Scored((*ROUGE_TYPES, CLINICAL) if clinical else ROUGE_TYPES)
-    prefix = orjson.dumps({"dataset": dataset, "model": model})[1:-1]
+    prefix = orjson.dumps({"dataset": labels[0], "model": labels[1]})[1:-1]
     pieces, values = scored.pieces, scored.values
-    for begin in range(0, len(pairs), PAIR_MEMO_SIZE):
-        block = pairs[begin : begin + PAIR_MEMO_SIZE]
-        study_ids, references, predictions = zip(*block, strict=True)
-        keys = list(zip(references, predictions, strict=True))
+    for begin in range(0, len(study_ids), PAIR_MEMO_SIZE):
+        end = begin + PAIR_MEMO_SIZE
+        keys = list(zip(references[begin:end], predictions[begin:end], strict=True))
         distinct = list(dict.fromkeys(keys))  # in C, first-seen order
         scored_rows = _score_distinct(distinct, use_stemmer, clinical, prefix)
         results = dict(zip(distinct, scored_rows, strict=True))
@@ -240,7 +253,7 @@ def _score(
             chain.from_iterable(
                 zip(
                     repeat(b'{"study_id":'),
-                    _json_strings(study_ids),
+                    _json_strings(study_ids[begin:end]),
                     map(itemgetter(0), tails),
                     strict=False,
                 )
@@ -262,23 +275,28 @@ def _json_strings(strings: Sequence[str]) -> list[bytes]:
 
 def _write_rows(pieces: list[bytes], output: str | None) -> None:
     """JSON Lines, UTF-8 (orjson writes no ASCII escapes): to the file, or to stdout's bytes."""
-    data = b"".join(pieces)
     if output is None:
         sys.stdout.flush()
-        binary = getattr(sys.stdout, "buffer", None)
-        if binary is None:
-            sys.stdout.write(data.decode("utf-8"))
-        else:
-            binary.write(data)
-            binary.flush()
+        _write_pieces(pieces, getattr(sys.stdout, "buffer", None), sys.stdout)
         sys.stdout.flush()
         return
     with atomic_output(output) as handle:
-        if os.linesep == "\n":  # the text handle would write the same bytes: skip the round trip
-            handle.flush()
-            handle.buffer.write(data)
+        handle.flush()
+        # The text handle would write the same bytes where lines end in "\n": skip the round trip.
+        _write_pieces(pieces, handle.buffer if os.linesep == "\n" else None, handle)
+
+
+def _write_pieces(pieces: list[bytes], binary: IO[bytes] | None, text: IO[str]) -> None:
+    """Join and write PIECES_PER_WRITE pieces at a time: the memory of one join is reused by the
+    next, where joining the whole output at once cost more in fresh pages than in copying."""
+    for begin in range(0, len(pieces), PIECES_PER_WRITE):
+        data = b"".join(pieces[begin : begin + PIECES_PER_WRITE])
+        if binary is not None:
+            binary.write(data)
         else:
-            handle.write(data.decode("utf-8"))
+            text.write(data.decode("utf-8"))  # pieces are whole UTF-8 strings
+    if binary is not None:
+        binary.flush()
 
 
 def _aggregate(
@@ -287,9 +305,10 @@ def _aggregate(
     """(the group's summary, its clinical P/R/F1 view or None, reports missing a finding).
 
     The summary equals ``summarize(rows, metrics=...)`` on the rows written (tests check it);
-    clinical precision and recall get the next seeds after the metrics'.
+    clinical precision and recall get the next seeds after the metrics'. Without bootstrap the
+    columns go as value counts (same numbers, in time of the distinct values).
     """
-    columns = scored.columns()
+    columns: list[Any] = scored.columns() if bootstrap else scored.value_counts()
     metrics = scored.metrics
     summary = summarize_group(
         dataset, model, dict(zip(metrics, columns, strict=False)), bootstrap=bootstrap, seed=seed
@@ -309,7 +328,8 @@ def _aggregate(
         view.distributions[name] = source.distributions[name]
         if name in source.intervals:
             view.intervals[name] = source.intervals[name]
-    return summary, view, sum(columns[-1])
+    missed = columns[-1]  # each row's "misses a positive finding" flag, or the flags' counts
+    return summary, view, sum(missed) if bootstrap else missed[True]
 
 
 def _clinical_summary(view: GroupSummary | None, missing: int) -> dict[str, Any] | None:
@@ -358,18 +378,14 @@ def _run(args: argparse.Namespace) -> int:
 
     predicted = predictions.impressions
     known = references.impressions
-    pairs: list[tuple[str, str, str]]
     missing_prediction: list[str] = []
     matched = list(map(predicted.get, known))  # in C: the usual file pair matches everywhere
-    if None not in matched:
-        pairs = list(zip(known, known.values(), matched, strict=True))
-    else:
-        pairs = []
-        for study_id, reference, prediction in zip(known, known.values(), matched, strict=True):
-            if prediction is None:
-                missing_prediction.append(study_id)
-            else:
-                pairs.append((study_id, reference, prediction))
+    study_ids, texts = list(known), list(known.values())
+    if None in matched:
+        kept = list(map(operator.is_not, matched, repeat(None)))
+        missing_prediction = [s for s, keep in zip(study_ids, kept, strict=True) if not keep]
+        study_ids, texts = list(compress(study_ids, kept)), list(compress(texts, kept))
+        matched = list(compress(matched, kept))
     # Every reference id has a prediction and the counts agree: the id sets are equal.
     missing_reference = (
         []
@@ -377,12 +393,12 @@ def _run(args: argparse.Namespace) -> int:
         else [s for s in predicted if s not in known]
     )
 
-    if not pairs:  # nothing to write: no output file at all rather than an empty one
+    if not study_ids:  # nothing to write: no output file at all rather than an empty one
         _log_counts(args, references, predictions, 0, missing_prediction, missing_reference)
         return error(
             COMMAND, "no study_id is in both files with a valid impression", args.predictions
         )
-    scored = _score(pairs, dataset, model, args.stemmer, args.clinical)
+    scored = _score(study_ids, texts, matched, (dataset, model), args.stemmer, args.clinical)
     _write_rows(scored.pieces, args.output)
     summary, clinical_view, missing_finding = _aggregate(
         scored, dataset, model, args.bootstrap, args.seed
@@ -406,13 +422,15 @@ def _run(args: argparse.Namespace) -> int:
     print("\nF1 distribution", file=tables)
     print(format_distribution_table([summary], scored.metrics), file=tables)
 
-    _log_counts(args, references, predictions, len(pairs), missing_prediction, missing_reference)
+    _log_counts(
+        args, references, predictions, len(study_ids), missing_prediction, missing_reference
+    )
     if args.summary:
         report = {
             "dataset": dataset,
             "model": model,
             "stemmer": args.stemmer,
-            "scored": len(pairs),
+            "scored": len(study_ids),
             "references": references.summary(),
             "predictions": predictions.summary(),
             "references_without_prediction": missing_prediction,

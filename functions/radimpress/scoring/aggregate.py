@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 import operator
 import random
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import accumulate, chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -57,6 +58,22 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     if weight >= 0.5:
         return high - difference * (1 - weight)
     return low + difference * weight
+
+
+class _Expanded(Sequence[float]):
+    """Sorted distinct values, each repeated its count, read by position without repeating."""
+
+    def __init__(self, ordered: Sequence[float], times: Sequence[int]) -> None:
+        self._ordered = ordered
+        self._ends = list(accumulate(times))  # values before ordered[i]'s end
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def __getitem__(self, position: int) -> float:  # type: ignore[override]
+        if not 0 <= position < len(self):
+            raise IndexError(position)
+        return self._ordered[bisect_right(self._ends, position)]
 
 
 @dataclass(frozen=True)
@@ -99,10 +116,56 @@ class Distribution:
             max=ordered[-1],
         )
 
+    @classmethod
+    def of_counts(cls, counts: Mapping[float, int]) -> Distribution:
+        """:meth:`of` for values given as {value: how many times}: the same numbers, bit for
+        bit, in time of the distinct values (score rows repeat a few hundred values).
+
+        Sums are exact sums rounded once (:func:`repeated_fsum`), which is what ``math.fsum``
+        gives over the repeated values; percentiles read the sorted values by position.
+        """
+        if not counts or min(counts.values()) < 1:
+            raise ValueError("a distribution needs at least one value, each counted at least once")
+        ordered = sorted(counts)
+        times = [counts[value] for value in ordered]
+        count = sum(times)
+        mean = repeated_fsum(ordered, times) / count
+        std = (
+            math.sqrt(repeated_fsum([(v - mean) ** 2 for v in ordered], times) / (count - 1))
+            if count > 1
+            else None
+        )
+        expanded = _Expanded(ordered, times)
+        return cls(
+            count=count,
+            mean=mean,
+            std=std,
+            min=ordered[0],
+            p25=percentile(expanded, 0.25),
+            p50=percentile(expanded, 0.5),
+            p75=percentile(expanded, 0.75),
+            max=ordered[-1],
+        )
+
     def to_dict(self) -> dict[str, float | int | None]:
         """Keys as pandas describe() names them: count, mean, std, min, 25%, 50%, 75%, max."""
         values = (self.count, self.mean, self.std, self.min, self.p25, self.p50, self.p75, self.max)
         return dict(zip(STAT_NAMES, values, strict=True))
+
+
+def repeated_fsum(values: Sequence[float], times: Sequence[int]) -> float:
+    """``math.fsum`` of each value repeated its number of times, without repeating them.
+
+    fsum returns the exact sum rounded once; so does this: finite floats are binary fractions,
+    summed exactly as integers over their common power-of-two denominator, and the integer
+    quotient is correctly rounded. Non-finite values go to fsum itself.
+    """
+    if not all(map(math.isfinite, values)):
+        return math.fsum(chain.from_iterable(map(repeat, values, times)))
+    ratios = [value.as_integer_ratio() for value in values]
+    denominator = max((d for _, d in ratios), default=1)
+    total = sum(k * n * (denominator // d) for (n, d), k in zip(ratios, times, strict=True))
+    return total / denominator
 
 
 def bootstrap_mean_ci(
@@ -249,7 +312,7 @@ def summarize(
 def summarize_group(
     dataset: str,
     model: str,
-    columns: Mapping[str, Sequence[float]],
+    columns: Mapping[str, Sequence[float] | Mapping[float, int]],
     *,
     unscored: int = 0,
     bootstrap: int = 0,
@@ -259,16 +322,26 @@ def summarize_group(
     """The aggregates of one (dataset, model) from its F1 columns, equally long, in row order.
 
     What :func:`summarize` computes per group, without reading rows: a caller that already holds
-    the columns (the CLI's scorer) skips the per-row work and gets the same numbers. The columns'
-    order is the metrics' order; metric ``i`` is bootstrapped with seed ``seed + i``.
+    the columns (the CLI's scorer) skips the per-row work and gets the same numbers. A column
+    may also be given as {value: how many rows} (:meth:`Distribution.of_counts`), without
+    bootstrap, which resamples rows. The columns' order is the metrics' order; metric ``i`` is
+    bootstrapped with seed ``seed + i``.
     """
-    lengths = {len(values) for values in columns.values()}
-    if len(lengths) > 1:
+    sizes = {
+        sum(values.values()) if isinstance(values, Mapping) else len(values)
+        for values in columns.values()
+    }
+    if len(sizes) > 1:
         raise ValueError("the columns of one group must be equally long")
     summary = GroupSummary(dataset, model, unscored=unscored)
-    summary.scored = lengths.pop() if lengths else 0
+    summary.scored = sizes.pop() if sizes else 0
     if summary.scored:
         for offset, (metric, values) in enumerate(columns.items()):
+            if isinstance(values, Mapping):
+                if bootstrap:
+                    raise ValueError("bootstrap resamples rows: give the column, not its counts")
+                summary.distributions[metric] = Distribution.of_counts(values)
+                continue
             summary.distributions[metric] = Distribution.of(values)
             if bootstrap:
                 summary.intervals[metric] = bootstrap_mean_ci(
