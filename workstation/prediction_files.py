@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -265,14 +265,14 @@ def _quick(value: Any, text_fields: Sequence[str], seen: dict[str, int]) -> tupl
 
 
 def _quick_all(
-    values: list[Any], text_fields: Sequence[str], seen: Container[str] = ()
-) -> list[tuple[str, str]] | None:
-    """(study_id, text) of every record when each would pass :func:`_quick` in turn, else None.
+    values: list[Any], text_fields: Sequence[str], accepted: Mapping[str, Any] | None = None
+) -> tuple[list[str], list[str]] | None:
+    """(study_ids, texts) of the records when each would pass :func:`_quick` in turn, else None.
 
     The same checks over whole columns, in C (``map`` over builtins): plain objects, one kind of
     id, ids printable ASCII without surrounding spaces, within the limit, all different and none
-    in ``seen`` (ids of earlier batches), every text in the first text field, a non-blank string
-    within the limit, and no lone surrogate in any text, background or subject_id.
+    ``accepted`` before (earlier batches), every text in the first text field, a non-blank
+    string within the limit, and no lone surrogate in any text, background or subject_id.
     """
     if not values or set(map(type, values)) != {dict}:
         return None
@@ -293,14 +293,13 @@ def _quick_all(
             return None
     if max(map(len, ids)) > MAX_ID_CHARS or len(set(ids)) != len(ids):
         return None
-    if seen and any(map(seen.__contains__, ids)):
+    if accepted and not accepted.keys().isdisjoint(ids):
         return None
     texts = list(map(dict.__getitem__, values, repeat(field)))
     if (
         set(map(type, texts)) != {str}
         or max(map(len, texts)) > MAX_TEXT_CHARS
-        or not all(texts)
-        or any(map(str.isspace, texts))
+        or not all(map(str.strip, texts))  # none empty or blank
         or has_lone_surrogate("".join(texts))
     ):
         return None
@@ -322,7 +321,7 @@ def _quick_all(
                 return None
             if name == "subject_id" and not all(map(str.strip, strings)):
                 return None
-    return list(zip(ids, texts, strict=True))
+    return ids, texts
 
 
 def read_impressions(
@@ -340,7 +339,7 @@ def read_impressions(
     a batch at a time (one block of lines), so a file's full records are never all held.
     """
     result = ImpressionFile(source=path)
-    seen: dict[str, int] = {}
+    seen = _SeenIds()
     try:
         with open(path, "rb") as handle:
             picker = _ModelPicker(path, model) if by_model else None
@@ -356,27 +355,48 @@ def read_impressions(
     return result
 
 
+@dataclass
+class _SeenIds:
+    """Where each accepted id was read, for the rejection of a repeat ("first seen at record N").
+
+    A batch the quick path takes whole only notes its ids and positions; the map that the
+    record-by-record validation reads is filled from the notes when a batch first goes that way
+    (in a clean file, never).
+    """
+
+    noted: list[tuple[list[str], list[int]]] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)
+
+    def all(self) -> dict[str, int]:
+        for ids, positions in self.noted:
+            self.positions.update(zip(ids, positions, strict=True))
+        self.noted.clear()
+        return self.positions
+
+
 def _accept(
     batch: list[tuple[int, Any]],
     text_fields: Sequence[str],
     empty_allowed: bool,
-    seen: dict[str, int],
+    seen: _SeenIds,
     result: ImpressionFile,
 ) -> None:
     """Add one batch's texts to ``result``, its bad records to its rejections."""
     impressions = result.impressions
-    accepted = _quick_all([value for _, value in batch], text_fields, seen)
-    if accepted is not None:
-        impressions.update(accepted)
-        seen.update(zip(map(itemgetter(0), accepted), map(itemgetter(0), batch), strict=True))
+    quick_batch = _quick_all([value for _, value in batch], text_fields, impressions)
+    if quick_batch is not None:
+        ids, texts = quick_batch
+        impressions.update(zip(ids, texts, strict=True))
+        seen.noted.append((ids, list(map(itemgetter(0), batch))))  # not the batch's records
         return
+    positions = seen.all()
     for position, value in batch:
-        quick = _quick(value, text_fields, seen)
+        quick = _quick(value, text_fields, positions)
         if quick is not None:
-            seen[quick[0]] = position
+            positions[quick[0]] = position
             impressions[quick[0]] = quick[1]
             continue
-        outcome = _validate(position, value, text_fields, empty_allowed, seen)
+        outcome = _validate(position, value, text_fields, empty_allowed, positions)
         if isinstance(outcome, Report):
             impressions[outcome.study_id] = outcome.impression or ""
         else:

@@ -346,21 +346,23 @@ def _iter_line_blocks(
 Loads = Callable[[bytes], Any]
 _BIG_FLOAT = float(1 << 63)
 _SPACE_AFTER_QUOTE = re.compile(rb'"[ \t\r]')  # one pass, not three substring searches
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _quick_values(raws: list[bytes], joined: bytes, loads: Loads) -> list[dict[str, Any]] | None:
-    """``raws`` (lines of JSON, ``joined`` their bytes with anything between them but ``"``,
-    ``{``, ``[`` and ``:``) read by ``loads`` when that provably gives what the checked path gives.
+    """``raws`` (lines of JSON, ``joined`` their bytes with anything between them but ``"`` and
+    ``:``) read by ``loads`` when that provably gives what the checked path gives.
 
-    None sends the lines down the checked path, which keeps every guarantee. Checked in C over
-    all lines at once: no ``[`` anywhere and every line an object, so each has at least one
-    ``{``; the total must equal the line count, so no line nests (flat, never too deep). Then no
-    key may be named twice (json keeps the last silently), proved one of two ways:
+    None sends the lines down the checked path, which keeps every guarantee. Every parsed line
+    must be an object whose values are all scalars; a nested object or array written could only
+    be missing from it if a later repeat of its key replaced it, and each proof below leaves no
+    room for a repeated key (json keeps the last silently), so the lines are flat as written
+    (never too deep). The proofs, over all lines at once, in C:
 
-    - quotes: in a flat object every key and string value written is one string token of two
-      ``"``, and an escaped ``\\"`` adds one, so the ``"`` count is at least twice the keys and
-      string values written, which are at least those the parsed objects hold; equality leaves
-      no room for a repeated key (nor for an escaped quote, which only costs the quick path);
+    - quotes: every key and string value written is one string token of two ``"``, and an
+      escaped ``\\"`` adds one, so the ``"`` count is at least twice the keys and string values
+      written, which are at least those the parsed objects hold; equality leaves no room for a
+      repeated key (nor for an escaped quote, which only costs the quick path);
     - or, with no white space after a quote anywhere: every key ends in ``":``, so there are at
       least as many ``":`` as keys written; equality with the parsed key count again leaves no
       room for a repeat (a ``":`` inside a string only sends the lines down the checked path).
@@ -368,16 +370,15 @@ def _quick_values(raws: list[bytes], joined: bytes, loads: Loads) -> list[dict[s
     ``loads`` must reject lone surrogates and invalid UTF-8 as orjson does; orjson reads an
     integer beyond 64 bits as a float where json keeps the int, so such floats go back too.
     """
-    if b"[" in joined:
-        return None
     try:
         values = list(map(loads, raws))
     except ValueError:
         return None
-    if set(map(type, values)) != {dict} or joined.count(b"{") != len(values):
+    if set(map(type, values)) != {dict}:
         return None
     kinds = list(map(type, chain.from_iterable(map(dict.values, values))))
-    if float in kinds and _big_floats(values):
+    present = set(kinds)
+    if not present <= _SCALARS or (float in present and _big_floats(values)):
         return None
     keys = len(kinds)
     if joined.count(b'"') == 2 * (keys + kinds.count(str)):
@@ -389,8 +390,6 @@ def _quick_values(raws: list[bytes], joined: bytes, loads: Loads) -> list[dict[s
 
 def _big_floats(values: list[dict[str, Any]]) -> bool:
     """Whether a flat object holds a float that may be an integer json keeps exact."""
-    if float not in set(map(type, chain.from_iterable(map(dict.values, values)))):
-        return False
     return any(
         type(v) is float and not -_BIG_FLOAT < v < _BIG_FLOAT for d in values for v in d.values()
     )

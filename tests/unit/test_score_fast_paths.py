@@ -53,6 +53,10 @@ HOSTILE = [
     b'{"study_id": "S2", "x": 1.5, "impression": "float elsewhere"}',
     b'{"study_id": "S2", "x": -9.3e18, "impression": "big float"}',
     b'{"study_id": "S2", "nested": {"a": 1, "a": 2}, "impression": "x"}',
+    # A nested value replaced by a later repeat of its key: flat once parsed, not as written.
+    b'{"study_id": "S2", "d": ' + b"[" * 70 + b"]" * 70 + b', "d": 1, "impression": "x"}',
+    b'{"study_id":"S2","d":' + b'{"a":' * 70 + b"1" + b"}" * 70 + b',"d":"y","impression":"x"}',
+    b'{"study_id": "S2", "d": {"a": "b"}, "d": "c", "impression": "x"}',
     b'{"study_id": "S2", "impression": "x"} trailing',
     b"[1, 2]",
     b'"just a string"',
@@ -187,10 +191,11 @@ def _outcome(result: prediction_files.ImpressionFile) -> tuple:
     return (result.records_read, result.impressions, result.rejections, result.model)
 
 
+@pytest.mark.parametrize("chunk", [1 << 16, 90])  # 90 bytes: a block of about one line
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("reader", ["references", "predictions"])
 def test_files_read_alike_with_and_without_the_fast_paths(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, reader: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, reader: str, chunk: int
 ) -> None:
     rng = random.Random(seed)
     count = rng.choice((1, 5, 40))
@@ -210,12 +215,13 @@ def test_files_read_alike_with_and_without_the_fast_paths(
         if reader == "references"
         else prediction_files.read_predictions
     )
+    monkeypatch.setattr(json_records, "QUICK_CHUNK_BYTES", chunk)
     if clean:  # a well-formed file never goes line by line nor record by record
         monkeypatch.setattr(json_records, "_parse_line", None)
         monkeypatch.setattr(prediction_files, "_validate", None)
     fast = _outcome(read(str(path)))
     monkeypatch.undo()
-    monkeypatch.setattr(prediction_files, "_quick_all", lambda values, fields, seen=(): None)
+    monkeypatch.setattr(prediction_files, "_quick_all", lambda values, fields, accepted=None: None)
     monkeypatch.setattr(prediction_files, "_quick", lambda value, fields, seen: None)
     monkeypatch.setattr(  # the checked path alone: no orjson at all
         prediction_files,
@@ -228,15 +234,18 @@ def test_files_read_alike_with_and_without_the_fast_paths(
 
 def test_quick_validation_accepts_only_what_validation_accepts() -> None:
     values = [{"study_id": f"S{i}", "impression": f"text {i}"} for i in range(3)]
-    assert prediction_files._quick_all(values, ("impression",)) == [
-        ("S0", "text 0"),
-        ("S1", "text 1"),
-        ("S2", "text 2"),
-    ]
+    assert prediction_files._quick_all(values, ("impression",)) == (
+        ["S0", "S1", "S2"],
+        ["text 0", "text 1", "text 2"],
+    )
+    # An id accepted in an earlier batch sends the batch record by record.
+    assert prediction_files._quick_all(values, ("impression",), {"S1": "x"}) is None
     for broken in (
         {"study_id": "S0", "impression": "dup id"},
         {"study_id": "S9", "impression": "\ud800"},
         {"study_id": "S9", "impression": " "},
+        {"study_id": "S9", "impression": ""},
+        {"study_id": "S9", "impression": "\t\n"},
         {"study_id": "S9 ", "impression": "spaces around the id"},
         {"study_id": "S9", "impression": "x", "background": 3},
         {"study_id": "S9", "impression": "x", "subject_id": True},
