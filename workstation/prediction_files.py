@@ -16,9 +16,11 @@ name the record's position and field, never its text.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -36,6 +38,7 @@ from radimpress.records import (
     validate_record,
 )
 from radimpress.records import _has_lone_surrogate as has_lone_surrogate
+from radimpress_workstation.side_by_side import idle_second_cpu, run_side_by_side
 
 REFERENCE_FIELDS = ("impression",)
 PREDICTION_FIELDS = ("generated", "impression")
@@ -45,6 +48,9 @@ _NOT_USED = "(findings are not used for scoring)"
 _EMPTY_TEXT = "(empty text)"
 _LABEL = re.compile(r"^(?P<role>.+?) \((?P<name>.+)\)$")  # "fine-tuned (restate)"
 LISTED_MODELS = 10
+# A predictions file smaller than this is read after the references, in this process: a child
+# process costs more than reading it (about 2 ms).
+SIDE_BY_SIDE_BYTES = 1 << 20
 _get = dict.get
 
 
@@ -408,3 +414,20 @@ def read_predictions(path: str, model: str | None = None) -> ImpressionFile:
     return read_impressions(
         path, empty_allowed=True, text_fields=PREDICTION_FIELDS, model=model, by_model=True
     )
+
+
+def read_pair(
+    references_path: str, predictions_path: str, model: str | None = None
+) -> tuple[ImpressionFile, ImpressionFile]:
+    """(references, predictions) as :func:`read_impressions` and :func:`read_predictions` read
+    them, the two files side by side (:mod:`side_by_side`) when the predictions are large enough
+    to gain from a process of their own and a second CPU is idle."""
+    read_references = partial(read_impressions, references_path)
+    read_predicted = partial(read_predictions, predictions_path, model)
+    try:
+        large = os.path.getsize(predictions_path) >= SIDE_BY_SIDE_BYTES
+    except OSError:
+        large = False  # read here, where the error is reported as usual
+    if large and idle_second_cpu():
+        return run_side_by_side(read_references, read_predicted)
+    return read_references(), read_predicted()

@@ -34,6 +34,10 @@ class UnreadableFile(ValueError):
         self.source = source
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[UnreadableFile], tuple[str, str]]:
+        """Pickled by its two parts (a file read in another process reports as here)."""
+        return type(self), (self.source, self.reason)
+
 
 # Hostile records are rejected one by one; these bound what one record may cost to read.
 MAX_DEPTH = 64  # a report record is flat; json's C parser itself gives up near 1,000 levels

@@ -47,7 +47,7 @@ from radimpress.scoring.aggregate import CLINICAL
 from radimpress.scoring.rouge import scores_from_counts
 from radimpress_workstation.console import error, explain
 from radimpress_workstation.output_files import OutputError, atomic_output, check_output_file
-from radimpress_workstation.prediction_files import read_impressions, read_predictions
+from radimpress_workstation.prediction_files import read_pair
 
 EXIT_OK, EXIT_INCOMPLETE = 0, 1
 COMMAND = "score"
@@ -369,8 +369,7 @@ def _run(args: argparse.Namespace) -> int:
         for path, option in ((args.output, "--output"), (args.summary, "--summary")):
             if path is not None:
                 check_output_file(path, option)
-        references = read_impressions(args.references)
-        predictions = read_predictions(args.predictions, args.model)
+        references, predictions = read_pair(args.references, args.predictions, args.model)
     except (UnreadableFile, OutputError) as err:
         return error(COMMAND, *explain(err))
     dataset = args.dataset or _label(args.references)
