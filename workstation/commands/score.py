@@ -44,7 +44,7 @@ from radimpress.scoring import (
     summarize_group,
 )
 from radimpress.scoring.aggregate import CLINICAL
-from radimpress.scoring.rouge import scores_from_counts
+from radimpress.scoring.rouge import Counts, scores_from_counts
 from radimpress_workstation.console import error, explain
 from radimpress_workstation.output_files import OutputError, atomic_output, check_output_file
 from radimpress_workstation.prediction_files import read_pair
@@ -157,69 +157,89 @@ def _score_distinct(
     """(the row's bytes after its study_id, values) of each distinct (reference, prediction)
     pair, in order; ``prefix`` holds the dataset and model fields.
 
-    With clinical agreement each distinct text is labelled once, and as agreement depends only
-    on the two texts' positive observations, it is computed once per pair of those sets. Pairs
-    with the same ROUGE counts (``RougeScorer.counts``, integers the scores are quotients of)
-    and agreement share one serialised row, their scores computed once from those counts.
+    A row is built from parts serialised once each: the ROUGE part per distinct ROUGE counts
+    (``RougeScorer.counts``, integers the scores are quotients of, so the floats are computed
+    once per counts) and the clinical part per pair of the two texts' positive observations
+    (agreement depends only on those; each distinct text is labelled once). Pairs with the same
+    parts share one row.
     """
     scorer = RougeScorer(use_stemmer=use_stemmer)
-    if clinical:
-        from radimpress.clinical.agreement import agreement_from_labels
-        from radimpress.clinical.labeler import label_text, positive_observations
-
-        labels: dict[str, dict[str, str]] = {}
-        positives: dict[str, frozenset[str]] = {}
-        agreements: dict[
-            tuple[frozenset[str], frozenset[str]], tuple[dict[str, Any], tuple[Any, ...]]
-        ] = {}
-    dumps = orjson.dumps
     counts = scorer.counts
-    rouge1, rouge2, rouge_l, rouge_lsum = ROUGE_TYPES
+    agreement_part = _ClinicalParts() if clinical else None
+    head = b"," + prefix + b","
+    rouge_parts: dict[Counts, tuple[bytes, tuple[Any, ...]]] = {}
     rows: dict[tuple[Any, ...], tuple[bytes, tuple[Any, ...]]] = {}
     out: list[tuple[bytes, tuple[Any, ...]]] = []
     for reference, prediction in keys:
-        # Rows are keyed by the integer counts the scores are quotients of: cheap to hash, and
-        # the floats are computed once per distinct key.
         key: tuple[Any, ...] = counts(reference, prediction)
-        known: tuple[dict[str, Any], tuple[Any, ...]] | None = None
-        if clinical:
-            ref_positive = positives.get(reference)
-            if ref_positive is None:
-                labels[reference] = ref_labels = label_text(reference)
-                ref_positive = positives[reference] = positive_observations(ref_labels)
-            gen_positive = positives.get(prediction)
-            if gen_positive is None:
-                labels[prediction] = gen_labels = label_text(prediction)
-                gen_positive = positives[prediction] = positive_observations(gen_labels)
-            pair = (ref_positive, gen_positive)
-            known = agreements.get(pair)
-            if known is None:
-                agreement = agreement_from_labels(labels[reference], labels[prediction]).to_dict()
-                known = agreements[pair] = (
-                    {name: agreement[name] for name in CLINICAL_FIELDS},
-                    (
-                        agreement["f1"],
-                        agreement["precision"],
-                        agreement["recall"],
-                        bool(agreement["missed"]),
-                    ),
-                )
+        extra = None
+        if agreement_part is not None:
+            pair, extra = agreement_part(reference, prediction)
             key += pair
         hit = rows.get(key)
         if hit is None:
-            scores = scores_from_counts(key[:6])
-            metric = (scores[rouge1], scores[rouge2], scores[rouge_l], scores[rouge_lsum])
-            row: dict[str, Any] = {
-                name: {"precision": s[0], "recall": s[1], "fmeasure": s[2]}
-                for name, s in zip(ROUGE_TYPES, metric, strict=True)
-            }
-            value: tuple[Any, ...] = (metric[0][2], metric[1][2], metric[2][2], metric[3][2])
-            if known is not None:
-                row[CLINICAL] = known[0]
-                value += known[1]
-            hit = rows[key] = (b"," + prefix + b"," + dumps(row)[1:] + b"\n", value)
+            rouge_counts = key[:6]
+            rouge = rouge_parts.get(rouge_counts)
+            if rouge is None:
+                rouge = rouge_parts[rouge_counts] = _rouge_part(rouge_counts)
+            if extra is None:
+                hit = (head + rouge[0] + b"}\n", rouge[1])
+            else:
+                hit = (head + rouge[0] + extra[0] + b"}\n", rouge[1] + extra[1])
+            rows[key] = hit
         out.append(hit)
     return out
+
+
+def _rouge_part(counts: Counts) -> tuple[bytes, tuple[Any, ...]]:
+    """The four metrics' JSON members (no braces) and their F1s, from one pair's counts."""
+    scores = scores_from_counts(counts)
+    metric = [scores[name] for name in ROUGE_TYPES]
+    members = {
+        name: {"precision": s[0], "recall": s[1], "fmeasure": s[2]}
+        for name, s in zip(ROUGE_TYPES, metric, strict=True)
+    }
+    return orjson.dumps(members)[1:-1], tuple(s[2] for s in metric)
+
+
+class _ClinicalParts:
+    """(reference, prediction) -> (the pair of positive-observation sets, (the clinical JSON
+    member, its values)): each text labelled once, agreement computed once per pair of sets."""
+
+    def __init__(self) -> None:
+        from radimpress.clinical.agreement import agreement_from_labels
+        from radimpress.clinical.labeler import label_text, positive_observations
+
+        self._agreement, self._label, self._positive = (
+            agreement_from_labels,
+            label_text,
+            positive_observations,
+        )
+        self._labels: dict[str, dict[str, str]] = {}
+        self._positives: dict[str, frozenset[str]] = {}
+        self._parts: dict[tuple[frozenset[str], frozenset[str]], tuple[bytes, tuple[Any, ...]]]
+        self._parts = {}
+
+    def _positive_of(self, text: str) -> frozenset[str]:
+        positive = self._positives.get(text)
+        if positive is None:
+            self._labels[text] = labels = self._label(text)
+            positive = self._positives[text] = self._positive(labels)
+        return positive
+
+    def __call__(
+        self, reference: str, prediction: str
+    ) -> tuple[tuple[frozenset[str], frozenset[str]], tuple[bytes, tuple[Any, ...]]]:
+        pair = (self._positive_of(reference), self._positive_of(prediction))
+        part = self._parts.get(pair)
+        if part is None:
+            agreement = self._agreement(self._labels[reference], self._labels[prediction])
+            found = agreement.to_dict()
+            member = b',"' + CLINICAL.encode() + b'":'
+            member += orjson.dumps({name: found[name] for name in CLINICAL_FIELDS})
+            values = (found["f1"], found["precision"], found["recall"], bool(found["missed"]))
+            part = self._parts[pair] = (member, values)
+        return pair, part
 
 
 def _score(
