@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -53,6 +52,8 @@ class Console:
         self.stream = stream or sys.stdout
         self.quiet = quiet
         self.started = time.monotonic()
+        import threading  # progress printers only: `score` and `label` start without it
+
         self._lock = threading.Lock()
 
     def elapsed(self) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import operator
-import random
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,6 +175,8 @@ def bootstrap_mean_ci(
         raise ValueError("a confidence interval needs at least one value")
     if resamples < 1 or not 0.0 < confidence < 1.0:
         raise ValueError("resamples must be >= 1 and confidence within (0, 1)")
+    import random  # only bootstrap draws: a command without it starts without the module
+
     rng = random.Random(seed)
     count = len(values)
     means = sorted(math.fsum(rng.choices(values, k=count)) / count for _ in range(resamples))
@@ -203,6 +204,8 @@ def bootstrap_mean_cis(
     if resamples < 1 or not 0.0 < confidence < 1.0:
         raise ValueError("resamples must be >= 1 and confidence within (0, 1)")
     (count,) = lengths
+    import random  # only bootstrap draws: a command without it starts without the module
+
     rng = random.Random(seed)
     positions = range(count)
     means: dict[str, list[float]] = {name: [] for name in columns}
