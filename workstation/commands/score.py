@@ -5,10 +5,11 @@ unless ``--no-clinical``: each row gets the Score step's ``clinical`` object (po
 precision, recall, F1, missed and invented observations; uncertain counts as positive) and the
 tables a Clinical F1 column plus a clinical P/R/F1 table.
 
-Fast as a whole process because every distinct (reference, prediction) pair is scored, labelled
-and serialised once (orjson), aggregates are computed from columns collected while scoring
-(``summarize_group``: the numbers ``summarize`` gives for the rows), and well-formed records skip
-the full validation (``prediction_files``). Both files are read by ``prediction_files`` like the
+Fast as a whole process because the two files are read in blocks that are validated a column at
+a time (``prediction_files``; side by side in two processes when a second CPU is idle), every
+distinct (reference, prediction) pair is scored, labelled and serialised once (orjson, rows built
+from parts shared by many rows), and aggregates come from the rows' value counts
+(``summarize_group``: the numbers ``summarize`` gives for the rows). Both files are read like the
 pipeline's input. Predictions may be the
 pipeline's own impressions.jsonl / scores.jsonl or evaluate's predictions.jsonl (text in
 ``generated``, rows naming their model): ``--model NAME`` picks one model of a mixed file and a
