@@ -104,16 +104,7 @@ class Distribution:
             if count > 1
             else None
         )
-        return cls(
-            count=count,
-            mean=mean,
-            std=std,
-            min=ordered[0],
-            p25=percentile(ordered, 0.25),
-            p50=percentile(ordered, 0.5),
-            p75=percentile(ordered, 0.75),
-            max=ordered[-1],
-        )
+        return cls._described(ordered, mean, std)
 
     @classmethod
     def of_counts(cls, counts: Mapping[float, int]) -> Distribution:
@@ -134,16 +125,21 @@ class Distribution:
             if count > 1
             else None
         )
-        expanded = _Expanded(ordered, times)
+        return cls._described(_Expanded(ordered, times), mean, std)
+
+    @classmethod
+    def _described(cls, ordered: Sequence[float], mean: float, std: float | None) -> Distribution:
+        """The distribution of the sorted values ``ordered`` with their mean and std."""
+        count = len(ordered)
         return cls(
             count=count,
             mean=mean,
             std=std,
             min=ordered[0],
-            p25=percentile(expanded, 0.25),
-            p50=percentile(expanded, 0.5),
-            p75=percentile(expanded, 0.75),
-            max=ordered[-1],
+            p25=percentile(ordered, 0.25),
+            p50=percentile(ordered, 0.5),
+            p75=percentile(ordered, 0.75),
+            max=ordered[count - 1],
         )
 
     def to_dict(self) -> dict[str, float | int | None]:
