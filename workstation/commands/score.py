@@ -8,9 +8,10 @@ tables a Clinical F1 column plus a clinical P/R/F1 table.
 Fast as a whole process because the two files are read in blocks that are validated a column at
 a time (``prediction_files``; side by side in two processes when a second CPU is idle), every
 distinct (reference, prediction) pair is scored, labelled and serialised once (orjson, rows built
-from parts shared by many rows), and aggregates come from the rows' value counts
-(``summarize_group``: the numbers ``summarize`` gives for the rows). Both files are read like the
-pipeline's input. Predictions may be the
+from parts shared by many rows; half of the pairs by a second process, ``score_worker``, when a
+CPU is idle for it), and aggregates come from the rows' value counts (``summarize_group``: the
+numbers ``summarize`` gives for the rows). Both files are read like the pipeline's input.
+Predictions may be the
 pipeline's own impressions.jsonl / scores.jsonl or evaluate's predictions.jsonl (text in
 ``generated``, rows naming their model): ``--model NAME`` picks one model of a mixed file and a
 mixed file without it is refused. Every record is accounted for: rejected records and ids present
@@ -21,6 +22,7 @@ whole or not at all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import operator
@@ -49,6 +51,7 @@ from radimpress.scoring.rouge import Counts, scores_from_counts
 from radimpress_workstation.console import error, explain
 from radimpress_workstation.output_files import OutputError, atomic_output, check_output_file
 from radimpress_workstation.prediction_files import read_pair
+from radimpress_workstation.score_worker import ScoreWorker
 
 EXIT_OK, EXIT_INCOMPLETE = 0, 1
 COMMAND = "score"
@@ -60,6 +63,10 @@ CLINICAL_PR = ("clinical_precision", "clinical_recall")
 # before.
 PAIR_MEMO_SIZE = 200_000
 PIECES_PER_WRITE = 3_000  # about 1,000 rows, 300 KB
+# A second process scores half the distinct pairs of a block of at least WORKER_MIN_PAIRS, for
+# predictions files of WORKER_MIN_BYTES or more (smaller ones are scored before it would help).
+WORKER_MIN_PAIRS = 2_000
+WORKER_MIN_BYTES = 1 << 20
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -250,14 +257,14 @@ def _score(
     labels: tuple[str, str],
     use_stemmer: bool,
     clinical: bool,
+    worker: ScoreWorker | None = None,
 ) -> _Scored:
     """Score each study's prediction against its reference, in order; each distinct pair once.
 
     ``labels`` are the rows' dataset and model. Impressions repeat (normal studies, stock
     wording), so the rows are taken in blocks of ``PAIR_MEMO_SIZE`` (memory stays bounded) and
-    each distinct pair of a block is scored and serialised once. (Forked workers over the
-    distinct pairs were measured and left out: on the shared 2-core workstation both halves ran
-    at half speed, no faster than one process.)
+    each distinct pair of a block is scored and serialised once, half of them by ``worker``
+    when there is one and the block is large enough to gain.
     """
     scored = _Scored((*ROUGE_TYPES, CLINICAL) if clinical else ROUGE_TYPES)
     prefix = orjson.dumps({"dataset": labels[0], "model": labels[1]})[1:-1]
@@ -266,7 +273,7 @@ def _score(
         end = begin + PAIR_MEMO_SIZE
         keys = list(zip(references[begin:end], predictions[begin:end], strict=True))
         distinct = list(dict.fromkeys(keys))  # in C, first-seen order
-        scored_rows = _score_distinct(distinct, use_stemmer, clinical, prefix)
+        scored_rows = _score_shared(distinct, (use_stemmer, clinical, prefix), worker)
         results = dict(zip(distinct, scored_rows, strict=True))
         tails = list(map(results.__getitem__, keys))
         # Each row is three pieces: the opening, the study_id as a JSON string, the rest.
@@ -282,6 +289,23 @@ def _score(
         )
         values.extend(map(itemgetter(1), tails))
     return scored
+
+
+def _score_shared(
+    distinct: list[tuple[str, str]], options: tuple[bool, bool, bytes], worker: ScoreWorker | None
+) -> list[tuple[bytes, tuple[Any, ...]]]:
+    """``_score_distinct`` of the pairs, the second half by the worker while this process
+    scores the first (by this process too when the worker cannot)."""
+    half = len(distinct) // 2
+    if (
+        worker is None
+        or len(distinct) < WORKER_MIN_PAIRS
+        or not worker.submit(distinct[half:], *options)
+    ):
+        return _score_distinct(distinct, *options)
+    rows = _score_distinct(distinct[:half], *options)
+    theirs = worker.collect()
+    return rows + (theirs if theirs is not None else _score_distinct(distinct[half:], *options))
 
 
 def _json_strings(strings: Sequence[str]) -> list[bytes]:
@@ -386,6 +410,22 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.bootstrap < 0:
         return error(COMMAND, "--bootstrap must be 0 or more", str(args.bootstrap))
+    worker = _start_worker(args.predictions)
+    with worker if worker is not None else contextlib.nullcontext():
+        return _run_with(args, worker)
+
+
+def _start_worker(predictions_path: str) -> ScoreWorker | None:
+    """A scoring worker for a predictions file large enough to gain from one (else None); it
+    is started before anything is read (see score_worker)."""
+    try:
+        large = os.path.getsize(predictions_path) >= WORKER_MIN_BYTES
+    except OSError:
+        return None
+    return ScoreWorker.start(_score_distinct) if large else None
+
+
+def _run_with(args: argparse.Namespace, worker: ScoreWorker | None) -> int:
     try:
         for path, option in ((args.output, "--output"), (args.summary, "--summary")):
             if path is not None:
@@ -418,7 +458,8 @@ def _run(args: argparse.Namespace) -> int:
         return error(
             COMMAND, "no study_id is in both files with a valid impression", args.predictions
         )
-    scored = _score(study_ids, texts, matched, (dataset, model), args.stemmer, args.clinical)
+    labels = (dataset, model)
+    scored = _score(study_ids, texts, matched, labels, args.stemmer, args.clinical, worker)
     _write_rows(scored.pieces, args.output)
     summary, clinical_view, missing_finding = _aggregate(
         scored, dataset, model, args.bootstrap, args.seed
