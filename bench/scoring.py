@@ -221,11 +221,22 @@ def synthetic_files(folder: Path, count: int, seed: int = 7) -> dict:
     }
 
 
-def _process(command: list[str]) -> tuple[float, float]:
+def _one_cpu() -> None:
+    """Run the child on one CPU: `radimpress score` then uses no second process."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def _process(command: list[str], one_cpu: bool = False) -> tuple[float, float]:
     """(wall seconds, CPU seconds user + system) of one child process run to its end."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_one_cpu if one_cpu else None,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -252,7 +263,8 @@ def end_to_end(pairs: int, repeats: int) -> dict:
         script = folder / "rouge_score_script.py"
         script.write_text(ROUGE_SCORE_SCRIPT, encoding="utf-8")
         radimpress = Path(sys.executable).parent / "radimpress"
-        outputs = {name: folder / f"{name}.jsonl" for name in ("rouge_score", "clinical", "rouge")}
+        names = ("rouge_score", "clinical", "rouge", "rouge_one_cpu")
+        outputs = {name: folder / f"{name}.jsonl" for name in names}
         common = ["score", "--references", str(data["references"])]
         common += ["--predictions", str(data["predictions"])]
         commands = {
@@ -271,28 +283,42 @@ def end_to_end(pairs: int, repeats: int) -> dict:
                 "--output",
                 str(outputs["rouge"]),
             ],
+            "rouge_one_cpu": [
+                str(radimpress),
+                *common,
+                "--no-clinical",
+                "--output",
+                str(outputs["rouge_one_cpu"]),
+            ],
         }
+        one_cpu = {"rouge_one_cpu"}
         # Both sides run from bytecode, as installed: rouge-score's site-packages hold .pyc
         # files; this checkout's are written here (git-ignored __pycache__), since a
         # PYTHONDONTWRITEBYTECODE environment would otherwise recompile every module each run.
         for package in (ROOT / "functions" / "radimpress", ROOT / "workstation"):
             compileall.compile_dir(package, quiet=1)
         # Every command once untimed (warm file cache), then every ROUGE number compared.
-        for command in commands.values():
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        for name, command in commands.items():
+            subprocess.run(
+                command,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                preexec_fn=_one_cpu if name in one_cpu else None,
+            )
         expected = _rouge_numbers(outputs["rouge_score"])
-        for name in ("clinical", "rouge"):
+        for name in ("clinical", "rouge", "rouge_one_cpu"):
             if _rouge_numbers(outputs[name]) != expected:
                 raise SystemExit(f"error: radimpress score ({name}) differs from rouge-score")
         # Rounds alternate the three processes, so each round sees the same machine state.
         rounds = [
-            {name: _process(command) for name, command in commands.items()} for _ in range(repeats)
+            {name: _process(command, name in one_cpu) for name, command in commands.items()}
+            for _ in range(repeats)
         ]
 
     def figures(name: str) -> dict:
         walls = [r[name][0] for r in rounds]
         cpus = [r[name][1] for r in rounds]
-        entry = {"wall_s_median": round(statistics.median(walls), 3)}
+        entry: dict = {"wall_s_median": round(statistics.median(walls), 3)}
         entry["cpu_s_median"] = round(statistics.median(cpus), 3)
         if name != "rouge_score":
             ratios = [r["rouge_score"][0] / r[name][0] for r in rounds]
@@ -300,6 +326,7 @@ def end_to_end(pairs: int, repeats: int) -> dict:
             entry["speedup_wall_median"] = round(statistics.median(ratios), 2)
             entry["speedup_wall_min"] = round(min(ratios), 2)
             entry["speedup_cpu_median"] = round(statistics.median(cpu_ratios), 2)
+        entry["wall_s_rounds"] = [round(w, 3) for w in walls]
         return entry
 
     return {
@@ -309,7 +336,9 @@ def end_to_end(pairs: int, repeats: int) -> dict:
             "`radimpress score` with clinical agreement (its default) and with --no-clinical "
             "(ROUGE only, as the script); every ROUGE number of both outputs equal (==). "
             "`radimpress score` reads its two files side by side (a forked child reads the "
-            "predictions) when a second CPU is idle, so its CPU time exceeds its wall time"
+            "predictions) and scores half the distinct pairs in a worker process when a second "
+            "CPU is idle, so its CPU time exceeds its wall time; the one-CPU case pins it to one "
+            "CPU (no second process)"
         ),
         "data": (
             "workstation/synthetic.py reports (seed 7) and seeded predictions mixing copies, "
@@ -328,6 +357,7 @@ def end_to_end(pairs: int, repeats: int) -> dict:
         "rouge_score_script": figures("rouge_score"),
         "radimpress_score_clinical": figures("clinical"),
         "radimpress_score_no_clinical": figures("rouge"),
+        "radimpress_score_no_clinical_one_cpu": figures("rouge_one_cpu"),
         "identical_rouge_numbers": True,
     }
 
