@@ -159,9 +159,14 @@ class _Scored:
         return counts
 
 
+# A serialised part of a row and its values for the aggregates: (JSON bytes, values).
+_Part = tuple[bytes, tuple[Any, ...]]
+_PositivePair = tuple[frozenset[str], frozenset[str]]  # the two texts' positive observations
+
+
 def _score_distinct(
     keys: Sequence[tuple[str, str]], use_stemmer: bool, clinical: bool, prefix: bytes
-) -> list[tuple[bytes, tuple[Any, ...]]]:
+) -> list[_Part]:
     """(the row's bytes after its study_id, values) of each distinct (reference, prediction)
     pair, in order; ``prefix`` holds the dataset and model fields.
 
@@ -175,9 +180,9 @@ def _score_distinct(
     counts = scorer.counts
     agreement_part = _ClinicalParts() if clinical else None
     head = b"," + prefix + b","
-    rouge_parts: dict[Counts, tuple[bytes, tuple[Any, ...]]] = {}
-    rows: dict[tuple[Any, ...], tuple[bytes, tuple[Any, ...]]] = {}
-    out: list[tuple[bytes, tuple[Any, ...]]] = []
+    rouge_parts: dict[Counts, _Part] = {}
+    rows: dict[tuple[Any, ...], _Part] = {}
+    out: list[_Part] = []
     for reference, prediction in keys:
         key: tuple[Any, ...] = counts(reference, prediction)
         extra = None
@@ -199,7 +204,7 @@ def _score_distinct(
     return out
 
 
-def _rouge_part(counts: Counts) -> tuple[bytes, tuple[Any, ...]]:
+def _rouge_part(counts: Counts) -> _Part:
     """The four metrics' JSON members (no braces) and their F1s, from one pair's counts."""
     scores = scores_from_counts(counts)
     metric = [scores[name] for name in ROUGE_TYPES]
@@ -215,34 +220,29 @@ class _ClinicalParts:
     member, its values)): each text labelled once, agreement computed once per pair of sets."""
 
     def __init__(self) -> None:
-        from radimpress.clinical.agreement import agreement_from_labels
-        from radimpress.clinical.labeler import label_text, positive_observations
+        # Imported here: a --no-clinical run starts without the labeler.
+        from radimpress.clinical import agreement, labeler
 
-        self._agreement, self._label, self._positive = (
-            agreement_from_labels,
-            label_text,
-            positive_observations,
-        )
+        self._agreement_from_labels = agreement.agreement_from_labels
+        self._label_text = labeler.label_text
+        self._positive_observations = labeler.positive_observations
         self._labels: dict[str, dict[str, str]] = {}
         self._positives: dict[str, frozenset[str]] = {}
-        self._parts: dict[tuple[frozenset[str], frozenset[str]], tuple[bytes, tuple[Any, ...]]]
-        self._parts = {}
+        self._parts: dict[_PositivePair, _Part] = {}
 
     def _positive_of(self, text: str) -> frozenset[str]:
         positive = self._positives.get(text)
         if positive is None:
-            self._labels[text] = labels = self._label(text)
-            positive = self._positives[text] = self._positive(labels)
+            self._labels[text] = labels = self._label_text(text)
+            positive = self._positives[text] = self._positive_observations(labels)
         return positive
 
-    def __call__(
-        self, reference: str, prediction: str
-    ) -> tuple[tuple[frozenset[str], frozenset[str]], tuple[bytes, tuple[Any, ...]]]:
+    def __call__(self, reference: str, prediction: str) -> tuple[_PositivePair, _Part]:
         pair = (self._positive_of(reference), self._positive_of(prediction))
         part = self._parts.get(pair)
         if part is None:
-            agreement = self._agreement(self._labels[reference], self._labels[prediction])
-            found = agreement.to_dict()
+            labels = self._labels
+            found = self._agreement_from_labels(labels[reference], labels[prediction]).to_dict()
             member = b',"' + CLINICAL.encode() + b'":'
             member += orjson.dumps({name: found[name] for name in CLINICAL_FIELDS})
             values = (found["f1"], found["precision"], found["recall"], bool(found["missed"]))
@@ -293,7 +293,7 @@ def _score(
 
 def _score_shared(
     distinct: list[tuple[str, str]], options: tuple[bool, bool, bytes], worker: ScoreWorker | None
-) -> list[tuple[bytes, tuple[Any, ...]]]:
+) -> list[_Part]:
     """``_score_distinct`` of the pairs, the second half by the worker while this process
     scores the first (by this process too when the worker cannot)."""
     half = len(distinct) // 2
