@@ -104,7 +104,7 @@ def _names(record: dict[str, Any], label: str) -> set[str]:
 def _one_label(raw: list[tuple[int, Any]]) -> str | None:
     """The label when every record is a plain object whose ``model`` is the same non-blank
     string (what :func:`model_label` then gives each), checked over the column; else None."""
-    values = [value for _, value in raw]
+    values = list(map(itemgetter(1), raw))
     if not values or set(map(type, values)) != {dict}:
         return None
     models = set(map(_get, values, repeat("model")))
@@ -389,7 +389,7 @@ def _accept(
 ) -> None:
     """Add one batch's texts to ``result``, its bad records to its rejections."""
     impressions = result.impressions
-    quick_batch = _quick_all([value for _, value in batch], text_fields, impressions)
+    quick_batch = _quick_all(list(map(itemgetter(1), batch)), text_fields, impressions)
     if quick_batch is not None:
         ids, texts = quick_batch
         impressions.update(zip(ids, texts, strict=True))

@@ -269,13 +269,14 @@ def _score(
     scored = _Scored((*ROUGE_TYPES, CLINICAL) if clinical else ROUGE_TYPES)
     prefix = orjson.dumps({"dataset": labels[0], "model": labels[1]})[1:-1]
     pieces, values = scored.pieces, scored.values
+    options = (use_stemmer, clinical, prefix)
     for begin in range(0, len(study_ids), PAIR_MEMO_SIZE):
         end = begin + PAIR_MEMO_SIZE
         keys = list(zip(references[begin:end], predictions[begin:end], strict=True))
-        distinct = list(dict.fromkeys(keys))  # in C, first-seen order
-        scored_rows = _score_shared(distinct, (use_stemmer, clinical, prefix), worker)
-        results = dict(zip(distinct, scored_rows, strict=True))
-        tails = list(map(results.__getitem__, keys))
+        rows_by_pair: dict[tuple[str, str], Any] = dict.fromkeys(keys)  # first-seen order
+        distinct = list(rows_by_pair)
+        rows_by_pair.update(zip(distinct, _score_shared(distinct, options, worker), strict=True))
+        tails = list(map(rows_by_pair.__getitem__, keys))
         # Each row is three pieces: the opening, the study_id as a JSON string, the rest.
         pieces.extend(
             chain.from_iterable(
