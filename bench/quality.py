@@ -106,6 +106,20 @@ def _with_clinical(rouge: PerReport, clinical: dict[str, ClinicalAgreement]) -> 
     return {study: {**rouge[study], "clinical_f1": clinical[study].f1} for study in rouge}
 
 
+def _add_clinical(
+    system: str,
+    rouge: PerReport,
+    generated: dict[str, str],
+    references: dict[str, Labels],
+    scores: dict[str, PerReport],
+) -> dict[str, Any]:
+    """Put ``system``'s per-report ROUGE and clinical F1 into ``scores`` (for the paired
+    differences) and return its clinical means (for its row)."""
+    agreements = clinical_per_report(generated, references)
+    scores[system] = _with_clinical(rouge, agreements)
+    return clinical_means(list(agreements.values()))
+
+
 def _constant(test: Path) -> tuple[dict[str, float], PerReport, dict[str, str]]:
     """Mean ROUGE F1 of the constant impression, its per-report scores and generations."""
     scorer = RougeScorer()
@@ -267,9 +281,13 @@ def main() -> int:
         clinical: dict[tuple[str, str], dict[str, Any]] = {}  # (system, "dev" | "cv") -> means
         for model in available_models():
             summary = evaluate(str(train), str(dev), tmp_path / model, model)
-            agreements = clinical_per_report(_generated(tmp_path / model), dev_refs)
-            dev_scores[model] = _with_clinical(_per_report(tmp_path / model), agreements)
-            clinical[model, "dev"] = clinical_means(list(agreements.values()))
+            clinical[model, "dev"] = _add_clinical(
+                model,
+                _per_report(tmp_path / model),
+                _generated(tmp_path / model),
+                dev_refs,
+                dev_scores,
+            )
             rows.append(
                 {
                     "system": model,
@@ -279,9 +297,9 @@ def main() -> int:
                 }
             )
         means, per_report, generated = _constant(dev)
-        agreements = clinical_per_report(generated, dev_refs)
-        dev_scores["constant"] = _with_clinical(per_report, agreements)
-        clinical["constant", "dev"] = clinical_means(list(agreements.values()))
+        clinical["constant", "dev"] = _add_clinical(
+            "constant", per_report, generated, dev_refs, dev_scores
+        )
         rows.append(
             {
                 "system": "constant",
@@ -303,9 +321,9 @@ def main() -> int:
         cv_scores: dict[str, PerReport] = {}
         for model in available_models():
             means, per_report, generated = _cross_validation(model, train, tmp_path)
-            agreements = clinical_per_report(generated, train_refs)
-            cv_scores[model] = _with_clinical(per_report, agreements)
-            clinical[model, "cv"] = clinical_means(list(agreements.values()))
+            clinical[model, "cv"] = _add_clinical(
+                model, per_report, generated, train_refs, cv_scores
+            )
             rows.append(
                 {
                     "system": model,
@@ -316,9 +334,9 @@ def main() -> int:
             )
         # Nothing is trained for the constant, so its CV predictions are every train report's.
         means, per_report, generated = _constant(train)
-        agreements = clinical_per_report(generated, train_refs)
-        cv_scores["constant"] = _with_clinical(per_report, agreements)
-        clinical["constant", "cv"] = clinical_means(list(agreements.values()))
+        clinical["constant", "cv"] = _add_clinical(
+            "constant", per_report, generated, train_refs, cv_scores
+        )
         rows.append(
             {
                 "system": "constant",
