@@ -170,19 +170,30 @@ class ConsensusModel(ImpressionModel):
     def save(self, directory: str | Path) -> None:
         """Keeps the training pairs (canonical impressions) and rebuilds the index on load."""
         super().save(directory)
-        payload = {
-            "convention": self._convention,
-            "findings": self._findings,
-            "impressions": self._impressions,
-        }
-        (Path(directory) / STATE_FILE).write_text(json.dumps(payload), encoding="utf-8")
+        save_training_pairs(
+            Path(directory) / STATE_FILE, self._convention, self._findings, self._impressions
+        )
 
     @classmethod
     def from_state(cls, state: dict[str, Any], directory: Path) -> ConsensusModel:
-        payload = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-        model = cls(neighbours=state["neighbours"], sharpness=state["sharpness"])
-        model._convention = payload["convention"]
-        model._findings = payload["findings"]
-        model._impressions = payload["impressions"]
+        """``state`` holds every constructor argument (subclasses add theirs to ``state()``)."""
+        model = cls(**state)
+        model._convention, model._findings, model._impressions = load_training_pairs(
+            directory / STATE_FILE
+        )
         model._index()
         return model
+
+
+def save_training_pairs(
+    path: Path, convention: str | None, findings: list[str], impressions: list[str]
+) -> None:
+    """The training pairs a model keeps, as JSON: its indexes are rebuilt from them on load."""
+    payload = {"convention": convention, "findings": findings, "impressions": impressions}
+    path.write_text(json.dumps(payload), encoding="utf-8")
+
+
+def load_training_pairs(path: Path) -> tuple[str | None, list[str], list[str]]:
+    """(convention, findings, impressions) written by :func:`save_training_pairs`."""
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    return payload["convention"], payload["findings"], payload["impressions"]

@@ -28,10 +28,8 @@ distinct sentence of a batch is looked up once, so cost grows about linearly wit
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,7 +37,7 @@ from scipy import sparse as sp
 
 from radimpress import deid
 from radimpress_training.models.base import TrainingPair
-from radimpress_training.models.consensus import STATE_FILE, ConsensusModel
+from radimpress_training.models.consensus import ConsensusModel
 from radimpress_training.models.sparse import NeighbourIndex, tfidf_vectorizer, weighted_share
 
 _WORD = re.compile(r"[a-z0-9]+|___")
@@ -248,13 +246,3 @@ class RestateModel(ConsensusModel):
             "min_overlap": self.min_overlap,
             "report_weight": self.report_weight,
         }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any], directory: Path) -> RestateModel:
-        payload = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-        model = cls(**state)
-        model._convention = payload["convention"]
-        model._findings = payload["findings"]
-        model._impressions = payload["impressions"]
-        model._index()
-        return model

@@ -37,7 +37,6 @@ Hyperparameters were chosen by 5-fold cross-validation on the Open-i training fi
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,7 +52,9 @@ from radimpress_training.models.base import ImpressionModel, TrainingPair
 from radimpress_training.models.consensus import (
     _majority_convention,
     features,
+    load_training_pairs,
     predict_batched,
+    save_training_pairs,
 )
 from radimpress_training.models.restate import (
     SentenceIndex,
@@ -449,21 +450,17 @@ class SelectModel(ImpressionModel):
         """Training pairs (indexes are rebuilt on load) and the selector's weights."""
         super().save(directory)
         directory = Path(directory)
-        payload = {
-            "convention": self._convention,
-            "findings": self._findings,
-            "impressions": self._impressions,
-        }
-        (directory / STATE_FILE).write_text(json.dumps(payload), encoding="utf-8")
+        save_training_pairs(
+            directory / STATE_FILE, self._convention, self._findings, self._impressions
+        )
         np.savez(directory / SELECTOR_FILE, coef=self._coef, intercept=self._intercept)
 
     @classmethod
     def from_state(cls, state: dict[str, Any], directory: Path) -> SelectModel:
-        payload = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
         model = cls(**state)
-        model._convention = payload["convention"]
-        model._findings = payload["findings"]
-        model._impressions = payload["impressions"]
+        model._convention, model._findings, model._impressions = load_training_pairs(
+            directory / STATE_FILE
+        )
         model._index()
         with np.load(directory / SELECTOR_FILE) as selector:
             model._coef = selector["coef"]
