@@ -15,11 +15,10 @@ order) and unit tests hold the sums equal to ``RougeScorer`` bit for bit, so cho
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from itertools import pairwise
 
 from radimpress.scoring.lcs import lcs_length, match_masks
-from radimpress.scoring.rouge import clipped_overlap
+from radimpress.scoring.rouge import clipped_overlap, tally
 from radimpress.scoring.tokenize import Tokenizer
 
 # Memoised pairs (int key -> float, about 100 bytes each): at most about 50 MB, then emptied.
@@ -29,14 +28,6 @@ PAIR_CACHE_SIZE = 500_000
 TEXT_CACHE_SIZE = 50_000
 TEXT_PAIR_CACHE_SIZE = 200_000
 _ID_BITS = 32
-
-
-def _count(items: Iterable) -> dict:
-    counts: dict = {}
-    get = counts.get
-    for item in items:
-        counts[item] = get(item, 0) + 1
-    return counts
 
 
 class Profile:
@@ -61,10 +52,10 @@ class Profile:
         self.bigram_count = length - 1 if length > 1 else 0
         self.vocabulary = set(tokens)
         self.unigrams_distinct = len(self.vocabulary) == length
-        self.unigram_counts = None if self.unigrams_distinct else _count(tokens)
+        self.unigram_counts = None if self.unigrams_distinct else tally(tokens)
         self.bigrams = set(pairwise(tokens))
         self.bigrams_distinct = len(self.bigrams) == self.bigram_count
-        self.bigram_counts = None if self.bigrams_distinct else _count(pairwise(tokens))
+        self.bigram_counts = None if self.bigrams_distinct else tally(pairwise(tokens))
         self.masks = match_masks(tokens)
 
 

@@ -90,7 +90,8 @@ def _summary_level_hits(target: _Text, predicted: _Text) -> int:
     return hits
 
 
-def _count(items) -> dict:
+def tally(items: Iterable) -> dict:
+    """How many times each item occurs (rouge-score's token Counter, without its overhead)."""
     counts: dict = {}
     get = counts.get
     for item in items:
@@ -146,7 +147,7 @@ class _Text:
     def unigram_counts(self) -> dict[str, int]:
         if self.unigrams is None:
             self.unigrams = (
-                dict.fromkeys(self.tokens, 1) if self.unigrams_distinct else _count(self.tokens)
+                dict.fromkeys(self.tokens, 1) if self.unigrams_distinct else tally(self.tokens)
             )
         return self.unigrams
 
@@ -159,7 +160,7 @@ class _Text:
 
     def bigram_counts(self) -> dict[tuple[str, str], int]:
         if self.bigrams is None:
-            self.bigrams = _count(pairwise(self.tokens))
+            self.bigrams = tally(pairwise(self.tokens))
         return self.bigrams
 
     def build_sentence_masks(self) -> list[tuple[Tokens, dict[str, int]]]:
