@@ -4,7 +4,8 @@
   route.
 - ``runs/<run_id>/...``: one run's working files (:class:`RunKeys`).
 - ``models/latest-fine-tuned.json``: the pointer to the newest registered fine-tuned model, and
-  ``models/<training job>/model.tar.gz``: each registered model's archive (``runs/`` expires).
+  ``models/<training job>/output/model.tar.gz``: each fine-tune's archive, written there by the
+  training job itself (``runs/`` expires; an 11 GB archive is never copied by a Lambda).
 - ``results/...``: the Athena tables' Parquet partitions and the reports.
 
 Only ``run_date`` is a results partition key. Athena partition projection can only project
@@ -30,6 +31,8 @@ from datetime import UTC, datetime
 from radimpress.errors import InputFileError
 
 LATEST_POINTER = "models/latest-fine-tuned.json"
+# SageMaker writes a training job's archive to <S3OutputPath>/<job name>/output/model.tar.gz.
+FINE_TUNED_OUTPUT_PREFIX = "models/"
 CLAIMS_PREFIX = "claims/"
 
 # Model keys: the folder a model's transform and scores live under within a run.
@@ -78,10 +81,6 @@ class RunKeys:
     def train_data_prefix(self) -> str:
         return f"{self.prefix}/train/data/"
 
-    @property
-    def train_output_prefix(self) -> str:
-        return f"{self.prefix}/train/output"
-
     def transform_input(self, model_key: str) -> str:
         return f"{self.prefix}/transform/{model_key}/input.jsonl"
 
@@ -105,9 +104,9 @@ def claim_key(bucket: str, key: str, version_id: str) -> str:
     return f"{CLAIMS_PREFIX}{digest}.json"
 
 
-def registered_model_key(job_name: str) -> str:
-    """Where a registered fine-tuned model's archive lives: outside ``runs/``, which expires."""
-    return f"models/{job_name}/model.tar.gz"
+def fine_tuned_archive_key(job_name: str) -> str:
+    """Where a fine-tune's archive lands (SageMaker's layout under ``FINE_TUNED_OUTPUT_PREFIX``)."""
+    return f"{FINE_TUNED_OUTPUT_PREFIX}{job_name}/output/model.tar.gz"
 
 
 def model_key_of(score_key: str) -> str:

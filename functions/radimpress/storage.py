@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -17,6 +18,22 @@ from botocore.exceptions import ClientError
 from radimpress.errors import OutputMismatch, aws_call, error_code, is_precondition_failed
 
 PART_BYTES = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; 8 MiB parts keep memory small
+KMS_KEY_VARIABLE = "RADIMPRESS_KMS_KEY_ARN"
+
+
+def encryption_arguments() -> dict[str, str]:
+    """The SSE-KMS request parameters every write of ours sends: the data key, named by ARN.
+
+    The bucket policy refuses a write whose encryption header names anything but the data key
+    (and ``aws:kms`` without a key id, which S3 would put under the account's aws/s3 key). Saying
+    it on every write keeps each object under the data key even if the bucket's default changes.
+    Managed transfers (``upload_fileobj``, ``copy``) pass these only through ``ExtraArgs``.
+    Without a key (unit tests, a bare bucket) nothing is sent and default encryption applies.
+    """
+    key_arn = os.environ.get(KMS_KEY_VARIABLE, "")
+    if not key_arn:
+        return {}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_arn}
 
 
 class S3LineWriter:
@@ -54,7 +71,10 @@ class S3LineWriter:
         with aws_call(f"s3://{self.bucket}/{self.key}: multipart upload"):
             if self._upload_id is None:
                 self._upload_id = self._s3.create_multipart_upload(
-                    Bucket=self.bucket, Key=self.key, ContentType=self._content_type
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    ContentType=self._content_type,
+                    **encryption_arguments(),
                 )["UploadId"]
             number = len(self._parts) + 1
             etag = self._s3.upload_part(
@@ -75,6 +95,7 @@ class S3LineWriter:
                     Key=self.key,
                     Body=self._buffer.getvalue(),
                     ContentType=self._content_type,
+                    **encryption_arguments(),
                 )
                 return
             if self._buffer.tell():
@@ -109,6 +130,7 @@ def put_json(s3: Any, bucket: str, key: str, value: Any) -> None:
             Key=key,
             Body=json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8"),
             ContentType="application/json",
+            **encryption_arguments(),
         )
 
 
@@ -184,6 +206,7 @@ def put_json_if(
                 Body=json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8"),
                 ContentType="application/json",
                 **condition,
+                **encryption_arguments(),
             )
     except ClientError as err:
         # 412: the object changed (or exists); 409: a concurrent conditional write won;

@@ -47,7 +47,8 @@ def test_start_training_sends_the_jumpstart_request(aws, context):
     job = aws.sagemaker.describe_training_job(TrainingJobName=started["job_name"])
     assert job["RoleArn"] == ROLE
     assert job["HyperParameters"]["epochs"] == '"3"'
-    assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/runs/run-t/train/output"
+    # Under models/ (kept), not runs/ (expires): the registered model serves from it as it is.
+    assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/models/"
     assert job["OutputDataConfig"]["CompressionType"] == "GZIP"
     channel = job["InputDataConfig"][0]
     assert channel["ChannelName"] == "training"
@@ -132,11 +133,12 @@ def test_register_then_resolve_models(aws, context):
         {"bucket": BUCKET, "run_id": "run-r", "dataset": "demo", "job_name": started["job_name"]},
         context,
     )
-    # The archive is kept under models/, outside runs/ (which the lifecycle rule expires).
-    assert (
-        registered["model_data_url"] == f"s3://{BUCKET}/models/{started['job_name']}/model.tar.gz"
-    )
-    assert aws.read(f"models/{started['job_name']}/model.tar.gz") == b"model archive"
+    # The training job wrote its archive under models/, outside runs/ (which the lifecycle rule
+    # expires); SageMaker's layout is <S3OutputPath>/<job>/output/model.tar.gz. Nothing is copied.
+    archive = f"models/{started['job_name']}/output/model.tar.gz"
+    assert registered["model_data_url"] == f"s3://{BUCKET}/{archive}"
+    assert aws.read(archive) == b"model archive"
+    assert aws.keys("models/") == sorted([archive, LATEST_POINTER])
     model = aws.sagemaker.describe_model(ModelName=registered["model_name"])
     assert model["PrimaryContainer"]["ModelDataUrl"] == registered["model_data_url"]
     pointer = json.loads(aws.read(LATEST_POINTER))

@@ -70,22 +70,51 @@ def test_bucket_is_encrypted_versioned_private_and_notifies_eventbridge(resource
     assert resources["DataKey"]["Properties"]["EnableKeyRotation"] is True
 
 
-def test_bucket_policy_denies_plain_http_and_other_encryption(resources):
+def test_bucket_policy_is_exactly_tls_only_and_data_key_only(resources):
+    """The whole policy, statement by statement: a narrowed Action, a Resource pointed elsewhere
+    or an ...IfExists operator (true when the header is absent, so every plain write would be
+    refused: IAM User Guide, "Condition operators", "...IfExists condition operators") fails here.
+    What these statements decide for real requests is tests/unit/test_policy_decisions.py."""
     policy = resources["DataBucketPolicy"]["Properties"]
     assert policy["Bucket"] == {"Ref": "DataBucket"}
-    by_sid = {s["Sid"]: s for s in statements(policy["PolicyDocument"])}
-    deny = by_sid["DenyInsecureTransport"]
-    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert {"Fn::Sub": "${DataBucket.Arn}/*"} in deny["Resource"]
-    sse = by_sid["DenyObjectsNotEncryptedWithKms"]
-    assert sse["Effect"] == "Deny" and sse["Action"] == "s3:PutObject"
-    assert sse["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
-    }
-    key = by_sid["DenyObjectsUnderAnotherKmsKey"]["Condition"]["StringNotEqualsIfExists"]
-    assert key == {
-        "s3:x-amz-server-side-encryption-aws-kms-key-id": {"Fn::GetAtt": ["DataKey", "Arn"]}
+    objects = {"Fn::Sub": "${DataBucket.Arn}/*"}
+    key_arn = {"Fn::GetAtt": ["DataKey", "Arn"]}
+    assert policy["PolicyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [{"Fn::GetAtt": ["DataBucket", "Arn"]}, objects],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "DenyObjectsNotEncryptedWithKms",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": objects,
+                "Condition": {
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                },
+            },
+            {
+                "Sid": "DenyObjectsUnderAnotherKmsKey",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": objects,
+                "Condition": {
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                    "StringNotEqualsIfExists": {
+                        "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn
+                    },
+                },
+            },
+        ],
     }
 
 
@@ -211,10 +240,11 @@ def test_functions_share_runtime_code_and_powertools_globals(template, resources
     (layer,) = resources["PublishFunction"]["Properties"]["Layers"]
     condition, override, ssm = layer["Fn::If"]
     assert (condition, override) == ("HasPandasLayerArn", {"Ref": "PandasLayerArn"})
-    # The AWS SDK for pandas public SSM parameter, per release, region, runtime and architecture.
+    # The AWS SDK for pandas public SSM parameter, per release, runtime and architecture, read in
+    # the stack's region: no region segment (aws/aws-sdk-pandas docs/source/install.rst). That
+    # each name the template can produce exists is tests/unit/test_deploy_rehearsal.py.
     assert ssm["Fn::Sub"] == (
-        "{{resolve:ssm:/aws/service/aws-sdk-pandas/${PandasLayerVersion}/${AWS::Region}"
-        "/py3.13/x86_64/layer-arn}}"
+        "{{resolve:ssm:/aws/service/aws-sdk-pandas/${PandasLayerVersion}/py3.13/x86_64/layer-arn}}"
     )
     makefile = (ROOT / "functions" / "Makefile").read_text()
     assert "LAMBDA_PYTHON_VERSION ?= 3.13" in makefile  # wheels for the runtime, not for us

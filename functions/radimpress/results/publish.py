@@ -49,7 +49,7 @@ from radimpress.results.schema import (
     SCORE_COLUMNS,
 )
 from radimpress.scoring.aggregate import bootstrap_mean_cis
-from radimpress.storage import json_objects
+from radimpress.storage import encryption_arguments, json_objects
 
 WORST_PER_MODEL = 5
 LOST_PER_PAIR = 10
@@ -275,7 +275,12 @@ def _upload(s3: Any, bucket: str, key: str, fileobj: Any, content_type: str) -> 
     """One object, visible only once complete (single PUT or completed multipart upload)."""
     fileobj.seek(0)
     with aws_call(f"s3://{bucket}/{key}: write"):
-        s3.upload_fileobj(fileobj, bucket, key, ExtraArgs={"ContentType": content_type})
+        s3.upload_fileobj(
+            fileobj,
+            bucket,
+            key,
+            ExtraArgs={"ContentType": content_type, **encryption_arguments()},
+        )
 
 
 def _model_rows(

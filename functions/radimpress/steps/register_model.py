@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from radimpress import jumpstart
 from radimpress.errors import JobFailed, TransientAwsError, aws_call, error_code
 from radimpress.events import RegisteredModel
-from radimpress.layout import LATEST_POINTER, registered_model_key
+from radimpress.layout import LATEST_POINTER, fine_tuned_archive_key
 from radimpress.sagemaker_jobs import create_once
 from radimpress.spec import ModelSpec
 from radimpress.storage import put_json_if, read_json
@@ -61,27 +61,28 @@ def move_pointer(s3: Any, bucket: str, pointer: dict[str, Any]) -> bool:
     )
 
 
-def keep_archive(s3: Any, bucket: str, artifact: str, job_name: str) -> str:
-    """Copy the training output under ``models/`` and return its URI.
+def require_archive(s3: Any, bucket: str, artifact: str, job_name: str) -> None:
+    """The model serves from the training job's own archive under ``models/``: check it is
+    there (a HEAD, not a copy of ~11 GB), so a missing one fails here and not in a transform.
 
-    The training job writes under ``runs/<run>/``, which the bucket's lifecycle rule expires; a
-    registered model must outlive its run's working files. S3's managed copy goes multipart for
-    archives over 5 GB (FLAN-T5 XL is about 11 GB) and the bucket's default encryption applies.
+    Without s3:ListBucket, S3 answers a missing key with 403 rather than 404, so both mean
+    missing here (S3 API reference, HeadObject: "Permissions").
     """
-    source_bucket, _, source_key = artifact.removeprefix("s3://").partition("/")
-    target = registered_model_key(job_name)
-    if (source_bucket, source_key) == (bucket, target):
-        return artifact
+    key = fine_tuned_archive_key(job_name)
+    if artifact != f"s3://{bucket}/{key}":
+        raise JobFailed(
+            f"training job {job_name}: model artifact {artifact} is not s3://{bucket}/{key} "
+            "(OutputDataConfig.S3OutputPath must be the bucket's models/ prefix)"
+        )
     try:
-        with aws_call(f"{artifact}: copy to s3://{bucket}/{target}"):
-            s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, target)
+        with aws_call(f"{artifact}: check"):
+            s3.head_object(Bucket=bucket, Key=key)
     except ClientError as err:
-        if error_code(err) in ("404", "NoSuchKey"):
+        if error_code(err) in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
             raise JobFailed(
                 f"training job {job_name}: model artifact {artifact} is missing"
             ) from None
         raise
-    return f"s3://{bucket}/{target}"
 
 
 def register_fine_tuned(
@@ -104,7 +105,7 @@ def register_fine_tuned(
             f"training job {job_name}: model artifact {artifact or '(none)'} is not a "
             "model.tar.gz (OutputDataConfig.CompressionType must be GZIP)"
         )
-    artifact = keep_archive(s3, bucket, artifact, job_name)
+    require_archive(s3, bucket, artifact, job_name)
     request = jumpstart.build_fine_tuned_model_request(
         spec,
         model_name=job_name,

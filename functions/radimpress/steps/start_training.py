@@ -7,7 +7,7 @@ from typing import Any
 
 from radimpress import jumpstart
 from radimpress.events import JobStarted
-from radimpress.layout import RunKeys
+from radimpress.layout import FINE_TUNED_OUTPUT_PREFIX, RunKeys
 from radimpress.sagemaker_jobs import create_once
 from radimpress.settings import Settings
 from radimpress.spec import ModelSpec
@@ -27,6 +27,8 @@ def start_training(
 
     The job name derives from the run id, so a retried step finds its own job. Its maximum run
     time is at most the execution's wait bound, so SageMaker stops a job nobody watches any more.
+    The job writes its archive under ``models/`` (not ``runs/``, which expires), where the
+    registered model serves from: RegisterModel never copies the ~11 GB FLAN-T5 XL archive.
     """
     keys = RunKeys(run_id)
     job_name = jumpstart.resource_name(settings.resource_prefix, "ft", run_id)
@@ -35,7 +37,7 @@ def start_training(
         job_name=job_name,
         role_arn=settings.require_role(),
         train_uri=f"s3://{bucket}/{keys.train_data_prefix}",
-        output_uri=f"s3://{bucket}/{keys.train_output_prefix}",
+        output_uri=f"s3://{bucket}/{FINE_TUNED_OUTPUT_PREFIX}",
         region=settings.region,
         instance_type=settings.training_instance_type,
         epochs=settings.epochs,
