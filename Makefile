@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= $(REGION)
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-ml demo radimpress test lint unit build deploy delete bench resolve-jumpstart constraints clean
+.PHONY: help venv venv-ml demo radimpress test lint unit build live-spec deploy delete bench resolve-jumpstart constraints clean
 
 help: ## List the targets (coloured on a terminal, plain when piped)
 	@if [ -t 1 ]; then on=$$'\033[36m'; off=$$'\033[0m'; else on=; off=; fi; \
@@ -70,7 +70,10 @@ constraints: ## Regenerate constraints.txt from a fresh venv with every extra
 build: venv ## sam build (no Docker) into .aws-sam/
 	$(BIN)/sam build --template template.yaml
 
-deploy: build ## sam deploy (first time: make deploy ARGS=--guided)
+live-spec: venv ## Resolve the JumpStart spec live if the shipped one was resolved offline (needs credentials)
+	$(BIN)/python -m radimpress_training.jumpstart_resolver --ensure-live --region $(REGION)
+
+deploy: live-spec build ## sam deploy (first time: make deploy ARGS=--guided); never an offline spec
 	$(BIN)/sam deploy $(ARGS)
 
 delete: venv ## Delete the deployed stack

@@ -418,10 +418,36 @@ def resolve(
             f"sagemaker {sagemaker.__version__} JumpStartEstimator/hyperparameters/*_uris, "
             f"resolved {datetime.now(UTC).strftime('%Y-%m-%d')}"
         ),
+        # StartTraining refuses an offline spec on AWS (only the embedded stack allows it).
+        "resolved_offline": bool(os.environ.get(MANIFEST_ENV)),
         "training": primary["training"],
         "inference": primary["inference"],
         "regions": {name: _regional(r) for name, r in resolved.items()},
     }
+
+
+def ensure_live_spec(path: Path, region: str, resolve_now: Callable[[], int]) -> int:
+    """What ``make deploy`` runs first: a spec resolved offline must not reach AWS.
+
+    A live spec passes. An offline one is resolved now when AWS credentials resolve; without
+    credentials this refuses, naming the command to run.
+    """
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    if not spec.get("resolved_offline"):
+        return 0
+    import boto3
+
+    if boto3.Session(region_name=region).get_credentials() is None:
+        print(
+            f"error: {path} was resolved from an offline metadata fixture (its training half is a "
+            "sibling model's metadata) and no AWS credentials were found to resolve it live. "
+            f"Run `make resolve-jumpstart REGION={region}` with credentials, commit the spec, "
+            "then deploy.",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"{path} was resolved offline: resolving it live for {region} before deploying")
+    return resolve_now()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -437,7 +463,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--metadata-dir", help="read JumpStart metadata from this folder instead of S3"
     )
     parser.add_argument("--source", help="override the spec's 'source' note")
+    parser.add_argument(
+        "--ensure-live",
+        action="store_true",
+        help="do nothing if --output was resolved live; else resolve it now (needs credentials)",
+    )
     args = parser.parse_args(argv)
+    if args.ensure_live:
+        rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--ensure-live"]
+        return ensure_live_spec(args.output, args.region, lambda: main(rest))
     if args.metadata_dir:
         use_local_metadata(args.metadata_dir)
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")

@@ -75,6 +75,11 @@ class ModelSpec:
         return str(self.training["image_uri"]).startswith(LOCAL_IMAGE_PREFIX)
 
     @property
+    def resolved_offline(self) -> bool:
+        """Resolved from an offline metadata fixture, not from the live JumpStart metadata."""
+        return bool(self.raw.get("resolved_offline", False))
+
+    @property
     def region(self) -> str:
         return str(self.raw.get("region", ""))
 

@@ -89,6 +89,8 @@ def aws(monkeypatch) -> Iterator[Aws]:
             "RADIMPRESS_MAX_LENGTH": "96",
             "RADIMPRESS_NUM_BEAMS": "2",
             "RADIMPRESS_TRANSFORM_INSTANCE_TYPE": "ml.g5.2xlarge",
+            # The shipped spec was resolved offline; only the embedded stack may use it.
+            "RADIMPRESS_OFFLINE_SPEC_ALLOWED": "true",
         }.items():
             monkeypatch.setenv(name, value)
         yield Aws(s3, sns, _shared("sagemaker"), topic)

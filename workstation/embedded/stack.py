@@ -24,6 +24,7 @@ from typing import Any
 from unittest import mock
 
 from radimpress import clients
+from radimpress.settings import OFFLINE_SPEC_VARIABLE
 from radimpress_workstation.embedded import (
     eventbridge,
     executions,
@@ -126,7 +127,12 @@ class EmbeddedStack:
     def _start_emulator(self) -> None:
         self._exit = contextlib.ExitStack()
         region = {"AWS_DEFAULT_REGION": self.region}
-        base_env = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        base_env = {
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            # The JumpStart container double plays the containers of the offline fixture.
+            OFFLINE_SPEC_VARIABLE: "true",
+        }
         if self.server_port is None:
             from moto import mock_aws
 

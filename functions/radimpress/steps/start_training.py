@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from radimpress import jumpstart
+from radimpress.errors import SpecError
 from radimpress.events import JobStarted
 from radimpress.layout import FINE_TUNED_OUTPUT_PREFIX, RunKeys
 from radimpress.sagemaker_jobs import create_once
@@ -30,6 +31,12 @@ def start_training(
     The job writes its archive under ``models/`` (not ``runs/``, which expires), where the
     registered model serves from: RegisterModel never copies the ~11 GB FLAN-T5 XL archive.
     """
+    if spec.resolved_offline and not settings.offline_spec_allowed:
+        raise SpecError(
+            f"model spec {spec.name} was resolved from an offline metadata fixture (its training "
+            "half is a sibling model's metadata): run `make resolve-jumpstart REGION="
+            f"{settings.region}` with AWS credentials, commit the spec and deploy again"
+        )
     keys = RunKeys(run_id)
     job_name = jumpstart.resource_name(settings.resource_prefix, "ft", run_id)
     training = jumpstart.build_training_request(
