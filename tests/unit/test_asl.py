@@ -1,4 +1,8 @@
-"""Static checks of statemachine/pipeline.asl.json against what moto and Step Functions accept."""
+"""Static checks of statemachine/pipeline.asl.json against what moto and Step Functions accept.
+
+Validity is statelint's to judge: moto's CreateStateMachine stores any definition (even one that
+is not JSON) as ACTIVE, so a moto round trip of the definition proves nothing.
+"""
 
 from __future__ import annotations
 
@@ -216,18 +220,3 @@ def test_states_carry_no_report_text(definition, text):
     for name, state, _ in walk(definition["States"]):
         if state["Type"] == "Task" and name != "RecordFailure":
             assert "ResultSelector" in state, name
-
-
-def test_moto_accepts_the_definition(text, substitutions):
-    from moto import mock_aws
-
-    with mock_aws():
-        import boto3
-
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        arn = sfn.create_state_machine(
-            name="pipeline",
-            definition=json.dumps(filled(text)),
-            roleArn="arn:aws:iam::123456789012:role/sfn",
-        )["stateMachineArn"]
-        assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "ACTIVE"
