@@ -240,13 +240,56 @@ def test_transform_line_and_generated_text():
         jumpstart.generated_text({"study_id": "s1", "SageMakerOutput": {}}, "file line 3")
 
 
-def test_resource_names_are_deterministic_and_valid():
-    a = jumpstart.resource_name("radimpress", "ft", "run-1")
-    assert a == jumpstart.resource_name("radimpress", "ft", "run-1")
-    assert a != jumpstart.resource_name("radimpress", "ft", "run-2")
-    assert len(a) <= 63
+# SageMaker's name pattern for training jobs, transform jobs (CreateTrainingJob TrainingJobName,
+# CreateTransformJob TransformJobName in the SageMaker API reference; botocore's service model for
+# sagemaker carries the same pattern with max 63), written out here rather than taken from the code
+# under test. CreateModel's ModelName pattern, [a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?, accepts the
+# same names.
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# template.yaml's StackName rule: lowercase, at most 39 characters, so '<stack>-<kind>-<20 hex>'
+# fits 63. The longest allowed stack name, ending on a hyphen as the rule allows:
+LONGEST_STACK = "r" + "a1-" * 12 + "z-"
+
+
+def test_sagemaker_name_pattern_is_botocores(model):
+    """The pattern above is the one botocore validates with (its service model for sagemaker)."""
+    for operation, member in (
+        ("CreateTrainingJob", "TrainingJobName"),
+        ("CreateTransformJob", "TransformJobName"),
+    ):
+        shape = model.operation_model(operation).input_shape.members[member]
+        assert shape.metadata["pattern"] == SAGEMAKER_NAME.pattern[1:-1]
+        assert shape.metadata["max"] == 63
+    # The pattern itself, on names that are and are not valid:
+    assert SAGEMAKER_NAME.match("a" * 63) and not SAGEMAKER_NAME.match("a" * 64)
+    assert SAGEMAKER_NAME.match("a--b") and not SAGEMAKER_NAME.match("-a")
+    for bad in ("a-", "a_b", "a.b", "a b", ""):
+        assert not SAGEMAKER_NAME.match(bad), bad
+
+
+@pytest.mark.parametrize("prefix", ["radimpress", "a", LONGEST_STACK])
+def test_resource_names_are_deterministic_and_valid(prefix):
+    assert len(LONGEST_STACK) == 39 and LONGEST_STACK.lower() == LONGEST_STACK
+    a = jumpstart.resource_name(prefix, "ft", "run-1")
+    assert a == jumpstart.resource_name(prefix, "ft", "run-1")
+    assert a != jumpstart.resource_name(prefix, "ft", "run-2")
+    assert a.startswith(f"{prefix}-ft-")
     long_run = "x" * 80  # execution names may be 80 characters
-    assert len(jumpstart.resource_name("radimpress", "tf", long_run, "fine-tuned")) <= 63
+    names = [
+        a,
+        jumpstart.resource_name(prefix, "tf", long_run, "fine-tuned"),
+        jumpstart.pretrained_model_name(load_spec("jumpstart-flan-t5-xl"), prefix),
+    ]
+    for name in names:
+        assert SAGEMAKER_NAME.match(name), name
+    if prefix == LONGEST_STACK:
+        assert [len(n) for n in names] == [63, 63, 63]
+
+
+@pytest.mark.parametrize("prefix", ["Radimpress_1", "a" * 40, "-radimpress"])
+def test_a_name_sagemaker_would_refuse_is_refused_here(prefix):
+    with pytest.raises(SpecError, match="not a valid SageMaker name"):
+        jumpstart.resource_name(prefix, "ft", "run-1")
 
 
 def test_spec_selection_by_name_path_and_environment(tmp_path, monkeypatch):

@@ -35,16 +35,35 @@ RUN = {
 }
 
 
+def raw_rows(label, seed, skill, n=80, unscored=4):
+    """The contract score rows the report is made from (the test's input, not the code's state)."""
+    return score_rows("run-42", "dev1", label, n, seed, skill=skill, unscored=unscored)
+
+
 def model_results(n=80, unscored=4):
     out = []
     for label, skill, seed in MODELS:
         m = ModelResults(label=label, key=f"k/{seed}")
-        for i, raw in enumerate(
-            score_rows("run-42", "dev1", label, n, seed, skill=skill, unscored=unscored)
-        ):
+        for i, raw in enumerate(raw_rows(label, seed, skill, n, unscored)):
             m.add(flatten_row(raw, source="s", line=i + 1, run_id="run-42", dataset="dev1"))
         out.append(m)
     return out
+
+
+def scored_f1(label, metric):
+    """F1 of one metric over the scored input rows of a model (``clinical`` for clinical F1)."""
+    label, skill, seed = next(m for m in MODELS if m[0] == label)
+    rows = [r for r in raw_rows(label, seed, skill) if r["rougeL"] is not None]
+    if metric == "clinical":
+        return [r["clinical"]["f1"] for r in rows]
+    return [r[metric]["fmeasure"] for r in rows]
+
+
+def missed_a_finding(label):
+    label, skill, seed = next(m for m in MODELS if m[0] == label)
+    return sum(
+        bool(r["clinical"] and r["clinical"]["missed"]) for r in raw_rows(label, seed, skill)
+    )
 
 
 class Collector(HTMLParser):
@@ -126,13 +145,51 @@ def test_mean_table_has_one_row_per_model_with_python_means(page):
         "Missed a finding",
     ]
     assert [r[0] for r in means[1:]] == list(ORDER)
-    by_label = {m.label: m for m in model_results()}
     for row in means[1:]:
-        m = by_label[row[0]]
-        assert row[1:3] == ["80", "76"]
-        assert row[3] == f"{statistics.fmean(m.f1['rouge1']):.4f}"
-        assert row[7] == f"{statistics.fmean(m.values('clinical')):.4f}"
-        assert row[8] == str(m.missed_reports)
+        label = row[0]
+        assert row[1:3] == ["80", "76"]  # 80 reports, the first 4 without a reference
+        for column, metric in zip(
+            (3, 4, 5, 6, 7), ("rouge1", "rouge2", "rougeL", "rougeLsum", "clinical"), strict=True
+        ):
+            assert row[column] == f"{statistics.fmean(scored_f1(label, metric)):.4f}", metric
+        assert row[8] == str(missed_a_finding(label))
+        assert 0 < missed_a_finding(label) < 76  # neither none nor all: the count is informative
+
+
+def test_mean_table_on_hand_written_rows():
+    """Three reports, one without a reference: the numbers on the page, worked out by hand."""
+    m = ModelResults(label="tiny", key="k")
+    f1s = [(0.5, 1.0), (0.25, 0.0)]  # (ROUGE F1 of every metric, clinical F1) of the scored two
+    for i, (rouge, clinical) in enumerate([*f1s, (None, None)]):
+        raw = {
+            "run_id": "run-42",
+            "dataset": "dev1",
+            "model": "tiny",
+            "study_id": f"s{i}",
+            "findings": "f",
+            "reference": None if rouge is None else "r",
+            "generated": "g",
+            "clinical": None
+            if rouge is None
+            else {
+                "precision": clinical,
+                "recall": clinical,
+                "f1": clinical,
+                "missed": [] if clinical else ["Cardiomegaly"],
+                "invented": [],
+            },
+        }
+        for metric in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+            raw[metric] = (
+                None if rouge is None else {"precision": rouge, "recall": rouge, "fmeasure": rouge}
+            )
+        m.add(flatten_row(raw, source="s", line=i + 1, run_id="run-42", dataset="dev1"))
+    parsed = Collector()
+    parsed.feed(render_report(RUN, [m]))
+    # 3 reports, 2 scored; ROUGE means (0.5 + 0.25) / 2; clinical (1 + 0) / 2; one missed a finding.
+    assert parsed.tables[1][1] == [
+        "tiny", "3", "2", "0.3750", "0.3750", "0.3750", "0.3750", "0.5000", "1"
+    ]  # fmt: skip
 
 
 def test_means_carry_bootstrap_intervals_when_given():
@@ -142,13 +199,13 @@ def test_means_carry_bootstrap_intervals_when_given():
     parsed.feed(render_report(RUN, models, intervals=intervals))
     row = parsed.tables[1][1]
     low, high = intervals["fine-tuned"]["rouge1_f1"]
-    assert row[3] == f"{statistics.fmean(models[0].f1['rouge1']):.4f}[{low:.4f}, {high:.4f}]"
+    mean = statistics.fmean(scored_f1("fine-tuned", "rouge1"))
+    assert row[3] == f"{mean:.4f}[{low:.4f}, {high:.4f}]"
 
 
 def test_distribution_tables_follow_describe(page):
     _, parsed = page
     dist = parsed.tables[2 : 2 + len(MODELS)]
-    m = model_results()[0]
     assert [r[0] for r in dist[0][1:]] == [
         "count",
         "mean",
@@ -159,7 +216,15 @@ def test_distribution_tables_follow_describe(page):
         "75%",
         "max",
     ]
-    assert dist[0][7][3] == f"{np.percentile(m.f1['rougel'], 75):.4f}"  # 75% row, ROUGE-L
+    # The fine-tuned model's table (the first, in A/B order); columns ROUGE-1/2/L/Lsum.
+    values = scored_f1("fine-tuned", "rougeL")
+    column = dist[0][1:]
+    assert column[0][3] == "76"
+    assert column[1][3] == f"{np.mean(values):.4f}"
+    assert column[2][3] == f"{np.std(values, ddof=1):.4f}"  # sample std, as pandas describe()
+    assert column[3][3] == f"{min(values):.4f}" and column[7][3] == f"{max(values):.4f}"
+    for row, q in zip(column[4:7], (25, 50, 75), strict=True):
+        assert row[3] == f"{np.percentile(values, q):.4f}", row[0]
 
 
 def test_one_box_per_model_and_metric(page):

@@ -12,6 +12,7 @@ from radimpress.results.schema import (
     PARTITION_COLUMNS,
     RUN_COLUMNS,
     RUNS_TABLE,
+    SCHEMA_VERSION,
     SCORE_COLUMNS,
     SCORES_TABLE,
 )
@@ -59,14 +60,113 @@ def test_glue_table_matches_schema_and_layout(tables, table, columns, folder):
     assert key.startswith(f"results/{folder}/run_date=2026-01-02/") and key.count("/") == 3
 
 
+# The two tables' columns, written out: a renamed, retyped, reordered, dropped or added column
+# changes what Athena, QuickSight and old Parquet files see, so it must change this list too (and
+# SCHEMA_VERSION when a column changes meaning or type; new columns go at the end).
+EXPECTED_SCORE_COLUMNS = [
+    ("schema_version", "int"),
+    ("run_id", "string"),
+    ("dataset", "string"),
+    ("model", "string"),
+    ("study_id", "string"),
+    ("findings", "string"),
+    ("reference", "string"),
+    ("generated", "string"),
+    ("rouge1_precision", "double"),
+    ("rouge1_recall", "double"),
+    ("rouge1_f1", "double"),
+    ("rouge2_precision", "double"),
+    ("rouge2_recall", "double"),
+    ("rouge2_f1", "double"),
+    ("rougel_precision", "double"),
+    ("rougel_recall", "double"),
+    ("rougel_f1", "double"),
+    ("rougelsum_precision", "double"),
+    ("rougelsum_recall", "double"),
+    ("rougelsum_f1", "double"),
+    ("model_role", "string"),
+    ("model_name", "string"),
+    ("model_version", "string"),
+    ("sagemaker_model", "string"),
+    ("training_job", "string"),
+    ("training_run_id", "string"),
+    ("clinical_precision", "double"),
+    ("clinical_recall", "double"),
+    ("clinical_f1", "double"),
+    ("clinical_missed", "string"),
+    ("clinical_invented", "string"),
+    ("clinical_missed_count", "int"),
+    ("clinical_invented_count", "int"),
+]
+EXPECTED_RUN_COLUMNS = [
+    ("schema_version", "int"),
+    ("run_id", "string"),
+    ("dataset", "string"),
+    ("model", "string"),
+    ("execution", "string"),
+    ("source_key", "string"),
+    ("started_at", "timestamp"),
+    ("published_at", "timestamp"),
+    ("records", "bigint"),
+    ("rejected", "bigint"),
+    ("reports", "bigint"),
+    ("scored", "bigint"),
+    ("rouge1_f1", "double"),
+    ("rouge2_f1", "double"),
+    ("rougel_f1", "double"),
+    ("rougelsum_f1", "double"),
+    ("model_role", "string"),
+    ("model_name", "string"),
+    ("model_version", "string"),
+    ("sagemaker_model", "string"),
+    ("training_job", "string"),
+    ("training_run_id", "string"),
+    ("clinical_precision", "double"),
+    ("clinical_recall", "double"),
+    ("clinical_f1", "double"),
+    ("missed_reports", "bigint"),
+    ("rouge1_f1_ci_low", "double"),
+    ("rouge1_f1_ci_high", "double"),
+    ("rouge2_f1_ci_low", "double"),
+    ("rouge2_f1_ci_high", "double"),
+    ("rougel_f1_ci_low", "double"),
+    ("rougel_f1_ci_high", "double"),
+    ("rougelsum_f1_ci_low", "double"),
+    ("rougelsum_f1_ci_high", "double"),
+    ("clinical_f1_ci_low", "double"),
+    ("clinical_f1_ci_high", "double"),
+]
+
+
+def test_columns_are_the_published_ones():
+    assert list(SCORE_COLUMNS) == EXPECTED_SCORE_COLUMNS
+    assert list(RUN_COLUMNS) == EXPECTED_RUN_COLUMNS
+    assert list(PARTITION_COLUMNS) == [("run_date", "string")]
+    assert SCHEMA_VERSION == 2
+
+
 def test_every_column_name_is_lower_case_for_glue():
     for name, _ in (*SCORE_COLUMNS, *RUN_COLUMNS):
         assert name == name.lower()
 
 
-def test_arrow_schema_covers_every_glue_type():
+def test_arrow_schema_maps_every_glue_type():
+    """Each Glue type becomes the Arrow type Athena reads it as (timestamps: UTC milliseconds)."""
+    import pyarrow as pa
+
+    columns = [("i", "int"), ("b", "bigint"), ("d", "double"), ("s", "string"), ("t", "timestamp")]
+    assert arrow_schema(columns) == pa.schema(
+        [
+            pa.field("i", pa.int32()),
+            pa.field("b", pa.int64()),
+            pa.field("d", pa.float64()),
+            pa.field("s", pa.string()),
+            pa.field("t", pa.timestamp("ms", tz="UTC")),
+        ]
+    )
+    # Every type the two tables use is one of those (an unknown type raises KeyError here).
     schema = arrow_schema((*SCORE_COLUMNS, *RUN_COLUMNS))
-    assert len(schema) == len(SCORE_COLUMNS) + len(RUN_COLUMNS)
+    assert schema.names == [name for name, _ in (*EXPECTED_SCORE_COLUMNS, *EXPECTED_RUN_COLUMNS)]
 
 
 def test_safe_names():
