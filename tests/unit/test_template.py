@@ -14,8 +14,6 @@ from radimpress_workstation.embedded.template import expand, load
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-RESULTS_BEGIN = "  # --- Results layer: Glue tables, Athena named queries, QuickSight ---"
-RESULTS_END = "  # --- end of results layer ---"
 FORBIDDEN_IN_HANDLERS = ("sagemaker", "numpy", "pyarrow", "torch", "moto", "pandas")
 # functions/Makefile's NOT_FOR_LAMBDA, as module names.
 NOT_IN_LAMBDA_PACKAGES = ("radimpress_workstation", "radimpress_training")
@@ -223,7 +221,9 @@ def test_pass_role_only_to_sagemaker(resources):
 
 def test_functions_share_runtime_code_and_powertools_globals(template, resources):
     globals_ = template["Globals"]["Function"]
-    assert globals_["Runtime"] == "python3.13"  # python3.11 is deprecated on 2027-06-30
+    # python3.13: deprecated 2029-06-30, function create blocked 2029-07-31, update 2029-08-31
+    # (AWS Lambda Developer Guide, "Lambda runtimes", supported runtimes table).
+    assert globals_["Runtime"] == "python3.13"
     assert globals_["CodeUri"] == "functions/"
     assert globals_["Tracing"] == "Active"
     env = globals_["Environment"]["Variables"]
@@ -252,7 +252,7 @@ def test_functions_share_runtime_code_and_powertools_globals(template, resources
 
 
 def test_functions_build_without_the_runtimes_own_boto3(resources):
-    """functions/Makefile installs requirements.txt minus what the python3.11 runtime ships."""
+    """functions/Makefile installs requirements.txt minus what the python3.13 runtime ships."""
     for name, function in functions(resources).items():
         assert function.get("Metadata") == {"BuildMethod": "makefile"}, name
     makefile = (ROOT / "functions" / "Makefile").read_text()
@@ -380,10 +380,23 @@ def test_parameters_the_issue_asks_for(template):
     assert params["TrainingInstanceType"]["Default"] == "ml.p3.16xlarge"
 
 
-def test_results_layer_block_closes_the_resources_section():
-    lines = TEMPLATE.read_text(encoding="utf-8").splitlines()
-    begin, end = lines.index(RESULTS_BEGIN), lines.index(RESULTS_END)
-    outputs = lines.index("Outputs:")
-    assert begin < end < outputs
-    between = [line for line in lines[end + 1 : outputs] if line.strip()]
-    assert between == [], "nothing but the results layer may follow it in Resources"
+def test_results_layer_block_closes_the_resources_section(template, resources):
+    """The results layer (Glue tables, Athena named queries, QuickSight and its role) is the last
+    block of Resources, in one piece: nothing else follows or interrupts it."""
+
+    def in_results_layer(resource: dict[str, Any]) -> bool:
+        kind = resource["Type"]
+        return (
+            kind in ("AWS::Glue::Table", "AWS::Athena::NamedQuery")
+            or kind.startswith("AWS::QuickSight::")
+            or resource.get("Condition") == "HasQuickSightUser"
+        )
+
+    names = list(resources)
+    first = next(i for i, n in enumerate(names) if in_results_layer(resources[n]))
+    tail = names[first:]
+    assert [n for n in tail if not in_results_layer(resources[n])] == []
+    kinds = {resources[n]["Type"] for n in tail}
+    assert {"AWS::Glue::Table", "AWS::Athena::NamedQuery", "AWS::QuickSight::Dashboard"} <= kinds
+    keys = list(template)
+    assert keys.index("Resources") + 1 == keys.index("Outputs")
