@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radimpress_workstation.embedded.aws_authorization import acting_as
 from radimpress_workstation.embedded.function_environment import EnvGate
 
 LOG = logging.getLogger(__name__)
@@ -318,7 +319,9 @@ def _run(fn: Any, env: dict[str, str], raw: str | None, context: LambdaContext):
             event = json.loads(raw) if raw else {}
             t0 = time.perf_counter()
             try:
-                result = handler(event, context)
+                # Every AWS call the handler makes is authorized as the function's role.
+                with acting_as(fn.role):
+                    result = handler(event, context)
             finally:
                 handler_seconds = time.perf_counter() - t0
             try:

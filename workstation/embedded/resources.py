@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radimpress_workstation.embedded import lambda_seam
+from radimpress_workstation.embedded import lambda_seam, public_parameters
+from radimpress_workstation.embedded.aws_authorization import StackPolicies
 from radimpress_workstation.embedded.moto_config import ACCOUNT_ID
 from radimpress_workstation.embedded.template import Expanded, references
 
@@ -62,6 +63,7 @@ class BuildContext:
     environment: Mapping[str, str]  # added to every function's environment
     expanded: Expanded
     functions: dict[str, FunctionInfo]  # filled in as functions are created
+    policies: StackPolicies  # roles, bucket, key and topic policies, filled in as created
 
     def name(self, logical: str, limit: int = 64, lower: bool = False) -> str:
         """CloudFormation-style generated name: stack-LogicalId-suffix, within service limits."""
@@ -87,6 +89,10 @@ def create(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]) ->
 
 def _kms_key(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]) -> Resource:
     meta = ctx.client("kms").create_key(Description=props.get("Description", ""))["KeyMetadata"]
+    if "KeyPolicy" not in props:
+        raise StackError("KeyPolicy is missing (KMS would apply its default key policy)")
+    ctx.policies.keys[meta["Arn"]] = props["KeyPolicy"]
+    ctx.policies.key_names[meta["KeyId"]] = meta["Arn"]
     return Resource(
         logical, kind, meta["KeyId"], {"Arn": meta["Arn"], "KeyId": meta["KeyId"]}, True
     )
@@ -94,6 +100,7 @@ def _kms_key(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]) 
 
 def _kms_alias(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]) -> Resource:
     ctx.client("kms").create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
+    ctx.policies.key_names[props["AliasName"]] = ctx.policies.key_arn(props["TargetKeyId"])
     return Resource(logical, kind, props["AliasName"], {}, True)
 
 
@@ -104,7 +111,36 @@ def _iam_role(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any])
         Path=props.get("Path", "/"),
         AssumeRolePolicyDocument=json.dumps(props.get("AssumeRolePolicyDocument", {})),
     )["Role"]
+    ctx.policies.identity[role["Arn"]] = _role_policies(props)
     return Resource(logical, kind, name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}, True)
+
+
+# AWS managed policies SAM attaches to function roles; none grants an S3, SNS, KMS, SageMaker or
+# PassRole action, so leaving them out of the evaluation changes no decision. Any other managed
+# policy is refused: its grants would be invisible to the authorization check.
+_MANAGED_WITHOUT_CHECKED_ACTIONS = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",  # logs:*
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",  # xray:Put*, xray:Get*
+    "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",  # xray:Put*, xray:Get*
+}
+
+
+def _role_policies(props: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A role's inline policies as (name, document), for the authorization check."""
+    unknown = sorted(set(props.get("ManagedPolicyArns") or ()) - _MANAGED_WITHOUT_CHECKED_ACTIONS)
+    if unknown:
+        raise StackError(
+            f"ManagedPolicyArns {unknown}: the embedded stack cannot see what they grant; "
+            "write the statements inline (Policies) so authorization is checked"
+        )
+    return [(p["PolicyName"], p["PolicyDocument"]) for p in props.get("Policies") or ()]
+
+
+def _bucket_policy(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]) -> Resource:
+    """Kept for the authorization check (moto would store it and enforce nothing)."""
+    bucket = props["Bucket"]
+    ctx.policies.buckets[bucket] = props["PolicyDocument"]
+    return Resource(logical, kind, f"{bucket}-policy", {}, False)
 
 
 def _s3_bucket(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]) -> Resource:
@@ -116,6 +152,11 @@ def _s3_bucket(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.region})
     if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    for rule in (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration", []):
+        default = rule.get("ServerSideEncryptionByDefault") or {}
+        if default.get("SSEAlgorithm") == "aws:kms":
+            # No KMSMasterKeyID: S3 uses the account's AWS managed key aws/s3.
+            ctx.policies.bucket_keys[name] = default.get("KMSMasterKeyID") or "alias/aws/s3"
     attributes = {
         "Arn": f"arn:aws:s3:::{name}",
         "DomainName": f"{name}.s3.amazonaws.com",
@@ -127,6 +168,8 @@ def _s3_bucket(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]
 def _sns_topic(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]) -> Resource:
     name = props.get("TopicName") or ctx.name(logical, 256)
     arn = ctx.client("sns").create_topic(Name=name)["TopicArn"]
+    if props.get("KmsMasterKeyId"):
+        ctx.policies.topic_keys[arn] = props["KmsMasterKeyId"]
     return Resource(logical, kind, arn, {"TopicName": name, "TopicArn": arn}, True)
 
 
@@ -169,6 +212,8 @@ def _function(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any])
     handler = props.get("Handler")
     if not handler:
         raise StackError("Handler is missing")
+    for layer in props.get("Layers") or ():
+        public_parameters.resolve_dynamic_reference(layer, ctx.region)
     config = ctx.client("lambda").create_function(
         FunctionName=name,
         Runtime=props.get("Runtime", "python3.11"),
@@ -287,6 +332,7 @@ CREATORS: dict[str, Creator] = {
     "AWS::KMS::Alias": _kms_alias,
     "AWS::IAM::Role": _iam_role,
     "AWS::S3::Bucket": _s3_bucket,
+    "AWS::S3::BucketPolicy": _bucket_policy,
     "AWS::SNS::Topic": _sns_topic,
     "AWS::SQS::Queue": _sqs_queue,
     "AWS::Logs::LogGroup": _log_group,

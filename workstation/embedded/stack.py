@@ -26,6 +26,7 @@ from unittest import mock
 from radimpress import clients
 from radimpress.settings import OFFLINE_SPEC_VARIABLE
 from radimpress_workstation.embedded import (
+    aws_authorization,
     eventbridge,
     executions,
     lambda_seam,
@@ -33,6 +34,7 @@ from radimpress_workstation.embedded import (
     moto_speedups,
     resources,
 )
+from radimpress_workstation.embedded.aws_authorization import Authorizer, StackPolicies
 from radimpress_workstation.embedded.moto_config import ACCOUNT_ID, MOTO_CONFIG
 from radimpress_workstation.embedded.resources import (
     BuildContext,
@@ -52,6 +54,10 @@ _INTERPRETER_LOG = logging.getLogger("moto.stepfunctions.parser")
 _RUNNING: list[EmbeddedStack] = []  # at most one: moto's mock is process-global
 _RUNNING_LOCK = threading.Lock()
 _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# Who uploads in ``EmbeddedStack.upload``: a hospital system's role that may write incoming/ and
+# use the bucket's key, nothing else; the bucket policy decides its uploads as it would in AWS.
+UPLOADER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/hospital-uploader"
+UPLOAD_PREFIX = "incoming/"
 
 
 class EmbeddedStack:
@@ -97,6 +103,8 @@ class EmbeddedStack:
         self._clients: dict[str, Any] = {}
         self._started: list[str] = []
         self.final_status: dict[str, str] = {}  # execution ARN -> status when the stack stopped
+        # Decides every call a function or job makes (``aws_authorization``); None when stopped.
+        self.authorizer: Authorizer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> EmbeddedStack:
@@ -158,9 +166,29 @@ class EmbeddedStack:
         self._running = True
         try:
             self._build()
+            self._enforce_authorization()
         except BaseException:
             self.stop()
             raise
+
+    def _enforce_authorization(self) -> None:
+        """From now on handlers' S3 and SNS clients, the job backend and ``upload`` are checked
+        against the template's role, bucket and key policies (see ``aws_authorization``)."""
+        assert self.authorizer is not None
+        policies = self.authorizer.policies
+        data_key = policies.bucket_keys.get(self.bucket)
+        key_arn = policies.key_arn(data_key) if data_key else None
+        policies.identity[UPLOADER_ROLE] = [("upload", _uploader_policy(self.bucket, key_arn))]
+        aws_authorization.activate(self.authorizer)
+        self._exit.callback(aws_authorization.deactivate)
+        for service in ("s3", "sns"):
+            plain = self._new_client(service)
+            clients.override(
+                service,
+                lambda service=service, plain=plain: aws_authorization.principal_client(
+                    service, lambda: plain
+                ),
+            )
 
     def _start_server(self, region: dict[str, str]) -> str:
         """moto as an HTTP server in a thread (same process, same backends); returns its URL."""
@@ -191,6 +219,7 @@ class EmbeddedStack:
             self._drain()
         finally:
             self._running = False
+            self.authorizer = None
             self._clients.clear()
             self._exit.close()
             with _RUNNING_LOCK:
@@ -210,16 +239,20 @@ class EmbeddedStack:
 
     # -- access --------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
-        """A boto3 client bound to the embedded AWS (cached per stack)."""
+        """A boto3 client bound to the embedded AWS (cached per stack), checked by no policy:
+        the harness's own, as an administrator's."""
         if not self._running:
             raise StackError("the embedded stack is not running (use it inside `with`)")
         if service not in self._clients:
-            import boto3
-
-            self._clients[service] = boto3.client(  # type: ignore[call-overload]
-                service, region_name=self.region, endpoint_url=self.endpoint_url
-            )
+            self._clients[service] = self._new_client(service)
         return self._clients[service]
+
+    def _new_client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(  # type: ignore[call-overload]
+            service, region_name=self.region, endpoint_url=self.endpoint_url
+        )
 
     def physical_id(self, logical_id: str) -> str:
         try:
@@ -260,25 +293,37 @@ class EmbeddedStack:
     def state_machine_arn(self) -> str:
         return self._single("AWS::StepFunctions::StateMachine").physical_id
 
-    def upload(self, key: str, body: bytes | str | Path) -> dict[str, Any]:
-        """Put an object into the stack's bucket (as a hospital system would).
+    def upload(
+        self,
+        key: str,
+        body: bytes | str | Path,
+        *,
+        encryption: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Put an object into the stack's bucket as a hospital system would: as UPLOADER_ROLE,
+        so the bucket policy can refuse it (``AccessDenied``) exactly as AWS would.
 
         ``body``: bytes, text (str, encoded as UTF-8) or a file Path (streamed, multipart when
         large, so a big file is never read into memory whole). One part at a time: moto is in
         this process, so parallel parts only add memory (each part is held a few times while
-        moto serves it), not speed.
+        moto serves it), not speed. ``encryption``: the SSE arguments the uploader sends
+        (``ServerSideEncryption``, ``SSEKMSKeyId``); none by default, as ``aws s3 cp`` sends none.
         """
         s3 = self.client("s3")
+        uploader = (
+            s3 if self.authorizer is None else self.authorizer.client_for("s3", UPLOADER_ROLE)
+        )
+        extra = dict(encryption or {})
         if isinstance(body, Path):
             from boto3.s3.transfer import TransferConfig
 
             config = TransferConfig(max_concurrency=1)
-            s3.upload_file(str(body), self.bucket, key, Config=config)
+            uploader.upload_file(str(body), self.bucket, key, Config=config, ExtraArgs=extra)
             head = s3.head_object(Bucket=self.bucket, Key=key)
             size, etag, version = head["ContentLength"], head.get("ETag", ""), head.get("VersionId")
         else:
             data = body.encode() if isinstance(body, str) else body
-            response = s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+            response = uploader.put_object(Bucket=self.bucket, Key=key, Body=data, **extra)
             size, etag, version = len(data), response.get("ETag", ""), response.get("VersionId")
         return {"size": size, "etag": etag.strip('"'), "version_id": version}
 
@@ -361,7 +406,7 @@ class EmbeddedStack:
                 region=self.region,
                 account_id=ACCOUNT_ID,
                 stack_name=self.stack_name,
-                parameters=self.parameter_overrides,
+                parameters=self._parameters(),
             )
         except TemplateError as exc:
             raise StackError(str(exc)) from exc
@@ -373,6 +418,8 @@ class EmbeddedStack:
             condition=lambda name: exp.conditions[name],
             mappings=exp.mappings,
         )
+        policies = StackPolicies(account=ACCOUNT_ID, region=self.region)
+        self.authorizer = Authorizer(policies, self._new_client)
         context = BuildContext(
             client=self.client,
             region=self.region,
@@ -380,6 +427,7 @@ class EmbeddedStack:
             environment=self.environment,
             expanded=exp,
             functions=self.functions,
+            policies=policies,
         )
         for logical in resources.creation_order(exp.resources):
             definition = exp.resources[logical]
@@ -398,11 +446,40 @@ class EmbeddedStack:
         for name, output in exp.outputs.items():
             self.outputs[name] = resolver.resolve(output.get("Value"), f"Outputs.{name}")
 
+    def _parameters(self) -> dict[str, Any]:
+        """The overrides, plus ResourcePrefix = the stack name as ``make deploy`` passes it
+        (the template's StackNameIsUsable rule requires them equal)."""
+        from radimpress_workstation.embedded.template import load
+
+        declared = load(self.template_path).get("Parameters") or {}
+        defaults = {"ResourcePrefix": self.stack_name} if "ResourcePrefix" in declared else {}
+        return {**defaults, **self.parameter_overrides}
+
     def _attribute(self, logical: str, name: str) -> Any:
         resource = self.resources.get(logical)
         if resource is None:
             return None
         return resource.attributes.get(name)
+
+
+def _uploader_policy(bucket: str, key_arn: str | None) -> dict[str, Any]:
+    """A hospital uploader's identity policy: write incoming/, encrypt with the bucket's key."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{bucket}/{UPLOAD_PREFIX}*",
+        }
+    ]
+    if key_arn:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": key_arn,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 class _RefView(Mapping[str, Any]):

@@ -146,6 +146,7 @@ def expand(
         "AWS::URLSuffix": "amazonaws.com",
         "AWS::NotificationARNs": [],
     }
+    _check_rules(path, raw.get("Rules") or {}, {**values, **pseudo})
     template = copy.deepcopy(raw)
     code_dirs, definitions = _localise_uris(path, template, base)
     if template.get("Transform"):
@@ -218,6 +219,22 @@ def _localise_uris(
             if isinstance(location, str):
                 definitions[logical] = (base / location).resolve()
     return code_dirs, definitions
+
+
+def _check_rules(path: Path, rules: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+    """Template Rules as CloudFormation checks them before creating anything: a rule whose
+    RuleCondition holds must have every Assertion true, else the deploy fails with its
+    AssertDescription (CloudFormation User Guide, "Rules").
+    """
+    resolver = Resolver(values, refs={}, attribute=lambda *_: None, condition=lambda _: False)
+    for name, rule in rules.items():
+        where = f"{path.name}: Rules.{name}"
+        if "RuleCondition" in rule and not resolver.resolve(rule["RuleCondition"], where):
+            continue
+        for index, assertion in enumerate(rule.get("Assertions") or ()):
+            if resolver.resolve(assertion["Assert"], f"{where}.Assertions[{index}]") is not True:
+                description = " ".join(str(assertion.get("AssertDescription", "")).split())
+                raise TemplateError(f"{where} fails: {description or 'assertion is false'}")
 
 
 def _evaluate_conditions(
@@ -318,6 +335,9 @@ class Resolver:
         if key == "Fn::Equals":
             left, right = self.resolve(arg, at)
             return _text(left) == _text(right)
+        if key == "Fn::Contains":  # Rules only: is the value one of the list's?
+            items, item = self.resolve(arg, at)
+            return _text(item) in {_text(i) for i in items}
         if key == "Fn::Not":
             return not self._truth(arg[0], at)
         if key == "Fn::And":

@@ -18,6 +18,11 @@ from typing import Any
 
 from radimpress import clients
 from radimpress.spec import LOCAL_IMAGE_PREFIX
+from radimpress_workstation.embedded.aws_authorization import (
+    job_s3,
+    require_sagemaker_call,
+    unchecked,
+)
 from radimpress_workstation.job_backend.api_checks import (
     arn,
     check_request,
@@ -63,7 +68,9 @@ class LocalJobBackend:
         max_workers: int = 2,
         predict_batch: int = PREDICT_BATCH,
     ) -> None:
-        self._s3_factory = s3_factory or clients.s3
+        # The service's own S3 access (the container doubles' public artifacts); a job's reads
+        # and writes go through ``job_s3``, as the execution role its request names.
+        self._s3_factory = unchecked(s3_factory or clients.s3)
         self._jobs = JobLifecycle(max_workers, self._notify)
         self._models_lock = threading.Lock()
         self._models: dict[str, dict[str, Any]] = {}
@@ -90,6 +97,7 @@ class LocalJobBackend:
     def create_training_job(self, **request: Any) -> dict[str, Any]:
         operation = "CreateTrainingJob"
         check_request(operation, request)
+        require_sagemaker_call(operation, request)
         image = request["AlgorithmSpecification"].get("TrainingImage", "")
         container = container_for(image, operation).bind(operation, request, self._s3_factory)
         for channel in request.get("InputDataConfig", []):
@@ -105,10 +113,12 @@ class LocalJobBackend:
         )
         job = Job("training", request["TrainingJobName"], request)
         self._jobs.register(job, operation)
-        self._jobs.start(job, lambda j: run_training_job(j, container, self._s3_factory()))
+        s3 = job_s3(request.get("RoleArn"), self._s3_factory)
+        self._jobs.start(job, lambda j: run_training_job(j, container, s3))
         return {"TrainingJobArn": arn("training-job", job.name)}
 
     def describe_training_job(self, *, TrainingJobName: str) -> dict[str, Any]:
+        require_sagemaker_call("DescribeTrainingJob", {"TrainingJobName": TrainingJobName})
         job = self._jobs.get("training", TrainingJobName, "DescribeTrainingJob")
         request = job.request
         response: dict[str, Any] = {
@@ -142,6 +152,7 @@ class LocalJobBackend:
         return response
 
     def stop_training_job(self, *, TrainingJobName: str) -> dict[str, Any]:
+        require_sagemaker_call("StopTrainingJob", {"TrainingJobName": TrainingJobName})
         self._jobs.stop("training", TrainingJobName, "StopTrainingJob")
         return {}
 
@@ -150,6 +161,7 @@ class LocalJobBackend:
     def create_model(self, **request: Any) -> dict[str, Any]:
         operation = "CreateModel"
         check_request(operation, request)
+        require_sagemaker_call(operation, request)
         primary = request.get("PrimaryContainer")
         if not primary or "Image" not in primary:
             raise validation_error(operation, "PrimaryContainer.Image is required locally")
@@ -167,6 +179,7 @@ class LocalJobBackend:
         return {"ModelArn": arn("model", request["ModelName"])}
 
     def describe_model(self, *, ModelName: str) -> dict[str, Any]:
+        require_sagemaker_call("DescribeModel", {"ModelName": ModelName})
         with self._models_lock:
             request = self._models.get(ModelName)
         if request is None:
@@ -183,6 +196,7 @@ class LocalJobBackend:
     def create_transform_job(self, **request: Any) -> dict[str, Any]:
         operation = "CreateTransformJob"
         check_request(operation, request)
+        require_sagemaker_call(operation, request)
         with self._models_lock:
             model = self._models.get(request["ModelName"])
         if model is None:
@@ -220,15 +234,16 @@ class LocalJobBackend:
         )
         job = Job("transform", request["TransformJobName"], request)
         self._jobs.register(job, operation)
+        # A transform job runs as its model's execution role.
+        s3 = job_s3(model.get("ExecutionRoleArn"), self._s3_factory)
         self._jobs.start(
             job,
-            lambda j: run_transform_job(
-                j, container, primary, filters, self._s3_factory(), self._predict_batch
-            ),
+            lambda j: run_transform_job(j, container, primary, filters, s3, self._predict_batch),
         )
         return {"TransformJobArn": arn("transform-job", job.name)}
 
     def describe_transform_job(self, *, TransformJobName: str) -> dict[str, Any]:
+        require_sagemaker_call("DescribeTransformJob", {"TransformJobName": TransformJobName})
         job = self._jobs.get("transform", TransformJobName, "DescribeTransformJob")
         request = job.request
         response: dict[str, Any] = {
@@ -255,6 +270,7 @@ class LocalJobBackend:
         return response
 
     def stop_transform_job(self, *, TransformJobName: str) -> dict[str, Any]:
+        require_sagemaker_call("StopTransformJob", {"TransformJobName": TransformJobName})
         self._jobs.stop("transform", TransformJobName, "StopTransformJob")
         return {}
 

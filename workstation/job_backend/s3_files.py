@@ -6,6 +6,7 @@ so in the embedded runtime the jobs read moto's bucket exactly as a real job rea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,3 +32,10 @@ def download_prefix(s3: Any, uri: str, target: Path, where: str) -> list[Path]:
     if not files:
         raise ContainerError(f"{where}: no object under {uri}")
     return files
+
+
+def output_encryption(output_config: Mapping[str, Any]) -> dict[str, str]:
+    """``ExtraArgs`` for a job's output: SageMaker encrypts with the request's ``KmsKeyId``
+    (OutputDataConfig / TransformOutput, SageMaker API reference), else the bucket default."""
+    key = output_config.get("KmsKeyId")
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key} if key else {}

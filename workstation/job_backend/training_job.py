@@ -18,7 +18,7 @@ from typing import Any
 from radimpress_workstation.job_backend.api_checks import split_s3_uri
 from radimpress_workstation.job_backend.containers import Container
 from radimpress_workstation.job_backend.job_record import ContainerError, Job
-from radimpress_workstation.job_backend.s3_files import download_prefix
+from radimpress_workstation.job_backend.s3_files import download_prefix, output_encryption
 
 
 def run_training_job(job: Job, container: Container, s3: Any) -> None:
@@ -64,15 +64,16 @@ def _upload_model(job: Job, model_dir: Path, root: Path, s3: Any) -> str:
     bucket, prefix = split_s3_uri(output["S3OutputPath"], "S3OutputPath", "")
     prefix = prefix.rstrip("/")
     job_prefix = f"{prefix}/{job.name}/output" if prefix else f"{job.name}/output"
+    encryption = output_encryption(output)
     if output.get("CompressionType", "GZIP") == "NONE":
         for path in sorted(model_dir.rglob("*")):
             if path.is_file():
                 rel = path.relative_to(model_dir).as_posix()
-                s3.upload_file(str(path), bucket, f"{job_prefix}/model/{rel}")
+                s3.upload_file(str(path), bucket, f"{job_prefix}/model/{rel}", ExtraArgs=encryption)
         return f"s3://{bucket}/{job_prefix}/model/"
     archive = root / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted(model_dir.iterdir()):
             tar.add(path, arcname=path.name)
-    s3.upload_file(str(archive), bucket, f"{job_prefix}/model.tar.gz")
+    s3.upload_file(str(archive), bucket, f"{job_prefix}/model.tar.gz", ExtraArgs=encryption)
     return f"s3://{bucket}/{job_prefix}/model.tar.gz"

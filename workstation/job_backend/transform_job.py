@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from radimpress_workstation.job_backend.api_checks import split_s3_uri
 from radimpress_workstation.job_backend.containers import Container, ServingModel
 from radimpress_workstation.job_backend.job_record import ContainerError, Job
-from radimpress_workstation.job_backend.s3_files import download_prefix
+from radimpress_workstation.job_backend.s3_files import download_prefix, output_encryption
 
 Filter = Callable[[Any], Any]
 
@@ -58,6 +58,7 @@ def run_transform_job(
         request["TransformOutput"]["S3OutputPath"], "S3OutputPath", ""
     )
     out_prefix = out_prefix.rstrip("/")
+    encryption = output_encryption(request["TransformOutput"])
     with tempfile.TemporaryDirectory(prefix=f"radimpress-{job.name}-") as tmp:
         root = Path(tmp)
         model = container.serve(_model_dir(primary_container, root, s3))
@@ -73,7 +74,7 @@ def run_transform_job(
             out_path = root / f"output-{index}.out"
             _transform_file(job, model, path, out_path, relative, processing, predict_batch)
             key = f"{out_prefix}/{relative}.out" if out_prefix else f"{relative}.out"
-            s3.upload_file(str(out_path), out_bucket, key)
+            s3.upload_file(str(out_path), out_bucket, key, ExtraArgs=encryption)
 
 
 def _model_dir(primary_container: Mapping[str, Any], root: Path, s3: Any) -> Path | None:

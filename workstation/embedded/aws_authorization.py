@@ -1,0 +1,424 @@
+"""Authorization in the embedded stack: each call a Lambda or a job makes is checked as AWS would.
+
+moto evaluates no IAM role policy, bucket policy or KMS key policy, so a policy that refuses our
+own writes passes every moto test. Here the stack's own policies (the roles, bucket policies, key
+policies and encrypted topics that template.yaml declares, collected as the stack is built) decide
+each request with IAM's evaluation logic (``iam_policy``):
+
+- S3 and SNS calls go through boto3 clients bound to a principal (``client_for``): a botocore
+  ``before-parameter-build`` hook turns the call into the authorization requests AWS makes for it
+  (the S3 action and object ARN with its condition keys, and the KMS action S3 or SNS performs on
+  the caller's behalf), and a refused call gets the 403 ``AccessDenied`` answer AWS gives, through
+  botocore's own error path, so handlers, Retry and Catch see exactly the cloud's ClientError.
+- SageMaker calls reach the local job backend, which asks ``require_sagemaker`` (the action on the
+  lowercase job/model ARN, ``sagemaker:AddTags`` for tags, ``iam:PassRole`` for the role).
+- Jobs read and write S3 as the SageMaker execution role named in their request.
+
+Which principal calls: the Lambda seam runs each handler with its function's role
+(``acting_as``); calls outside any invocation (the harness, tests) are not checked. Every allowed
+request is recorded (``granted``) so tests can hold the template to least privilege.
+
+Sources: IAM User Guide "Policy evaluation logic"; S3 User Guide "Actions, resources, and condition
+keys for Amazon S3", "Required permissions for Amazon S3 API operations" and "Using server-side
+encryption with AWS KMS keys" (multipart uploads need kms:GenerateDataKey and kms:Decrypt);
+SNS Developer Guide "Encryption at rest" (publishers to an encrypted topic need
+kms:GenerateDataKey* and kms:Decrypt); SageMaker "Actions, resources, and condition keys" (ARNs are
+lowercase; tagging on create needs sagemaker:AddTags).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
+from botocore.exceptions import ClientError
+
+from radimpress_workstation.embedded.iam_policy import AuthzRequest, Evaluation, evaluate
+
+# A refused call's error code and HTTP status, per service (their API references).
+_DENIED = {"s3": ("AccessDenied", 403), "sns": ("AuthorizationError", 403)}
+_SAGEMAKER_DENIED = "AccessDeniedException"
+
+
+@dataclass
+class StackPolicies:
+    """The stack's policies as template.yaml declares them (intrinsics resolved)."""
+
+    account: str
+    region: str
+    identity: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
+    buckets: dict[str, dict[str, Any]] = field(default_factory=dict)  # bucket -> bucket policy
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # key ARN -> key policy
+    key_names: dict[str, str] = field(default_factory=dict)  # key id / alias -> key ARN
+    bucket_keys: dict[str, str] = field(default_factory=dict)  # bucket -> default SSE-KMS key
+    topic_keys: dict[str, str] = field(default_factory=dict)  # topic ARN -> its KMS key
+
+    def key_arn(self, name: str) -> str:
+        """A key named by ARN, id, alias name or alias ARN, as its key ARN."""
+        if name in self.keys:
+            return name
+        alias = name.split(":", 5)[-1] if name.startswith("arn:") and ":alias/" in name else name
+        return self.key_names.get(alias, name)
+
+
+class _Denied(Exception):
+    def __init__(self, evaluation: Evaluation, request: AuthzRequest) -> None:
+        self.evaluation, self.request = evaluation, request
+        how = {
+            "ExplicitlyDenied": "with an explicit deny",
+            "ImplicitlyDenied": "because no policy allows it",
+        }.get(evaluation.decision.value, "")
+        super().__init__(
+            f"User: {request.principal} is not authorized to perform: {request.action} on "
+            f'resource: "{request.resource}" {how} ({evaluation.reason})'
+        )
+
+
+class Authorizer:
+    """Decides requests against the stack's policies and remembers what it allowed."""
+
+    def __init__(
+        self,
+        policies: StackPolicies,
+        new_client: Callable[[str], Any],
+    ) -> None:
+        self.policies = policies
+        self._new_client = new_client
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self.granted: set[tuple[str, str, str]] = set()  # (principal, action, resource)
+        self.denied: list[str] = []  # messages of refused requests, in order
+
+    # -- decisions -----------------------------------------------------------------------------
+    def decide(self, request: AuthzRequest) -> Evaluation:
+        identity = self.policies.identity.get(request.principal, [])
+        service = request.action.split(":", 1)[0].lower()
+        if service == "kms":
+            key_policy = self.policies.keys.get(request.resource)
+            resource = ("key policy", key_policy) if key_policy is not None else None
+            return evaluate(request, identity, resource, resource_kind="kms")
+        bucket_policy = None
+        if service == "s3" and request.resource.startswith("arn:aws:s3:::"):
+            bucket = request.resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+            if bucket in self.policies.buckets:
+                bucket_policy = (f"bucket policy of {bucket}", self.policies.buckets[bucket])
+        return evaluate(request, identity, bucket_policy)
+
+    def require(self, requests: list[AuthzRequest]) -> None:
+        """Raise ``_Denied`` for the first request the policies refuse; record the others."""
+        for request in requests:
+            evaluation = self.decide(request)
+            if not evaluation.allowed:
+                denied = _Denied(evaluation, request)
+                with self._lock:
+                    self.denied.append(str(denied))
+                raise denied
+            with self._lock:
+                self.granted.add((request.principal, request.action, request.resource))
+
+    # -- clients bound to a principal ----------------------------------------------------------
+    def client_for(self, service: str, principal: str) -> Any:
+        """A boto3 client whose every call is authorized as ``principal`` (cached)."""
+        with self._lock:
+            client = self._clients.get((service, principal))
+            if client is None:
+                client = self._new_client(service)
+                _install_hooks(client, service, principal, self)
+                self._clients[(service, principal)] = client
+            return client
+
+    def require_sagemaker(self, principal: str | None, operation: str, request: dict) -> None:
+        """SageMaker's own check of a caller (the local job backend is the service)."""
+        if principal is None:
+            return
+        try:
+            self.require(sagemaker_requests(self.policies, principal, operation, request))
+        except _Denied as denied:
+            raise ClientError(
+                {"Error": {"Code": _SAGEMAKER_DENIED, "Message": str(denied)}}, operation
+            ) from None
+
+
+# -- which principal is calling --
+
+_ACTING = threading.local()
+_ACTIVE: list[Authorizer] = []  # the running stack's authorizer (at most one: moto is global)
+
+
+@contextlib.contextmanager
+def acting_as(principal: str | None) -> Iterator[None]:
+    """Calls made on this thread inside the block are made by ``principal``."""
+    previous = getattr(_ACTING, "principal", None)
+    _ACTING.principal = principal
+    try:
+        yield
+    finally:
+        _ACTING.principal = previous
+
+
+def current_principal() -> str | None:
+    return getattr(_ACTING, "principal", None)
+
+
+def activate(authorizer: Authorizer) -> None:
+    _ACTIVE[:] = [authorizer]
+
+
+def deactivate() -> None:
+    _ACTIVE.clear()
+
+
+def active() -> Authorizer | None:
+    return _ACTIVE[0] if _ACTIVE else None
+
+
+def require_sagemaker_call(operation: str, request: dict[str, Any]) -> None:
+    """What the local job backend calls first: no-op unless a stack enforces authorization."""
+    authorizer = active()
+    if authorizer is not None:
+        authorizer.require_sagemaker(current_principal(), operation, request)
+
+
+def job_s3(role_arn: str | None, fallback: Callable[[], Any]) -> Any:
+    """The S3 client a job uses: its execution role's, when a stack enforces authorization."""
+    authorizer = active()
+    if authorizer is None or not role_arn:
+        return fallback()
+    return authorizer.client_for("s3", role_arn)
+
+
+def unchecked(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """``factory`` called outside any principal: for the service's own work (a container
+    double reading AWS's public JumpStart artifacts), which no role of ours authorizes."""
+
+    def call() -> Any:
+        with acting_as(None):
+            return factory()
+
+    return call
+
+
+def principal_client(service: str, fallback: Callable[[], Any]) -> Any:
+    """The client a handler gets from ``radimpress.clients``: its function role's."""
+    authorizer, principal = active(), current_principal()
+    if authorizer is None or principal is None:
+        return fallback()
+    return authorizer.client_for(service, principal)
+
+
+# -- botocore hooks --
+
+_DENIAL = "radimpress_denied"
+
+
+def _install_hooks(client: Any, service: str, principal: str, authorizer: Authorizer) -> None:
+    code, status = _DENIED[service]
+    build = S3_REQUESTS if service == "s3" else SNS_REQUESTS
+
+    def before_parameter_build(params: dict, model: Any, context: dict, **_: Any) -> None:
+        requests = build(authorizer.policies, principal, model.name, params)
+        try:
+            authorizer.require(requests)
+        except _Denied as denied:
+            context[_DENIAL] = str(denied)
+
+    def before_call(model: Any, context: dict, **_: Any) -> Any:
+        message = context.get(_DENIAL)
+        if message is None:
+            return None
+        response = AWSResponse("https://local.invalid/", status, HTTPHeaders(), None)
+        return response, {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+
+    client.meta.events.register("before-parameter-build", before_parameter_build)
+    client.meta.events.register("before-call", before_call)
+
+
+# -- the requests each call makes --
+
+Builder = Callable[[StackPolicies, str, str, dict[str, Any]], list[AuthzRequest]]
+
+
+def _object_arn(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+def _common(principal: str, policies: StackPolicies) -> dict[str, Any]:
+    # The real clients talk TLS (the local endpoint's scheme says nothing about the cloud's).
+    return {
+        "aws:SecureTransport": True,
+        "aws:PrincipalArn": principal,
+        "aws:PrincipalAccount": policies.account,
+    }
+
+
+# S3's AWS managed key: its key policy lets every principal of the account use it through S3
+# ("AWS managed keys", AWS KMS Developer Guide), so no key policy of ours decides it.
+AWS_MANAGED_S3_KEY = "alias/aws/s3"
+
+
+def _kms(policies: StackPolicies, principal: str, key: str, *actions: str) -> list[AuthzRequest]:
+    if key == AWS_MANAGED_S3_KEY:
+        return []
+    arn = policies.key_arn(key)
+    context = {
+        **_common(principal, policies),
+        "kms:ViaService": f"s3.{policies.region}.amazonaws.com",
+        "kms:CallerAccount": policies.account,
+    }
+    return [AuthzRequest(principal, action, arn, context) for action in actions]
+
+
+def _write_key(policies: StackPolicies, bucket: str, params: dict[str, Any]) -> str | None:
+    """The KMS key S3 encrypts a new object with: the request's, else the bucket default."""
+    sse = params.get("ServerSideEncryption")
+    if sse == "aws:kms":
+        return params.get("SSEKMSKeyId") or AWS_MANAGED_S3_KEY
+    if sse:
+        return None  # SSE-S3 or another scheme: no KMS call (the bucket policy decides)
+    return policies.bucket_keys.get(bucket)
+
+
+def _put_context(principal: str, policies: StackPolicies, params: dict) -> dict[str, Any]:
+    context = _common(principal, policies)
+    if params.get("ServerSideEncryption"):
+        context["s3:x-amz-server-side-encryption"] = params["ServerSideEncryption"]
+    if params.get("SSEKMSKeyId"):
+        context["s3:x-amz-server-side-encryption-aws-kms-key-id"] = params["SSEKMSKeyId"]
+    return context
+
+
+def _s3_requests(
+    policies: StackPolicies, principal: str, operation: str, params: dict[str, Any]
+) -> list[AuthzRequest]:
+    bucket = params.get("Bucket", "")
+    key = params.get("Key", "")
+    common = _common(principal, policies)
+    obj = _object_arn(bucket, key)
+
+    def s3(action: str, resource: str = obj, context: dict | None = None) -> AuthzRequest:
+        return AuthzRequest(principal, action, resource, context or common)
+
+    def decrypt(source_bucket: str) -> list[AuthzRequest]:
+        read_key = policies.bucket_keys.get(source_bucket)
+        return _kms(policies, principal, read_key, "kms:Decrypt") if read_key else []
+
+    def encrypt(*actions: str) -> list[AuthzRequest]:
+        write_key = _write_key(policies, bucket, params)
+        return _kms(policies, principal, write_key, *actions) if write_key else []
+
+    versioned = "VersionId" in params
+    if operation == "GetObject":
+        action = "s3:GetObjectVersion" if versioned else "s3:GetObject"
+        return [s3(action), *decrypt(bucket)]
+    if operation == "HeadObject":  # metadata only: no KMS call
+        return [s3("s3:GetObjectVersion" if versioned else "s3:GetObject")]
+    if operation == "PutObject":
+        put = s3("s3:PutObject", obj, _put_context(principal, policies, params))
+        return [put, *encrypt("kms:GenerateDataKey")]
+    if operation == "CreateMultipartUpload":
+        put = s3("s3:PutObject", obj, _put_context(principal, policies, params))
+        return [put, *encrypt("kms:GenerateDataKey", "kms:Decrypt")]
+    if operation in ("UploadPart", "CompleteMultipartUpload"):
+        return [s3("s3:PutObject")]  # no encryption headers: those were on the create
+    if operation == "AbortMultipartUpload":
+        return [s3("s3:AbortMultipartUpload")]
+    if operation in ("CopyObject", "UploadPartCopy"):
+        source = params["CopySource"]
+        if isinstance(source, str):
+            source_bucket, _, source_key = source.lstrip("/").partition("/")
+            source_version = "versionId=" in source_key
+        else:
+            source_bucket, source_key = source["Bucket"], source["Key"]
+            source_version = "VersionId" in source
+        read = "s3:GetObjectVersion" if source_version else "s3:GetObject"
+        put = s3("s3:PutObject", obj, _put_context(principal, policies, params))
+        return [
+            s3(read, _object_arn(source_bucket, source_key.split("?", 1)[0])),
+            put,
+            *decrypt(source_bucket),
+            *encrypt("kms:GenerateDataKey"),
+        ]
+    if operation == "DeleteObject":
+        return [s3("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject")]
+    if operation == "DeleteObjects":
+        return [
+            s3("s3:DeleteObject", _object_arn(bucket, item["Key"]))
+            for item in params.get("Delete", {}).get("Objects", [])
+        ]
+    if operation in ("ListObjectsV2", "ListObjects", "HeadBucket"):
+        context = dict(common)
+        if "Prefix" in params:
+            context["s3:prefix"] = params["Prefix"]
+        if "Delimiter" in params:
+            context["s3:delimiter"] = params["Delimiter"]
+        return [s3("s3:ListBucket", f"arn:aws:s3:::{bucket}", context)]
+    if operation == "ListObjectVersions":
+        return [s3("s3:ListBucketVersions", f"arn:aws:s3:::{bucket}")]
+    if operation in ("CreateBucket", "PutBucketVersioning", "PutBucketPolicy"):
+        action = {"CreateBucket": "s3:CreateBucket"}.get(operation, f"s3:{operation}")
+        return [s3(action, f"arn:aws:s3:::{bucket}")]
+    raise NotImplementedError(
+        f"embedded authorization: no mapping for s3 {operation}; add it to "
+        "radimpress_workstation.embedded.aws_authorization so the call is checked"
+    )
+
+
+def _sns_requests(
+    policies: StackPolicies, principal: str, operation: str, params: dict[str, Any]
+) -> list[AuthzRequest]:
+    if operation != "Publish":
+        raise NotImplementedError(f"embedded authorization: no mapping for sns {operation}")
+    topic = params.get("TopicArn") or params.get("TargetArn", "")
+    requests = [AuthzRequest(principal, "sns:Publish", topic, _common(principal, policies))]
+    key = policies.topic_keys.get(topic)
+    if key:
+        requests += _kms(policies, principal, key, "kms:GenerateDataKey", "kms:Decrypt")
+    return requests
+
+
+S3_REQUESTS: Builder = _s3_requests
+SNS_REQUESTS: Builder = _sns_requests
+
+# SageMaker operation -> (action, ARN resource type, request field naming the resource)
+_SAGEMAKER = {
+    "CreateTrainingJob": ("training-job", "TrainingJobName"),
+    "DescribeTrainingJob": ("training-job", "TrainingJobName"),
+    "StopTrainingJob": ("training-job", "TrainingJobName"),
+    "CreateModel": ("model", "ModelName"),
+    "DescribeModel": ("model", "ModelName"),
+    "CreateTransformJob": ("transform-job", "TransformJobName"),
+    "DescribeTransformJob": ("transform-job", "TransformJobName"),
+    "StopTransformJob": ("transform-job", "TransformJobName"),
+}
+
+
+def sagemaker_requests(
+    policies: StackPolicies, principal: str, operation: str, request: dict[str, Any]
+) -> list[AuthzRequest]:
+    """The action on the resource's ARN (SageMaker lowercases names in ARNs), AddTags when the
+    create carries tags, and PassRole for the role the job or model will run as."""
+    try:
+        kind, field_name = _SAGEMAKER[operation]
+    except KeyError:
+        raise NotImplementedError(
+            f"embedded authorization: no mapping for sagemaker {operation}"
+        ) from None
+    name = str(request.get(field_name, "")).lower()
+    arn = f"arn:aws:sagemaker:{policies.region}:{policies.account}:{kind}/{name}"
+    common = _common(principal, policies)
+    requests = [AuthzRequest(principal, f"sagemaker:{operation}", arn, common)]
+    if operation.startswith("Create") and request.get("Tags"):
+        requests.append(AuthzRequest(principal, "sagemaker:AddTags", arn, common))
+    role = request.get("RoleArn") or request.get("ExecutionRoleArn")
+    if role:
+        context = {**common, "iam:PassedToService": "sagemaker.amazonaws.com"}
+        requests.append(AuthzRequest(principal, "iam:PassRole", role, context))
+    return requests
