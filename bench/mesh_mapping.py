@@ -102,14 +102,3 @@ def expert_observations(terms: Iterable[str]) -> frozenset[str]:
     found = {observation_of(term) for term in terms}
     found.discard(None)
     return frozenset(name for name in found if name is not None)
-
-
-def markdown_table() -> str:
-    """The table as markdown, for docs/clinical.md."""
-    lines = ["| MeSH head | qualifiers (any) | unless | observation |", "| --- | --- | --- | --- |"]
-    for row in MESH_TABLE:
-        lines.append(
-            f"| {row.head} | {', '.join(row.qualifiers) or '-'} | {', '.join(row.unless) or '-'}"
-            f" | {row.observation} |"
-        )
-    return "\n".join(lines)

@@ -124,9 +124,9 @@ def test_restate_adds_positive_findings_of_a_kind_training_impressions_restate()
 
 def test_restate_never_restates_normal_statements_or_what_the_template_says() -> None:
     model = RestateModel().fit(PAIRS)
-    assert model.restate_probability("No pleural effusion.") == 0.0
-    assert model.restate_probability("The lungs are clear.") == 0.0
-    assert model.restate_probability("Moderate right pleural effusion.") == 1.0
+    assert model.restate_probabilities(
+        ["No pleural effusion.", "The lungs are clear.", "Moderate right pleural effusion."]
+    ) == [0.0, 0.0, 1.0]
     # The template already names the effusion: nothing is added twice.
     assert model.predict(["Large right pleural effusion."]) == ["1. Large right pleural effusion."]
 
@@ -147,8 +147,12 @@ def test_restate_threshold_and_limit() -> None:
 
 def test_restate_weighs_in_whether_similar_reports_restated_anything() -> None:
     model = RestateModel(neighbours=1).fit(PAIRS)
-    assert model.report_restate_share("Large right pleural effusion. Heart size normal.") == 1.0
-    assert model.report_restate_share(NORMAL_A) == 0.0
+
+    def report_share(findings: str) -> float:
+        return model._report_share(model.neighbours_of(findings))
+
+    assert report_share("Large right pleural effusion. Heart size normal.") == 1.0
+    assert report_share(NORMAL_A) == 0.0
     # With all the weight on the reports, a restatable sentence in a study like the normal ones
     # stays out, and the same sentence in a study like the abnormal one is restated.
     only_reports = RestateModel(neighbours=1, report_weight=1.0).fit(PAIRS)

@@ -276,12 +276,3 @@ def test_tokenizer_equals_rouge_score_on_every_character() -> None:
         assert list(tokenize_module.words(text)) == reference_tokenize.tokenize(text, None), repr(
             text
         )
-
-
-def test_score_distinct_equals_score() -> None:
-    from radimpress.scoring import RougeScorer
-
-    pairs = [("a b c", "a b"), ("a b c", "a b"), ("x", "y"), ("", "a"), ("a\nb c", "b c\na")]
-    memo, once = RougeScorer(), RougeScorer()
-    for reference, prediction in pairs:
-        assert once.score_distinct(reference, prediction) == memo.score(reference, prediction)

@@ -189,15 +189,8 @@ class RestateModel(ConsensusModel):
             out[i] = share
         return out
 
-    def restate_probability(self, sentence: str) -> float:
-        """Similarity-weighted share of restated sentences among the most similar training ones."""
-        return self.restate_probabilities([sentence])[0]
-
-    def report_restate_share(self, findings: str) -> float:
-        """Weighted share of the nearest training reports whose impression restated a finding."""
-        return self._report_share(self.neighbours_of(findings))
-
     def _report_share(self, near: list[tuple[int, float]]) -> float:
+        """Weighted share of the ``near`` training reports whose impression restated a finding."""
         weights = np.asarray([max(sim, 0.0) ** self.sharpness for _, sim in near])
         total = float(weights.sum())
         if total <= 0:

@@ -149,9 +149,6 @@ class Utility:
             self._profiles.append(Profile(self._tokenizer.tokenize(text, cache=False)))
         return found
 
-    def text_profile(self, text_id: int) -> Profile:
-        return self._profiles[text_id]
-
     def pair(self, reference: int, candidate: int) -> float:
         """Utility of registered ``candidate`` against registered ``reference``."""
         key = (reference << _ID_BITS) | candidate

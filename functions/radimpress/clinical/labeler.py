@@ -125,14 +125,6 @@ def normalise(text: str) -> str:
     return text
 
 
-def _clauses(text: str) -> Iterable[tuple[int, int]]:
-    start = 0
-    for match in _SENTENCE.finditer(text):
-        yield from _split_clause(text, start, match.start())
-        start = match.end()
-    yield from _split_clause(text, start, len(text))
-
-
 def _split_clause(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
     if start >= end:
         return
@@ -235,15 +227,6 @@ _MEMO_SIZE = 100_000  # sentences remembered at once; a full memo is simply clea
 _sentence_memo: dict[str, tuple[tuple[str, int, int, str], ...]] = {}
 
 
-def _sentences(text: str) -> Iterable[tuple[int, int]]:
-    """(start, end) of each sentence, empty ones included (``_split_clause`` skips them)."""
-    start = 0
-    for match in _SENTENCE.finditer(text):
-        yield start, match.start()
-        start = match.end()
-    yield start, len(text)
-
-
 def _sentence_mentions(sentence: str) -> tuple[tuple[str, int, int, str], ...]:
     """(observation, start, end, status) of each mention in one sentence of normalised text,
     offsets in the sentence: every clause's ``_clause_mentions``, remembered by the sentence."""
@@ -260,36 +243,12 @@ def _sentence_mentions(sentence: str) -> tuple[tuple[str, int, int, str], ...]:
     return found
 
 
-def label_mentions(text: str | None) -> list[Mention]:
-    """Every mention in `text` with its status, in order; offsets index `normalise(text)`."""
-    if not text:
-        return []
-    normal = normalise(text)
-    mentions: list[Mention] = []
-    for start, end in _sentences(normal):
-        if start < end:
-            for name, m_start, m_end, status in _sentence_mentions(normal[start:end]):
-                mentions.append(Mention(name, start + m_start, start + m_end, status))
-    return mentions
-
-
-def aggregate(mentions: Iterable[Mention], *, said_something: bool = True) -> dict[str, str]:
-    """Per observation, the strongest status (positive > uncertain > negative), plus No Finding."""
-    best: dict[str, str] = {}
-    for mention in mentions:
-        current = best.get(mention.observation)
-        if current is None or _RANK[mention.status] > _RANK[current]:
-            best[mention.observation] = mention.status
-    return _labels(best, said_something)
-
-
-def _labels(best: dict[str, str], said_something: bool) -> dict[str, str]:
-    """``aggregate``'s result from each observation's strongest status."""
+def _labels(best: dict[str, str]) -> dict[str, str]:
+    """A text's labels from each observation's strongest status: No Finding first (positive when
+    nothing is positive or uncertain), then the mentioned observations in CheXpert's order."""
     abnormal = any(status != NEGATIVE for status in best.values())
     labels = {name: best[name] for name in OBSERVATIONS if name in best and name != NO_FINDING}
-    if said_something:
-        labels = {NO_FINDING: NEGATIVE if abnormal else POSITIVE, **labels}
-    return labels
+    return {NO_FINDING: NEGATIVE if abnormal else POSITIVE, **labels}
 
 
 def label_text(text: str | None) -> dict[str, str]:
@@ -300,8 +259,8 @@ def label_text(text: str | None) -> dict[str, str]:
     """
     if not text or not _LETTER.search(text):
         return {}
-    # aggregate(label_mentions(text)) without building Mention objects: the same sentences
-    # (``_SENTENCE.split`` gives the text between sentence ends), mentions in the same order.
+    # Sentence by sentence (``_SENTENCE.split`` gives the text between sentence ends), each
+    # observation keeping its strongest status.
     best: dict[str, str] = {}
     rank = _RANK
     for sentence in _SENTENCE.split(normalise(text)):
@@ -310,14 +269,9 @@ def label_text(text: str | None) -> dict[str, str]:
                 current = best.get(name)
                 if current is None or rank[status] > rank[current]:
                     best[name] = status
-    return _labels(best, True)
+    return _labels(best)
 
 
 def positive_observations(labels: Mapping[str, str]) -> frozenset[str]:
     """Observations labelled positive or uncertain (uncertain counts as positive: CheXbert)."""
     return frozenset(name for name, status in labels.items() if status in (POSITIVE, UNCERTAIN))
-
-
-def label_texts(texts: Iterable[str | None]) -> list[dict[str, str]]:
-    """`label_text` over many texts (the Score step labels every reference and generation)."""
-    return [label_text(text) for text in texts]

@@ -249,13 +249,6 @@ class RougeScorer:
             self._pairs[key] = cached
         return dict(cached)
 
-    def score_distinct(self, reference: str, prediction: str) -> dict[str, Score]:
-        """``score`` for a caller that scores each pair once (its own memo): no pair memo.
-
-        The dict returned may be shared with other calls; do not change it.
-        """
-        return self._score(reference, prediction)
-
     def _score(self, reference: str, prediction: str) -> dict[str, Score]:
         """The scores of one pair, from its counts; equal counts share one (memoised) dict."""
         counts = self.counts(reference, prediction)
