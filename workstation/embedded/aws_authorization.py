@@ -214,6 +214,8 @@ def principal_client(service: str, fallback: Callable[[], Any]) -> Any:
 # -- botocore hooks --
 
 _DENIAL = "radimpress_denied"
+_BUCKET = "radimpress_bucket"
+_MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
 
 
 def _install_hooks(client: Any, service: str, principal: str, authorizer: Authorizer) -> None:
@@ -222,6 +224,7 @@ def _install_hooks(client: Any, service: str, principal: str, authorizer: Author
 
     def before_parameter_build(params: dict, model: Any, context: dict, **_: Any) -> None:
         requests = build(authorizer.policies, principal, model.name, params)
+        context[_BUCKET] = params.get("Bucket")
         try:
             authorizer.require(requests)
         except _Denied as denied:
@@ -237,8 +240,28 @@ def _install_hooks(client: Any, service: str, principal: str, authorizer: Author
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
 
+    def after_call(parsed: dict, model: Any, context: dict, **_: Any) -> None:
+        # S3 GetObject/HeadObject API reference: a missing key is 404 only to a caller allowed
+        # s3:ListBucket on the bucket; to anyone else it is 403 Access Denied.
+        code = (parsed.get("Error") or {}).get("Code")
+        bucket = context.get(_BUCKET)
+        if code not in _MISSING or model.name not in ("GetObject", "HeadObject") or not bucket:
+            return
+        listing = AuthzRequest(
+            principal,
+            "s3:ListBucket",
+            f"arn:aws:s3:::{bucket}",
+            _common(principal, authorizer.policies),
+        )
+        if not authorizer.decide(listing).allowed:
+            denied = "403" if model.name == "HeadObject" else "AccessDenied"
+            parsed["Error"] = {"Code": denied, "Message": "Access Denied"}
+            parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = 403
+
     client.meta.events.register("before-parameter-build", before_parameter_build)
     client.meta.events.register("before-call", before_call)
+    if service == "s3":
+        client.meta.events.register("after-call", after_call)
 
 
 # -- the requests each call makes --
