@@ -1,0 +1,248 @@
+"""Least privilege as data: what each role of template.yaml needs, and why.
+
+One entry per (action, resource, condition) a role's code makes AWS authorize, in the template's
+own notation (``${DataBucket.Arn}/runs/*``). tests/unit/test_least_privilege.py fails when the
+template grants more or less than this table; tests/integration/test_least_privilege_run.py runs
+a whole training and inference through the embedded stack and fails when a call falls outside the
+table, or when an entry marked ``normal`` is never exercised (so a stale entry cannot linger).
+
+``normal=False`` marks what only error paths need (an aborted multipart upload, a job stopped at
+its time limit, a rollback), or what the local job backend does not model (ECR, CloudWatch).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    action: str
+    resource: str
+    condition: str = ""  # the statement's Condition as sorted JSON, "" for none
+    normal: bool = True  # exercised by a successful training + inference run
+
+
+def condition(value: dict[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+BUCKET = "${DataBucket.Arn}"
+KEY = "${DataKey.Arn}"
+SAGEMAKER = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}"
+TRAINING_JOBS = f"{SAGEMAKER}:training-job/${{AWS::StackName}}-*"
+TRANSFORM_JOBS = f"{SAGEMAKER}:transform-job/${{AWS::StackName}}-*"
+MODELS = f"{SAGEMAKER}:model/${{AWS::StackName}}-*"
+POINTER = f"{BUCKET}/models/latest-fine-tuned.json"
+PASS_TO_SAGEMAKER = Grant(
+    "iam:PassRole",
+    "${SageMakerExecutionRole.Arn}",
+    condition({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+)
+USE_KEY = (Grant("kms:Decrypt", KEY), Grant("kms:GenerateDataKey", KEY))
+ABORT_RUN_UPLOADS = Grant("s3:AbortMultipartUpload", f"{BUCKET}/runs/*", normal=False)
+
+NEEDS: dict[str, frozenset[Grant]] = {
+    # Reads the object version the event names; claims it (PutObject If-None-Match, reads the
+    # claim when taken); writes the run's records (multipart beyond 8 MiB) and training channel.
+    "IngestFunction": frozenset(
+        {
+            Grant("s3:GetObject", f"{BUCKET}/incoming/*", normal=False),  # an unversioned event
+            Grant("s3:GetObjectVersion", f"{BUCKET}/incoming/*"),
+            Grant("s3:GetObject", f"{BUCKET}/claims/*", normal=False),  # a duplicate delivery
+            Grant("s3:PutObject", f"{BUCKET}/claims/*"),
+            Grant("s3:PutObject", f"{BUCKET}/runs/*"),
+            ABORT_RUN_UPLOADS,
+            *USE_KEY,
+        }
+    ),
+    "StartTrainingFunction": frozenset(
+        {
+            Grant("sagemaker:CreateTrainingJob", TRAINING_JOBS),
+            Grant("sagemaker:AddTags", TRAINING_JOBS),  # CreateTrainingJob carries Tags
+            PASS_TO_SAGEMAKER,
+        }
+    ),
+    "JobStatusFunction": frozenset(
+        {
+            Grant("sagemaker:DescribeTrainingJob", TRAINING_JOBS),
+            Grant("sagemaker:StopTrainingJob", TRAINING_JOBS, normal=False),  # past MaxWait
+            Grant("sagemaker:DescribeTransformJob", TRANSFORM_JOBS),
+            Grant("sagemaker:StopTransformJob", TRANSFORM_JOBS, normal=False),
+        }
+    ),
+    # HEAD of the archive the training job wrote (never copied), CreateModel with Tags, and the
+    # pointer's compare-and-swap (GetObject, PutObject If-Match).
+    "RegisterModelFunction": frozenset(
+        {
+            Grant("sagemaker:DescribeTrainingJob", TRAINING_JOBS),
+            Grant("sagemaker:CreateModel", MODELS),
+            Grant("sagemaker:AddTags", MODELS),
+            PASS_TO_SAGEMAKER,
+            Grant("s3:GetObject", POINTER),
+            Grant("s3:PutObject", POINTER),
+            Grant("s3:GetObject", f"{BUCKET}/models/*/output/model.tar.gz"),
+            *USE_KEY,
+        }
+    ),
+    # The pre-trained model (created once, no Tags) and the pointer, read only. A missing
+    # pointer reads as 403 without s3:ListBucket, which the code takes as "none yet".
+    "ResolveModelsFunction": frozenset(
+        {
+            Grant("sagemaker:CreateModel", MODELS),
+            PASS_TO_SAGEMAKER,
+            Grant("s3:GetObject", POINTER),
+            Grant("kms:Decrypt", KEY),
+        }
+    ),
+    "StartTransformFunction": frozenset(
+        {
+            Grant("sagemaker:CreateTransformJob", TRANSFORM_JOBS),
+            Grant("sagemaker:AddTags", TRANSFORM_JOBS),
+            Grant("s3:GetObject", f"{BUCKET}/runs/*"),
+            Grant("s3:PutObject", f"{BUCKET}/runs/*"),
+            ABORT_RUN_UPLOADS,
+            *USE_KEY,
+        }
+    ),
+    "ScoreFunction": frozenset(
+        {
+            Grant("s3:GetObject", f"{BUCKET}/runs/*"),
+            Grant("s3:PutObject", f"{BUCKET}/runs/*"),
+            ABORT_RUN_UPLOADS,
+            *USE_KEY,
+        }
+    ),
+    # Reads the run's scores and rejections; writes Parquet and the report under results/
+    # (managed transfer: multipart when large); removes what a failed publish left.
+    "PublishFunction": frozenset(
+        {
+            Grant("s3:GetObject", f"{BUCKET}/runs/*"),
+            Grant("s3:GetObject", f"{BUCKET}/results/*", normal=False),
+            Grant("s3:PutObject", f"{BUCKET}/results/*"),
+            Grant("s3:AbortMultipartUpload", f"{BUCKET}/results/*", normal=False),
+            Grant("s3:DeleteObject", f"{BUCKET}/results/*", normal=False),  # rollback
+            Grant("s3:ListBucket", BUCKET, normal=False),
+            Grant("sns:Publish", "${RunOutcomeTopic}"),
+            *USE_KEY,
+        }
+    ),
+    # Writes failure.json, releases the claim (read, DeleteObject If-Match), notifies.
+    "RecordFailureFunction": frozenset(
+        {
+            Grant("s3:PutObject", f"{BUCKET}/runs/*", normal=False),
+            Grant("s3:GetObject", f"{BUCKET}/claims/*", normal=False),
+            Grant("s3:DeleteObject", f"{BUCKET}/claims/*", normal=False),
+            Grant("sns:Publish", "${RunOutcomeTopic}", normal=False),
+            Grant("kms:Decrypt", KEY, normal=False),
+            Grant("kms:GenerateDataKey", KEY, normal=False),
+        }
+    ),
+    # The jobs: read their input under runs/ and the fine-tuned archive under models/, write
+    # their output there, read JumpStart's public artifacts; pull the DLC images, log, measure.
+    "SageMakerExecutionRole": frozenset(
+        {
+            Grant("s3:GetObject", f"{BUCKET}/runs/*"),
+            Grant("s3:PutObject", f"{BUCKET}/runs/*"),
+            Grant("s3:AbortMultipartUpload", f"{BUCKET}/runs/*", normal=False),
+            Grant("s3:GetObject", f"{BUCKET}/models/*"),
+            Grant("s3:PutObject", f"{BUCKET}/models/*"),
+            Grant("s3:AbortMultipartUpload", f"{BUCKET}/models/*", normal=False),
+            Grant("s3:ListBucket", BUCKET, condition({"StringLike": {"s3:prefix": "runs/*"}})),
+            Grant(
+                "s3:GetObject",
+                "arn:${AWS::Partition}:s3:::jumpstart-cache-prod-${AWS::Region}/*",
+                normal=False,
+            ),
+            Grant(
+                "s3:ListBucket",
+                "arn:${AWS::Partition}:s3:::jumpstart-cache-prod-${AWS::Region}",
+                normal=False,
+            ),
+            Grant("kms:Decrypt", KEY),
+            Grant("kms:GenerateDataKey", KEY),
+            Grant("kms:Encrypt", KEY, normal=False),  # ML volume encryption (VolumeKmsKeyId)
+            Grant("kms:CreateGrant", KEY, normal=False),  # the same, for the instance's volume
+            *(
+                Grant(
+                    action,
+                    "arn:${AWS::Partition}:ecr:${AWS::Region}:763104351884:repository/*",
+                    normal=False,
+                )
+                for action in (
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                )
+            ),
+            Grant("ecr:GetAuthorizationToken", "*", normal=False),
+            *(
+                Grant(
+                    action,
+                    "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/sagemaker/*",
+                    normal=False,
+                )
+                for action in (
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                )
+            ),
+            Grant(
+                "cloudwatch:PutMetricData",
+                "*",
+                condition({"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+                normal=False,
+            ),
+        }
+    ),
+}
+
+
+def template_text(value: Any) -> str:
+    """A Resource value of the raw template in the table's notation."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"]
+    if "Fn::GetAtt" in value:
+        logical, attribute = value["Fn::GetAtt"]
+        return f"${{{logical}.{attribute}}}"
+    if "Ref" in value:
+        return f"${{{value['Ref']}}}"
+    raise ValueError(f"cannot read Resource {value!r}")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def granted(statements: list[dict[str, Any]]) -> frozenset[Grant]:
+    """The (action, resource, condition) triples a list of Allow statements grants."""
+    found = set()
+    for statement in statements:
+        if statement.get("Effect") != "Allow" or "NotAction" in statement:
+            raise ValueError(f"only plain Allow statements are tabled: {statement}")
+        when = condition(statement["Condition"]) if "Condition" in statement else ""
+        for action in _listed(statement["Action"]):
+            for resource in _listed(statement["Resource"]):
+                found.add((action, template_text(resource), when))
+    return frozenset(Grant(action, resource, when) for action, resource, when in found)
+
+
+def role_statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inline statements of a SAM function's Policies or an IAM role's Policies."""
+    statements: list[dict[str, Any]] = []
+    for policy in resource["Properties"].get("Policies") or ():
+        document = policy.get("PolicyDocument", policy)
+        if "Statement" not in document:
+            raise ValueError(f"a SAM policy template is not tabled: {sorted(policy)}")
+        statements.extend(document["Statement"])
+    return statements
+
+
+def without_flags(grants: frozenset[Grant]) -> frozenset[Grant]:
+    return frozenset(Grant(g.action, g.resource, g.condition) for g in grants)
