@@ -25,6 +25,8 @@ COMMAND_HELP: dict[str, str] = {
     "label": "label the 14 CheXpert observations (positive/negative/uncertain) in each record",
     "prepare": "write train/dev files in the input format from MIMIC-CXR or Open-i reports",
     "evaluate": "train a local model on one file, generate for another and score with ROUGE",
+    "preflight": "read-only checks of AWS credentials, region, quotas and permissions for a deploy",
+    "smoke": "upload a tiny training and findings file to a deployed stack and follow both runs",
 }
 COMMAND_MODULES = tuple(COMMAND_HELP)
 

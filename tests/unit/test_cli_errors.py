@@ -37,8 +37,10 @@ def test_every_command_reports_a_missing_file_the_same_way(tmp_path, capsys) -> 
         "evaluate": ["evaluate", "--train", missing, "--test", str(good), "--output", out],
         "run": ["run", "--infer", missing, "--out", out],
         "queries": ["queries", missing],
+        "preflight": ["preflight", "--template", missing, "--region", "us-east-1"],
     }
-    assert set(cases) | {"demo"} == set(COMMAND_MODULES)
+    # demo generates its input; smoke uploads generated reports (tests/unit/test_smoke.py)
+    assert set(cases) | {"demo", "smoke"} == set(COMMAND_MODULES)
     for command, argv in cases.items():
         assert main(argv) == 2, command
         line = _error_line(capsys, command)
