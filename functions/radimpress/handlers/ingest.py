@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from radimpress import clients
 from radimpress.events import IngestEvent
+from radimpress.handlers._runtime import lambda_handler, logger, metrics
 from radimpress.spec import load_spec
 from radimpress.steps.ingest import ingest
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event=event, model=IngestEvent)
+@lambda_handler(IngestEvent)
+def handler(request: IngestEvent) -> dict[str, Any]:
     logger.append_keys(run_id=request.run_id)
     result = ingest(
         clients.s3(),

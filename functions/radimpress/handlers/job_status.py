@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from radimpress import clients
 from radimpress.events import JobStatusEvent
+from radimpress.handlers._runtime import lambda_handler, logger, metrics
 from radimpress.steps.job_status import check_job
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event=event, model=JobStatusEvent)
+@lambda_handler(JobStatusEvent)
+def handler(request: JobStatusEvent) -> dict[str, Any]:
     result = check_job(
         clients.sagemaker(),
         request.kind,

@@ -4,27 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from radimpress import clients
 from radimpress.events import RegisterModelEvent
+from radimpress.handlers._runtime import lambda_handler, logger, metrics
 from radimpress.settings import Settings
 from radimpress.spec import load_spec
 from radimpress.steps.register_model import register_fine_tuned
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event=event, model=RegisterModelEvent)
+@lambda_handler(RegisterModelEvent)
+def handler(request: RegisterModelEvent) -> dict[str, Any]:
     logger.append_keys(run_id=request.run_id)
     result = register_fine_tuned(
         clients.sagemaker(),

@@ -4,27 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from radimpress import clients
 from radimpress.events import StartTrainingEvent
+from radimpress.handlers._runtime import lambda_handler, logger, metrics
 from radimpress.settings import Settings
 from radimpress.spec import load_spec
 from radimpress.steps.start_training import start_training
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event=event, model=StartTrainingEvent)
+@lambda_handler(StartTrainingEvent)
+def handler(request: StartTrainingEvent) -> dict[str, Any]:
     logger.append_keys(run_id=request.run_id)
     spec = load_spec()
     started, created = start_training(
