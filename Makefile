@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= $(REGION)
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-ml demo radimpress test lint unit build live-spec deploy delete bench resolve-jumpstart constraints clean
+.PHONY: help venv venv-ml demo radimpress test lint unit build live-spec preflight deploy smoke delete bench resolve-jumpstart constraints clean
 
 help: ## List the targets (coloured on a terminal, plain when piped)
 	@if [ -t 1 ]; then on=$$'\033[36m'; off=$$'\033[0m'; else on=; off=; fi; \
@@ -73,8 +73,14 @@ build: venv ## sam build (no Docker) into .aws-sam/
 live-spec: venv ## Resolve the JumpStart spec live if the shipped one was resolved offline (needs credentials)
 	$(BIN)/python -m radimpress_training.jumpstart_resolver --ensure-live --region $(REGION)
 
+preflight: venv ## Read-only AWS checks before and after deploy (credentials, region, quotas, layer, spec, permissions)
+	$(BIN)/radimpress preflight --region $(REGION) --stack-name $(STACK) $(ARGS)
+
 deploy: live-spec build ## sam deploy (first time: make deploy ARGS=--guided); never an offline spec
 	$(BIN)/sam deploy $(ARGS)
+
+smoke: venv ## Opt-in, costs money: a 20-report fine-tune, then inference, on the deployed stack, followed to the end
+	$(BIN)/radimpress smoke --region $(REGION) --stack-name $(STACK) $(ARGS)
 
 delete: venv ## Delete the deployed stack
 	$(BIN)/sam delete --stack-name $(STACK) $(ARGS)
