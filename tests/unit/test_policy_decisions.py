@@ -83,7 +83,7 @@ def identity(stack, logical: str) -> list[tuple[str, dict]]:
             {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": KEY},
         ]
         return [("uploader", {"Version": "2012-10-17", "Statement": statements})]
-    if logical == "foreign":  # everything, in its own account
+    if logical in ("foreign", "admin"):  # everything, in its own account
         return [
             (
                 "admin",
@@ -99,12 +99,16 @@ def identity(stack, logical: str) -> list[tuple[str, dict]]:
 
 
 def principal(logical: str) -> str:
-    return {"uploader": UPLOADER, "foreign": FOREIGN}.get(logical) or role_arn(logical)
+    admin = f"arn:aws:iam::{ACCOUNT}:role/Admin"
+    return {"uploader": UPLOADER, "foreign": FOREIGN, "admin": admin}.get(logical) or role_arn(
+        logical
+    )
 
 
 def decide(stack, who: str, action: str, resource: str, **context: Any) -> Decision:
     caller = principal(who)
-    request = AuthzRequest(caller, action, resource, {"aws:SecureTransport": True, **context})
+    always = {"aws:SecureTransport": True, "aws:PrincipalArn": caller}  # AWS always sets both
+    request = AuthzRequest(caller, action, resource, {**always, **context})
     if action.startswith("kms:"):
         key_policy = ("key policy", stack["DataKey"]["Properties"]["KeyPolicy"])
         if caller.split(":")[4] != ACCOUNT:  # cross-account: only the key policy can grant
@@ -161,7 +165,12 @@ ROWS = [
     ("a job listing uploads", "SageMakerExecutionRole", "s3:ListBucket", f"arn:aws:s3:::{BUCKET}", {"s3:prefix": "incoming/"}, IMPLICIT),
     ("a job reading uploads", "SageMakerExecutionRole", "s3:GetObject", obj("incoming/infer/a/f.jsonl"), {}, IMPLICIT),
     ("a client without TLS", INGEST, "s3:GetObjectVersion", obj("incoming/infer/a/f.jsonl"), {"aws:SecureTransport": False}, EXPLICIT),
-    ("another account's administrator reads a run", "foreign", "s3:GetObject", obj("runs/r/ingest/records.jsonl"), {}, IMPLICIT),
+    ("an account administrator reads an upload", "admin", "s3:GetObject", obj("incoming/infer/a/f.jsonl"), {}, EXPLICIT),
+    ("an account administrator reads a run's records", "admin", "s3:GetObject", obj("runs/r/ingest/records.jsonl"), {}, EXPLICIT),
+    ("an account administrator reads a failure notice (ids only)", "admin", "s3:GetObject", obj("runs/r/failure.json"), {}, ALLOWED),
+    ("an account administrator reads results", "admin", "s3:GetObject", obj("results/scores/run_date=2026-01-01/r.parquet"), {}, ALLOWED),
+    ("RegisterModel reading a run's records", "RegisterModelFunctionRole", "s3:GetObject", obj("runs/r/ingest/records.jsonl"), {}, EXPLICIT),
+    ("another account's administrator reads a run", "foreign", "s3:GetObject", obj("runs/r/ingest/records.jsonl"), {}, EXPLICIT),
     ("another account's administrator uses the key", "foreign", "kms:Decrypt", KEY, {}, IMPLICIT),
 ]  # fmt: skip
 

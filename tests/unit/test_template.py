@@ -112,6 +112,30 @@ def test_bucket_policy_is_exactly_tls_only_and_data_key_only(resources):
                     },
                 },
             },
+            {
+                "Sid": "DenyReportTextToOtherPrincipals",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Resource": [
+                    {"Fn::Sub": "${DataBucket.Arn}/incoming/*"},
+                    {"Fn::Sub": "${DataBucket.Arn}/runs/*/ingest/*"},
+                    {"Fn::Sub": "${DataBucket.Arn}/runs/*/train/*"},
+                    {"Fn::Sub": "${DataBucket.Arn}/runs/*/transform/*"},
+                    {"Fn::Sub": "${DataBucket.Arn}/runs/*/scores/*"},
+                ],
+                "Condition": {
+                    "ArnNotEquals": {
+                        "aws:PrincipalArn": [
+                            {"Fn::GetAtt": ["IngestFunctionRole", "Arn"]},
+                            {"Fn::GetAtt": ["StartTransformFunctionRole", "Arn"]},
+                            {"Fn::GetAtt": ["ScoreFunctionRole", "Arn"]},
+                            {"Fn::GetAtt": ["PublishFunctionRole", "Arn"]},
+                            {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]},
+                        ]
+                    }
+                },
+            },
         ],
     }
 
