@@ -7,11 +7,13 @@ tests/integration/test_least_privilege_run.py holds the table itself to what a r
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
 from least_privilege import NEEDS, granted, role_statements, without_flags
 
+from radimpress_workstation.aws_checks.calls import FUNCTION_CALLS, fill
 from radimpress_workstation.embedded.template import load
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -51,3 +53,34 @@ def test_a_widened_grant_is_caught(resources, statement):
     policies = resources["PublishFunction"]["Properties"]["Policies"]
     widened = {"Properties": {"Policies": [*policies, {"Statement": [statement]}]}}
     assert granted(role_statements(widened)) - without_flags(NEEDS["PublishFunction"])
+
+
+VALUES = {"bucket": "data", "key_arn": "arn:aws:kms:us-east-1:123456789012:key/k", "topic_arn": "arn:aws:sns:us-east-1:123456789012:t", "role_arn": "arn:aws:iam::123456789012:role/sm", "region": "us-east-1", "account": "123456789012", "stack": "radimpress"}  # fmt: skip
+TEMPLATE_VALUES = {
+    "${DataBucket.Arn}": "arn:aws:s3:::data",
+    "${DataKey.Arn}": VALUES["key_arn"],
+    "${RunOutcomeTopic}": VALUES["topic_arn"],
+    "${SageMakerExecutionRole.Arn}": VALUES["role_arn"],
+    "${AWS::Partition}": "aws",
+    "${AWS::Region}": "us-east-1",
+    "${AWS::AccountId}": "123456789012",
+    "${AWS::StackName}": "radimpress",
+}
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_CALLS))
+def test_preflights_call_table_stays_inside_the_least_privilege_table(function):
+    """radimpress preflight simulates calls.py's examples against the deployed roles; each must
+    be one the table (and so the template) grants, or preflight would test something else."""
+
+    def covered(action: str, resource: str) -> bool:
+        for grant in NEEDS[function]:
+            pattern = grant.resource
+            for name, value in TEMPLATE_VALUES.items():
+                pattern = pattern.replace(name, value)
+            if grant.action == action and fnmatchcase(resource, pattern):
+                return True
+        return False
+
+    examples = [(action, fill(resource, VALUES)) for action, resource in FUNCTION_CALLS[function]]
+    assert [example for example in examples if not covered(*example)] == []
