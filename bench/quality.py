@@ -262,114 +262,136 @@ def format_clinical_table(table: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "quality.json"))
-    args = parser.parse_args()
-    train, dev = SHARED / "train.jsonl", SHARED / "dev.jsonl"
-    if not (train.exists() and dev.exists()):
-        print(f"skipped: {SHARED} is not present (the quality benchmark needs the shared data)")
-        return 0
+Clinical = dict[tuple[str, str], dict[str, Any]]  # (system, "dev" | "cv") -> clinical means
 
-    load_before = os.getloadavg()  # a shared machine: timings are read against its load
-    rows: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        started = time.perf_counter()
-        dev_refs, train_refs = reference_labels(dev), reference_labels(train)
-        dev_scores: dict[str, PerReport] = {}
-        clinical: dict[tuple[str, str], dict[str, Any]] = {}  # (system, "dev" | "cv") -> means
-        for model in available_models():
-            summary = evaluate(str(train), str(dev), tmp_path / model, model)
-            clinical[model, "dev"] = _add_clinical(
-                model,
-                _per_report(tmp_path / model),
-                _generated(tmp_path / model),
-                dev_refs,
-                dev_scores,
-            )
-            rows.append(
-                {
-                    "system": model,
-                    "setting": "openi train -> openi dev",
-                    **summary,
-                    "clinical": clinical[model, "dev"],
-                }
-            )
-        means, per_report, generated = _constant(dev)
-        clinical["constant", "dev"] = _add_clinical(
-            "constant", per_report, generated, dev_refs, dev_scores
+
+def _dev_rows(
+    train: Path,
+    dev: Path,
+    tmp_path: Path,
+    dev_refs: dict[str, Labels],
+    dev_scores: dict[str, PerReport],
+    clinical: Clinical,
+) -> list[dict[str, Any]]:
+    """Every local model trained on train, scored on dev; then the constant on dev."""
+    rows: list[dict[str, Any]] = []
+    for model in available_models():
+        summary = evaluate(str(train), str(dev), tmp_path / model, model)
+        clinical[model, "dev"] = _add_clinical(
+            model,
+            _per_report(tmp_path / model),
+            _generated(tmp_path / model),
+            dev_refs,
+            dev_scores,
         )
         rows.append(
             {
-                "system": "constant",
-                "setting": f"always {CONSTANT!r}",
-                "test_reports": len(per_report),
-                "rouge_f1_mean": means,
-                "clinical": clinical["constant", "dev"],
+                "system": model,
+                "setting": "openi train -> openi dev",
+                **summary,
+                "clinical": clinical[model, "dev"],
             }
         )
-        dev_mimic = _rewrite(dev, tmp_path / "dev_mimic.jsonl")
-        train_mimic = _rewrite(train, tmp_path / "train_mimic.jsonl")
-        for model in sorted({DEFAULT_MODEL, *CV_MODELS}):
-            for setting, tr, te in (
-                ("openi train -> dev with XXXX as ___", train, dev_mimic),
-                ("train with XXXX as ___ -> openi dev", train_mimic, dev),
-            ):
-                summary = evaluate(str(tr), str(te), tmp_path / f"{model}-x", model)
-                rows.append({"system": model, "setting": setting, **summary})
-        cv_scores: dict[str, PerReport] = {}
-        for model in available_models():
-            means, per_report, generated = _cross_validation(model, train, tmp_path)
-            clinical[model, "cv"] = _add_clinical(
-                model, per_report, generated, train_refs, cv_scores
-            )
-            rows.append(
-                {
-                    "system": model,
-                    "setting": "5-fold cross-validation on openi train (seed 0)",
-                    "rouge_f1_mean": means,
-                    "clinical": clinical[model, "cv"],
-                }
-            )
-        # Nothing is trained for the constant, so its CV predictions are every train report's.
-        means, per_report, generated = _constant(train)
-        clinical["constant", "cv"] = _add_clinical(
-            "constant", per_report, generated, train_refs, cv_scores
-        )
+    means, per_report, generated = _constant(dev)
+    clinical["constant", "dev"] = _add_clinical(
+        "constant", per_report, generated, dev_refs, dev_scores
+    )
+    rows.append(
+        {
+            "system": "constant",
+            "setting": f"always {CONSTANT!r}",
+            "test_reports": len(per_report),
+            "rouge_f1_mean": means,
+            "clinical": clinical["constant", "dev"],
+        }
+    )
+    return rows
+
+
+def _placeholder_rows(train: Path, dev: Path, tmp_path: Path) -> list[dict[str, Any]]:
+    """Open-i's XXXX rewritten as MIMIC's ___ on the test side, then on the training side."""
+    rows: list[dict[str, Any]] = []
+    dev_mimic = _rewrite(dev, tmp_path / "dev_mimic.jsonl")
+    train_mimic = _rewrite(train, tmp_path / "train_mimic.jsonl")
+    for model in sorted({DEFAULT_MODEL, *CV_MODELS}):
+        for setting, tr, te in (
+            ("openi train -> dev with XXXX as ___", train, dev_mimic),
+            ("train with XXXX as ___ -> openi dev", train_mimic, dev),
+        ):
+            summary = evaluate(str(tr), str(te), tmp_path / f"{model}-x", model)
+            rows.append({"system": model, "setting": setting, **summary})
+    return rows
+
+
+def _cv_rows(
+    train: Path,
+    tmp_path: Path,
+    train_refs: dict[str, Labels],
+    cv_scores: dict[str, PerReport],
+    clinical: Clinical,
+) -> list[dict[str, Any]]:
+    """5-fold cross-validation on train for every local model, and the constant's CV figures."""
+    rows: list[dict[str, Any]] = []
+    for model in available_models():
+        means, per_report, generated = _cross_validation(model, train, tmp_path)
+        clinical[model, "cv"] = _add_clinical(model, per_report, generated, train_refs, cv_scores)
         rows.append(
             {
-                "system": "constant",
-                "setting": f"always {CONSTANT!r} on every openi train report (its 5-fold CV)",
-                "test_reports": len(per_report),
+                "system": model,
+                "setting": "5-fold cross-validation on openi train (seed 0)",
                 "rouge_f1_mean": means,
-                "clinical": clinical["constant", "cv"],
+                "clinical": clinical[model, "cv"],
             }
         )
-        curve = []
-        for model in CURVE_MODELS:
-            for fraction in CURVE_FRACTIONS:
-                means, _, _ = _cross_validation(model, train, tmp_path, fraction=fraction)
-                size = round(len(train.read_text(encoding="utf-8").splitlines()) * 0.8 * fraction)
-                curve.append({"system": model, "train_reports": size, "rouge_f1_mean": means})
-                print(f"learning curve {model:<8} {size:>5} reports: R1 {means['rouge1']:.4f}")
-        differences: list[dict[str, Any]] = []
-        for model in sorted(set(dev_scores) - {BASELINE}):
-            for setting, scores in (("openi dev", dev_scores), ("5-fold CV on train", cv_scores)):
-                if model in scores:
-                    differences.append(
-                        {
-                            "system": model,
-                            "minus": BASELINE,
-                            "setting": setting,
-                            **_difference(scores[model], scores[BASELINE]),
-                        }
-                    )
-        elapsed = time.perf_counter() - started
-    for row in rows:  # temporary paths mean nothing once the folder is gone
-        row.pop("train", None)
-        row.pop("test", None)
+    # Nothing is trained for the constant, so its CV predictions are every train report's.
+    means, per_report, generated = _constant(train)
+    clinical["constant", "cv"] = _add_clinical(
+        "constant", per_report, generated, train_refs, cv_scores
+    )
+    rows.append(
+        {
+            "system": "constant",
+            "setting": f"always {CONSTANT!r} on every openi train report (its 5-fold CV)",
+            "test_reports": len(per_report),
+            "rouge_f1_mean": means,
+            "clinical": clinical["constant", "cv"],
+        }
+    )
+    return rows
 
+
+def _learning_curve(train: Path, tmp_path: Path) -> list[dict[str, Any]]:
+    """CV score when each fold trains on a fraction of its training part."""
+    curve = []
+    for model in CURVE_MODELS:
+        for fraction in CURVE_FRACTIONS:
+            means, _, _ = _cross_validation(model, train, tmp_path, fraction=fraction)
+            size = round(len(train.read_text(encoding="utf-8").splitlines()) * 0.8 * fraction)
+            curve.append({"system": model, "train_reports": size, "rouge_f1_mean": means})
+            print(f"learning curve {model:<8} {size:>5} reports: R1 {means['rouge1']:.4f}")
+    return curve
+
+
+def _differences(
+    dev_scores: dict[str, PerReport], cv_scores: dict[str, PerReport]
+) -> list[dict[str, Any]]:
+    """Each model minus the baseline, report by report, on dev and in CV."""
+    differences: list[dict[str, Any]] = []
+    for model in sorted(set(dev_scores) - {BASELINE}):
+        for setting, scores in (("openi dev", dev_scores), ("5-fold CV on train", cv_scores)):
+            if model in scores:
+                differences.append(
+                    {
+                        "system": model,
+                        "minus": BASELINE,
+                        "setting": setting,
+                        **_difference(scores[model], scores[BASELINE]),
+                    }
+                )
+    return differences
+
+
+def _print_rows(rows: list[dict[str, Any]], differences: list[dict[str, Any]]) -> None:
     print(f"{'system':<62} {'R1':>7} {'R2':>7} {'RL':>7} {'RLsum':>7}  setting / seconds")
     for name, figures in REFERENCE.items():
         print(f"{name:<62} " + " ".join(f"{v:7.4f}" for v in figures) + "  published")
@@ -394,6 +416,36 @@ def main() -> int:
             f" clinical F1 {cf1['mean']:+.4f} (95% CI {cf1['ci95_low']:+.4f} .. "
             f"{cf1['ci95_high']:+.4f})"
         )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "quality.json"))
+    args = parser.parse_args()
+    train, dev = SHARED / "train.jsonl", SHARED / "dev.jsonl"
+    if not (train.exists() and dev.exists()):
+        print(f"skipped: {SHARED} is not present (the quality benchmark needs the shared data)")
+        return 0
+
+    load_before = os.getloadavg()  # a shared machine: timings are read against its load
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        started = time.perf_counter()
+        dev_refs, train_refs = reference_labels(dev), reference_labels(train)
+        dev_scores: dict[str, PerReport] = {}
+        cv_scores: dict[str, PerReport] = {}
+        clinical: Clinical = {}
+        rows = _dev_rows(train, dev, tmp_path, dev_refs, dev_scores, clinical)
+        rows += _placeholder_rows(train, dev, tmp_path)
+        rows += _cv_rows(train, tmp_path, train_refs, cv_scores, clinical)
+        curve = _learning_curve(train, tmp_path)
+        differences = _differences(dev_scores, cv_scores)
+        elapsed = time.perf_counter() - started
+    for row in rows:  # temporary paths mean nothing once the folder is gone
+        row.pop("train", None)
+        row.pop("test", None)
+
+    _print_rows(rows, differences)
     dev_rouge1 = {
         system: statistics.fmean(r["rouge1"] for r in scores.values())
         for system, scores in dev_scores.items()

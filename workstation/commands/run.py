@@ -16,10 +16,13 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radimpress.records import Purpose, UnreadableFile, validate_file
 from radimpress_workstation.console import EXIT_INTERRUPTED, EXIT_UNUSABLE, error
+
+if TYPE_CHECKING:
+    from radimpress_workstation.runtime import RunResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, EXIT_UNUSABLE
 # What a run folder holds before the run produced anything (removed on a usage error).
@@ -117,19 +120,14 @@ def execute(
     ``run_id`` names a folder the caller already claimed under ``out`` (demo writes its data
     there first); without it this claims a new one.
     """
-    from radimpress.scoring import ROUGE_TYPES, format_distribution_table, format_mean_table
-    from radimpress.scoring.aggregate import CLINICAL
     from radimpress_workstation.console import Console
-    from radimpress_workstation.run_folders import claim_run_folder, local_paths, mark_incomplete
-    from radimpress_workstation.runtime import LocalRun, RunFailed, summaries
+    from radimpress_workstation.run_folders import claim_run_folder
+    from radimpress_workstation.runtime import summaries
 
     command = getattr(args, "command", None) or "run"
-    for option, path in (("--train", train), ("--infer", infer)):
-        if path is not None and not path.is_file():
-            what = "not a file" if path.exists() else "no such file"
-            return error(command, f"{option}: {what}", path)
-    if out.exists() and not out.is_dir():
-        return error(command, "--out must be a folder, not a file", out)
+    problem = _usage_problem(command, train, infer, out)
+    if problem is not None:
+        return problem
     if run_id is None:
         run_id, folder = claim_run_folder(out, "local")
     else:
@@ -137,6 +135,45 @@ def execute(
     console = Console(quiet=getattr(args, "quiet", False))
     console.line(f"run {run_id} -> {folder}")
     expected = _count_records(infer, Purpose.INFER)
+    result = _run_pipeline(command, train, infer, models, out, folder, run_id, console, args)
+    if isinstance(result, int):
+        return result
+    groups = summaries(result.score_rows)
+    complete = _print_accounting(console, result, groups, expected)
+    _print_tables_and_outputs(console, result, groups)
+    if not complete:
+        print("FAILED: some input records were neither scored nor rejected", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _usage_problem(command: str, train: Path | None, infer: Path, out: Path) -> int | None:
+    """The exit code of a missing input file or an --out that is a file, else None."""
+    for option, path in (("--train", train), ("--infer", infer)):
+        if path is not None and not path.is_file():
+            what = "not a file" if path.exists() else "no such file"
+            return error(command, f"{option}: {what}", path)
+    if out.exists() and not out.is_dir():
+        return error(command, "--out must be a folder, not a file", out)
+    return None
+
+
+def _run_pipeline(
+    command: str,
+    train: Path | None,
+    infer: Path,
+    models: list[str],
+    out: Path,
+    folder: Path,
+    run_id: str,
+    console: Any,
+    args: argparse.Namespace,
+) -> RunResult | int:
+    """The local run's result, or the exit code of an interrupted, failed or refused run (the
+    folder marked incomplete, or removed when nothing was produced)."""
+    from radimpress_workstation.run_folders import local_paths, mark_incomplete
+    from radimpress_workstation.runtime import LocalRun, RunFailed
+
     try:
         local = LocalRun(
             train,
@@ -149,7 +186,7 @@ def execute(
             run_id=run_id,
             spec=getattr(args, "spec", None),
         )
-        result = local.run()
+        return local.run()
     except KeyboardInterrupt:
         marker = mark_incomplete(folder, "interrupted (Ctrl-C)")
         print(f"\nradimpress {command}: interrupted; {folder} is incomplete ({marker.name})",
@@ -170,9 +207,14 @@ def execute(
         _discard_if_empty(folder)
         return error(command, str(err), "--model/--spec")
 
-    groups = summaries(result.score_rows)
-    console.heading(f"Results of {result.run_id}")
+
+def _print_accounting(
+    console: Any, result: RunResult, groups: list[Any], expected: int | None
+) -> bool:
+    """Print how the input records were accounted for; True when every one was scored,
+    summarised without a reference, or rejected, and the pipeline saw them all."""
     accepted = result.input_records - result.rejected
+    console.heading(f"Results of {result.run_id}")
     console.line(
         f"input records: {result.input_records}  accepted: {accepted}  rejected: {result.rejected}"
         f"  (see {result.files['rejected']})"
@@ -193,6 +235,14 @@ def execute(
         console.line(
             f"  !! the file holds {expected} records, the pipeline saw {result.input_records}"
         )
+    return complete
+
+
+def _print_tables_and_outputs(console: Any, result: RunResult, groups: list[Any]) -> None:
+    """The blog's two tables (with clinical F1 beside ROUGE) and where the outputs are."""
+    from radimpress.scoring import ROUGE_TYPES, format_distribution_table, format_mean_table
+    from radimpress.scoring.aggregate import CLINICAL
+
     console.line()
     # runtime.summaries aggregates clinical agreement beside ROUGE: both tables show it.
     metrics = (*ROUGE_TYPES, CLINICAL)
@@ -209,7 +259,3 @@ def execute(
         console.line(
             f"  Athena's named queries on them: radimpress queries {result.files['parquet']}"
         )
-    if not complete:
-        print("FAILED: some input records were neither scored nor rejected", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK

@@ -214,10 +214,30 @@ def render_report(
     ``intervals`` the bootstrap intervals per model label and ``<col>_f1``; ``lost`` the
     fine-tuned-vs-pre-trained losses (publish.lost_reports with the rows to show)."""
     models = sorted(models, key=lambda m: m.order())
-    intervals = intervals or {}
-    titles = [METRIC_TITLES[c] for c in COLUMNS]
-    dist = {m.label: {c: describe(m.values(c)) for c in COLUMNS} for m in models}
+    sections = [
+        *_models_section(models),
+        *_means_section(models, intervals or {}),
+        *_distribution_section(models),
+        *_comparison_section(models),
+        *_lost_sections(lost),
+        *_plots_section(models),
+        *_worst_section(run, models),
+        *_rejected_section(run),
+    ]
+    title = f"radimpress run {escape(str(run['run_id']))}"
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{_CSS}</style></head><body>"
+        f'<h1>{title}</h1><dl class="facts">{_run_facts(run, models)}</dl>'
+        + "".join(sections)
+        + "</body></html>\n"
+    )
 
+
+def _models_section(models: Sequence[ModelView]) -> list[str]:
+    """Who each model is: role, name, version, SageMaker model, training job and run."""
     identity_rows = [
         [
             escape(m.label),
@@ -235,18 +255,21 @@ def render_report(
         ]
         for m in models
     ]
-    sections = [
+    return [
         "<h2>Models</h2>",
         _table(
             ["Model", "Role", "Name", "Version", "SageMaker model", "Training job", "Training run"],
             identity_rows,
             "models",
         ),
-        "<h2>Mean F1 by model</h2>",
-        '<p class="note">Means over the scored reports, with 95% percentile-bootstrap intervals '
-        "(1,000 resamples, fixed seed). Clinical F1: agreement of positive CheXpert observations "
-        "(uncertain counted as positive) between reference and generated impression.</p>",
     ]
+
+
+def _means_section(
+    models: Sequence[ModelView], intervals: dict[str, dict[str, tuple[float, float] | None]]
+) -> list[str]:
+    """Mean F1 per model and metric, with bootstrap intervals, and the reports missing a finding."""
+    titles = [METRIC_TITLES[c] for c in COLUMNS]
     mean_rows = [
         [
             escape(m.label),
@@ -257,39 +280,59 @@ def render_report(
         ]
         for m in models
     ]
-    sections.append(
-        _table(["Model", "Reports", "Scored", *titles, "Missed a finding"], mean_rows, "means")
-    )
-    sections.append("<h2>Distribution of F1</h2>")
-    sections.append('<div class="dists">')
+    return [
+        "<h2>Mean F1 by model</h2>",
+        '<p class="note">Means over the scored reports, with 95% percentile-bootstrap intervals '
+        "(1,000 resamples, fixed seed). Clinical F1: agreement of positive CheXpert observations "
+        "(uncertain counted as positive) between reference and generated impression.</p>",
+        _table(["Model", "Reports", "Scored", *titles, "Missed a finding"], mean_rows, "means"),
+    ]
+
+
+def _distribution_section(models: Sequence[ModelView]) -> list[str]:
+    """One describe() table per model (count, mean, std, min, quartiles, max of each F1)."""
+    titles = [METRIC_TITLES[c] for c in COLUMNS]
+    sections = ["<h2>Distribution of F1</h2>", '<div class="dists">']
     for m in models:
-        rows = [[stat, *(_fmt(dist[m.label][c][stat]) for c in COLUMNS)] for stat in STAT_NAMES]
+        dist = {c: describe(m.values(c)) for c in COLUMNS}
+        rows = [[stat, *(_fmt(dist[c][stat]) for c in COLUMNS)] for stat in STAT_NAMES]
         sections.append(f'<div class="dist"><h3>{escape(m.label)}</h3>')
         sections.append(_table(["", *titles], rows, "dist") + "</div>")
     sections.append("</div>")
+    return sections
+
+
+def _comparison_section(models: Sequence[ModelView]) -> list[str]:
+    """Every pair of models, report by report: wins, ties and the mean difference per metric."""
     pairs = comparison_rows(models)
-    if pairs:
-        sections.append("<h2>Model against model, report by report</h2>")
-        sections.append(
-            '<p class="note">A is the first model of each pair in the order fine-tuned, '
-            "candidate, pre-trained (then by name), as in the model comparison named query; "
-            "a positive mean A&minus;B means A scored higher.</p>"
-        )
-        rows = [
-            [
-                escape(p["model_a"]),
-                escape(p["model_b"]),
-                METRIC_TITLES[p["metric"]],
-                str(p["reports"]),
-                str(p["wins_a"]),
-                str(p["ties"]),
-                str(p["wins_b"]),
-                _fmt(p["mean_diff"]),
-            ]
-            for p in pairs
+    if not pairs:
+        return []
+    rows = [
+        [
+            escape(p["model_a"]),
+            escape(p["model_b"]),
+            METRIC_TITLES[p["metric"]],
+            str(p["reports"]),
+            str(p["wins_a"]),
+            str(p["ties"]),
+            str(p["wins_b"]),
+            _fmt(p["mean_diff"]),
         ]
-        head = ["Model A", "Model B", "Metric", "Reports", "A higher", "Tie", "B higher"]
-        sections.append(_table([*head, "Mean F1 A&minus;B"], rows, "compare"))
+        for p in pairs
+    ]
+    head = ["Model A", "Model B", "Metric", "Reports", "A higher", "Tie", "B higher"]
+    return [
+        "<h2>Model against model, report by report</h2>",
+        '<p class="note">A is the first model of each pair in the order fine-tuned, '
+        "candidate, pre-trained (then by name), as in the model comparison named query; "
+        "a positive mean A&minus;B means A scored higher.</p>",
+        _table([*head, "Mean F1 A&minus;B"], rows, "compare"),
+    ]
+
+
+def _lost_sections(lost: Sequence[dict[str, Any]]) -> list[str]:
+    """For each compared pair, the reports where A lost to B, largest losses first."""
+    sections = []
     for item in lost:
         a, b = escape(item["a"]), escape(item["b"])
         sections.append(f"<h2>Where {a} lost to {b}</h2>")
@@ -313,18 +356,28 @@ def render_report(
                 (f"Generated by {b}", row_b["generated"]),
             ]
             sections.append(_case(f"Study {escape(row_a['study_id'])}", facts, texts))
-    sections.append("<h2>F1 by model</h2>")
-    sections.append(
+    return sections
+
+
+def _plots_section(models: Sequence[ModelView]) -> list[str]:
+    """One box plot per metric, a box per model."""
+    return [
+        "<h2>F1 by model</h2>",
         '<p class="note">Box: 25%&ndash;75%, line: median, diamond: mean, whiskers: '
-        "furthest point within 1.5&times;IQR, dots: beyond.</p>"
-    )
-    sections.append('<div class="plots">')
-    for c in COLUMNS:
-        sections.append(box_plot_svg(METRIC_TITLES[c], [(m.label, m.values(c)) for m in models]))
-    sections.append("</div>")
+        "furthest point within 1.5&times;IQR, dots: beyond.</p>",
+        '<div class="plots">',
+        *(
+            box_plot_svg(METRIC_TITLES[c], [(m.label, m.values(c)) for m in models])
+            for c in COLUMNS
+        ),
+        "</div>",
+    ]
+
+
+def _worst_section(run: dict[str, Any], models: Sequence[ModelView]) -> list[str]:
+    """Each model's worst reports, in the order ``run["worst_order"]`` names."""
     order = escape(str(run.get("worst_order", "lowest ROUGE-L F1 first, then study id")))
-    sections.append("<h2>Worst reports</h2>")
-    sections.append(f'<p class="note">Order: {order}.</p>')
+    sections = ["<h2>Worst reports</h2>", f'<p class="note">Order: {order}.</p>']
     for m in models:
         worst = m.worst()
         sections.append(f"<h3>{escape(m.label)}</h3>")
@@ -339,21 +392,27 @@ def render_report(
             ]
             title = f"{rank}. Study {escape(r['study_id'])}"
             sections.append(_case(title, _scores(r), texts))
-    sections.append("<h2>Rejected records</h2>")
+    return sections
+
+
+def _rejected_section(run: dict[str, Any]) -> list[str]:
+    """The ingest rejections by reason, or their count when no reasons were kept."""
     reasons = run.get("rejected_reasons") or {}
     if reasons:
         rows = [[escape(reason), str(count)] for reason, count in reasons.items()]
-        sections.append(_table(["Reason", "Records"], rows, "rejected"))
-    else:
-        sections.append(
-            f'<p class="note">{run.get("rejected", 0)} record(s) rejected at ingest.</p>'
-        )
+        return ["<h2>Rejected records</h2>", _table(["Reason", "Records"], rows, "rejected")]
+    return [
+        "<h2>Rejected records</h2>",
+        f'<p class="note">{run.get("rejected", 0)} record(s) rejected at ingest.</p>',
+    ]
 
-    def when(value: Any) -> str:
-        return (
-            value.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else str(value)
-        )
 
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else str(value)
+
+
+def _run_facts(run: dict[str, Any], models: Sequence[ModelView]) -> str:
+    """The page header's facts (``<dt>``/``<dd>`` pairs): run, dataset, models, counts, times."""
     facts = [
         ("Run", escape(str(run["run_id"]))),
         ("Dataset", escape(str(run["dataset"]))),
@@ -361,20 +420,10 @@ def render_report(
         ("Source", escape(str(run.get("source_key", "")))),
         ("Records accepted", str(run.get("records", ""))),
         ("Records rejected", str(run.get("rejected", ""))),
-        ("Started", escape(when(run.get("started_at", "")))),
-        ("Published", escape(when(run.get("published_at", "")))),
+        ("Started", escape(_when(run.get("started_at", "")))),
+        ("Published", escape(_when(run.get("published_at", "")))),
     ]
-    fact_html = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
-    title = f"radimpress run {escape(str(run['run_id']))}"
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<style>{_CSS}</style></head><body>"
-        f'<h1>{title}</h1><dl class="facts">{fact_html}</dl>'
-        + "".join(sections)
-        + "</body></html>\n"
-    )
+    return "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
 
 
 _CSS = """
