@@ -14,7 +14,21 @@ replaces its ``invoke`` with ``_invoke``, which, like the Lambda Python runtime:
 - returns the result as JSON, or ``{"errorType", "errorMessage", "stackTrace"}`` with the
   ``x-amz-function-error`` header so Step Functions' Retry/Catch match on the exception class name;
   a result over Step Functions' 256 KiB state limit fails as ``States.DataLimitExceeded`` (moto
-  would pass it on, hiding a run that breaks in the cloud).
+  would pass it on, hiding a run that breaks in the cloud);
+- enforces the function's ``Timeout``: the handler runs on a thread of its own, and one still
+  running at the deadline is answered as the Lambda service answers it,
+  ``{"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: <id> Error: Task timed out after
+  <t> seconds"}`` (AWS Lambda Developer Guide, "Troubleshoot invocation issues in Lambda"). Python
+  cannot kill a thread, so the timed-out invocation is made dead to the world instead: every AWS
+  call it makes from then on raises (``SandboxGone``, a BaseException no handler catches), as a
+  frozen sandbox would make none;
+- reports each invocation like Lambda's REPORT log line (duration, Timeout, ``MemorySize``; the
+  process's peak RSS stands in for "Max Memory Used", which in-process cannot be told apart per
+  invocation): ``reports()`` and the ``lambda_seam`` logger;
+- gives each invocation its own powertools log keys (``function_environment.InvocationLogs``), so
+  under concurrent Map iterations a log line names the function and run that wrote it.
+
+A test can run one function another way (``run_with``), e.g. in a child process it kills.
 
 It also scales the sleep of moto's Retry implementation (``retry_scale``), so local runs do not
 wait out cloud back-off intervals while the ASL stays as written. moto's own cost per task is cut
@@ -25,24 +39,27 @@ Pinned to the moto versions it was tested on: it patches private classes.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import importlib
 import importlib.metadata
 import json
 import logging
 import random
+import resource
 import sys
 import threading
 import time
 import traceback
 import types
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from radimpress_workstation.embedded.aws_authorization import acting_as
-from radimpress_workstation.embedded.function_environment import EnvGate
+from radimpress_workstation.embedded.function_environment import EnvGate, InvocationLogs
 
 LOG = logging.getLogger(__name__)
 
@@ -109,6 +126,7 @@ class SeamStats:
 
     invocations: int = 0
     errors: int = 0
+    timeouts: int = 0
     handler_seconds: float = 0.0
     seam_seconds: float = 0.0
     retry_sleep_requested: float = 0.0
@@ -129,9 +147,14 @@ class _Seam:
         self.handlers: dict[tuple[str, str], Callable[..., Any]] = {}
         self.base_env: dict[str, str] = {}
         self.retry_scale = 1.0
+        self.timeout_scale = 1.0
         self.env = EnvGate()
+        self.logs = InvocationLogs()
         self.stats = SeamStats()
         self.stats_lock = threading.Lock()
+        self.original_api_call: Callable[..., Any] | None = None
+        self.runners: dict[str, Runner] = {}
+        self.reports: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
 
 
 _SEAM = _Seam()
@@ -141,28 +164,38 @@ def install(
     *,
     retry_scale: float = 1.0,
     base_environment: Mapping[str, str] | None = None,
+    timeout_scale: float = 1.0,
 ) -> None:
     """Route moto's Lambda invocations to the real handlers (needs moto's non-Docker backend).
 
     ``retry_scale`` multiplies every Retry interval moto's interpreter sleeps (0 = no wait).
     ``base_environment`` is applied under every function's own variables (e.g. AWS_REGION).
+    ``timeout_scale`` multiplies each function's Timeout before it is enforced (0 = none).
     Nested installs are counted; the last ``uninstall()`` restores moto.
     """
     check_moto_version()
+    from botocore.client import BaseClient
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     if retry_scale < 0:
         raise SeamError(f"retry_scale must be >= 0, got {retry_scale}")
+    if timeout_scale < 0:
+        raise SeamError(f"timeout_scale must be >= 0, got {timeout_scale}")
     with _SEAM.lock:
         if _SEAM.installs == 0:
             _SEAM.original_invoke = LambdaSimpleBackend.invoke
             LambdaSimpleBackend.invoke = _invoke
             _SEAM.original_retry_time = retrier_decl.time
             retrier_decl.time = _ScaledRetryTime()
+            _SEAM.original_api_call = BaseClient._make_api_call  # type: ignore[attr-defined]
+            BaseClient._make_api_call = _guarded_api_call  # type: ignore[attr-defined]
+            _SEAM.logs.install()
             _SEAM.stats = SeamStats()
+            _SEAM.reports.clear()
         _SEAM.installs += 1
         _SEAM.retry_scale = retry_scale
+        _SEAM.timeout_scale = timeout_scale
         _SEAM.base_env = dict(base_environment or {})
 
 
@@ -179,7 +212,12 @@ def uninstall() -> None:
             return
         LambdaSimpleBackend.invoke = _SEAM.original_invoke
         retrier_decl.time = _SEAM.original_retry_time
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = _SEAM.original_api_call  # type: ignore[attr-defined]
+        _SEAM.logs.uninstall()
         _SEAM.code_dirs.clear()
+        _SEAM.runners.clear()
         _SEAM.base_env = {}
     _SEAM.env.restore()
 
@@ -200,6 +238,36 @@ def register_code(function_name: str, code_dir: Path | str | None) -> None:
 def stats() -> SeamStats:
     """Counters since the last first ``install()`` (read them while the stack is up)."""
     return _SEAM.stats
+
+
+def reports() -> list[dict[str, Any]]:
+    """One entry per finished invocation, like Lambda's REPORT line: ``request_id``,
+    ``function``, ``duration_ms``, ``timeout_s``, ``memory_size_mb``, ``process_peak_rss_mb``,
+    ``status`` ("ok", "error" or "timeout")."""
+    with _SEAM.stats_lock:
+        return list(_SEAM.reports)
+
+
+# A way to run one invocation: (function, environment, raw event, context) -> (payload, failed).
+Runner = Callable[[Any, dict[str, str], "str | None", "LambdaContext"], tuple[bytes, bool]]
+
+
+@contextlib.contextmanager
+def run_with(function_name: str, runner: Runner) -> Iterator[None]:
+    """Run ``function_name``'s invocations through ``runner`` inside the block (tests: e.g. in a
+    child process that is killed half-way, which no in-process handler can be)."""
+    with _SEAM.lock:
+        _SEAM.runners[function_name] = runner
+    try:
+        yield
+    finally:
+        with _SEAM.lock:
+            _SEAM.runners.pop(function_name, None)
+
+
+def error_payload(error_type: str, message: str) -> bytes:
+    """The payload the Lambda service returns for a failure of its own (no stack trace)."""
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
 
 class _ScaledRetryTime(types.SimpleNamespace):
@@ -269,6 +337,33 @@ def _error_payload(exc: BaseException) -> bytes:
     return json.dumps(body).encode()
 
 
+class SandboxGone(BaseException):
+    """An AWS call from an invocation whose sandbox the service already stopped (timed out)."""
+
+
+class _Invocation:
+    """One invocation on its worker thread: what ``_guarded_api_call`` checks."""
+
+    def __init__(self, function_name: str, request_id: str) -> None:
+        self.function_name, self.request_id = function_name, request_id
+        self.dead = False
+
+
+_CURRENT = threading.local()
+
+
+def _guarded_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
+    """botocore's ``_make_api_call``, refused to an invocation that timed out."""
+    invocation = getattr(_CURRENT, "invocation", None)
+    if invocation is not None and invocation.dead:
+        raise SandboxGone(
+            f"{invocation.function_name} ({invocation.request_id}) timed out; its "
+            f"{operation_name} call was never made"
+        )
+    assert _SEAM.original_api_call is not None
+    return _SEAM.original_api_call(client, operation_name, api_params)
+
+
 def _invoke(
     self: Any,
     function_name: str,
@@ -288,7 +383,7 @@ def _invoke(
         function_name=fn.function_name,
         invoked_function_arn=fn.function_arn,
         memory_limit_in_mb=int(fn.memory_size or 128),
-        timeout_s=float(fn.timeout or 3),
+        timeout_s=_timeout_of(fn),
     )
     raw = body.decode() if isinstance(body, bytes | bytearray) else body
     if invocation_type == "Event":
@@ -310,11 +405,81 @@ def _invoke(
     return payload
 
 
+def _timeout_of(fn: Any) -> float:
+    """The function's Timeout (seconds) as enforced here; 0 when not enforced."""
+    return float(fn.timeout or 3) * _SEAM.timeout_scale
+
+
 def _run(fn: Any, env: dict[str, str], raw: str | None, context: LambdaContext):
     """Run one invocation; returns (payload bytes, failed, seconds inside the handler)."""
+    started = time.perf_counter()
+    runner = _SEAM.runners.get(fn.function_name)
+    if runner is not None:
+        payload, failed = runner(fn, env, raw, context)
+        seconds = time.perf_counter() - started
+        _report(fn, context, seconds, "error" if failed else "ok")
+        return payload, failed, seconds
+    payload, failed, seconds, status = _sandboxed(fn, env, raw, context)
+    _report(fn, context, time.perf_counter() - started, status)
+    return payload, failed, seconds
+
+
+def run_in_process(
+    fn: Any, env: dict[str, str], raw: str | None, context: LambdaContext
+) -> tuple[bytes, bool]:
+    """The seam's own way to run an invocation (for a ``run_with`` runner that wraps it)."""
+    payload, failed, _, _ = _sandboxed(fn, env, raw, context)
+    return payload, failed
+
+
+def _sandboxed(
+    fn: Any, env: dict[str, str], raw: str | None, context: LambdaContext
+) -> tuple[bytes, bool, float, str]:
+    """The handler on a worker thread, given up on at the function's Timeout; returns (payload,
+    failed, seconds inside the handler, "ok" | "error" | "timeout")."""
+    started = time.perf_counter()
+    invocation = _Invocation(fn.function_name, context.aws_request_id)
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+    slot = _SEAM.env.enter(env)
+    worker = threading.Thread(
+        target=_in_sandbox,
+        args=(fn, slot, invocation, raw, context, outcome, done),
+        name=f"lambda-{fn.function_name}-{context.aws_request_id[:8]}",
+        daemon=True,
+    )
+    worker.start()
+    timeout = _timeout_of(fn)
+    if done.wait(timeout if timeout > 0 else None):
+        failed = outcome["failed"]
+        return outcome["payload"], failed, outcome["seconds"], "error" if failed else "ok"
+    # The Lambda service stops the sandbox: nothing the handler does from now on reaches AWS.
+    invocation.dead = True
+    slot.leave()
+    LOG.info("function %s timed out after %.2f s", fn.function_name, timeout)
+    with _SEAM.stats_lock:
+        _SEAM.stats.timeouts += 1
+    message = (
+        f"RequestId: {context.aws_request_id} Error: Task timed out after {timeout:.2f} seconds"
+    )
+    seconds = time.perf_counter() - started
+    return error_payload("Sandbox.Timedout", message), True, seconds, "timeout"
+
+
+def _in_sandbox(
+    fn: Any,
+    slot: Any,
+    invocation: _Invocation,
+    raw: str | None,
+    context: LambdaContext,
+    outcome: dict[str, Any],
+    done: threading.Event,
+) -> None:
+    """The worker thread: load and call the handler with its environment, role and log keys."""
+    _CURRENT.invocation = invocation
     handler_seconds = 0.0
-    with _SEAM.env.applied(env):
-        try:
+    try:
+        with _SEAM.logs.invocation():
             handler = _load_handler(_SEAM.code_dirs.get(fn.function_name), fn.handler)
             event = json.loads(raw) if raw else {}
             t0 = time.perf_counter()
@@ -336,8 +501,42 @@ def _run(fn: Any, env: dict[str, str], raw: str | None, context: LambdaContext):
                     f"{fn.function_name} returned {len(payload)} bytes; Step Functions state data "
                     f"is limited to {MAX_STATE_BYTES} bytes: pass S3 keys, not contents",
                 )
-            return payload, False, handler_seconds
-        except Exception as exc:
-            # Ids only: the message is the handler's own; handlers keep report text out of it.
-            LOG.info("function %s raised %s", fn.function_name, type(exc).__name__)
-            return _error_payload(exc), True, handler_seconds
+            outcome.update(payload=payload, failed=False)
+    except Exception as exc:
+        # Ids only: the message is the handler's own; handlers keep report text out of it.
+        LOG.info("function %s raised %s", fn.function_name, type(exc).__name__)
+        outcome.update(payload=_error_payload(exc), failed=True)
+    except SandboxGone:
+        outcome.update(payload=b"", failed=True)  # nobody waits for this answer any more
+    finally:
+        outcome["seconds"] = handler_seconds
+        _CURRENT.invocation = None
+        slot.leave()
+        done.set()
+
+
+def _report(fn: Any, context: LambdaContext, seconds: float, status: str) -> None:
+    """Lambda's REPORT line, with the function's MemorySize and the process's peak RSS."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    entry = {
+        "request_id": context.aws_request_id,
+        "function": fn.function_name,
+        "duration_ms": round(seconds * 1000, 2),
+        "timeout_s": context.timeout_s,
+        "memory_size_mb": context.memory_limit_in_mb,
+        "process_peak_rss_mb": peak_mb,
+        "status": status,
+    }
+    with _SEAM.stats_lock:
+        _SEAM.reports.append(entry)
+    LOG.info(
+        "REPORT RequestId: %s Function: %s Duration: %.2f ms Timeout: %.0f s Memory Size: %d MB "
+        "Process Peak RSS: %d MB Status: %s",
+        context.aws_request_id,
+        fn.function_name,
+        entry["duration_ms"],
+        context.timeout_s,
+        context.memory_limit_in_mb,
+        peak_mb,
+        status,
+    )
