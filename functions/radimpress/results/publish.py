@@ -1,20 +1,23 @@
 """publish_run: turn a run's score rows into the Athena tables and the HTML report.
 
-Nothing partial is visible. Glue and Athena have no transactions, but S3 shows each object whole or
-not at all (a single PUT, or a multipart upload once completed), so a run is published as few
-objects as possible, all computed before the first one is written:
+Nothing partial is visible, and nothing is left behind, even when the Lambda is killed (a
+timeout or out of memory ends the process: no ``except``, no ``finally``). Glue and Athena have no
+transactions, but S3 shows each object whole or not at all, so a run is published as three
+objects, all computed before the first one is written (``build_run``):
 
-1. every model's score rows are read, checked and written to ONE local Parquet file, the summary
-   rows and the report computed; nothing is in S3 yet;
-2. ``report.html`` (outside the table folders: Athena and QuickSight never read it);
-3. the run's ONE scores object: the scores table holds all of this run's rows or none of them;
-4. the run summary object, last: the commit marker. Every named query and the QuickSight data set
-   read scores only of runs that have a summary (join on ``runs``).
+1. ``stage_run`` writes them under ``results/staging/<run_id>/`` (a manifest first, naming the run
+   and its claim): no Glue table, named query, QuickSight data set or report listing reads there;
+2. the run's claim records ``committing`` with the staged and final keys (steps/publish.py);
+3. ``commit_staged`` copies them to their final keys: ``report.html`` (outside the table folders),
+   the run's ONE scores object (the scores table holds all of this run's rows or none of them),
+   and the run summary last: the commit marker. Every named query and the QuickSight data set read
+   scores only of runs that have a summary (join on ``runs``);
+4. the claim records ``committed``; the staging folder is deleted.
 
-A failure after step 2 removes what this call wrote (summary first, so the run is uncommitted
-before its scores go). A process killed between steps 3 and 4 leaves a whole run's scores without
-a summary, invisible to the queries and the data set; the Publish Task's retry (or a re-run) writes
-the same deterministic keys again, so a run is published exactly once.
+A kill during 1 leaves only staging (removed by the run's RecordFailure, or by the next Publish's
+``sweep``); during 3, a claim that lists every key the run may have written: a retried Publish
+copies again (same keys), RecordFailure takes them back (``withdraw_run``, summary first) and
+releases the upload. ``publish_run`` writes straight to the final keys (local result folders).
 
 Nothing returned or raised here contains report text, only ids, keys, counts and means.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import json
 import math
 import tempfile
 from collections import Counter
@@ -369,7 +373,25 @@ def _remove(s3: Any, bucket: str, keys: list[str]) -> None:
             s3.delete_object(Bucket=bucket, Key=key)
 
 
-def publish_run(
+@dataclass
+class BuiltRun:
+    """A run's results computed into local files, nothing written yet.
+
+    ``objects``: (final key, local file, content type) in the order they are made visible:
+    report.html, the scores object, then the run summary (the commit marker) last.
+    ``answer``: what :func:`publish_run` returns (keys and means, no text).
+    """
+
+    objects: list[tuple[str, Any, str]]
+    answer: dict[str, Any]
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for key, _, _ in self.objects]
+
+
+@contextlib.contextmanager
+def build_run(
     s3: Any,
     bucket: str,
     *,
@@ -378,12 +400,9 @@ def publish_run(
     score_keys: list[str],
     run: dict[str, Any],
     results_prefix: str = "results",
-) -> dict[str, Any]:
-    """Write the run's scores object, report.html and run summary; return locations and means.
-
-    ``run`` carries ``source_key``, ``records``, ``rejected``, ``started_at`` (ISO) and
-    ``execution`` (the Step Functions execution name). See docs/contracts.md.
-    """
+) -> Iterator[BuiltRun]:
+    """Read every model's score rows and compute the scores object, the summary and the report
+    into temporary files (removed when the block ends); nothing is written to S3 here."""
     from radimpress.results.parquet import write_parquet
     from radimpress.results.report import render_report
 
@@ -400,7 +419,8 @@ def publish_run(
     summary_key = layout.summary_key(results_prefix, date, run_id)
     report_key = layout.report_key(results_prefix, run_id)
 
-    with tempfile.TemporaryFile() as scores_file:
+    with contextlib.ExitStack() as files:
+        scores_file = files.enter_context(tempfile.TemporaryFile())
 
         def every_row() -> Iterator[dict[str, Any]]:
             for key, results in zip(score_keys, models, strict=True):
@@ -464,36 +484,218 @@ def publish_run(
             }
             for m in models
         ]
+        report_file = files.enter_context(tempfile.TemporaryFile())
+        report_file.write(html.encode("utf-8"))
+        summary_file = files.enter_context(tempfile.TemporaryFile())
+        write_parquet(summary_rows, RUN_COLUMNS, summary_file)
+        yield BuiltRun(
+            objects=[
+                (report_key, report_file, "text/html; charset=utf-8"),
+                (scores_key, scores_file, "application/vnd.apache.parquet"),
+                (summary_key, summary_file, "application/vnd.apache.parquet"),
+            ],
+            answer={
+                "scores_location": f"s3://{bucket}/{layout.scores_prefix(results_prefix)}",
+                "scores_key": scores_key,
+                "summary_key": summary_key,
+                "report_key": report_key,
+                "run_date": date,
+                "models": {
+                    m.label: {
+                        **{metric: m.means()[col] for metric, col in METRICS},
+                        "clinical": m.clinical_means()["clinical_f1"],
+                    }
+                    for m in models
+                },
+            },
+        )
+
+
+def publish_run(
+    s3: Any,
+    bucket: str,
+    *,
+    run_id: str,
+    dataset: str,
+    score_keys: list[str],
+    run: dict[str, Any],
+    results_prefix: str = "results",
+) -> dict[str, Any]:
+    """Write the run's scores object, report.html and run summary; return locations and means.
+
+    ``run`` carries ``source_key``, ``records``, ``rejected``, ``started_at`` (ISO) and
+    ``execution`` (the Step Functions execution name). See docs/contracts.md.
+
+    The objects go straight to their final keys, summary last; an error takes back what was
+    written. A process killed half-way cannot take anything back: the Publish Lambda uses
+    :func:`stage_run` and :func:`commit_staged` instead, whose every step can be found and
+    finished or undone by the next one. This direct path is for local result folders.
+    """
+    with build_run(
+        s3,
+        bucket,
+        run_id=run_id,
+        dataset=dataset,
+        score_keys=score_keys,
+        run=run,
+        results_prefix=results_prefix,
+    ) as built:
         written: list[str] = []
         try:
-            with tempfile.TemporaryFile() as tmp:
-                tmp.write(html.encode("utf-8"))
-                written.append(report_key)
-                _upload(s3, bucket, report_key, tmp, "text/html; charset=utf-8")
-            written.append(scores_key)
-            _upload(s3, bucket, scores_key, scores_file, "application/vnd.apache.parquet")
-            with tempfile.TemporaryFile() as tmp:
-                write_parquet(summary_rows, RUN_COLUMNS, tmp)
-                written.append(summary_key)
-                _upload(s3, bucket, summary_key, tmp, "application/vnd.apache.parquet")
+            for key, fileobj, content_type in built.objects:
+                written.append(key)
+                _upload(s3, bucket, key, fileobj, content_type)
         except BaseException:
             _remove(s3, bucket, written[::-1])  # the summary (commit marker) goes first
             raise
+        return built.answer
 
+
+# ---- staged publishing: what a killed Publish leaves can always be found --------------------
+
+STAGING_FOLDER = "staging"
+MANIFEST = "manifest.json"
+
+
+def staging_prefix(results_prefix: str = "results") -> str:
+    """``results/staging/``: outside both tables' locations (``results/scores/``,
+    ``results/runs/``) and the reports (``results/reports/``), so no named query, Glue table,
+    QuickSight data set or report listing reads it."""
+    return f"{results_prefix.rstrip('/')}/{STAGING_FOLDER}/"
+
+
+def staging_keys(run_id: str, results_prefix: str = "results") -> dict[str, str]:
+    """Where one run stages its objects: ``results/staging/<run_id>/<name>``."""
+    folder = f"{staging_prefix(results_prefix)}{layout.safe_name(run_id)}/"
     return {
-        "scores_location": f"s3://{bucket}/{layout.scores_prefix(results_prefix)}",
-        "scores_key": scores_key,
-        "summary_key": summary_key,
-        "report_key": report_key,
-        "run_date": date,
-        "models": {
-            m.label: {
-                **{metric: m.means()[col] for metric, col in METRICS},
-                "clinical": m.clinical_means()["clinical_f1"],
-            }
-            for m in models
-        },
+        name: folder + name
+        for name in (MANIFEST, "report.html", "scores.parquet", "summary.parquet")
     }
+
+
+@dataclass(frozen=True)
+class StagedRun:
+    """A run staged for its commit: the (staging key, final key) pairs in commit order (report,
+    scores, summary last) and what :func:`publish_run` would answer. Plain JSON (``as_dict``), so
+    the run's claim can carry it and any later attempt can finish or undo the commit."""
+
+    pairs: tuple[tuple[str, str], ...]
+    answer: dict[str, Any]
+    started_at: str
+    manifest: str = ""  # the staging folder's manifest (deleted last)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pairs": [list(p) for p in self.pairs],
+            "answer": self.answer,
+            "started_at": self.started_at,
+            "manifest": self.manifest,
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> StagedRun:
+        pairs = tuple((str(a), str(b)) for a, b in value.get("pairs", []))
+        return cls(
+            pairs,
+            dict(value.get("answer") or {}),
+            str(value.get("started_at", "")),
+            str(value.get("manifest", "")),
+        )
+
+    @property
+    def final_keys(self) -> list[str]:
+        return [final for _, final in self.pairs]
+
+
+def _put_json(s3: Any, bucket: str, key: str, value: dict[str, Any]) -> None:
+    with aws_call(f"s3://{bucket}/{key}: write"):
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(value, indent=1, sort_keys=True).encode("utf-8"),
+            ContentType="application/json",
+            **encryption_arguments(),
+        )
+
+
+def stage_run(
+    s3: Any,
+    bucket: str,
+    *,
+    run_id: str,
+    dataset: str,
+    score_keys: list[str],
+    run: dict[str, Any],
+    claim_key: str = "",
+    results_prefix: str = "results",
+) -> StagedRun:
+    """Compute the run's objects and write them under ``results/staging/<run_id>/``.
+
+    The manifest goes first (run id, claim, when), so a process killed at any later point leaves
+    a folder :func:`sweep_staging` can judge; the same keys are written again by a retry.
+    """
+    staging = staging_keys(run_id, results_prefix)
+    with build_run(
+        s3,
+        bucket,
+        run_id=run_id,
+        dataset=dataset,
+        score_keys=score_keys,
+        run=run,
+        results_prefix=results_prefix,
+    ) as built:
+        _put_json(
+            s3,
+            bucket,
+            staging[MANIFEST],
+            {
+                "run_id": run_id,
+                "claim_key": claim_key,
+                "staged_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "final": built.keys,
+            },
+        )
+        pairs = []
+        for (final, fileobj, content_type), name in zip(
+            built.objects, ("report.html", "scores.parquet", "summary.parquet"), strict=True
+        ):
+            _upload(s3, bucket, staging[name], fileobj, content_type)
+            pairs.append((staging[name], final))
+        return StagedRun(tuple(pairs), built.answer, str(run["started_at"]), staging[MANIFEST])
+
+
+def commit_staged(s3: Any, bucket: str, staged: StagedRun) -> None:
+    """Copy each staged object to its final key (server side), the run summary last.
+
+    Every copy is whole or absent, and copying again is harmless, so a retry after a kill just
+    runs this again. Until the summary lands no named query or data set shows the run.
+    """
+    for staging, final in staged.pairs:
+        with aws_call(f"s3://{bucket}/{final}: copy from {staging}"):
+            s3.copy_object(
+                Bucket=bucket,
+                Key=final,
+                CopySource={"Bucket": bucket, "Key": staging},
+                MetadataDirective="COPY",
+                **encryption_arguments(),
+            )
+
+
+def _delete(s3: Any, bucket: str, keys: list[str]) -> list[str]:
+    for key in keys:
+        with aws_call(f"s3://{bucket}/{key}: delete"):
+            s3.delete_object(Bucket=bucket, Key=key)
+    return keys
+
+
+def discard_staging(
+    s3: Any, bucket: str, run_id: str, results_prefix: str = "results"
+) -> list[str]:
+    """Delete a run's staging folder, the manifest last (deleting what is not there is fine)."""
+    staging = staging_keys(run_id, results_prefix)
+    return _delete(
+        s3, bucket, [k for n, k in staging.items() if n != MANIFEST] + [staging[MANIFEST]]
+    )
 
 
 def withdraw_run(
@@ -501,17 +703,67 @@ def withdraw_run(
 ) -> list[str]:
     """Remove a run's published objects, summary (the commit marker) first; returns the keys.
 
-    For a run whose Publish died between its scores object and its summary and will not be
-    retried (RecordFailure of a failed Publish): afterwards not even the raw scores table holds it.
-    Deleting a key that does not exist is not an error, so this is safe to repeat.
+    RecordFailure calls it for a run whose Publish died during its commit (the claim says
+    ``committing``) and will not be retried, and Publish's sweep for such a run whose
+    RecordFailure never ran: afterwards not even the raw scores table or the report listing holds
+    it. Deleting a key that does not exist is not an error, so this is safe to repeat.
     """
     date = layout.run_date(started_at)
-    keys = [
-        layout.summary_key(results_prefix, date, run_id),
-        layout.scores_key(results_prefix, date, run_id),
-        layout.report_key(results_prefix, run_id),
-    ]
-    for key in keys:
-        with aws_call(f"s3://{bucket}/{key}: delete"):
-            s3.delete_object(Bucket=bucket, Key=key)
-    return keys
+    return _delete(
+        s3,
+        bucket,
+        [
+            layout.summary_key(results_prefix, date, run_id),
+            layout.scores_key(results_prefix, date, run_id),
+            layout.report_key(results_prefix, run_id),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class StagingFolder:
+    """One run's folder under ``results/staging/`` as a sweep sees it."""
+
+    run_folder: str  # the run id as a file name (``layout.safe_name``)
+    manifest: dict[str, Any] | None  # None: missing or unreadable
+    newest: datetime  # the last time anything in the folder was written
+
+
+def staging_folders(s3: Any, bucket: str, results_prefix: str = "results") -> list[StagingFolder]:
+    """Every run folder under ``results/staging/`` with its manifest and age."""
+    prefix = staging_prefix(results_prefix)
+    newest: dict[str, datetime] = {}
+    with aws_call(f"s3://{bucket}/{prefix}: list"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                folder = obj["Key"][len(prefix) :].split("/", 1)[0]
+                when = obj["LastModified"]
+                newest[folder] = max(newest.get(folder, when), when)
+    folders = []
+    for folder, when in sorted(newest.items()):
+        key = f"{prefix}{folder}/{MANIFEST}"
+        manifest: dict[str, Any] | None
+        try:
+            with aws_call(f"s3://{bucket}/{key}: read"):
+                manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except (ClientError, ValueError):
+            manifest = None
+        folders.append(
+            StagingFolder(folder, manifest if isinstance(manifest, dict) else None, when)
+        )
+    return folders
+
+
+def remove_staging_folder(
+    s3: Any, bucket: str, run_folder: str, results_prefix: str = "results"
+) -> list[str]:
+    """Delete everything under ``results/staging/<run_folder>/``, the manifest last."""
+    prefix = f"{staging_prefix(results_prefix)}{run_folder}/"
+    with aws_call(f"s3://{bucket}/{prefix}: list"):
+        keys = [
+            obj["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        ]
+    keys.sort(key=lambda k: k.endswith(f"/{MANIFEST}"))
+    return _delete(s3, bucket, keys)

@@ -1,24 +1,51 @@
-"""The Publish state: decide the run's outcome, publish an inference run's results, notify.
+"""The Publish state: commit the run's outcome through its claim, publish results, notify once.
 
 An inference run publishes the models that succeeded (nothing when none did); a training run
-reports the model it registered. The execution still fails afterwards when a model failed
-(AnyModelFailed -> RecordFailure), so the notification here says "partial", not "succeeded".
-pyarrow comes from the AWS SDK for pandas layer, so radimpress.results is imported only for
-inference runs.
+reports the model it registered. Either way the run's claim ends ``committed`` here
+(``radimpress.claims``): from then on the run is never released, so a redelivery stays a
+Duplicate and can never publish a second result set.
+
+Results are staged under ``results/staging/`` and copied to their final keys only after the
+claim lists them (``committing``; see ``radimpress.results.publish``). Every attempt reads the
+claim first, so a Publish killed anywhere is finished by its retry (copy again, same keys) or
+taken back by RecordFailure. Each attempt also sweeps the staging folders of dead runs.
+
+Notifications: a run with a failed model is still failed (AnyModelFailed -> RecordFailure), so
+RecordFailure sends its one notice; Publish notifies only runs that succeeded, after the commit.
+An SNS outage then is retried and recorded (``notified: false``, the reason in the claim), never
+a reason to fail a committed run. pyarrow comes from the AWS SDK for pandas layer, so
+radimpress.results is imported only for inference runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from radimpress import notify
+from botocore.exceptions import BotoCoreError, ClientError
+
+from radimpress import claims, notify
+from radimpress.claims import ClaimLost
+from radimpress.errors import RadimpressError
 from radimpress.events import FailedModel, PipelineState, PublishResult
+
+# A staging folder this old whose run still holds its claim belongs to a dead Publish: longer
+# than Publish's Timeout (900 s) times its attempts plus the Retry intervals, many times over.
+STALE_STAGING = timedelta(hours=6)
+_HOUSEKEEPING_ERRORS = (RadimpressError, ClientError, BotoCoreError)
 
 
 def publish(
-    s3: Any, sns: Any, topic_arn: str, state: PipelineState, *, execution: str
+    s3: Any,
+    sns: Any,
+    topic_arn: str,
+    state: PipelineState,
+    *,
+    execution: str,
+    now: datetime | None = None,
 ) -> tuple[PublishResult, dict[str, Any]]:
-    """Publish and notify; returns the result and the notification sent (ids and counts only)."""
+    """Publish and notify; returns the result and the notification (ids and counts only)."""
     ingest = state.ingest
     message: dict[str, Any] = {
         "outcome": "succeeded",
@@ -35,25 +62,14 @@ def publish(
     failed_models = [FailedModel(model_key=s.model_key, error=s.error) for s in failed]
     if failed:
         message.update(outcome="partial", failed_models=[m.model_dump() for m in failed_models])
+    if ingest.route == "infer":
+        swept = sweep(s3, state.bucket, current_run=ingest.run_id, now=now)
+        if swept:
+            message["swept_staging"] = len(swept)
     if ingest.route == "infer" and not succeeded:
         message.update(outcome="failed", published=False, detail="every model failed")
     elif ingest.route == "infer":
-        from radimpress.results import publish_run  # pyarrow: from the layer, infer runs only
-
-        published = publish_run(
-            s3,
-            state.bucket,
-            run_id=ingest.run_id,
-            dataset=ingest.dataset,
-            score_keys=[s.score_key for s in succeeded],
-            run={
-                "source_key": ingest.source_key,
-                "records": ingest.records,
-                "rejected": ingest.rejected,
-                "started_at": ingest.started_at,
-                "execution": execution,
-            },
-        )
+        published = _publish_results(s3, state, execution)
         summary_key = published["summary_key"]
         message.update(
             summary_key=summary_key,
@@ -61,13 +77,22 @@ def publish(
             models=published.get("models", {}),
         )
     elif state.model is not None:
+        _commit_training(s3, state)
         message.update(model_name=state.model.model_name, model_data=state.model.model_data_url)
-    notified = notify.publish(
-        sns,
-        topic_arn,
-        f"radimpress {ingest.route} run {ingest.run_id} {message['outcome']}",
-        message,
-    )
+    notified = False
+    if not failed:  # a run with failed models is failed: RecordFailure sends its one notice
+        notified, why = notify_once(
+            s3,
+            sns,
+            topic_arn,
+            state.bucket,
+            ingest.claim_key,
+            ingest.run_id,
+            f"radimpress {ingest.route} run {ingest.run_id} {message['outcome']}",
+            message,
+        )
+        if why:
+            message["notify_error"] = why
     result = PublishResult(
         summary_key=summary_key,
         notified=notified,
@@ -76,3 +101,159 @@ def publish(
         failed_models=failed_models,
     )
     return result, message
+
+
+def _own_claim(s3: Any, state: PipelineState) -> claims.Claim | None:
+    """The run's claim, which it must still hold (None for a state without a claim key)."""
+    where, run_id = state.ingest.claim_key, state.ingest.run_id
+    if not where:
+        return None
+    current = claims.read(s3, state.bucket, where, run_id)
+    if current is None or not current.ours or current.state == claims.FAILED:
+        holder = (
+            "nobody (no claim, or this role may not read claims/)"
+            if current is None
+            else f"run {current.owner} ({current.state})"
+        )
+        raise ClaimLost(
+            f"s3://{state.bucket}/{where}: held by {holder}; run {run_id} may not publish"
+        )
+    return current
+
+
+def _commit_training(s3: Any, state: PipelineState) -> None:
+    """A training run: its model is registered (the pointer may name it), so it is committed."""
+    current = _own_claim(s3, state)
+    if current is not None and current.state != claims.COMMITTED and state.model is not None:
+        model = {"model_name": state.model.model_name}
+        claims.advance(
+            s3, state.bucket, current.key, state.ingest.run_id, claims.COMMITTED, published=model
+        )
+
+
+def _publish_results(s3: Any, state: PipelineState, execution: str) -> dict[str, Any]:
+    """Stage, record ``committing``, copy, record ``committed``: each attempt resumes where the
+    claim says the last one stopped."""
+    from radimpress.results.publish import (  # pyarrow: from the layer, infer runs only
+        StagedRun,
+        commit_staged,
+        discard_staging,
+        stage_run,
+    )
+
+    ingest, bucket = state.ingest, state.bucket
+    current = _own_claim(s3, state)
+    if current is not None and current.state in (claims.COMMITTING, claims.COMMITTED):
+        staged = StagedRun.from_dict(current.record.get("publish") or {})
+    else:
+        staged = stage_run(
+            s3,
+            bucket,
+            run_id=ingest.run_id,
+            dataset=ingest.dataset,
+            score_keys=[s.score_key for s in state.scores if not s.failed],
+            run={
+                "source_key": ingest.source_key,
+                "records": ingest.records,
+                "rejected": ingest.rejected,
+                "started_at": ingest.started_at,
+                "execution": execution,
+            },
+            claim_key=ingest.claim_key,
+        )
+        if current is not None:
+            current = claims.advance(
+                s3, bucket, current.key, ingest.run_id, claims.COMMITTING, publish=staged.as_dict()
+            )
+    if current is None or current.state != claims.COMMITTED:
+        commit_staged(s3, bucket, staged)
+        if current is not None:
+            claims.advance(s3, bucket, current.key, ingest.run_id, claims.COMMITTED)
+    with contextlib.suppress(*_HOUSEKEEPING_ERRORS):  # left over: the next sweep removes it
+        discard_staging(s3, bucket, ingest.run_id)
+    return staged.answer
+
+
+def notify_once(
+    s3: Any,
+    sns: Any,
+    topic_arn: str,
+    bucket: str,
+    claim_key: str,
+    run_id: str,
+    subject: str,
+    message: dict[str, Any],
+) -> tuple[bool, str]:
+    """Send the run's one outcome notice unless its claim says it was sent; record it there.
+
+    Returns (notified, why not). A notice that cannot be sent is recorded in the claim
+    (``notify_error``) and returned, never raised: the run's outcome stands without it.
+    """
+    if claim_key:
+        with contextlib.suppress(*_HOUSEKEEPING_ERRORS):
+            current = claims.read(s3, bucket, claim_key, run_id)
+            if current is not None and current.ours and current.record.get("notified"):
+                return True, ""  # an earlier attempt of this state sent it
+    sent, why = notify.send(sns, topic_arn, subject, message)
+    if claim_key and (sent or why):
+        with contextlib.suppress(*_HOUSEKEEPING_ERRORS):
+            record = {"notified": message["outcome"]} if sent else {"notify_error": why}
+            claims.note(s3, bucket, claim_key, run_id, **record)
+    return sent, why
+
+
+def sweep(
+    s3: Any,
+    bucket: str,
+    *,
+    current_run: str,
+    now: datetime | None = None,
+    stale_after: timedelta = STALE_STAGING,
+) -> list[str]:
+    """Remove the staging folders of dead runs; returns the keys deleted.
+
+    A folder is dead when its run no longer holds its claim, released it, or committed (a folder
+    left over after the commit); or when the run still holds it ``running``/``committing`` but
+    nothing was staged for ``stale_after``: that Publish died and no RecordFailure cleaned up, so
+    the sweep does it (takes back a half-done commit and releases the upload). Housekeeping: a
+    folder that cannot be judged or removed now is left for the next sweep.
+    """
+    from radimpress.layout import safe_name
+    from radimpress.results.publish import staging_folders
+
+    moment = now or datetime.now(UTC)
+    removed: list[str] = []
+    try:
+        folders = staging_folders(s3, bucket)
+    except _HOUSEKEEPING_ERRORS:
+        return removed
+    for folder in folders:
+        if folder.run_folder == safe_name(current_run):
+            continue
+        with contextlib.suppress(*_HOUSEKEEPING_ERRORS):
+            removed += _sweep_folder(s3, bucket, folder, moment - folder.newest > stale_after)
+    return removed
+
+
+def _sweep_folder(s3: Any, bucket: str, folder: Any, old: bool) -> list[str]:
+    from radimpress.results.publish import StagedRun, remove_staging_folder, withdraw_run
+
+    manifest = folder.manifest
+    if manifest is None:  # killed before its manifest, or a stray object: age alone decides
+        return remove_staging_folder(s3, bucket, folder.run_folder) if old else []
+    run_id, where = str(manifest.get("run_id", "")), str(manifest.get("claim_key", ""))
+    current = claims.read(s3, bucket, where, run_id) if where else None
+    alive = (
+        current is not None
+        and current.ours
+        and current.state in (claims.RUNNING, claims.COMMITTING)
+    )
+    if alive and not old:
+        return []  # a Publish at work
+    removed = []
+    if alive and current is not None:  # a dead Publish nobody cleaned up after
+        if current.state == claims.COMMITTING:
+            staged = StagedRun.from_dict(current.record.get("publish") or {})
+            removed += withdraw_run(s3, bucket, run_id=run_id, started_at=staged.started_at)
+        claims.advance(s3, bucket, where, run_id, claims.FAILED, released_by="publish sweep")
+    return removed + remove_staging_folder(s3, bucket, folder.run_folder)
