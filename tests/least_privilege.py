@@ -115,26 +115,35 @@ NEEDS: dict[str, frozenset[Grant]] = {
             *USE_KEY,
         }
     ),
-    # Reads the run's scores and rejections; writes Parquet and the report under results/
-    # (managed transfer: multipart when large); removes what a failed publish left.
+    # Reads the run's scores and rejections; stages Parquet and the report under
+    # results/staging/ (managed transfer: multipart when large), records the keys in the claim,
+    # copies them to results/ (GetObject of the staged copy), deletes the staging, sweeps dead runs'.
     "PublishFunction": frozenset(
         {
             Grant("s3:GetObject", f"{BUCKET}/runs/*"),
-            Grant("s3:GetObject", f"{BUCKET}/results/*", normal=False),
+            Grant("s3:GetObject", f"{BUCKET}/results/*"),
             Grant("s3:PutObject", f"{BUCKET}/results/*"),
             Grant("s3:AbortMultipartUpload", f"{BUCKET}/results/*", normal=False),
-            Grant("s3:DeleteObject", f"{BUCKET}/results/*", normal=False),  # rollback
-            Grant("s3:ListBucket", BUCKET, normal=False),
+            Grant("s3:DeleteObject", f"{BUCKET}/results/*"),
+            Grant(
+                "s3:ListBucket",
+                BUCKET,
+                condition({"StringLike": {"s3:prefix": "results/staging/*"}}),
+            ),
+            Grant("s3:GetObject", f"{BUCKET}/claims/*"),
+            Grant("s3:PutObject", f"{BUCKET}/claims/*"),
             Grant("sns:Publish", "${RunOutcomeTopic}"),
             *USE_KEY,
         }
     ),
-    # Writes failure.json, releases the claim (read, DeleteObject If-Match), notifies.
+    # Writes failure.json, takes back a half-done commit, marks the claim failed-before-commit
+    # (read, PutObject If-Match), notifies.
     "RecordFailureFunction": frozenset(
         {
             Grant("s3:PutObject", f"{BUCKET}/runs/*", normal=False),
             Grant("s3:GetObject", f"{BUCKET}/claims/*", normal=False),
-            Grant("s3:DeleteObject", f"{BUCKET}/claims/*", normal=False),
+            Grant("s3:PutObject", f"{BUCKET}/claims/*", normal=False),
+            Grant("s3:DeleteObject", f"{BUCKET}/results/*", normal=False),
             Grant("sns:Publish", "${RunOutcomeTopic}", normal=False),
             Grant("kms:Decrypt", KEY, normal=False),
             Grant("kms:GenerateDataKey", KEY, normal=False),
@@ -151,15 +160,13 @@ NEEDS: dict[str, frozenset[Grant]] = {
             Grant("s3:PutObject", f"{BUCKET}/models/*"),
             Grant("s3:AbortMultipartUpload", f"{BUCKET}/models/*", normal=False),
             Grant("s3:ListBucket", BUCKET, condition({"StringLike": {"s3:prefix": "runs/*"}})),
+            # JumpStart's public artifacts: the training script and base weights (the "code" and
+            # "model" channels), the pre-trained model's archive (ModelDataUrl).
             Grant(
-                "s3:GetObject",
-                "arn:${AWS::Partition}:s3:::jumpstart-cache-prod-${AWS::Region}/*",
-                normal=False,
+                "s3:GetObject", "arn:${AWS::Partition}:s3:::jumpstart-cache-prod-${AWS::Region}/*"
             ),
             Grant(
-                "s3:ListBucket",
-                "arn:${AWS::Partition}:s3:::jumpstart-cache-prod-${AWS::Region}",
-                normal=False,
+                "s3:ListBucket", "arn:${AWS::Partition}:s3:::jumpstart-cache-prod-${AWS::Region}"
             ),
             Grant("kms:Decrypt", KEY),
             Grant("kms:GenerateDataKey", KEY),

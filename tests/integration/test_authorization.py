@@ -171,3 +171,19 @@ def test_a_role_without_the_kms_grant_cannot_read_the_upload(stacks, tmp_path):
     result = stack.wait(stack.start_execution(INFER_KEY), timeout=180)
     assert result.status == "FAILED"
     assert any("kms:Decrypt" in m and "Ingest" in m for m in stack.authorizer.denied)
+
+
+def test_publish_without_delete_object_is_refused_where_it_removes_its_staging(stacks, tmp_path):
+    # Defect 3 of the first-contact review put back: Publish's role without s3:DeleteObject.
+    with_delete = """              Action:
+                - s3:PutObject
+                - s3:AbortMultipartUpload
+                - s3:DeleteObject
+              Resource: !Sub ${DataBucket.Arn}/results/*"""
+    without = with_delete.replace("                - s3:DeleteObject\n", "")
+    stack = stacks(template_variant(tmp_path, [(with_delete, without)]))
+    stack.upload(INFER_KEY, findings())
+    stack.wait(stack.start_execution(INFER_KEY), timeout=180)
+    refused = [m for m in stack.authorizer.denied if "PublishFunction" in m]
+    assert refused, stack.authorizer.denied
+    assert "s3:DeleteObject" in refused[0] and "/results/staging/" in refused[0]

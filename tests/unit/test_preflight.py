@@ -413,16 +413,23 @@ SSE_CONTEXT = [
     },
 ]
 RESULTS = f"arn:aws:s3:::{BUCKET}/results/scores/run_date=2026-01-01/preflight.parquet"
+STAGED = f"arn:aws:s3:::{BUCKET}/results/staging/preflight/scores.parquet"
 # PublishFunction's calls (calls.py) as IAM is asked about them: one request per resource.
 PUBLISH_SIMULATIONS = [
     (["s3:GetObject"], f"arn:aws:s3:::{BUCKET}/runs/preflight/scores/pre-trained.jsonl", None),
     (["s3:GetObject"], f"arn:aws:s3:::{BUCKET}/runs/preflight/ingest/rejected.jsonl", None),
-    (["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"], RESULTS, SSE_CONTEXT),
+    (
+        ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:DeleteObject"],
+        STAGED,
+        SSE_CONTEXT,
+    ),
+    (["s3:PutObject"], RESULTS, SSE_CONTEXT),
     (
         ["s3:PutObject"],
         f"arn:aws:s3:::{BUCKET}/results/reports/preflight/report.html",
         SSE_CONTEXT,
     ),
+    (["s3:GetObject", "s3:PutObject"], f"arn:aws:s3:::{BUCKET}/claims/preflight.json", SSE_CONTEXT),
     (["sns:Publish"], TOPIC, None),
     (["kms:Decrypt", "kms:GenerateDataKey"], KEY_ARN, None),
 ]
@@ -471,7 +478,7 @@ def test_a_denied_call_fails_naming_the_role_and_the_action(publish_only, aws, t
     simulations(aws, {"s3:DeleteObject": "implicitDeny"})
     checks = list(permissions.permissions(deployed(aws, template)))
     assert lines(checks) == [
-        f"FAIL permissions PublishFunction: s3:DeleteObject on {RESULTS} is implicitDeny for "
+        f"FAIL permissions PublishFunction: s3:DeleteObject on {STAGED} is implicitDeny for "
         f"role {PUBLISH_ROLE}; add the action to PublishFunction's Policies in template.yaml "
         "and deploy again"
     ]
@@ -482,7 +489,7 @@ def test_every_call_allowed_passes_per_function(publish_only, aws, template) -> 
     simulations(aws, {})
     checks = list(permissions.permissions(deployed(aws, template)))
     assert lines(checks) == [
-        f"PASS permissions PublishFunction: 9 calls allowed for role {PUBLISH_ROLE}"
+        f"PASS permissions PublishFunction: 13 calls allowed for role {PUBLISH_ROLE}"
     ]
 
 

@@ -40,6 +40,7 @@ _POINTER = _OBJECT + "models/latest-fine-tuned.json"
 _ARCHIVE = _OBJECT + "models/{stack}-ft-" + _HEX + "/output/model.tar.gz"
 _RESULTS = _OBJECT + "results/scores/run_date=2026-01-01/preflight.parquet"
 _REPORT = _OBJECT + "results/reports/preflight/report.html"
+_STAGED = _OBJECT + "results/staging/preflight/scores.parquet"
 
 _USE_KEY = [("kms:Decrypt", "{key_arn}"), ("kms:GenerateDataKey", "{key_arn}")]
 
@@ -107,24 +108,31 @@ FUNCTION_CALLS: dict[str, list[tuple[str, str]]] = {
         ("s3:AbortMultipartUpload", _SCORES),
         *_USE_KEY,
     ],
-    # Reads score rows and rejections, uploads Parquet and the report (managed transfer: multipart
-    # when large), deletes what it wrote when it fails half-way, notifies the (KMS) topic.
+    # Reads score rows and rejections, stages Parquet and the report under results/staging/
+    # (managed transfer: multipart when large), records the run's lifecycle in its claim, copies
+    # the staged objects to results/ (GetObject of the copy source), deletes the staging, notifies
+    # the (KMS) topic.
     "PublishFunction": [
         ("s3:GetObject", _SCORES),
         ("s3:GetObject", _REJECTED),
+        ("s3:PutObject", _STAGED),
+        ("s3:AbortMultipartUpload", _STAGED),
+        ("s3:GetObject", _STAGED),
+        ("s3:DeleteObject", _STAGED),
         ("s3:PutObject", _RESULTS),
-        ("s3:AbortMultipartUpload", _RESULTS),
-        ("s3:DeleteObject", _RESULTS),
         ("s3:PutObject", _REPORT),
+        ("s3:GetObject", _CLAIM),
+        ("s3:PutObject", _CLAIM),
         ("sns:Publish", "{topic_arn}"),
         *_USE_KEY,
     ],
-    # Writes failure.json, releases the run's claim (read, then DeleteObject with If-Match),
-    # notifies the topic.
+    # Writes failure.json, takes back what a half-done commit copied, marks the claim
+    # failed-before-commit (read, then PutObject with If-Match), notifies the topic.
     "RecordFailureFunction": [
         ("s3:PutObject", _FAILURE),
+        ("s3:DeleteObject", _RESULTS),
         ("s3:GetObject", _CLAIM),
-        ("s3:DeleteObject", _CLAIM),
+        ("s3:PutObject", _CLAIM),
         ("sns:Publish", "{topic_arn}"),
         *_USE_KEY,
     ],
