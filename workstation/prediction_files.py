@@ -270,7 +270,7 @@ def _quick(value: Any, text_fields: Sequence[str], seen: dict[str, int]) -> tupl
     return study_id, text
 
 
-def _quick_all(
+def _quick_all(  # noqa: C901  the fast path's checks in a row, each an early return
     values: list[Any], text_fields: Sequence[str], accepted: Mapping[str, Any] | None = None
 ) -> tuple[list[str], list[str]] | None:
     """(study_ids, texts) of the records when each would pass :func:`_quick` in turn, else None.

@@ -99,7 +99,9 @@ _TOKEN = re.compile(
 )
 
 
-def _scan(text: str, pos: int) -> tuple[int | None, int, str | None, str | None]:
+def _scan(  # noqa: C901  one token loop, no recursion: a branch per JSON token kind
+    text: str, pos: int
+) -> tuple[int | None, int, str | None, str | None]:
     """Walk one JSON value from ``pos`` without recursion.
 
     Returns (end or None when the text ends first, maximum depth, the top-level field where the

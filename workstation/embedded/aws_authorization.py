@@ -318,7 +318,7 @@ def _put_context(principal: str, policies: StackPolicies, params: dict) -> dict[
     return context
 
 
-def _s3_requests(
+def _s3_requests(  # noqa: C901  a branch per S3 operation the stack calls
     policies: StackPolicies, principal: str, operation: str, params: dict[str, Any]
 ) -> list[AuthzRequest]:
     bucket = params.get("Bucket", "")
