@@ -3,20 +3,27 @@
     .venv/bin/python bench/reliability.py [--trials 3] [--big-mb 1024] [--skip-big]
 
 Writes bench/results/reliability.json as {"scenarios": [{"name", "expected", "observed", "ok"}]}
-and exits 1 when a scenario is not ok. tests/integration/test_reliability.py runs the same
+and exits 1 when a scenario is not ok; ``--only NAME`` runs the scenarios whose function name
+holds NAME. tests/integration/test_reliability.py and test_run_lifecycle.py run the same
 scenario functions (fewer trials, no 1 GB upload).
 
-Faults are injected where the cloud would inject them: an S3 client that throttles, fails or
-dies (handed to the handlers through ``radimpress.clients.override``), executions started with the
-event EventBridge would deliver (a repeated delivery is the same event again).
+Faults are injected where the cloud would inject them: S3 and SNS clients that throttle, fail,
+stall or refuse (handed to the handlers through ``radimpress.clients.override``), a function
+Timeout shortened through the Lambda API, executions started with the event EventBridge would
+deliver (a repeated delivery is the same event again), and a Publish that really dies: run in a
+child process (``lambda_seam.run_with``) that is SIGKILLed before its N-th S3 write, so no
+``except`` or ``finally`` of it runs (moto serves that child over HTTP: ``server=True``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -73,19 +80,25 @@ def _calling_state() -> str:
     return state
 
 
-class FaultyS3:
-    """The real S3 client, with a rule that may raise instead of calling it.
+class FaultyClient:
+    """The client the handler would get (S3, SNS), with a rule that may raise instead of it.
 
-    ``rule(state, operation, kwargs)`` returns an exception to raise, or None.
+    ``rule(state, operation, kwargs)`` returns an exception to raise (or a ``Stall``), or None.
+    ``factory`` gives the client per call: the stack's client bound to the calling function's
+    role, so its policies still decide every call the rule lets through.
     """
 
-    def __init__(self, real: Any, rule: Callable[[str, str, dict[str, Any]], Exception | None]):
-        self._real, self._rule = real, rule
+    def __init__(
+        self,
+        factory: Callable[[], Any],
+        rule: Callable[[str, str, dict[str, Any]], Exception | None],
+    ):
+        self._factory, self._rule = factory, rule
         self.lock = threading.Lock()
         self.injected: Counter[tuple[str, str]] = Counter()
 
     def __getattr__(self, name: str) -> Any:
-        method = getattr(self._real, name)
+        method = getattr(self._factory(), name)
         if name.startswith("_") or name == "meta" or not callable(method):
             return method
 
@@ -95,11 +108,21 @@ class FaultyS3:
                 error = self._rule(state, name, {"args": args, **kwargs})
                 if error is not None:
                     self.injected[(state, name)] += 1
-            if error is not None:
+            if isinstance(error, Stall):
+                time.sleep(error.seconds)  # outside the lock: other calls go on meanwhile
+            elif error is not None:
                 raise error
             return method(*args, **kwargs)
 
         return call
+
+
+class Stall(Exception):
+    """What a rule returns to make the call wait ``seconds`` first (then it is made)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"stalled {seconds} s")
+        self.seconds = seconds
 
 
 def client_error(code: str, status: int, operation: str) -> Exception:
@@ -112,21 +135,31 @@ def client_error(code: str, status: int, operation: str) -> Exception:
 
 
 class Killed(Exception):
-    """Stands for the Lambda dying mid-call (timeout, out of memory): not a transient error."""
+    """An ordinary error raised mid-call: the handler's own ``except``/``finally`` still run, so it
+    is no kill (``publish_killed_for_real`` kills a process); not a transient error either."""
 
 
 @contextmanager
-def faulty_s3(rule: Callable[[str, str, dict[str, Any]], Exception | None]) -> Iterator[FaultyS3]:
-    import boto3
-
+def faulty(
+    service: str, rule: Callable[[str, str, dict[str, Any]], Exception | None]
+) -> Iterator[FaultyClient]:
+    """Handlers get ``service`` through ``rule`` inside the block, then what they had before."""
     from radimpress import clients
 
-    proxy = FaultyS3(boto3.client("s3", region_name=os.environ.get("AWS_DEFAULT_REGION")), rule)
-    clients.override("s3", lambda: proxy)
+    before = clients._overrides.get(service)  # the stack's: bound to each function's role
+    proxy = FaultyClient(before or (lambda: clients._client(service)), rule)
+    clients.override(service, lambda: proxy)
     try:
         yield proxy
     finally:
-        clients.override("s3", lambda: boto3.client("s3"))
+        if before is not None:
+            clients.override(service, before)
+        else:
+            clients._overrides.pop(service, None)
+
+
+def faulty_s3(rule: Callable[[str, str, dict[str, Any]], Exception | None]) -> Any:
+    return faulty("s3", rule)
 
 
 # ---- the stack and what an operator would look at ------------------------------------------
@@ -208,6 +241,45 @@ class Bench:
             return None
         return json.loads(body)
 
+    def claim(self, key: str, version_id: str | None) -> dict[str, Any] | None:
+        """The claim object of one upload (its run, state and records), None when there is none."""
+        from radimpress.claims import version_tag
+        from radimpress.layout import claim_key
+
+        where = claim_key(self.stack.bucket, key, version_tag(version_id, ""))
+        try:
+            body = self.s3.get_object(Bucket=self.stack.bucket, Key=where)["Body"].read()
+        except Exception:
+            return None
+        return {**json.loads(body), "claim_key": where}
+
+    def run_objects(self, run_id: str) -> list[str]:
+        """Every object of one run under results/ (tables, reports and staging)."""
+        return [k for k in self.keys("results/") if run_id in k]
+
+    def function(self, logical_id: str) -> str:
+        return self.stack.functions[logical_id].name
+
+    def ensure_fine_tuned(self) -> None:
+        """A registered fine-tuned model, so an inference run compares two models."""
+        if self.pointer() is None:
+            key = "incoming/train/lifecycle/train.jsonl"
+            self.stack.upload(key, reports(40))
+            (run,) = self.wait([self.start(key)])
+            assert run.status == "SUCCEEDED", (run.error, run.cause)
+
+    @contextmanager
+    def function_timeout(self, logical_id: str, seconds: int) -> Iterator[None]:
+        """The function's Timeout set through the Lambda API (what the seam enforces)."""
+        lam = self.stack.client("lambda")
+        name = self.function(logical_id)
+        before = lam.get_function_configuration(FunctionName=name)["Timeout"]
+        lam.update_function_configuration(FunctionName=name, Timeout=seconds)
+        try:
+            yield
+        finally:
+            lam.update_function_configuration(FunctionName=name, Timeout=before)
+
     def training_end(self, job_name: str) -> Any:
         from radimpress_workstation.job_backend.backend import local_job_backend
 
@@ -216,6 +288,11 @@ class Bench:
             .describe_training_job(TrainingJobName=job_name)
             .get("TrainingEndTime")
         )
+
+
+def ending(result: Any) -> str:
+    """How an execution ended: "Duplicate" for a repeated delivery, else its status."""
+    return "Duplicate" if "Duplicate" in result.visited else str(result.status)
 
 
 def scenario(name: str, expected: str, observed: dict[str, Any], ok: bool) -> dict[str, Any]:
@@ -373,8 +450,8 @@ def publish_killed_after_first_object(bench: Bench) -> dict[str, Any]:
         and observed["result_sets"] == 1
         and observed["score_rows"] == 12 * models
     )
-    expected = "no row of the killed run in the raw tables; the re-run publishes exactly once"
-    return scenario("Publish killed after its first object", expected, observed, ok)
+    expected = "no row of the failed run in the raw tables; the re-run publishes exactly once"
+    return scenario("Publish fails (an exception) after its first object", expected, observed, ok)
 
 
 def s3_throttled_in_every_handler(bench: Bench) -> dict[str, Any]:
@@ -437,6 +514,453 @@ def s3_down_during_record_failure(bench: Bench) -> dict[str, Any]:
     return scenario("S3 down during RecordFailure", expected, observed, ok)
 
 
+# ---- the run lifecycle (issue 19, items 1-6 and 9) -------------------------------------------
+
+
+def _score_of(model_key: str | None) -> Callable[[str, str, dict[str, Any]], Exception | None]:
+    """Score cannot read the transform output of ``model_key`` (None: of every model): a lasting
+    AccessDenied, so the model fails (ModelFailed) instead of being retried."""
+
+    def rule(state: str, operation: str, kw: dict[str, Any]) -> Exception | None:
+        key = str(kw.get("Key", ""))
+        wanted = f"/transform/{model_key}/" if model_key else "/transform/"
+        if state == "Score" and operation == "get_object" and wanted in key:
+            return client_error("AccessDenied", 403, operation)
+        return None
+
+    return rule
+
+
+def redelivery_after_partial_failure(bench: Bench) -> dict[str, Any]:
+    """Item 1: one model fails, the other's results are published, the run fails; the same event
+    is delivered again."""
+    bench.ensure_fine_tuned()
+    key = "incoming/infer/partial/reports.jsonl"
+    version = bench.stack.upload(key, reports(12))["version_id"]
+    with faulty_s3(_score_of("fine-tuned")):
+        (first,) = bench.wait([bench.start(key, version_id=version)])
+    (again,) = bench.wait([bench.start(key, version_id=version)])
+    runs = {first.name, again.name}
+    rows = bench.result_rows(runs)
+    sent = bench.notifications(runs)
+    observed = {
+        "first_status": first.status,
+        "redelivery": ending(again),
+        "result_sets": rows["runs_runs"],
+        "score_rows": rows["scores"],
+        "notifications": len(sent),
+        "outcomes": sorted(m.get("outcome", "") for m in sent),
+        "claim_state": (bench.claim(key, version) or {}).get("state"),
+    }
+    ok = (
+        first.status == "FAILED"
+        and observed["redelivery"] == "Duplicate"
+        and observed["result_sets"] == 1
+        and observed["score_rows"] == 12
+        and observed["outcomes"] == ["partial"]
+    )
+    expected = (
+        "1 of 2 models fails: its run publishes once and fails; the redelivery is a Duplicate; "
+        "1 result set, 1 notice (partial)"
+    )
+    return scenario("redelivery after a partly failed run", expected, observed, ok)
+
+
+def sns_down_while_publish_notifies(bench: Bench) -> dict[str, Any]:
+    """Item 2: SNS refuses every Publish notification (after the results are committed)."""
+    key = "incoming/infer/snsdown/reports.jsonl"
+    version = bench.stack.upload(key, reports(10))["version_id"]
+
+    def sns_down_for_publish(state: str, operation: str, kw: dict[str, Any]) -> Any:
+        if state == "Publish" and operation == "publish":
+            return client_error("InternalError", 500, operation)
+        return None
+
+    with faulty("sns", sns_down_for_publish) as proxy:
+        (run,) = bench.wait([bench.start(key, version_id=version)])
+    (again,) = bench.wait([bench.start(key, version_id=version)])
+    runs = {run.name, again.name}
+    rows = bench.result_rows(runs)
+    claim = bench.claim(key, version) or {}
+    observed = {
+        "status": run.status,
+        "sns_refusals": sum(proxy.injected.values()),
+        "notified": ((run.output or {}).get("published") or {}).get("notified"),
+        "claim_state": claim.get("state"),
+        "notify_error_recorded": bool(claim.get("notify_error")),
+        "redelivery": ending(again),
+        "result_sets": rows["runs_runs"],
+        "notifications": len(bench.notifications(runs)),
+    }
+    ok = (
+        run.status == "SUCCEEDED"
+        and observed["claim_state"] == "committed"
+        and observed["notify_error_recorded"]
+        and observed["redelivery"] == "Duplicate"
+        and observed["result_sets"] == 1
+    )
+    expected = (
+        "the committed run stays SUCCEEDED and committed, the lost notice is retried and "
+        "recorded in its claim; the redelivery is a Duplicate: 1 result set"
+    )
+    return scenario("SNS down while Publish notifies", expected, observed, ok)
+
+
+def claim_release_refused(bench: Bench) -> dict[str, Any]:
+    """Item 4: RecordFailure cannot release the claim (S3 refuses every claim write)."""
+    key = "incoming/infer/stuck/reports.jsonl"
+    version = bench.stack.upload(key, b'{"study_id": "x"}\n')["version_id"]  # Ingest fails
+
+    def claims_refused(state: str, operation: str, kw: dict[str, Any]) -> Any:
+        claim_write = operation in ("put_object", "delete_object")
+        if (
+            state == "RecordFailure"
+            and claim_write
+            and str(kw.get("Key", "")).startswith("claims/")
+        ):
+            return client_error("AccessDenied", 403, operation)
+        return None
+
+    with faulty_s3(claims_refused):
+        (run,) = bench.wait([bench.start(key, version_id=version)])
+    sent = bench.notifications({run.name})
+    action = str((sent[0] if sent else {}).get("operator_action") or "")
+    claim = bench.claim(key, version) or {}
+    (stuck,) = bench.wait([bench.start(key, version_id=version)])
+    if claim and action:  # the operator does what the notice says
+        bench.s3.delete_object(Bucket=bench.stack.bucket, Key=claim["claim_key"])
+    (after,) = bench.wait([bench.start(key, version_id=version)])
+    observed = {
+        "status": run.status,
+        "notifications": len(sent),
+        "notice_names_the_claim": bool(claim) and claim.get("claim_key", "-") in action,
+        "notice_says_delete_it": "delete-object" in action,
+        "redelivery_before_action": ending(stuck),
+        "redelivery_after_action": ending(after),
+    }
+    ok = (
+        run.status == "FAILED"
+        and observed["notifications"] == 1
+        and observed["notice_names_the_claim"]
+        and observed["notice_says_delete_it"]
+        and observed["redelivery_after_action"] == "FAILED"  # it ran again (and the file is bad)
+    )
+    expected = (
+        "the release fails after its retries: the one notice names the claim and the command that "
+        "frees it; after that command the upload runs again"
+    )
+    return scenario("claim release refused", expected, observed, ok)
+
+
+def lambda_timeout_in_score(bench: Bench) -> dict[str, Any]:
+    """Item 5: Score's first attempt for one model overruns its (shortened) Timeout."""
+    from radimpress_workstation.embedded import lambda_seam
+
+    bench.ensure_fine_tuned()
+    key = "incoming/infer/timeout/reports.jsonl"
+    bench.stack.upload(key, reports(8))
+    stalled: list[str] = []
+
+    def stall_first_score(state: str, operation: str, kw: dict[str, Any]) -> Any:
+        if state == "Score" and operation == "get_object" and not stalled:
+            stalled.append(str(kw.get("Key", "")))
+            return Stall(3.0)  # over the 2 s Timeout: the seam answers Sandbox.Timedout
+        return None
+
+    timeouts_before = lambda_seam.stats().timeouts
+    with bench.function_timeout("ScoreFunction", 2), faulty_s3(stall_first_score):
+        (run,) = bench.wait([bench.start(key)])
+    errors = [error for _, error, _ in run.task_failures()]
+    scores = (run.output or {}).get("scores") or []
+    observed = {
+        "status": run.status,
+        "timeouts_enforced": lambda_seam.stats().timeouts - timeouts_before,
+        "task_errors": errors,
+        "models_published": sum(not s.get("failed") for s in scores),
+        "models_failed": sum(bool(s.get("failed")) for s in scores),
+    }
+    ok = (
+        run.status == "SUCCEEDED"
+        and observed["timeouts_enforced"] >= 1
+        and "Sandbox.Timedout" in errors
+        and observed["models_failed"] == 0
+        and observed["models_published"] == 2
+    )
+    expected = "Score overruns its Timeout once: Sandbox.Timedout, retried; both models published"
+    return scenario("Lambda timeout in Score", expected, observed, ok)
+
+
+def two_failed_models_one_notice(bench: Bench) -> dict[str, Any]:
+    """Item 6: both models of a run fail."""
+    bench.ensure_fine_tuned()
+    key = "incoming/infer/bothfail/reports.jsonl"
+    bench.stack.upload(key, reports(6))
+    with faulty_s3(_score_of(None)):
+        (run,) = bench.wait([bench.start(key)])
+    sent = bench.notifications({run.name})
+    failure = bench.s3.get_object(Bucket=bench.stack.bucket, Key=f"runs/{run.name}/failure.json")
+    record = json.loads(failure["Body"].read())
+    observed = {
+        "status": run.status,
+        "error": record.get("error"),
+        "models_failed": len(record.get("failed_models", [])),
+        "notifications": len(sent),
+        "outcomes": sorted(m.get("outcome", "") for m in sent),
+    }
+    ok = (
+        run.status == "FAILED"
+        and observed["models_failed"] == 2
+        and observed["outcomes"] == ["failed"]
+    )
+    return scenario("two failed models, one notice", "exactly 1 notice: failed", observed, ok)
+
+
+class _Lines(logging.Handler):
+    """Every powertools log line, formatted as it is written (on the invocation's thread)."""
+
+    def __init__(self, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self.powertools = formatter
+        self.lines: list[dict[str, Any]] = []
+        self.guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = json.loads(self.powertools.format(record))
+        with self.guard:
+            self.lines.append(line)
+
+
+# Which function writes which message (the handlers' own words).
+MESSAGES = {
+    "ingested": "IngestFunction",
+    "duplicate delivery": "IngestFunction",
+    "models to compare": "ResolveModelsFunction",
+    "transform job started": "StartTransformFunction",
+    "job status": "JobStatusFunction",
+    "scored": "ScoreFunction",
+    "published": "PublishFunction",
+    "no model succeeded: nothing published": "PublishFunction",
+    "run failed": "RecordFailureFunction",
+}
+
+
+def log_attribution_under_concurrency(bench: Bench, executions: int = 6) -> dict[str, Any]:
+    """Item 9: inference runs at once, each a Map of two models; every log line must name the
+    function and the run of the invocation that wrote it."""
+    from radimpress_workstation.embedded import lambda_seam
+
+    bench.ensure_fine_tuned()
+    import radimpress.handlers.ingest  # noqa: F401  (makes the powertools logger and formatter)
+
+    logger = logging.getLogger("radimpress")
+    lines = _Lines(logger.handlers[0].formatter)  # type: ignore[arg-type]
+    truth: dict[str, tuple[str, str | None]] = {}  # request id -> (function, run id)
+    functions = {bench.function(logical): logical for logical in set(MESSAGES.values())}
+
+    def recording(fn: Any, env: dict[str, str], raw: str | None, context: Any) -> Any:
+        event = json.loads(raw or "{}")
+        run_id = event.get("run_id") or ((event.get("state") or {}).get("ingest") or {}).get(
+            "run_id"
+        )
+        if functions[fn.function_name] in ("RecordFailureFunction",):
+            run_id = event.get("execution")
+        truth[context.aws_request_id] = (functions[fn.function_name], run_id)
+        return lambda_seam.run_in_process(fn, env, raw, context)
+
+    keys = [f"incoming/infer/logs{i}/reports.jsonl" for i in range(executions)]
+    for i, key in enumerate(keys):
+        bench.stack.upload(key, reports(5, start=100 * i))
+    logger.addHandler(lines)
+    try:
+        with contextlib.ExitStack() as runners:
+            for name in functions:
+                runners.enter_context(lambda_seam.run_with(name, recording))
+            runs = bench.wait([bench.start(key) for key in keys])
+    finally:
+        logger.removeHandler(lines)
+    wrong_function = wrong_run = unknown = 0
+    for line in lines.lines:
+        owner = truth.get(str(line.get("function_request_id")))
+        said = MESSAGES.get(str(line.get("message")))
+        if owner is None or said is None:
+            unknown += 1
+            continue
+        wrong_function += bench.function(said) != line.get("function_name")
+        # JobStatus knows no run (its keys are cleared per invocation): it must name none.
+        wanted_run = None if said == "JobStatusFunction" else owner[1]
+        wrong_run += line.get("run_id") != wanted_run or owner[0] != said
+    observed = {
+        "executions": len(runs),
+        "succeeded": sum(r.status == "SUCCEEDED" for r in runs),
+        "lines": len(lines.lines),
+        "wrong_function": wrong_function,
+        "wrong_run_or_request": wrong_run,
+        "unattributed": unknown,
+    }
+    ok = (
+        observed["succeeded"] == executions
+        and observed["lines"] > 0
+        and wrong_function == 0
+        and wrong_run == 0
+        and unknown == 0
+    )
+    expected = (
+        f"{executions} runs at once (Map of 2 models each): every line names its function, "
+        "request and run"
+    )
+    return scenario("log attribution under concurrency", expected, observed, ok)
+
+
+# ---- a Publish that is really killed (server mode: the child reaches moto over HTTP) --------
+
+
+def killing_runner(
+    kill_before_key: str, attempts: int | None
+) -> tuple[Callable[..., Any], list[int]]:
+    """A ``lambda_seam.run_with`` runner: the function's first ``attempts`` invocations (None:
+    every one) run in a child process that is SIGKILLed just before its first S3 write to a key
+    starting with ``kill_before_key``; later ones run in-process. Returns it and the child exit
+    codes. The Lambda service answers a killed runtime with Runtime.ExitError."""
+    from radimpress_workstation.embedded import lambda_seam
+
+    exits: list[int] = []
+
+    def runner(fn: Any, env: dict[str, str], raw: str | None, context: Any) -> Any:
+        if attempts is not None and len(exits) >= attempts:
+            return lambda_seam.run_in_process(fn, env, raw, context)
+        request = {
+            "handler": fn.handler,
+            "event": raw or "{}",
+            "function_name": fn.function_name,
+            "memory": context.memory_limit_in_mb,
+            "kill_before_key": kill_before_key,
+        }
+        child = subprocess.run(
+            [sys.executable, __file__, "--lambda-child"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            timeout=context.timeout_s or None,
+        )
+        exits.append(child.returncode)
+        if child.returncode == -signal.SIGKILL:
+            message = (
+                f"RequestId: {context.aws_request_id} Error: Runtime exited with error: "
+                "signal: killed"
+            )
+            return lambda_seam.error_payload("Runtime.ExitError", message), True
+        answer = json.loads(child.stdout.strip().splitlines()[-1])
+        return json.dumps(answer["payload"]).encode(), bool(answer["failed"])
+
+    return runner, exits
+
+
+def _lambda_child(request: dict[str, Any]) -> None:
+    """Run one handler in this process; SIGKILL ourselves before the chosen S3 write."""
+    import importlib
+
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call  # type: ignore[attr-defined]
+    writes = ("PutObject", "CopyObject", "CompleteMultipartUpload", "DeleteObject")
+
+    def make_api_call(client: Any, operation: str, params: Any) -> Any:
+        if operation in writes and str(params.get("Key", "")).startswith(
+            request["kill_before_key"]
+        ):
+            os.kill(os.getpid(), signal.SIGKILL)  # no except, no finally: the process is gone
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = make_api_call  # type: ignore[attr-defined]
+    module, _, attr = request["handler"].rpartition(".")
+    handler = getattr(importlib.import_module(module), attr)
+
+    class Context:
+        function_name = request["function_name"]
+        function_version = "$LATEST"
+        invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        memory_limit_in_mb = request["memory"]
+        aws_request_id = "child"
+        log_group_name = f"/aws/lambda/{function_name}"
+        log_stream_name = "child"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 60_000
+
+    try:
+        payload, failed = handler(json.loads(request["event"]), Context()), False
+    except Exception as err:
+        payload, failed = {"errorType": type(err).__name__, "errorMessage": str(err)}, True
+    print(json.dumps({"payload": payload, "failed": failed}))
+
+
+def publish_killed_for_real(bench: Bench, attempts: int | None) -> dict[str, Any]:
+    """Item 3: Publish's process is killed just before it writes the run summary (the commit
+    marker), after the report and the scores object: on its first attempt only (the retry must
+    finish the commit), or on every attempt (RecordFailure must take everything back)."""
+    from radimpress_workstation.embedded import lambda_seam
+
+    every = attempts is None
+    key = f"incoming/infer/killed{'all' if every else attempts}/reports.jsonl"
+    version = bench.stack.upload(key, reports(12))["version_id"]
+    runner, exits = killing_runner("results/runs/", attempts)
+    with lambda_seam.run_with(bench.function("PublishFunction"), runner):
+        (killed,) = bench.wait([bench.start(key, version_id=version)])
+    residue = bench.run_objects(killed.name)
+    rows = bench.result_rows({killed.name})
+    staging = bench.keys("results/staging/")
+    claim_state = (bench.claim(key, version) or {}).get("state")
+    (again,) = bench.wait([bench.start(key, version_id=version)])
+    both = bench.result_rows({killed.name, again.name})
+    observed = {
+        "kills": sum(code == -signal.SIGKILL for code in exits),
+        "killed_run_status": killed.status,
+        "run_objects_under_results": residue,
+        "killed_run_rows": rows["scores"] + rows["runs"],
+        "staging_left": staging,
+        "claim_state": claim_state,
+        "redelivery": ending(again),
+        "result_sets": both["runs_runs"],
+        "score_rows": both["scores"],
+        "notifications": len(bench.notifications({killed.name, again.name})),
+    }
+    models = len(((killed.output or again.output or {}).get("scores")) or [1])
+    if every:
+        ok = (
+            observed["kills"] >= 1
+            and killed.status == "FAILED"
+            and not residue
+            and observed["killed_run_rows"] == 0
+            and not staging
+            and claim_state in ("failed-before-commit", "committed")
+            and observed["redelivery"] == "SUCCEEDED"
+            and both["runs_runs"] == 1
+            and observed["notifications"] == 2  # the killed run's "failed", the re-run's
+        )
+        expected = (
+            "killed on every attempt: nothing of the run under results/ (tables, report, "
+            "staging), upload released; the redelivery publishes exactly once"
+        )
+    else:
+        ok = (
+            observed["kills"] == 1
+            and killed.status == "SUCCEEDED"
+            and not staging
+            and observed["redelivery"] == "Duplicate"
+            and both["runs_runs"] == 1
+            and both["scores"] == 12 * models
+            and observed["notifications"] == 1
+        )
+        expected = (
+            "killed once: the retried Publish finishes the commit; 1 result set, no staging "
+            "left, 1 notice; the redelivery is a Duplicate"
+        )
+    label = "every attempt" if every else "first attempt"
+    return scenario(f"Publish killed (SIGKILL) before its summary, {label}", expected, observed, ok)
+
+
 def big_upload(megabytes: int) -> dict[str, Any]:
     """Peak RSS of a process that uploads ``megabytes`` through the embedded stack and ingests it
     (in a child process, so the number is that work's alone)."""
@@ -486,8 +1010,10 @@ def _big_child(megabytes: int) -> None:
 
 
 @contextmanager
-def stack_for_bench() -> Iterator[Any]:
-    from radimpress import clients
+def stack_for_bench(*, server: bool = False) -> Iterator[Any]:
+    """The embedded stack the scenarios share; ``server``: moto over HTTP on 127.0.0.1, so a
+    child process (the killed Publish) reaches the same AWS."""
+    from radimpress import clients, notify
     from radimpress_workstation.embedded.stack import EmbeddedStack
     from radimpress_workstation.job_backend.backend import (
         local_job_backend,
@@ -500,11 +1026,18 @@ def stack_for_bench() -> Iterator[Any]:
         parameters={"PollSeconds": "1", "ModelSpec": f"local-{MODEL}"},
         retry_scale=0.0,
         stack_name="radimpress-reliability",
+        server_port=0 if server else None,
     )
-    with stack:
-        clients.override("sagemaker", local_job_backend)
-        yield stack
-    reset_local_job_backend()
+    backoff = getattr(notify, "BACKOFF_SECONDS", None)
+    notify.BACKOFF_SECONDS = (0.1, 0.2)  # the SNS retries, not the cloud's waits
+    try:
+        with stack:
+            clients.override("sagemaker", local_job_backend)
+            yield stack
+    finally:
+        if backoff is not None:
+            notify.BACKOFF_SECONDS = backoff
+        reset_local_job_backend()
 
 
 SCENARIOS: list[Callable[..., dict[str, Any]]] = [
@@ -514,7 +1047,29 @@ SCENARIOS: list[Callable[..., dict[str, Any]]] = [
     publish_killed_after_first_object,
     s3_throttled_in_every_handler,
     s3_down_during_record_failure,
+    redelivery_after_partial_failure,
+    sns_down_while_publish_notifies,
+    claim_release_refused,
+    lambda_timeout_in_score,
+    two_failed_models_one_notice,
+    log_attribution_under_concurrency,
 ]
+# On a server-mode stack of their own: the killed Publish runs in a child process.
+KILL_SCENARIOS: list[tuple[str, dict[str, Any]]] = [
+    ("publish_killed_for_real", {"attempts": 1}),
+    ("publish_killed_for_real", {"attempts": None}),
+]
+
+
+def _run_scenario(run: Callable[..., dict[str, Any]], bench: Bench, **kwargs: Any) -> dict:
+    started = time.perf_counter()
+    try:
+        outcome = run(bench, **kwargs)
+    except Exception as err:  # a scenario that crashes is a scenario that is not ok
+        outcome = scenario(run.__name__, "runs", {"error": f"{type(err).__name__}: {err}"}, False)
+    outcome["seconds"] = round(time.perf_counter() - started, 1)
+    print(f"{'ok ' if outcome['ok'] else 'NOT'} {outcome['name']}: {outcome['observed']}")
+    return outcome
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -522,30 +1077,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--big-mb", type=int, default=1024)
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--only", help="run the scenarios whose function name contains this")
+    parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--big-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--lambda-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.big_child:
         _big_child(args.big_child)
         return 0
+    if args.lambda_child:
+        _lambda_child(json.loads(sys.stdin.read()))
+        return 0
+    wanted = [r for r in SCENARIOS if not args.only or args.only in r.__name__]
     results = []
-    with stack_for_bench() as stack:
-        bench = Bench(stack)
-        for run in SCENARIOS:
-            kwargs = {"trials": args.trials} if run is trainings_and_inference_together else {}
-            started = time.perf_counter()
-            try:
-                outcome = run(bench, **kwargs)
-            except Exception as err:  # a scenario that crashes is a scenario that is not ok
-                outcome = scenario(run.__name__, "runs", {"error": type(err).__name__}, False)
-            outcome["seconds"] = round(time.perf_counter() - started, 1)
-            print(f"{'ok ' if outcome['ok'] else 'NOT'} {outcome['name']}: {outcome['observed']}")
-            results.append(outcome)
-    if not args.skip_big:
+    if wanted:
+        with stack_for_bench() as stack:
+            bench = Bench(stack)
+            for run in wanted:
+                kwargs = {"trials": args.trials} if run is trainings_and_inference_together else {}
+                results.append(_run_scenario(run, bench, **kwargs))
+    kills = [(n, kw) for n, kw in KILL_SCENARIOS if not args.only or args.only in n]
+    if kills:
+        with stack_for_bench(server=True) as stack:
+            bench = Bench(stack)
+            for name, kwargs in kills:
+                results.append(_run_scenario(globals()[name], bench, **kwargs))
+    if not args.skip_big and not args.only:
         outcome = big_upload(args.big_mb)
         print(f"{'ok ' if outcome['ok'] else 'NOT'} {outcome['name']}: {outcome['observed']}")
         results.append(outcome)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"scenarios": results}, indent=2) + "\n", encoding="utf-8")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({"scenarios": results}, indent=2) + "\n", encoding="utf-8")
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -212,7 +212,7 @@ def _clinical(raw: dict[str, Any], where: str) -> dict[str, Any]:
 _CLINICAL_FIELDS = tuple(c for c in SCORE_COLUMNS if c[0].startswith("clinical_"))
 
 
-def flatten_row(  # noqa: C901  one check per contract field, each with its own message
+def flatten_row(
     raw: dict[str, Any], *, source: str, line: int, run_id: str, dataset: str
 ) -> dict[str, Any]:
     """One contract score row -> one flat table row (``rouge1_precision`` ... ``clinical_f1``)."""
@@ -733,12 +733,10 @@ def staging_folders(s3: Any, bucket: str, results_prefix: str = "results") -> li
     """Every run folder under ``results/staging/`` with its manifest and age."""
     prefix = staging_prefix(results_prefix)
     newest: dict[str, datetime] = {}
-    with aws_call(f"s3://{bucket}/{prefix}: list"):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                folder = obj["Key"][len(prefix) :].split("/", 1)[0]
-                when = obj["LastModified"]
-                newest[folder] = max(newest.get(folder, when), when)
+    for obj in _listed(s3, bucket, prefix):
+        folder = obj["Key"][len(prefix) :].split("/", 1)[0]
+        when = obj["LastModified"]
+        newest[folder] = max(newest.get(folder, when), when)
     folders = []
     for folder, when in sorted(newest.items()):
         key = f"{prefix}{folder}/{MANIFEST}"
@@ -758,12 +756,15 @@ def remove_staging_folder(
     s3: Any, bucket: str, run_folder: str, results_prefix: str = "results"
 ) -> list[str]:
     """Delete everything under ``results/staging/<run_folder>/``, the manifest last."""
-    prefix = f"{staging_prefix(results_prefix)}{run_folder}/"
-    with aws_call(f"s3://{bucket}/{prefix}: list"):
-        keys = [
-            obj["Key"]
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for obj in page.get("Contents", [])
-        ]
+    keys = [
+        obj["Key"] for obj in _listed(s3, bucket, f"{staging_prefix(results_prefix)}{run_folder}/")
+    ]
     keys.sort(key=lambda k: k.endswith(f"/{MANIFEST}"))
     return _delete(s3, bucket, keys)
+
+
+def _listed(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    """Every object under ``prefix`` (key, LastModified, ...), all pages."""
+    with aws_call(f"s3://{bucket}/{prefix}: list"):
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [obj for page in pages for obj in page.get("Contents", [])]
