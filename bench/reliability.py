@@ -4,7 +4,7 @@
 
 Writes bench/results/reliability.json as {"scenarios": [{"name", "expected", "observed", "ok"}]}
 and exits 1 when a scenario is not ok; ``--only NAME`` runs the scenarios whose function name
-holds NAME. tests/integration/test_reliability.py and test_run_lifecycle.py run the same
+holds NAME. tests/integration/test_reliability.py and test_lifecycle_scenarios.py run the same
 scenario functions (fewer trials, no 1 GB upload).
 
 Faults are injected where the cloud would inject them: S3 and SNS clients that throttle, fail,

@@ -3,7 +3,7 @@ finished or taken back, one notice per run outcome, and failures to release or t
 said, never swallowed (issue 19, items 1, 2, 3, 4, 5 and 6).
 
 The killed-process cases (a Publish that dies without running ``except`` or ``finally``) are in
-tests/integration/test_run_lifecycle.py (TestPublishKilled); the seam's timeouts and log keys in
+tests/integration/test_lifecycle_scenarios.py (TestPublishKilled); the seam's timeouts and log keys in
 tests/integration/test_lambda_timeouts.py and test_log_attribution.py.
 """
 
