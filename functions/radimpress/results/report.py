@@ -84,7 +84,7 @@ def box_plot_svg(title: str, series: Sequence[tuple[str, Sequence[float]]]) -> s
         f'<svg xmlns="http://www.w3.org/2000/svg" class="box" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(title)} box plot by model">',
         f'<text x="{width / 2}" y="18" text-anchor="middle" class="title">'
-        f"{escape(title)} F1</text>",
+        f"{escape(title.removesuffix(' F1'))} F1</text>",
     ]
     for tick in range(6):
         v = tick / 5
