@@ -351,7 +351,7 @@ def _aggregate(
     """(the group's summary, its clinical P/R/F1 view or None, reports missing a finding).
 
     The summary equals ``summarize(rows, metrics=...)`` on the rows written (tests check it);
-    clinical precision and recall get the next seeds after the metrics'. Without bootstrap the
+    every interval uses ``seed`` (radimpress.scoring.bootstrap's one rule). Without bootstrap the
     columns go as value counts (same numbers, in time of the distinct values).
     """
     columns: list[Any] = scored.columns() if bootstrap else scored.value_counts()
@@ -366,7 +366,7 @@ def _aggregate(
         model,
         dict(zip(CLINICAL_PR, columns[len(metrics) : len(metrics) + 2], strict=True)),
         bootstrap=bootstrap,
-        seed=seed + len(metrics),
+        seed=seed,
     )
     view = GroupSummary(dataset, model, scored=summary.scored)
     for name in (*CLINICAL_PR, CLINICAL):

@@ -3,8 +3,9 @@
 Table 1 is the mean F1 of each metric per model; table 2 the distribution of each metric's F1
 (count, mean, std, min, 25%, 50%, 75%, max) with pandas ``describe()`` conventions: sample standard
 deviation (ddof=1, None for fewer than two values) and numpy's linear-interpolation percentiles.
-An optional bootstrap confidence interval of the mean is seeded, so a run is reproducible. No
-numpy: the Score Lambda and the local runtime both use this module.
+An optional bootstrap confidence interval of the mean is seeded, so a run is reproducible
+(radimpress.scoring.bootstrap, the one bootstrap: it imports numpy when asked for an interval).
+The rest is pure Python: the Score Lambda, which has no numpy, uses this module too.
 
 Input rows are the per-report score rows of docs/contracts.md: mappings with ``dataset``,
 ``model`` and, per metric, ``{"precision", "recall", "fmeasure"}`` or None when the report has no
@@ -19,7 +20,6 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, repeat
-from operator import itemgetter
 from typing import Any
 
 from radimpress.scoring.rouge import ROUGE_TYPES
@@ -166,18 +166,10 @@ def repeated_fsum(values: Sequence[float], times: Sequence[int]) -> float:
 def bootstrap_mean_ci(
     values: Sequence[float], *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean: ``resamples`` draws with replacement, seeded."""
-    if not values:
-        raise ValueError("a confidence interval needs at least one value")
-    if resamples < 1 or not 0.0 < confidence < 1.0:
-        raise ValueError("resamples must be >= 1 and confidence within (0, 1)")
-    import random  # only bootstrap draws: a command without it starts without the module
-
-    rng = random.Random(seed)
-    count = len(values)
-    means = sorted(math.fsum(rng.choices(values, k=count)) / count for _ in range(resamples))
-    tail = (1.0 - confidence) / 2.0
-    return percentile(means, tail), percentile(means, 1.0 - tail)
+    """Percentile bootstrap interval of the mean (radimpress.scoring.bootstrap's one rule)."""
+    return bootstrap_mean_cis(
+        {"values": values}, resamples=resamples, confidence=confidence, seed=seed
+    )["values"]
 
 
 def bootstrap_mean_cis(
@@ -187,35 +179,17 @@ def bootstrap_mean_cis(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap intervals of several equally long columns' means, paired.
+    """Percentile bootstrap intervals of several columns' means (radimpress.scoring.bootstrap).
 
-    Each resample draws one set of row indices and applies it to every column, so the draws cost
-    once per resample instead of once per column (the Publish Lambda computes five intervals per
-    model in under a second for 2,000 reports) and the intervals describe the same resamples.
-    Seeded: the same rows give the same intervals.
+    Columns of one length share their draws (paired), so identical columns get identical
+    intervals, and a column's interval depends only on its values, ``resamples`` and ``seed``.
     """
+    from radimpress.scoring.bootstrap import mean_intervals
+
     lengths = {len(v) for v in columns.values()}
     if len(lengths) != 1 or 0 in lengths:
         raise ValueError("bootstrap columns must be non-empty and equally long")
-    if resamples < 1 or not 0.0 < confidence < 1.0:
-        raise ValueError("resamples must be >= 1 and confidence within (0, 1)")
-    (count,) = lengths
-    import random  # only bootstrap draws: a command without it starts without the module
-
-    rng = random.Random(seed)
-    positions = range(count)
-    means: dict[str, list[float]] = {name: [] for name in columns}
-    for _ in range(resamples):
-        pick = itemgetter(*rng.choices(positions, k=count))
-        for name, values in columns.items():
-            drawn = pick(values)
-            means[name].append(sum(drawn if count > 1 else (drawn,)) / count)
-    tail = (1.0 - confidence) / 2.0
-    out = {}
-    for name, drawn in means.items():
-        drawn.sort()
-        out[name] = (percentile(drawn, tail), percentile(drawn, 1.0 - tail))
-    return out
+    return mean_intervals(columns, resamples=resamples, confidence=confidence, seed=seed)
 
 
 @dataclass
@@ -323,8 +297,8 @@ def summarize_group(
     What :func:`summarize` computes per group, without reading rows: a caller that already holds
     the columns (the CLI's scorer) skips the per-row work and gets the same numbers. A column
     may also be given as {value: how many rows} (:meth:`Distribution.of_counts`), without
-    bootstrap, which resamples rows. The columns' order is the metrics' order; metric ``i`` is
-    bootstrapped with seed ``seed + i``.
+    bootstrap, which resamples rows. Every column is bootstrapped with ``seed`` and the same row
+    draws (radimpress.scoring.bootstrap), as the runs table and report.html do.
     """
     sizes = {
         sum(values.values()) if isinstance(values, Mapping) else len(values)
@@ -335,17 +309,18 @@ def summarize_group(
     summary = GroupSummary(dataset, model, unscored=unscored)
     summary.scored = sizes.pop() if sizes else 0
     if summary.scored:
-        for offset, (metric, values) in enumerate(columns.items()):
+        for metric, values in columns.items():
             if isinstance(values, Mapping):
                 if bootstrap:
                     raise ValueError("bootstrap resamples rows: give the column, not its counts")
                 summary.distributions[metric] = Distribution.of_counts(values)
                 continue
             summary.distributions[metric] = Distribution.of(values)
-            if bootstrap:
-                summary.intervals[metric] = bootstrap_mean_ci(
-                    values, resamples=bootstrap, confidence=confidence, seed=seed + offset
-                )
+        if bootstrap:
+            rows = {m: v for m, v in columns.items() if not isinstance(v, Mapping)}
+            summary.intervals.update(
+                bootstrap_mean_cis(rows, resamples=bootstrap, confidence=confidence, seed=seed)
+            )
     return summary
 
 

@@ -1,0 +1,124 @@
+"""The one bootstrap of the project: percentile intervals of means and of paired mean differences.
+
+One implementation and one seed rule, so ``radimpress score --bootstrap``, the run summaries, the
+runs table and report.html give identical intervals for identical data:
+
+- a column of ``n`` values resampled ``resamples`` times with seed ``s`` always gets the same row
+  draws: ``numpy.random.default_rng(s)`` draws the ``resamples x n`` row indices, a block of
+  resamples at a time (the block size depends on ``n`` only), whatever the column is called and
+  whatever other columns are resampled with it;
+- columns of equal length resampled together therefore share their draws (a paired bootstrap):
+  two identical columns (ROUGE-L and ROUGE-Lsum on single-sentence impressions) get identical
+  intervals;
+- the interval is the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` linear-interpolation
+  percentiles of the resampled means (numpy's default method, which is also
+  ``radimpress.scoring.aggregate.percentile``).
+
+numpy is imported when an interval is asked for: the Publish Lambda has it from the AWS SDK for
+pandas layer and the workstation from the ``local`` extra; the Score Lambda, which has no numpy,
+never bootstraps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+# Row indices drawn at once: at most this many (resamples x rows) cells, about 32 MiB of int64.
+_BLOCK_CELLS = 1 << 22
+
+
+def _check(resamples: int, confidence: float) -> None:
+    if resamples < 1 or not 0.0 < confidence < 1.0:
+        raise ValueError("resamples must be >= 1 and confidence within (0, 1)")
+
+
+def resampled_means(
+    columns: Mapping[str, Sequence[float]], *, resamples: int, seed: int
+) -> dict[str, Any]:
+    """Each column's ``resamples`` resampled means (numpy arrays), under the seed rule above.
+
+    Columns of one length share one set of draws; every length starts its own generator from
+    ``seed``, so a column's means never depend on the columns beside it.
+    """
+    import numpy as np
+
+    by_length: dict[int, list[str]] = {}
+    for name, values in columns.items():
+        if not len(values):
+            raise ValueError("a confidence interval needs at least one value")
+        by_length.setdefault(len(values), []).append(name)
+    out: dict[str, Any] = {}
+    for count, names in by_length.items():
+        matrix = np.array([columns[name] for name in names], dtype=np.float64).T  # rows x cols
+        rng = np.random.default_rng(seed)
+        block = max(1, _BLOCK_CELLS // count)
+        sums = np.empty((resamples, len(names)), dtype=np.float64)
+        for start in range(0, resamples, block):
+            size = min(block, resamples - start)
+            rows = rng.integers(0, count, size=(size, count))
+            # How often each row was drawn in each resample, then one matrix product per block.
+            offsets = (np.arange(size)[:, None] * count + rows).ravel()
+            times = np.bincount(offsets, minlength=size * count).reshape(size, count)
+            sums[start : start + size] = times @ matrix
+        means = sums / count
+        for position, name in enumerate(names):
+            out[name] = means[:, position]
+    return out
+
+
+def _interval(means: Any, confidence: float) -> tuple[float, float]:
+    import numpy as np
+
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail], method="linear")
+    return float(low), float(high)
+
+
+def mean_intervals(
+    columns: Mapping[str, Sequence[float]],
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """Percentile-bootstrap interval of each column's mean (see the module's seed rule)."""
+    _check(resamples, confidence)
+    means = resampled_means(columns, resamples=resamples, seed=seed)
+    return {name: _interval(drawn, confidence) for name, drawn in means.items()}
+
+
+def paired_difference(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(mean of a - b, interval low, interval high): a paired bootstrap over the same studies.
+
+    ``a[i]`` and ``b[i]`` are two models' scores of study ``i``; each resample draws studies, so
+    what the two models share (a hard study is hard for both) cancels out.
+    """
+    import numpy as np
+
+    if len(a) != len(b):
+        raise ValueError("a paired comparison needs the same studies on both sides")
+    _check(resamples, confidence)
+    differences = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    means = resampled_means({"d": differences.tolist()}, resamples=resamples, seed=seed)["d"]
+    low, high = _interval(means, confidence)
+    return float(np.mean(differences)), low, high
+
+
+def verdict(first: str, second: str, difference: tuple[float, float, float], metric: str) -> str:
+    """A plain sentence: "select vs restate: ROUGE-L within noise (+0.003, -0.002 to +0.008)"."""
+    mean, low, high = difference
+    if low > 0:
+        said = f"{first} better"
+    elif high < 0:
+        said = f"{second} better"
+    else:
+        said = "within noise"
+    return f"{first} vs {second}: {metric} {said} ({mean:+.4f}, 95% CI {low:+.4f} to {high:+.4f})"

@@ -1,0 +1,139 @@
+"""Issue 18 item 8: one bootstrap, one seed rule, identical intervals in `score` and the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from radimpress.results.publish import ModelResults
+from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from radimpress.scoring.bootstrap import mean_intervals, paired_difference, verdict
+from radimpress_workstation.commands import score as score_command
+
+# Single-sentence impressions: ROUGE-L and ROUGE-Lsum are equal on every study.
+REFERENCES = [
+    {"study_id": f"S{i}", "findings": "f", "impression": text}
+    for i, text in enumerate(
+        [
+            "Small left pleural effusion.",
+            "No acute cardiopulmonary process.",
+            "Cardiomegaly without edema.",
+            "Right lower lobe pneumonia.",
+            "No acute disease.",
+            "Mild pulmonary edema.",
+            "Stable cardiomegaly.",
+            "Left basilar atelectasis.",
+        ]
+    )
+]
+GENERATED = [
+    "Small pleural effusion.",
+    "No acute disease.",
+    "Cardiomegaly.",
+    "Right lower lobe opacity, pneumonia.",
+    "No acute cardiopulmonary disease.",
+    "Pulmonary edema.",
+    "Cardiomegaly, stable.",
+    "No acute disease.",
+]
+
+
+def _write(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def _score(tmp_path: Path) -> tuple[dict, list[dict]]:
+    refs = _write(tmp_path / "refs.jsonl", REFERENCES)
+    preds = _write(
+        tmp_path / "preds.jsonl",
+        [
+            {"study_id": r["study_id"], "generated": g}
+            for r, g in zip(REFERENCES, GENERATED, strict=True)
+        ],
+    )
+    out, summary = tmp_path / "scores.jsonl", tmp_path / "summary.json"
+    parser = argparse.ArgumentParser(prog="radimpress")
+    score_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(
+        ["score", "--references", refs, "--predictions", preds, "--output", str(out),
+         "--summary", str(summary), "--bootstrap", "1000", "--seed", "0"]
+    )  # fmt: skip
+    assert args.handler(args) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    return json.loads(summary.read_text()), rows
+
+
+def _published_intervals(rows: list[dict]) -> dict:
+    """What Publish puts in the runs table and report.html for the same score rows."""
+    model = ModelResults(label="m", key="m")
+    for row in rows:
+        flat = {"study_id": row["study_id"], "model": "m"}
+        for metric, col in (("rouge1", "rouge1"), ("rouge2", "rouge2"), ("rougeL", "rougel"),
+                            ("rougeLsum", "rougelsum")):  # fmt: skip
+            flat[f"{col}_f1"] = row[metric]["fmeasure"]
+        clinical = row["clinical"]
+        flat.update(
+            clinical_f1=clinical["f1"],
+            clinical_precision=clinical["precision"],
+            clinical_recall=clinical["recall"],
+            clinical_missed_count=len(clinical["missed"]),
+            clinical_invented_count=len(clinical["invented"]),
+        )
+        model.add(flat)
+    return model.intervals()
+
+
+def test_score_and_report_give_identical_intervals(tmp_path: Path) -> None:
+    assert (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED) == (1000, 0)  # what `score` is run with here
+    summary, rows = _score(tmp_path)
+    (aggregate,) = summary["aggregates"]
+    cli = {k: tuple(v) for k, v in aggregate["mean_f1_ci"].items()}
+    report = _published_intervals(rows)
+    assert cli["rouge1"] == report["rouge1_f1"]
+    assert cli["rouge2"] == report["rouge2_f1"]
+    assert cli["rougeL"] == report["rougel_f1"]
+    assert cli["rougeLsum"] == report["rougelsum_f1"]
+    assert cli["clinical"] == report["clinical_f1"]
+    assert tuple(summary["clinical_agreement"]["f1_ci"]) == report["clinical_f1"]
+
+
+def test_identical_columns_get_identical_intervals(tmp_path: Path) -> None:
+    summary, rows = _score(tmp_path)
+    assert all(r["rougeL"]["fmeasure"] == r["rougeLsum"]["fmeasure"] for r in rows)
+    (aggregate,) = summary["aggregates"]
+    assert aggregate["mean_f1_ci"]["rougeL"] == aggregate["mean_f1_ci"]["rougeLsum"]
+
+
+def test_a_column_interval_does_not_depend_on_its_neighbours() -> None:
+    values = [0.1, 0.4, 0.35, 0.9, 0.0, 0.6]
+    alone = mean_intervals({"x": values}, resamples=300, seed=5)["x"]
+    beside = mean_intervals({"a": [0.5] * 6, "x": values, "b": [1.0] * 3}, resamples=300, seed=5)
+    assert beside["x"] == alone
+
+
+def test_hand_worked_intervals() -> None:
+    # A constant column: every resampled mean is the constant.
+    assert mean_intervals({"c": [0.25] * 7}, resamples=50) == {"c": (0.25, 0.25)}
+    # Two values 0 and 1: resampled means are 0, 0.5 or 1 with chance 1/4, 1/2, 1/4, so with
+    # 4,000 resamples the 2.5% and 97.5% percentiles are 0 and 1.
+    assert mean_intervals({"x": [0.0, 1.0]}, resamples=4000) == {"x": (0.0, 1.0)}
+
+
+def test_paired_difference_and_its_verdict() -> None:
+    a = [0.5, 0.7, 0.2, 0.9]
+    assert paired_difference(a, a) == (0.0, 0.0, 0.0)
+    better = paired_difference([v + 0.125 for v in a], a)
+    assert better == pytest.approx((0.125, 0.125, 0.125))
+    assert verdict("select", "restate", better, "ROUGE-L") == (
+        "select vs restate: ROUGE-L select better (+0.1250, 95% CI +0.1250 to +0.1250)"
+    )
+    assert verdict("select", "restate", (0.01, -0.02, 0.04), "clinical F1") == (
+        "select vs restate: clinical F1 within noise (+0.0100, 95% CI -0.0200 to +0.0400)"
+    )
+    assert verdict("a", "b", (-0.1, -0.2, -0.05), "ROUGE-L").startswith("a vs b: ROUGE-L b better")
+    with pytest.raises(ValueError, match="same studies"):
+        paired_difference([0.1], [0.1, 0.2])
