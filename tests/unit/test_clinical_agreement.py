@@ -34,9 +34,10 @@ def test_a_missed_positive_finding_lowers_f1_and_is_listed() -> None:
     assert partial.precision == 1.0
     assert partial.recall == 0.5
     assert partial.f1 < full.f1
-    # Calling an abnormal study normal misses every finding and invents "No Finding".
+    # Calling an abnormal study normal misses every finding and invents none: "No Finding" is
+    # not a finding (issue 18 item 4).
     assert normal.missed == ("Lung Opacity", "Pleural Effusion")
-    assert normal.invented == ("No Finding",)
+    assert normal.invented == ()
     assert normal.f1 == 0.0
     assert normal.f1 < partial.f1
 
@@ -54,7 +55,7 @@ def test_uncertain_counts_as_positive_and_negated_does_not() -> None:
     assert clinical_agreement("Left lower lobe pneumonia.", "Cannot exclude pneumonia.").f1 == 1.0
     negated = clinical_agreement("Left lower lobe pneumonia.", "No pneumonia.")
     assert negated.missed == ("Pneumonia",)
-    assert negated.invented == ("No Finding",)
+    assert negated.invented == ()
 
 
 @pytest.mark.parametrize(
@@ -98,3 +99,18 @@ def test_result_is_frozen_and_serialisable() -> None:
     }
     # Scores and observation names only: no report text travels in the row.
     assert "opacity" not in json.dumps(data).lower().replace("lung opacity", "")
+
+
+def test_no_finding_is_never_missed_nor_invented() -> None:
+    """Issue 18 item 4: a normal study called abnormal over-calls; it misses nothing."""
+    overcall = clinical_agreement("No acute cardiopulmonary process.", "Mild cardiomegaly.")
+    assert overcall.f1 == 0.0
+    assert overcall.missed == ()
+    assert overcall.invented == ("Cardiomegaly",)
+    undercall = clinical_agreement("Mild cardiomegaly.", "No acute cardiopulmonary process.")
+    assert undercall.f1 == 0.0
+    assert undercall.missed == ("Cardiomegaly",)
+    assert undercall.invented == ()
+    # Both normal: nothing to list, full agreement.
+    normal = clinical_agreement("No acute disease.", "Normal chest.")
+    assert (normal.f1, normal.missed, normal.invented) == (1.0, (), ())

@@ -39,7 +39,8 @@ def test_clinical_means_on_three_pairs(quality) -> None:
     assert agreements["b"].missed == ("Pleural Effusion",)
     assert (agreements["b"].precision, agreements["b"].recall) == (1.0, 0.5)
     assert agreements["c"].f1 == 0.0
-    assert agreements["c"].invented == ("No Finding",)
+    assert agreements["c"].invented == ()  # "No Finding" is not a finding (issue 18 item 4)
+    assert agreements["c"].missed == ("Lung Opacity", "Pneumonia")
 
     means = quality.clinical_means([agreements[s] for s in "abc"])
     assert means["precision"] == pytest.approx((1.0 + 1.0 + 0.0) / 3)

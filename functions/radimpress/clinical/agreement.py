@@ -2,9 +2,15 @@
 
 ROUGE rewards wording; this rewards the same findings. Both texts are labelled
 (`radimpress.clinical.labeler`); an observation counts as positive when it is positive or
-uncertain (the CheXbert convention), and "No Finding" is an observation like the others, so a
-normal reference paraphrased as another normal impression agrees fully, and a generation that
-calls an abnormal study normal is penalised twice (finding missed, No Finding invented).
+uncertain (the CheXbert convention). For precision, recall and F1 "No Finding" is an observation
+like the others, so a normal reference paraphrased as another normal impression agrees fully, and a
+generation that calls an abnormal study normal (or a normal study abnormal) scores F1 0.
+
+The missed and invented lists name findings, which "No Finding" is not: missed = a positive
+observation of the reference absent from the generation (a finding the model left out); invented =
+a positive observation of the generation absent from the reference (a finding the model made up).
+A normal study called abnormal has invented findings and missed none; an abnormal study called
+normal has missed findings and invented none.
 
 Edge cases (positive sets R for the reference, G for the generation):
 - R and G both empty (both texts blank): precision = recall = F1 = 1.0, nothing to disagree on.
@@ -20,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from radimpress.clinical.labeler import label_text, positive_observations
+from radimpress.clinical.observations import NO_FINDING
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,8 @@ def agreement_from_labels(
         precision=precision,
         recall=recall,
         f1=f1,
-        missed=tuple(sorted(reference - generated)),
-        invented=tuple(sorted(generated - reference)),
+        missed=tuple(sorted(reference - generated - {NO_FINDING})),
+        invented=tuple(sorted(generated - reference - {NO_FINDING})),
         reference_positive=tuple(sorted(reference)),
         generated_positive=tuple(sorted(generated)),
     )

@@ -348,6 +348,7 @@ def _lost_sections(lost: Sequence[dict[str, Any]]) -> list[str]:
                 (f"ROUGE-L F1 {a}", _fmt(row_a.get("rougel_f1"))),
                 (f"ROUGE-L F1 {b}", _fmt(row_b.get("rougel_f1"))),
                 (f"Missed by {a}", _observations(row_a.get("clinical_missed"))),
+                (f"Invented by {a}", _observations(row_a.get("clinical_invented"))),
             ]
             texts = [
                 ("Findings", row_a["findings"]),
