@@ -311,7 +311,7 @@ def test_lost_case_cards_show_missed_and_invented():
     row = {**base, "clinical_f1": 0.0, "clinical_missed": "", "clinical_invented": "Cardiomegaly"}
     lost = [{"a": "fine-tuned", "b": "pretrained", "count": 1, "compared": 1, "rows": [(row, row)]}]
     html = render_report(RUN, models, lost=lost)
-    assert "<dt>Missed by fine-tuned</dt><dd><span class=\"none\">none</span></dd>" in html
+    assert '<dt>Missed by fine-tuned</dt><dd><span class="none">none</span></dd>' in html
     assert "<dt>Invented by fine-tuned</dt><dd>Cardiomegaly</dd>" in html
 
 
