@@ -632,7 +632,8 @@ def stage_run(
     """Compute the run's objects and write them under ``results/staging/<run_id>/``.
 
     The manifest goes first (run id, claim, when), so a process killed at any later point leaves
-    a folder :func:`sweep_staging` can judge; the same keys are written again by a retry.
+    a folder the next Publish's sweep (``steps.publish.sweep``) can judge; a retry writes the
+    same keys again.
     """
     staging = staging_keys(run_id, results_prefix)
     with build_run(
@@ -703,10 +704,11 @@ def withdraw_run(
 ) -> list[str]:
     """Remove a run's published objects, summary (the commit marker) first; returns the keys.
 
-    RecordFailure calls it for a run whose Publish died during its commit (the claim says
-    ``committing``) and will not be retried, and Publish's sweep for such a run whose
-    RecordFailure never ran: afterwards not even the raw scores table or the report listing holds
-    it. Deleting a key that does not exist is not an error, so this is safe to repeat.
+    Publish's sweep calls it for a run whose Publish died during its commit (the claim says
+    ``committing``) and whose RecordFailure never ran; RecordFailure itself deletes the same keys
+    from the list in the claim (steps/record_failure.py, so its Lambda loads nothing of the
+    results layer). Afterwards not even the raw scores table or the report listing holds the run.
+    Deleting a key that does not exist is not an error, so this is safe to repeat.
     """
     date = layout.run_date(started_at)
     return _delete(
