@@ -353,6 +353,11 @@ def test_a_release_that_fails_briefly_is_retried_then_raised_for_the_state_retry
 
 
 def test_every_lambda_task_retries_timeouts_and_lambda_service_errors():
+    """AWS Step Functions Developer Guide, "Handle Lambda service exceptions"
+    (docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html): retry
+    Lambda.ServiceException, AWSLambdaException, SdkClientException (and ClientExecutionTimeout);
+    at the invocation limit the error is Lambda.TooManyRequestsException; function timeouts come
+    back as the function's error, ``Sandbox.Timedout`` (Lambda.Unknown in older runtimes)."""
     definition = json.loads((ROOT / "statemachine" / "pipeline.asl.json").read_text())
     wanted = {
         "Sandbox.Timedout",
