@@ -21,7 +21,8 @@ replaces its ``invoke`` with ``_invoke``, which, like the Lambda Python runtime:
   <t> seconds"}`` (AWS Lambda Developer Guide, "Troubleshoot invocation issues in Lambda"). Python
   cannot kill a thread, so the timed-out invocation is made dead to the world instead: every AWS
   call it makes from then on raises (``SandboxGone``, a BaseException no handler catches), as a
-  frozen sandbox would make none;
+  frozen sandbox would make none (calls on threads the handler started itself, such as a managed
+  transfer's workers, are not recognised as its own);
 - reports each invocation like Lambda's REPORT log line (duration, Timeout, ``MemorySize``; the
   process's peak RSS stands in for "Max Memory Used", which in-process cannot be told apart per
   invocation): ``reports()`` and the ``lambda_seam`` logger;
