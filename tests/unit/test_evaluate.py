@@ -48,9 +48,11 @@ def test_evaluate_writes_predictions_scores_and_summary(tmp_path: Path, model, c
     scores = read_jsonl(out / "scores.jsonl")
     summary = json.loads((out / "summary.json").read_text())
     assert [p["study_id"] for p in predictions] == ["d1", "d2", "d3"]
-    assert summary["model"] == (model or DEFAULT_MODEL)
+    name = model or DEFAULT_MODEL
+    assert summary["models"] == [name]
     assert summary["train_reports"] == 4 and summary["test_reports"] == 3
-    assert summary["training_seconds"] >= 0 and summary["generation_seconds"] >= 0
+    result = summary["per_model"][name]
+    assert result["training_seconds"] >= 0 and result["generation_seconds"] >= 0
 
     scorer = RougeScorer()
     for name in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
@@ -59,7 +61,7 @@ def test_evaluate_writes_predictions_scores_and_summary(tmp_path: Path, model, c
             for t, p in zip(TEST, predictions, strict=True)
         ]
         assert [s[name]["fmeasure"] for s in scores] == expected
-        assert summary["rouge_f1_mean"][name] == pytest.approx(sum(expected) / 3)
+        assert result["rouge_f1_mean"][name] == pytest.approx(sum(expected) / 3)
     printed = capsys.readouterr().out
     assert "3 reports" in printed and "effusion" not in printed.lower()
 
@@ -93,3 +95,34 @@ def test_evaluate_errors_are_clear(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "radimpress evaluate: error: argument --model: invalid choice: 'nope'" in err
     assert "restate" in err
+
+
+def test_several_models_are_all_trained_scored_and_tabled(tmp_path: Path, capsys) -> None:
+    """Issue 18 item 7: every --model is evaluated (not only the last) with clinical agreement,
+    and the printed tables are `run`'s."""
+    train, test = write(tmp_path / "train.jsonl", TRAIN), write(tmp_path / "test.jsonl", TEST)
+    out = tmp_path / "out"
+    argv = ["evaluate", "--train", str(train), "--test", str(test), "--output", str(out)]
+    assert main([*argv, "--model", "lead", "--model", "retrieval"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["models"] == ["lead", "retrieval"]
+    predictions = read_jsonl(out / "predictions.jsonl")
+    assert [(p["model"], p["study_id"]) for p in predictions] == [
+        ("lead", "d1"), ("lead", "d2"), ("lead", "d3"),
+        ("retrieval", "d1"), ("retrieval", "d2"), ("retrieval", "d3"),
+    ]  # fmt: skip
+    scores = read_jsonl(out / "scores.jsonl")
+    # lead copies the findings' first sentence: "Heart normal." / "Small left effusion." /
+    # "Heart enlarged since ___." agree clinically with "Normal chest." / "Small left
+    # effusion." / "Cardiomegaly." (No Finding, Pleural Effusion, Cardiomegaly).
+    lead = [s["clinical"] for s in scores if s["model"] == "lead"]
+    assert [c["f1"] for c in lead] == [1.0, 1.0, 1.0]
+    assert all(c["missed"] == [] and c["invented"] == [] for c in lead)
+    assert summary["per_model"]["lead"]["clinical_f1_mean"] == 1.0
+    printed = capsys.readouterr().out
+    assert "Mean ROUGE F1 per model and dataset, with clinical F1" in printed
+    assert "Distribution of per-report ROUGE F1 and clinical F1" in printed
+    table_rows = [line.split() for line in printed.splitlines() if line.startswith("test ")]
+    assert [r[1] for r in table_rows][:2] == ["lead", "retrieval"]  # both in the mean table
+    assert "Clinical F1" in printed
+    assert "effusion" not in printed.lower()

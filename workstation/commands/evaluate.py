@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +31,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="train a local model on one file, generate for another and score with ROUGE",
-        description="Writes OUTPUT/predictions.jsonl (study_id, model, generated: the format "
-        "`radimpress score --predictions` reads, as a run's impressions.jsonl), "
-        "OUTPUT/scores.jsonl and OUTPUT/summary.json (mean F1 per ROUGE type, counts, seconds). "
+        description="Trains each --model on --train, generates for --test and scores like `run`: "
+        "ROUGE and clinical agreement, the same two tables. Writes OUTPUT/predictions.jsonl "
+        "(study_id, model, generated: the format `radimpress score --predictions` reads, as a "
+        "run's impressions.jsonl), OUTPUT/scores.jsonl (ROUGE and clinical per study and model) "
+        "and OUTPUT/summary.json (per model: mean F1, clinical agreement, seconds; counts). "
         "Exit 2 for unusable input; nothing is written then.",
     )
     parser.add_argument("--train", required=True, help="training reports (JSON/JSONL)")
     parser.add_argument("--test", required=True, help="reports with reference impressions")
     parser.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
+        action="append",
         choices=available_models(),
-        help=f"local model (default: {DEFAULT_MODEL})",
+        help=f"local model to train and score (repeatable; default: {DEFAULT_MODEL})",
     )
     parser.add_argument("--output", required=True, help="output folder (created if absent)")
     parser.set_defaults(handler=run)
@@ -78,49 +80,104 @@ def input_convention(findings: Iterable[str]) -> str | None:
 def evaluate(
     train_path: str, test_path: str, output: str | Path, model_name: str | None = None
 ) -> dict[str, Any]:
-    """Train, generate, score; write the three output files and return the summary."""
+    """One model: train, generate, score; write the three output files and return that model's
+    summary (its ``rouge_f1_mean``, ``clinical``, seconds and the counts)."""
     from radimpress_training.models import base
 
-    model_name = model_name or base.DEFAULT_MODEL
-    model_class = base.get_model_class(model_name)
+    name = model_name or base.DEFAULT_MODEL
+    summary = evaluate_models(train_path, test_path, output, [name])
+    return {**summary["per_model"][name], **_common(summary)}
+
+
+def _common(summary: dict[str, Any]) -> dict[str, Any]:
+    keys = ("train", "test", "train_reports", "test_reports", "rejected", "use_stemmer")
+    return {key: summary[key] for key in keys}
+
+
+class _Clinical:
+    """Clinical agreement per (reference, generated), each text labelled once."""
+
+    def __init__(self) -> None:
+        from radimpress.clinical import agreement, labeler
+
+        self._agree = agreement.agreement_from_labels
+        self._label = labeler.label_text
+        self._labels: dict[str, dict[str, str]] = {}
+
+    def _of(self, text: str) -> dict[str, str]:
+        labels = self._labels.get(text)
+        if labels is None:
+            labels = self._labels[text] = self._label(text)
+        return labels
+
+    def __call__(self, reference: str, generated: str) -> dict[str, Any]:
+        found = self._agree(self._of(reference), self._of(generated)).to_dict()
+        return {k: found[k] for k in ("precision", "recall", "f1", "missed", "invented")}
+
+
+def evaluate_models(
+    train_path: str, test_path: str, output: str | Path, models: Sequence[str]
+) -> dict[str, Any]:
+    """Train, generate and score each model (ROUGE and clinical agreement, as `run` scores);
+    write predictions.jsonl, scores.jsonl (every model's rows) and summary.json; return it."""
+    from radimpress.scoring import summaries_to_dict, summarize
+    from radimpress.scoring.aggregate import CLINICAL
+    from radimpress_training.models import base
+
     train, train_rejected = read_file(train_path)
     test, test_rejected = read_file(test_path)
-
-    started = time.perf_counter()
     pairs = [base.TrainingPair(deid.normalize(r.findings), r.impression or "") for r in train]
-    model = model_class().fit(pairs)
-    trained = time.perf_counter()
     # Findings reach the model normalised to "___": it is told the file's own convention.
     convention = input_convention(r.findings for r in test)
-    generated = model.predict([deid.normalize(r.findings) for r in test], convention=convention)
-    finished = time.perf_counter()
-
+    normalized = [deid.normalize(r.findings) for r in test]
+    dataset = Path(test_path).stem
     scorer = RougeScorer(use_stemmer=False)
+    clinical = _Clinical()
     output = Path(output)
-    means: dict[str, list[float]] = {name: [] for name in ROUGE_TYPES}
+    per_model: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
     with (
         atomic_output(output / "predictions.jsonl") as predictions,
         atomic_output(output / "scores.jsonl") as scores,
     ):
-        for report, text in zip(test, generated, strict=True):
-            row = score_rows(scorer.score(report.impression or "", text))
-            for name in ROUGE_TYPES:
-                means[name].append(row[name]["fmeasure"])
-            prediction = {"study_id": report.study_id, "model": model_name, "generated": text}
-            predictions.write(json.dumps(prediction) + "\n")
-            scores.write(json.dumps({"study_id": report.study_id, "model": model_name, **row}))
-            scores.write("\n")
+        for model_name in dict.fromkeys(models):
+            started = time.perf_counter()
+            model = base.get_model_class(model_name)().fit(pairs)
+            trained = time.perf_counter()
+            generated = model.predict(normalized, convention=convention)
+            finished = time.perf_counter()
+            means: dict[str, list[float]] = {name: [] for name in ROUGE_TYPES}
+            for report, text in zip(test, generated, strict=True):
+                reference = report.impression or ""
+                row = score_rows(scorer.score(reference, text))
+                for name in ROUGE_TYPES:
+                    means[name].append(row[name]["fmeasure"])
+                agreement = clinical(reference, text)
+                ident = {"study_id": report.study_id, "model": model_name}
+                predictions.write(json.dumps({**ident, "generated": text}) + "\n")
+                scored = {**ident, **row, CLINICAL: agreement}
+                scores.write(json.dumps(scored) + "\n")
+                rows.append({**scored, "dataset": dataset})
+            per_model[model_name] = {
+                "model": model_name,
+                "rouge_f1_mean": {name: statistics.fmean(v) for name, v in means.items()},
+                "training_seconds": round(trained - started, 3),
+                "generation_seconds": round(finished - trained, 3),
+            }
+    groups = summarize(rows, metrics=(*ROUGE_TYPES, CLINICAL))
+    for group in groups:
+        per_model[group.model]["clinical_f1_mean"] = group.mean_f1[CLINICAL]
     summary = {
-        "model": model_name,
+        "models": list(per_model),
         "train": str(train_path),
         "test": str(test_path),
+        "dataset": dataset,
         "train_reports": len(train),
         "test_reports": len(test),
         "rejected": {"train": train_rejected, "test": test_rejected},
-        "rouge_f1_mean": {name: statistics.fmean(values) for name, values in means.items()},
         "use_stemmer": False,
-        "training_seconds": round(trained - started, 3),
-        "generation_seconds": round(finished - trained, 3),
+        "per_model": per_model,
+        "aggregates": summaries_to_dict(groups),
     }
     with atomic_output(output / "summary.json") as handle:
         handle.write(json.dumps(summary, indent=2) + "\n")
@@ -128,18 +185,37 @@ def evaluate(
 
 
 def run(args: argparse.Namespace) -> int:
+    from radimpress.scoring import format_distribution_table, format_mean_table, summarize
+    from radimpress.scoring.aggregate import CLINICAL
+    from radimpress_training.models import DEFAULT_MODEL
+
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         return error("evaluate", "--output must name a folder, not a file", args.output)
+    models = args.model or [DEFAULT_MODEL]
     try:
-        summary = evaluate(args.train, args.test, args.output, args.model)
+        summary = evaluate_models(args.train, args.test, args.output, models)
     except (OSError, ValueError) as err:  # UnreadableFile is a ValueError
         return error("evaluate", *explain(err))
-    means = summary["rouge_f1_mean"]
-    print(
-        f"{summary['model']}: {summary['test_reports']} reports, "
-        + ", ".join(f"{name} {value:.4f}" for name, value in means.items())
-        + f" (train {summary['training_seconds']:.2f} s,"
-        f" generate {summary['generation_seconds']:.2f} s) -> {args.output}"
-    )
+    for name, result in summary["per_model"].items():
+        means = result["rouge_f1_mean"]
+        print(
+            f"{name}: {summary['test_reports']} reports, "
+            + ", ".join(f"{metric} {value:.4f}" for metric, value in means.items())
+            + f", clinical {result['clinical_f1_mean']:.4f}"
+            + f" (train {result['training_seconds']:.2f} s,"
+            f" generate {result['generation_seconds']:.2f} s)"
+        )
+    rows = [json.loads(line) for line in (output / "scores.jsonl").open(encoding="utf-8")]
+    for row in rows:
+        row["dataset"] = summary["dataset"]
+    metrics = (*ROUGE_TYPES, CLINICAL)
+    groups = summarize(rows, metrics=metrics)
+    print()
+    print("Mean ROUGE F1 per model and dataset, with clinical F1 (CheXpert positives)")
+    print(format_mean_table(groups, metrics))
+    print()
+    print("Distribution of per-report ROUGE F1 and clinical F1")
+    print(format_distribution_table(groups, metrics))
+    print(f"\noutputs: {args.output}")
     return 0
