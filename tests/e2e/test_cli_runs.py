@@ -64,13 +64,19 @@ def test_score_reads_a_runs_impressions_for_one_model(two_runs, tmp_path, capsys
     assert "pick one with --model NAME" in capsys.readouterr().err
 
 
-def test_a_failed_run_keeps_its_failure_files(tmp_path, capsys) -> None:
+def test_a_failed_run_keeps_its_failure_files(tmp_path, capsys, monkeypatch) -> None:
     data = write_demo_files(tmp_path / "small", train=10, infer=5, seed=9, with_bad=False)
     broken = tmp_path / "broken" / "train.jsonl"
     broken.parent.mkdir()
     broken.write_text("this is not JSON\n")
     out = tmp_path / "out"
     argv = ["run", "--train", str(broken), "--infer", str(data.infer), "--out", str(out)]
+    assert main([*argv, "--quiet"]) == 2  # `run` checks its inputs first (issue 18 item 6)
+    assert capsys.readouterr().err.startswith("radimpress run: error: --train: not JSON")
+    # What the pipeline itself does with such a file (an upload in the cloud): past the check.
+    from radimpress_workstation.commands import run as run_command
+
+    monkeypatch.setattr(run_command, "_check_inputs", lambda command, train, infer: (5, 1))
     assert main([*argv, "--quiet"]) == 1
     err = capsys.readouterr().err
     (folder,) = out.iterdir()

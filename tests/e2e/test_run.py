@@ -129,9 +129,9 @@ def test_cli_prints_the_tables_and_a_failure_exits_non_zero(tmp_path, capsys):
     broken.write_text("this is not JSON\n")
     code = main(["run", "--train", str(broken), "--infer", str(data.infer),
                  "--out", str(tmp_path / "out"), "--quiet"])  # fmt: skip
-    assert code == 1
+    assert code == 2  # found before any training (issue 18 item 6)
     error = capsys.readouterr().err
-    assert "FAILED" in error and "Ingest" in error
+    assert error.startswith("radimpress run: error: --train: not JSON")
 
 
 def test_shipped_local_specs_are_the_generated_ones():

@@ -133,8 +133,10 @@ def test_a_failed_run_points_at_its_copies_not_at_the_vanished_bucket(
 
     monkeypatch.setattr(runtime, "LocalRun", Failing)
     infer = str(_infer_file(tmp_path))
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps({"study_id": "1", "findings": "Clear.", "impression": "Ok."}))
     out = tmp_path / "out"
-    assert main(["run", "--train", infer, "--infer", infer, "--out", str(out)]) == 1
+    assert main(["run", "--train", str(train), "--infer", infer, "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "s3://" not in err
     (folder,) = out.iterdir()
@@ -158,3 +160,38 @@ def test_a_usage_error_leaves_no_empty_run_folder(tmp_path, monkeypatch, capsys)
 def test_run_ids_are_sortable_by_start(prefix: str) -> None:
     run_id = run_folders.new_run_id(prefix)
     assert run_id.startswith(prefix + "-20") and len(run_id.split("-")) == 4
+
+
+class _NeverRun:
+    def __init__(self, *a, **kw) -> None:
+        raise AssertionError("the pipeline started on unusable input")
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "message"),
+    [
+        ("--train", "", "--train: empty file"),
+        ("--infer", "", "--infer: empty file"),
+        ("--infer", "study_id,findings\n1,Clear.\n", "--infer: not JSON"),
+        ("--train", '{"study_id": "1", "findings": "Clear."}\n', "--train: no usable record"),
+        ("--infer", '{"study_id": "1"}\n', "--infer: no usable record"),
+    ],
+)
+def test_unusable_input_exits_2_before_anything_runs(
+    tmp_path, monkeypatch, capsys, option, content, message
+) -> None:
+    """Issue 18 item 6: every input is checked up front; exit 2, one error line, no folder."""
+    monkeypatch.setattr(runtime, "LocalRun", _NeverRun)
+    good_train = tmp_path / "train.jsonl"
+    good_train.write_text(json.dumps({"study_id": "1", "findings": "F.", "impression": "I."}))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(content)
+    files = {"--train": str(good_train), "--infer": str(_infer_file(tmp_path)), option: str(bad)}
+    out = tmp_path / "out"
+    argv = ["run", "--train", files["--train"], "--infer", files["--infer"], "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"radimpress run: error: {message}")
+    assert err.rstrip().endswith(str(bad))
+    assert "Traceback" not in err and "Clear" not in err
+    assert not out.exists() or list(out.iterdir()) == []

@@ -3,7 +3,8 @@
 Builds the embedded stack (moto) from template.yaml, trains each local model on --train through
 the real state machine, summarises --infer with the baseline and the trained model, scores them
 and prints the blog's two tables. Exit 0 on success, 1 when an execution fails (the failed state
-and its cause are printed), 2 for a usage problem (missing file, unknown model), 130 on Ctrl-C.
+and its cause are printed), 2 for a usage problem (missing file, unknown model) or an unusable
+input (empty, not JSON, compressed, no usable record), found before anything runs; 130 on Ctrl-C.
 
 Each run claims its own folder, ``<out>/<run id>``, whose name is the run id of summary.json,
 Parquet and the report. A run that did not finish leaves ``INCOMPLETE.json`` there; a failed one
@@ -75,11 +76,36 @@ def run(args: argparse.Namespace) -> int:
     return execute(args.train, args.infer, args.model or [DEFAULT_MODEL], args.out, args)
 
 
-def _count_records(path: Path, purpose: Purpose) -> int | None:
-    try:
-        return validate_file(path, purpose).records_read
-    except UnreadableFile:
-        return None  # the pipeline will reject the file and say why
+def _check_inputs(command: str, train: Path | None, infer: Path) -> int | tuple[int, int]:
+    """Every input read through before anything runs: the exit code (2) of an unusable one, else
+    (records in --infer, records in --train).
+
+    A file is unusable when it cannot be read as a whole (empty, CSV or other non-JSON,
+    compressed, not UTF-8) or holds no usable record (for --train: none with findings and
+    impression); records rejected one by one do not stop the run, they are reported after it.
+    """
+    counts = []
+    for option, path, purpose in (
+        ("--infer", infer, Purpose.INFER),
+        ("--train", train, Purpose.TRAIN),
+    ):
+        if path is None:
+            counts.append(0)
+            continue
+        try:
+            summary = validate_file(path, purpose)
+        except UnreadableFile as err:
+            return error(command, f"{option}: {err.reason}", path)
+        if not summary.accepted:
+            needed = "findings and impression" if purpose is Purpose.TRAIN else "findings"
+            return error(
+                command,
+                f"{option}: no usable record ({summary.rejected} of {summary.records_read}"
+                f" rejected; each needs {needed}; see `radimpress validate`)",
+                path,
+            )
+        counts.append(summary.records_read)
+    return counts[0], counts[1]
 
 
 MAX_REJECTIONS_SHOWN = 10
@@ -128,13 +154,16 @@ def execute(
     problem = _usage_problem(command, train, infer, out)
     if problem is not None:
         return problem
+    checked = _check_inputs(command, train, infer)
+    if isinstance(checked, int):
+        return checked
+    expected, _ = checked
     if run_id is None:
         run_id, folder = claim_run_folder(out, "local")
     else:
         folder = out / run_id
     console = Console(quiet=getattr(args, "quiet", False))
     console.line(f"run {run_id} -> {folder}")
-    expected = _count_records(infer, Purpose.INFER)
     result = _run_pipeline(command, train, infer, models, out, folder, run_id, console, args)
     if isinstance(result, int):
         return result
@@ -208,9 +237,7 @@ def _run_pipeline(
         return error(command, str(err), "--model/--spec")
 
 
-def _print_accounting(
-    console: Any, result: RunResult, groups: list[Any], expected: int | None
-) -> bool:
+def _print_accounting(console: Any, result: RunResult, groups: list[Any], expected: int) -> bool:
     """Print how the input records were accounted for; True when every one was scored,
     summarised without a reference, or rejected, and the pipeline saw them all."""
     accepted = result.input_records - result.rejected
@@ -230,7 +257,7 @@ def _print_accounting(
             f"  {group.model}: scored {group.scored}{unscored} + rejected {result.rejected}"
             f" = {total}"
         )
-    if expected is not None and expected != result.input_records:
+    if expected != result.input_records:
         complete = False
         console.line(
             f"  !! the file holds {expected} records, the pipeline saw {result.input_records}"
