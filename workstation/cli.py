@@ -1,7 +1,8 @@
 """The `radimpress` console command: one sub-command per module in ``commands/``.
 
 Every command reports unusable input as ``radimpress <command>: error: <what>, <where>`` with
-exit 2 (argparse's usage errors have the same form), and Ctrl-C as one line with exit 130.
+exit 2 (argparse's usage errors have the same form), and Ctrl-C as one line with exit 130. SIGTERM
+takes Ctrl-C's path (the command stops what it started and marks what it leaves) and exits 143.
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 # Each module exposes register(subparsers) and sets a `handler` default that returns an exit code.
 # Only the module of the command asked for is imported (start-up time of a whole process); the
@@ -29,6 +34,12 @@ COMMAND_HELP: dict[str, str] = {
     "smoke": "upload a tiny training and findings file to a deployed stack and follow both runs",
 }
 COMMAND_MODULES = tuple(COMMAND_HELP)
+EXIT_TERMINATED = 128 + signal.SIGTERM  # as a shell reports a process ended by SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so every command's interrupt
+    path runs (a run's executions stopped, its folder marked incomplete)."""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -53,18 +64,42 @@ def _command(argv: Sequence[str]) -> str | None:
     return first if first in COMMAND_HELP else None
 
 
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[list[int]]:
+    """While the block runs, the first SIGTERM raises ``Terminated`` in the main thread (later
+    ones are ignored while the command cleans up); yields a list that gets the signal number."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # only the main thread may set signal handlers
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        if not received:
+            received.append(signum)
+            raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from radimpress_workstation.console import EXIT_INTERRUPTED
 
     command = _command(sys.argv[1:] if argv is None else argv)
     parser = build_parser(command) if command is not None else build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except KeyboardInterrupt:
-        # A command that leaves files behind marks them itself (run, demo); here only the line.
-        print(f"\nradimpress {args.command}: interrupted", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
+    with _sigterm_as_interrupt() as terminated:
+        try:
+            code = int(args.handler(args) or 0)
+        except KeyboardInterrupt:
+            # A command that leaves files behind marks them itself (run, demo); here the line.
+            what = "terminated (SIGTERM)" if terminated else "interrupted"
+            print(f"\nradimpress {args.command}: {what}", file=sys.stderr, flush=True)
+            code = EXIT_INTERRUPTED
+    return EXIT_TERMINATED if terminated and code == EXIT_INTERRUPTED else code
 
 
 def console_main() -> None:
@@ -73,8 +108,9 @@ def console_main() -> None:
     A large ``score`` run leaves a few hundred thousand objects (records, texts, rows) that the
     interpreter would free one by one at exit, for nothing: the process is ending. Every command
     writes its files through context managers that close them before ``main`` returns, so here
-    only the standard streams are flushed before ``os._exit``. Tests call ``main()`` in-process,
-    never this.
+    only the standard streams are flushed before ``os._exit``, and the working directories of
+    local jobs still running (interrupted during training: the jobs' threads end with the
+    process, before their own clean-up) are removed. Tests call ``main()`` in-process, never this.
     """
     try:
         code = main()
@@ -89,6 +125,10 @@ def console_main() -> None:
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):  # reader gone, or a stream closed: nothing to flush
         code = code or 1
+    # Imported only by a command that ran local jobs: then its jobs' copies of reports go too.
+    work_dirs = sys.modules.get("radimpress_workstation.job_backend.work_dirs")
+    if work_dirs is not None:
+        work_dirs.remove_all()
     os._exit(code)
 
 

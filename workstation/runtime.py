@@ -99,6 +99,9 @@ class RunResult:
     timings: dict[str, float]
     files: dict[str, Path]
     jobs: list[JobInterval] = field(default_factory=list)
+    # The training file's records and rejections (0 and 0 without --train).
+    train_records: int = 0
+    train_rejected: int = 0
 
 
 @contextmanager
@@ -167,6 +170,9 @@ class LocalRun:
         self.jobs: list[JobInterval] = []
         self.verbose = verbose
         self.spec = spec  # a resolved spec name or path instead of local-<model>
+        # The training file's Ingest counts and rejected rows (the same for every model's run).
+        self.train_ingest: dict[str, Any] = {}
+        self.train_rejections: list[dict[str, Any]] = []
 
     # ----- one execution -----------------------------------------------------------------------
 
@@ -241,7 +247,7 @@ class LocalRun:
         for model in self.models:
             stack_started = time.perf_counter()
             self.console.progress(f"building the embedded stack from {self.template.name}")
-            reset_local_job_backend()
+            reset_local_job_backend(self.out_dir)  # jobs work in the run folder, not in /tmp
             stack = EmbeddedStack(
                 str(self.template),
                 parameters={
@@ -264,6 +270,8 @@ class LocalRun:
                     key = f"incoming/train/{self.train_dataset}/{self.train.name}"
                     phase = self._execute(stack, "train", model, self.train, key)
                     self._add("train_execution", phase.wall_seconds)
+                    if not self.train_ingest:
+                        self._collect_train_rejections(stack, phase)
                 key = f"incoming/infer/{self.dataset}/{self.infer.name}"
                 phase = self._execute(stack, "infer", model, self.infer, key)
                 self._add("infer_execution", phase.wall_seconds)
@@ -298,7 +306,23 @@ class LocalRun:
             timings=self.timings,
             files=files,
             jobs=self.jobs,
+            train_records=self._train_count("records") + self._train_count("rejected"),
+            train_rejected=self._train_count("rejected"),
         )
+
+    def _train_count(self, name: str) -> int:
+        return int(self.train_ingest.get(name, 0))
+
+    def _collect_train_rejections(self, stack: Any, phase: PhaseResult) -> None:
+        """The training file's Ingest counts and rejected rows, fetched before the embedded
+        bucket goes (ids, positions, fields and reasons; never report text)."""
+        from radimpress.storage import iter_jsonl
+
+        self.train_ingest = dict(phase.output.get("ingest", {}))
+        key = self.train_ingest.get("rejected_key")
+        if key and self._train_count("rejected"):
+            s3 = stack.client("s3")
+            self.train_rejections = [row for _, row in iter_jsonl(s3, stack.bucket, key)]
 
     def _add(self, name: str, seconds: float) -> None:
         self.timings[name] = self.timings.get(name, 0.0) + seconds
@@ -329,6 +353,12 @@ class LocalRun:
             "rejected": rejections,
             "summary": summary,
         }
+        if self.train is not None:
+            train_rejections = self.out_dir / "train-rejected.jsonl"
+            with train_rejections.open("w", encoding="utf-8") as handle:
+                for row in self.train_rejections:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            files["rejected (train)"] = train_rejections
         published = publish_rows(
             rows,
             rejected,
@@ -368,6 +398,16 @@ class LocalRun:
                 for p in self.phases
             ],
             "rejected": rejected,
+            "training": (
+                {
+                    "file": self.train.name,
+                    "records": self._train_count("records") + self._train_count("rejected"),
+                    "accepted": self._train_count("records"),
+                    "rejected": self._train_count("rejected"),
+                }
+                if self.train is not None
+                else None
+            ),
             "models_scored": summaries_to_dict(summaries(rows)),
             "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from radimpress import clients
@@ -37,6 +38,7 @@ from radimpress_workstation.job_backend.lifecycle import JobLifecycle
 from radimpress_workstation.job_backend.local_container import find_local_container
 from radimpress_workstation.job_backend.training_job import run_training_job
 from radimpress_workstation.job_backend.transform_job import run_transform_job
+from radimpress_workstation.job_backend.work_dirs import JOB_SCRATCH
 
 PREDICT_BATCH = 512
 # Asked in order for the container behind an image URI; the first that knows it runs the job.
@@ -67,6 +69,7 @@ class LocalJobBackend:
         s3_factory: Callable[[], Any] | None = None,
         max_workers: int = 2,
         predict_batch: int = PREDICT_BATCH,
+        work_root: Path | None = None,
     ) -> None:
         # The service's own S3 access (the container doubles' public artifacts); a job's reads
         # and writes go through ``job_s3``, as the execution role its request names.
@@ -75,6 +78,9 @@ class LocalJobBackend:
         self._models_lock = threading.Lock()
         self._models: dict[str, dict[str, Any]] = {}
         self._predict_batch = predict_batch
+        # The jobs' working directories (patient text): under the run folder when the runtime
+        # names one, else the system temp folder; removed however a job ends (``work_dirs``).
+        self._work_root = work_root
         self.on_job_change: Callable[[str, str, str], None] | None = None
 
     def _notify(self, job: Job) -> None:
@@ -114,7 +120,7 @@ class LocalJobBackend:
         job = Job("training", request["TrainingJobName"], request)
         self._jobs.register(job, operation)
         s3 = job_s3(request.get("RoleArn"), self._s3_factory)
-        self._jobs.start(job, lambda j: run_training_job(j, container, s3))
+        self._jobs.start(job, lambda j: run_training_job(j, container, s3, self._work_root))
         return {"TrainingJobArn": arn("training-job", job.name)}
 
     def describe_training_job(self, *, TrainingJobName: str) -> dict[str, Any]:
@@ -238,7 +244,9 @@ class LocalJobBackend:
         s3 = job_s3(model.get("ExecutionRoleArn"), self._s3_factory)
         self._jobs.start(
             job,
-            lambda j: run_transform_job(j, container, primary, filters, s3, self._predict_batch),
+            lambda j: run_transform_job(
+                j, container, primary, filters, s3, self._predict_batch, self._work_root
+            ),
         )
         return {"TransformJobArn": arn("transform-job", job.name)}
 
@@ -277,6 +285,7 @@ class LocalJobBackend:
 
 _backend_lock = threading.Lock()
 _backend: LocalJobBackend | None = None
+_work_root: Path | None = None
 
 
 def local_job_backend() -> LocalJobBackend:
@@ -284,14 +293,17 @@ def local_job_backend() -> LocalJobBackend:
     global _backend
     with _backend_lock:
         if _backend is None:
-            _backend = LocalJobBackend()
+            _backend = LocalJobBackend(work_root=_work_root)
         return _backend
 
 
-def reset_local_job_backend() -> None:
-    """Wait for running jobs and forget every job and model (a new embedded stack, a test)."""
-    global _backend
+def reset_local_job_backend(run_folder: Path | None = None) -> None:
+    """Wait for running jobs and forget every job and model (a new embedded stack, a test);
+    the next backend keeps its jobs' working directories in ``run_folder`` (under
+    ``JOB_SCRATCH``; None: in the system temp folder)."""
+    global _backend, _work_root
     with _backend_lock:
         backend, _backend = _backend, None
+        _work_root = run_folder / JOB_SCRATCH if run_folder is not None else None
     if backend is not None:
         backend.shutdown()

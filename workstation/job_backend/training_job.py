@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,18 @@ from radimpress_workstation.job_backend.api_checks import split_s3_uri
 from radimpress_workstation.job_backend.containers import Container
 from radimpress_workstation.job_backend.job_record import ContainerError, Job
 from radimpress_workstation.job_backend.s3_files import download_prefix, output_encryption
+from radimpress_workstation.job_backend.work_dirs import job_directory
 
 
-def run_training_job(job: Job, container: Container, s3: Any) -> None:
-    """Run one training job to its end; sets ``job.artifact`` to the model's S3 URI."""
+def run_training_job(
+    job: Job, container: Container, s3: Any, work_root: Path | None = None
+) -> None:
+    """Run one training job to its end; sets ``job.artifact`` to the model's S3 URI.
+
+    The job's directory (the channels' copies of the training reports) is made under
+    ``work_root`` (the run folder's ``job-scratch``) and removed however the job ends."""
     request = job.request
-    with tempfile.TemporaryDirectory(prefix=f"radimpress-{job.name}-") as tmp:
-        root = Path(tmp)
+    with job_directory(job.name, work_root) as root:
         channels = {}
         for channel in request.get("InputDataConfig", []):
             job.check_stop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from radimpress_workstation.job_backend.api_checks import split_s3_uri
 from radimpress_workstation.job_backend.containers import Container, ServingModel
 from radimpress_workstation.job_backend.job_record import ContainerError, Job
 from radimpress_workstation.job_backend.s3_files import download_prefix, output_encryption
+from radimpress_workstation.job_backend.work_dirs import job_directory
 
 Filter = Callable[[Any], Any]
 
@@ -45,8 +45,12 @@ def run_transform_job(
     filters: tuple[Filter, Filter],
     s3: Any,
     predict_batch: int,
+    work_root: Path | None = None,
 ) -> None:
-    """Run one transform job to its end; ``filters`` are the compiled Input/OutputFilter."""
+    """Run one transform job to its end; ``filters`` are the compiled Input/OutputFilter.
+
+    The job's directory (model, input and output lines) is made under ``work_root`` (the run
+    folder's ``job-scratch``) and removed however the job ends."""
     request = job.request
     processing = _Processing(
         input_filter=filters[0],
@@ -59,8 +63,7 @@ def run_transform_job(
     )
     out_prefix = out_prefix.rstrip("/")
     encryption = output_encryption(request["TransformOutput"])
-    with tempfile.TemporaryDirectory(prefix=f"radimpress-{job.name}-") as tmp:
-        root = Path(tmp)
+    with job_directory(job.name, work_root) as root:
         model = container.serve(_model_dir(primary_container, root, s3))
         inputs = download_prefix(
             s3,
