@@ -42,6 +42,15 @@ class Terminated(KeyboardInterrupt):
     path runs (a run's executions stopped, its folder marked incomplete)."""
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("radimpress")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or with ``command`` only that command's module imported and registered
     (the others listed with their help, so ``radimpress --help`` reads the same)."""
@@ -49,6 +58,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="radimpress",
         description="Generate radiology report impressions from findings and score them.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in COMMAND_HELP.items():
         if command is None or name == command:
