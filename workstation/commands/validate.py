@@ -9,6 +9,7 @@ from radimpress.records import Purpose, UnreadableFile, validate_file
 from radimpress_workstation.console import error
 
 EXIT_VALID, EXIT_SOME_REJECTED, EXIT_UNREADABLE = 0, 1, 2
+SHOWN_REJECTIONS = 20  # the terminal gets the first ones; --json has every rejection
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check a report file (JSON array or JSON Lines) and list rejected records",
         description=(
             "Exit 0 when every record is valid, 1 when some were rejected, "
-            "2 when the file itself is unreadable."
+            "2 when the file itself is unreadable. The first "
+            f"{SHOWN_REJECTIONS} rejections are listed; --json lists them all."
         ),
     )
     parser.add_argument("file", help="JSON array or JSON Lines of report objects")
@@ -27,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=Purpose.INFER.value,
         help="train files must carry an impression for every record (default: infer)",
     )
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as JSON, with every rejection"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -47,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  records read: {summary.records_read}")
         print(f"  accepted:     {summary.accepted}")
         print(f"  rejected:     {summary.rejected}")
-        for rejection in summary.rejections:
+        for rejection in summary.rejections[:SHOWN_REJECTIONS]:
             print(f"    - {rejection.describe()}")
+        if summary.rejected > SHOWN_REJECTIONS:
+            print(f"    ... and {summary.rejected - SHOWN_REJECTIONS} more; --json lists them all")
     return EXIT_SOME_REJECTED if summary.rejected else EXIT_VALID
