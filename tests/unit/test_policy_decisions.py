@@ -100,18 +100,20 @@ def identity(stack, logical: str) -> list[tuple[str, dict]]:
 
 def principal(logical: str) -> str:
     admin = f"arn:aws:iam::{ACCOUNT}:role/Admin"
-    return {"uploader": UPLOADER, "foreign": FOREIGN, "admin": admin}.get(logical) or role_arn(
-        logical
-    )
+    services = {"logs": f"logs.{REGION}.amazonaws.com", "events": "events.amazonaws.com"}
+    named = {"uploader": UPLOADER, "foreign": FOREIGN, "admin": admin, **services}
+    return named.get(logical) or role_arn(logical)
 
 
 def decide(stack, who: str, action: str, resource: str, **context: Any) -> Decision:
     caller = principal(who)
-    always = {"aws:SecureTransport": True, "aws:PrincipalArn": caller}  # AWS always sets both
+    service = not caller.startswith("arn:")  # an AWS service acting for the stack
+    always = {"aws:SecureTransport": True}
+    always |= {"aws:PrincipalServiceName": caller} if service else {"aws:PrincipalArn": caller}
     request = AuthzRequest(caller, action, resource, {**always, **context})
     if action.startswith("kms:"):
         key_policy = ("key policy", stack["DataKey"]["Properties"]["KeyPolicy"])
-        if caller.split(":")[4] != ACCOUNT:  # cross-account: only the key policy can grant
+        if service or caller.split(":")[4] != ACCOUNT:  # only the key policy can grant
             return evaluate(request, [], key_policy, resource_kind="kms").decision
         return evaluate(request, identity(stack, who), key_policy, resource_kind="kms").decision
     bucket_policy = ("bucket policy", stack["DataBucketPolicy"]["Properties"]["PolicyDocument"])
@@ -175,6 +177,10 @@ ROWS = [
     ("an account administrator reads a failure notice (ids only)", "admin", "s3:GetObject", obj("runs/r/failure.json"), {}, ALLOWED),
     ("an account administrator reads results", "admin", "s3:GetObject", obj("results/scores/run_date=2026-01-01/r.parquet"), {}, ALLOWED),
     ("RegisterModel reading a run's records", "RegisterModelFunctionRole", "s3:GetObject", obj("runs/r/ingest/records.jsonl"), {}, EXPLICIT),
+    ("CloudWatch Logs encrypts this stack's Ingest log group", "logs", "kms:GenerateDataKey", KEY, {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{STACK}-ingest"}, ALLOWED),
+    ("CloudWatch Logs encrypts another log group of the account", "logs", "kms:GenerateDataKey", KEY, {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/other"}, IMPLICIT),
+    ("EventBridge writes the upload rule's undelivered event", "events", "kms:GenerateDataKey", KEY, {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-uploads"}, ALLOWED),
+    ("EventBridge for another rule", "events", "kms:GenerateDataKey", KEY, {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/other"}, IMPLICIT),
     ("another account's administrator reads a run", "foreign", "s3:GetObject", obj("runs/r/ingest/records.jsonl"), {}, EXPLICIT),
     ("another account's administrator uses the key", "foreign", "kms:Decrypt", KEY, {}, IMPLICIT),
 ]  # fmt: skip

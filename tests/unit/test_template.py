@@ -424,3 +424,122 @@ def test_results_layer_block_closes_the_resources_section(template, resources):
     assert {"AWS::Glue::Table", "AWS::Athena::NamedQuery", "AWS::QuickSight::Dashboard"} <= kinds
     keys = list(template)
     assert keys.index("Resources") + 1 == keys.index("Outputs")
+
+
+def test_key_policy_is_exactly_iam_delegation_and_three_scoped_services(resources):
+    """The whole key policy, statement by statement (what it decides for real requests is in
+    tests/unit/test_policy_decisions.py). Each service may use the key only for this stack:
+    alarms of this account, this stack's log groups by exact ARN, the upload rule by exact ARN."""
+    arn = "arn:${AWS::Partition}"
+    steps = ["ingest", "start-training", "job-status", "register-model", "resolve-models"]
+    steps += ["start-transform", "score", "publish", "record-failure"]
+    groups = [f"/aws/lambda/${{AWS::StackName}}-{step}" for step in steps]
+    groups.append("/aws/vendedlogs/states/${AWS::StackName}-pipeline")
+    log = f"{arn}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"
+    account = {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert resources["DataKey"]["Properties"]["KeyPolicy"] == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersKeyThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": {"Fn::Sub": f"{arn}:iam::${{AWS::AccountId}}:root"}},
+                "Action": [
+                    "kms:Create*",
+                    "kms:Describe*",
+                    "kms:Enable*",
+                    "kms:List*",
+                    "kms:Put*",
+                    "kms:Update*",
+                    "kms:Revoke*",
+                    "kms:Disable*",
+                    "kms:Get*",
+                    "kms:Delete*",
+                    "kms:TagResource",
+                    "kms:UntagResource",
+                    "kms:ScheduleKeyDeletion",
+                    "kms:CancelKeyDeletion",
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": account,
+                    "ArnLike": {
+                        "aws:SourceArn": {
+                            "Fn::Sub": f"{arn}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:*"
+                        }
+                    },
+                },
+            },
+            {
+                "Sid": "CloudWatchLogsEncryptsThisStacksLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnEquals": {
+                        "kms:EncryptionContext:aws:logs:arn": [
+                            {"Fn::Sub": f"{log}{group}"} for group in groups
+                        ]
+                    }
+                },
+            },
+            {
+                "Sid": "EventBridgeWritesUndeliveredEventsToEncryptedQueue",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": account,
+                    "ArnEquals": {
+                        "aws:SourceArn": {
+                            "Fn::Sub": f"{arn}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/"
+                            "${AWS::StackName}-uploads"
+                        }
+                    },
+                },
+            },
+        ],
+    }
+
+
+def test_the_key_policy_names_every_log_group_the_stack_creates(resources):
+    """Each function is named <stack>-<step>, so its log group's ARN is in the key policy."""
+    names = {
+        logical: r["Properties"]["FunctionName"]["Fn::Sub"]
+        for logical, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    (logs,) = [
+        s
+        for s in statements(resources["DataKey"]["Properties"]["KeyPolicy"])
+        if s["Sid"] == "CloudWatchLogsEncryptsThisStacksLogGroups"
+    ]
+    allowed = {
+        entry["Fn::Sub"].split(":log-group:", 1)[1]
+        for entry in logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
+    }
+    for group in (r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"):
+        name = group["Properties"]["LogGroupName"]["Fn::Sub"]
+        for logical, function_name in names.items():
+            name = name.replace(f"${{{logical}}}", function_name)
+        assert name in allowed
+    assert len(allowed) == len(names) + 1  # and the state machine's
