@@ -3,7 +3,9 @@
 (The blog's two tables are radimpress.scoring's format_mean_table / format_distribution_table.)
 Progress comes from the execution history (states entered and exited, task failures, Map
 iterations) and from the local job backend (job status changes). Lines carry state names, job
-names, counts and S3 keys only: never report text.
+names, counts and S3 keys only: never report text. What a sender chose (ids, field and file
+names) can hold control or bidi characters: every line is shown with those escaped (``\\u202e``,
+:func:`radimpress.records.printable`), so an id never reorders or splits the terminal's text.
 """
 
 from __future__ import annotations
@@ -25,9 +27,21 @@ def error(command: str, what: str, where: str | os.PathLike[str] | None = None) 
     The one error form of every command (argparse's usage errors read the same), so a user and a
     script can tell which command failed, why and on what. ``what`` never quotes report text.
     """
+    from radimpress.records import printable
+
     place = f", {os.fspath(where)}" if where not in (None, "") else ""
-    print(f"radimpress {command}: error: {what}{place}", file=sys.stderr, flush=True)
+    print(printable(f"radimpress {command}: error: {what}{place}"), file=sys.stderr, flush=True)
     return EXIT_UNUSABLE
+
+
+def shown(text: str) -> str:
+    """``text`` as a terminal may get it: its lines and tabs kept, every other control, bidi
+    control or separator character escaped (``\\u202e``)."""
+    if text.isascii() and text.replace("\n", "").replace("\t", "").isprintable():
+        return text
+    from radimpress.records import printable
+
+    return "\n".join("\t".join(map(printable, line.split("\t"))) for line in text.split("\n"))
 
 
 def explain(err: BaseException) -> tuple[str, str | None]:
@@ -60,6 +74,7 @@ class Console:
         return time.monotonic() - self.started
 
     def line(self, text: str = "") -> None:
+        text = shown(text)
         with self._lock:
             print(text, file=self.stream, flush=True)
 

@@ -5,7 +5,12 @@ time (a chunk of JSON Lines, or ARRAY_BATCH array elements). Each record comes o
 value, or, when it cannot be read safely (nested too deep, an integer json refuses, invalid
 UTF-8, a line too long), as a ``_Hostile`` marker naming why, so that the input contract
 (:mod:`radimpress.records`) rejects that record alone. A file that cannot be read at all (empty,
-compressed, not UTF-8, not JSON) raises :class:`UnreadableFile`.
+compressed, not UTF-8, not JSON) raises :class:`UnreadableFile`; one that holds no record at all
+(0 bytes, only white space, ``[]``) raises :class:`NoRecords`, one kind of it.
+
+An array element is parsed only once it is known to be at most MAX_RECORD_CHARS long: a longer
+one is skipped by a scan that holds one chunk at a time and comes out as a ``_Hostile`` record,
+so a 200 MB element costs a chunk of memory, not twice its size.
 """
 
 from __future__ import annotations
@@ -26,11 +31,30 @@ QUICK_CHUNK_BYTES = 1 << 16
 ARRAY_BATCH = 256  # JSON array elements per batch
 
 
+# Characters a terminal or log viewer acts on instead of showing: C0 and C1 controls, DEL, the
+# bidirectional marks, embeddings, overrides and isolates, the line and paragraph separators, and
+# lone surrogates (no UTF-8 stream can carry them).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with each control, bidi-control or separator character written as ``\\uXXXX``.
+
+    For every message that names something a sender chose (a study id, a field name, a file or
+    key name): a right-to-left override or a line separator in it is shown, never obeyed.
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 class UnreadableFile(ValueError):
     """The file as a whole cannot be read: empty, not JSON, or not UTF-8."""
 
     def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source}: {reason}")
+        super().__init__(f"{printable(source)}: {reason}")
         self.source = source
         self.reason = reason
 
@@ -39,9 +63,22 @@ class UnreadableFile(ValueError):
         return type(self), (self.source, self.reason)
 
 
+class NoRecords(UnreadableFile):
+    """The file is readable but holds no record: 0 bytes, only white space, or ``[]``.
+
+    Every reader treats it as unusable input (``validate`` and ``run`` exit 2, Ingest fails the
+    run), the same as an unreadable file: there is nothing to validate, train on or score.
+    """
+
+
 # Hostile records are rejected one by one; these bound what one record may cost to read.
 MAX_DEPTH = 64  # a report record is flat; json's C parser itself gives up near 1,000 levels
 MAX_LINE_BYTES = 4 * 1024 * 1024  # one JSON Lines record (3 x 20,000 characters, escaped)
+MAX_RECORD_CHARS = MAX_LINE_BYTES  # one JSON array element, in characters
+# A JSON Lines file is recognised by a line that is a JSON object: lines before the first one
+# that are not JSON wait (their numbers only) to be rejected one by one; when none of the first
+# this many non-blank lines is an object, the file is not JSON Lines at all.
+MAX_LEADING_NON_OBJECTS = 1000
 _BRACKETS = ("[", "{")
 
 # What a compressed upload starts with (the file is then named as what it is).
@@ -63,10 +100,12 @@ class _Hostile:
     only if it is one of its own fields (a sender's field names may be text).
     """
 
-    __slots__ = ("field", "reason")
+    __slots__ = ("field", "json", "reason")
 
-    def __init__(self, reason: str, field: str | None = None) -> None:
-        self.reason, self.field = reason, field
+    def __init__(self, reason: str, field: str | None = None, json: bool = False) -> None:
+        # json: the record was read as JSON (too deep, an integer too long), not bytes or a
+        # length that stopped it before.
+        self.reason, self.field, self.json = reason, field, json
 
 
 class _DuplicateKeys(dict[str, Any]):
@@ -159,10 +198,11 @@ def _hostile(text: str, pos: int = 0) -> tuple[int | None, _Hostile | None]:
     """Why a JSON value json could not (or should not) be parsed; (end, None) if nothing found."""
     end, depth, deep_field, long_field = _scan(text, pos)
     if depth > MAX_DEPTH:
-        return end, _Hostile(f"nested more than {MAX_DEPTH} levels deep", deep_field)
+        return end, _Hostile(f"nested more than {MAX_DEPTH} levels deep", deep_field, json=True)
     if long_field is not None:
         limit = sys.get_int_max_str_digits()
-        return end, _Hostile(f"holds an integer of more than {limit:,} digits", long_field)
+        reason = f"holds an integer of more than {limit:,} digits"
+        return end, _Hostile(reason, long_field, json=True)
     return end, None
 
 
@@ -228,6 +268,111 @@ class _TextStream:
     def offset(self) -> int:
         return self.consumed_chars + self.pos
 
+    def drop_read(self) -> None:
+        """Forget the buffer up to ``pos`` (what a skip has moved past)."""
+        self.consumed_chars += self.pos
+        self.buffer = self.buffer[self.pos :]
+        self.pos = 0
+
+
+# Outside a string, what changes an element's depth or ends it; inside one, what may end it.
+_STRUCTURE = re.compile(r'["\[\]{},]')
+_STRING_STOP = re.compile(r'["\\]')
+
+
+def _skip_element(stream: _TextStream, source: str) -> _Hostile | None:  # noqa: C901  one loop
+    """Move past the element at ``stream.pos`` without parsing or holding it: brackets and
+    strings are followed a chunk at a time, each chunk dropped once scanned.
+
+    The element is not checked as JSON (the array's own syntax is, after it). None when it ends
+    within MAX_RECORD_CHARS after all: it is short and not valid JSON.
+    """
+    depth = 0
+    in_string = escaped = False
+    pos = stream.pos
+    first = stream.offset()
+    while True:
+        buffer = stream.buffer
+        while pos < len(buffer):
+            if escaped:
+                pos, escaped = pos + 1, False
+                continue
+            if in_string:
+                match = _STRING_STOP.search(buffer, pos)
+                if match is None:
+                    pos = len(buffer)
+                    break
+                pos = match.end()
+                if match.group() == "\\":
+                    escaped = True
+                    continue
+                in_string = False
+                if depth == 0:  # the element was a string
+                    stream.pos = pos
+                    return _too_long_element(stream, first)
+                continue
+            match = _STRUCTURE.search(buffer, pos)
+            if match is None:
+                pos = len(buffer)
+                break
+            char = match.group()
+            if char in ",]}" and depth == 0:  # a scalar element ends where the array goes on
+                stream.pos = match.start()
+                return _too_long_element(stream, first)
+            pos = match.end()
+            if char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+            elif char in "]}":
+                depth -= 1
+                if depth == 0:
+                    stream.pos = pos
+                    return _too_long_element(stream, first)
+        stream.pos = pos
+        stream.drop_read()
+        pos = 0
+        if not stream.fill():
+            raise UnreadableFile(source, "not valid JSON: the array is not closed")
+
+
+def _too_long_element(stream: _TextStream, first: int) -> _Hostile | None:
+    if stream.offset() - first <= MAX_RECORD_CHARS:
+        return None
+    return _Hostile(f"the record is longer than {MAX_RECORD_CHARS:,} characters")
+
+
+def _cut_or_too_long(stream: _TextStream, source: str, start: int, at: int) -> _Hostile | None:
+    """After json failed at ``at``: None once the element, cut by the chunk boundary, has more
+    text to be tried with; the element's rejection when it is longer than a record may be (it is
+    skipped unread); else the file is not valid JSON."""
+    at += stream.consumed_chars
+    if not stream.eof and len(stream.buffer) - start > MAX_RECORD_CHARS:
+        if (skipped := _skip_element(stream, source)) is not None:
+            return skipped
+    elif not stream.eof and stream.fill():
+        return None
+    raise UnreadableFile(source, f"not valid JSON at character {at}") from None
+
+
+def _unparsable_element(stream: _TextStream, source: str, start: int) -> _Hostile | None:
+    """An element json refused (too deep for its parser, or an integer of more than 4,300
+    digits) as its rejection, its end found without recursion; None when it (or its last
+    number) is cut by the chunk boundary and more text is to be read first."""
+    try:
+        scan_end, problem = _hostile(stream.buffer, start)
+    except ValueError:
+        raise UnreadableFile(source, f"not valid JSON after character {stream.offset()}") from None
+    if scan_end in (None, len(stream.buffer)) and not stream.eof:
+        if len(stream.buffer) - start > MAX_RECORD_CHARS:
+            return _skip_element(stream, source) or _Hostile("could not be read as JSON")
+        if stream.fill():
+            return None
+    if scan_end is None:
+        raise UnreadableFile(source, "not valid JSON: the array is not closed")
+    stream.pos = scan_end
+    return problem or _Hostile("could not be read as JSON")
+
 
 def _array_element(stream: _TextStream, source: str) -> Any:
     """Parse the element at ``stream.pos`` and move past it; a hostile element comes back as a
@@ -237,30 +382,19 @@ def _array_element(stream: _TextStream, source: str) -> Any:
         try:
             value, end = _DECODER.raw_decode(stream.buffer, start)
         except json.JSONDecodeError as err:
-            # An element cut by the chunk boundary: read more and try again.
-            if not stream.eof and stream.fill():
+            if (skipped := _cut_or_too_long(stream, source, start, err.pos)) is None:
                 continue
-            raise UnreadableFile(
-                source, f"not valid JSON at character {stream.consumed_chars + err.pos}"
-            ) from None
+            return skipped
         except (RecursionError, ValueError):
-            # Too deep for json's parser, or an integer of more than 4,300 digits: find the
-            # element's end without recursion, reading more while it is cut off.
-            try:
-                scan_end, problem = _hostile(stream.buffer, start)
-            except ValueError:
-                raise UnreadableFile(
-                    source, f"not valid JSON after character {stream.offset()}"
-                ) from None
-            if scan_end is None:
-                if not stream.eof and stream.fill():
-                    continue
-                raise UnreadableFile(source, "not valid JSON: the array is not closed") from None
-            stream.pos = scan_end
-            return problem or _Hostile("could not be read as JSON")
+            if (unread := _unparsable_element(stream, source, start)) is None:
+                continue
+            return unread
         # A number at the very end of the buffer may continue in the next chunk.
-        if end == len(stream.buffer) and not stream.eof and stream.fill():
-            continue
+        if end == len(stream.buffer) and not stream.eof:
+            if len(stream.buffer) - start > MAX_RECORD_CHARS:
+                return _skip_element(stream, source) or _Hostile("could not be read as JSON")
+            if stream.fill():
+                continue
         stream.pos = end
         if _too_deep(stream.buffer, start, end):
             return _hostile(stream.buffer, start)[1]
@@ -490,29 +624,56 @@ def iter_raw_record_batches(
     chunk_bytes = CHUNK_CHARS if loads is None else QUICK_CHUNK_BYTES
     head, first = _sniff(binary, source, chunk_bytes)
     if first == "":
-        raise UnreadableFile(source, "empty file")
+        raise NoRecords(source, "empty file (no records)")
     if first == "[":
         stream = _TextStream(binary, source, head)
         stream.skip_whitespace()
         batch: list[tuple[int, Any]] = []
-        for index, value in enumerate(_iter_json_array(stream, source), start=1):
-            batch.append((index, value))
+        elements = 0
+        for elements, value in enumerate(_iter_json_array(stream, source), start=1):
+            batch.append((elements, value))
             if len(batch) == ARRAY_BATCH:
                 yield "json", batch
                 batch = []
         if batch:
             yield "json", batch
+        if not elements:
+            raise NoRecords(source, "no records (an empty JSON array)")
         return
-    if first != "{":
-        raise UnreadableFile(source, "not JSON: expected a JSON array or JSON Lines of objects")
-    first_checked = False
+    yield from _json_lines(head, binary, source, loads, chunk_bytes, first)
+
+
+def _is_object_line(value: Any) -> bool:
+    """A line that shows the file is JSON Lines: an object, or JSON too deep or long to read."""
+    return isinstance(value, dict) or (isinstance(value, _Hostile) and value.json)
+
+
+def _json_lines(
+    head: bytes, binary: IO[bytes], source: str, loads: Loads | None, chunk_bytes: int, first: str
+) -> Iterator[tuple[str, list[tuple[int, Any]]]]:
+    """The batches of a JSON Lines file: a line that is not JSON is that line's rejection, the
+    first line included, once some line has shown the file is JSON Lines (an object); a file
+    without such a line among its first MAX_LEADING_NON_OBJECTS is not JSON at all."""
+    waiting: list[tuple[int, Any]] = []  # lines before the first object, if any
+    recognised = False
     for batch in _iter_json_line_batches(head, binary, loads, chunk_bytes):
-        if batch and not first_checked:
-            line_number, value = batch[0]
-            if value is _NOT_JSON:
-                raise UnreadableFile(source, f"not valid JSON on line {line_number}")
-            first_checked = True
+        if not recognised:
+            if not any(_is_object_line(value) for _, value in batch):
+                waiting += batch
+                if len(waiting) <= MAX_LEADING_NON_OBJECTS:
+                    continue
+                raise UnreadableFile(source, _not_json_lines(first, waiting))
+            recognised = True
+            batch, waiting = waiting + batch, []
         yield "jsonl", batch
+    if not recognised:
+        raise UnreadableFile(source, _not_json_lines(first, waiting))
+
+
+def _not_json_lines(first: str, lines: list[tuple[int, Any]]) -> str:
+    if first == "{" and lines:
+        return f"not valid JSON on line {lines[0][0]} (and no line is a JSON object)"
+    return "not JSON: expected a JSON array or JSON Lines of objects"
 
 
 def iter_raw_records(
@@ -527,8 +688,9 @@ def iter_raw_records(
     The position is the 1-based element index in an array and the line number in JSON Lines.
     A JSON Lines line that is not JSON is yielded as ``_NOT_JSON`` and a record that cannot be
     read safely (too deep, an integer too long, invalid UTF-8, a line too long) as a
-    ``_Hostile``, so each becomes that record's rejection; a file whose first record is not
-    JSON at all is unreadable.
+    ``_Hostile``, so each becomes that record's rejection, the first line's too; a file none of
+    whose first lines is a JSON object is unreadable, and one with no record raises
+    :class:`NoRecords`.
     """
     for file_format, batch in iter_raw_record_batches(binary, source, loads):
         for position, value in batch:

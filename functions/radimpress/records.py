@@ -8,12 +8,20 @@ checks each record it yields.
 
 Every record comes out either as a :class:`Report` or as a :class:`Rejection` that names its
 position, its id and the field at fault. Reasons never quote the report text: findings and
-impressions are patient data, and rejections end up in logs and execution history.
+impressions are patient data, and rejections end up in logs and execution history. What a sender
+chose and a rejection names (the id, the source) is escaped by :func:`printable`.
+
+A study id is kept and compared in one form (:func:`normalize_id`): an integer is its digits; a
+string loses zero-width characters and surrounding white space, other spaces read as U+0020 and
+it is put in Unicode NFC. Ids that look the same are then one study (a repeat is a duplicate); an
+id with nothing visible left, or with a control, line-separator or bidi-control character, is
+rejected without being echoed.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
@@ -22,11 +30,15 @@ from typing import IO, Any
 
 from radimpress.json_records import (
     _NOT_JSON,
+    NoRecords,
     UnreadableFile,
     _DuplicateKeys,
     _Hostile,
     iter_raw_records,
+    printable,
 )
+
+__all__ = ["NoRecords", "UnreadableFile", "normalize_id", "printable"]
 
 MAX_ID_CHARS = 128
 MAX_TEXT_CHARS = 20_000
@@ -72,10 +84,11 @@ class Rejection:
         return asdict(self)
 
     def describe(self, source: str = "") -> str:
-        where = f"{source}: " if source else ""
-        ident = f" (study_id={self.study_id})" if self.study_id is not None else ""
-        what = f" field '{self.field}':" if self.field else ""
-        return f"{where}record {self.position}{ident}:{what} {self.reason}"
+        """One line naming the record; what a sender chose (source, id, field) is escaped."""
+        where = f"{printable(source)}: " if source else ""
+        ident = f" (study_id={printable(self.study_id)})" if self.study_id is not None else ""
+        what = f" field '{printable(self.field)}':" if self.field else ""
+        return f"{where}record {self.position}{ident}:{what} {printable(self.reason)}"
 
 
 @dataclass
@@ -108,14 +121,43 @@ class ValidationSummary:
 # --------------------------------------------------------------------------------------------
 
 
+# Invisible characters an id may carry by accident (copied from a web page or a spreadsheet):
+# dropped, so that "AB" and "A<U+200B>B" are one study.
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+# Spaces other than U+0020 inside an id (no-break, thin, ideographic, ...) read as a space.
+_SPACES = dict.fromkeys(
+    map(ord, "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+        "\u200a\u202f\u205f\u3000"),
+    " ",
+)  # fmt: skip
+# What an id may not hold at all: controls, line and paragraph separators, bidi controls (they
+# change how the id and the text around it are shown, so two ids that look alike would differ).
+_NOT_IN_ID = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def normalize_id(value: str) -> str:
+    """The id a string stands for: zero-width characters dropped, Unicode NFC, other spaces as
+    U+0020, surrounding white space stripped. Ids that look the same are then equal."""
+    if value.isascii():
+        return value.strip()
+    text = unicodedata.normalize("NFC", value.translate(_ZERO_WIDTH))
+    return text.translate(_SPACES).strip()
+
+
 def _identifier(value: Any) -> str | None:
-    """Ids may be strings or integers (MIMIC uses integers); anything else is not an id."""
+    """Ids may be strings or integers (MIMIC uses integers); anything else is not an id.
+
+    An integer is its decimal digits, so 1, "1" and " 1 " are one study; a string is
+    :func:`normalize_id` of it, or "" when nothing visible is left.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+    if isinstance(value, str):
+        return normalize_id(value)
     return None
 
 
@@ -160,6 +202,27 @@ def _unsafe_record(position: int, value: Any) -> Rejection | None:
     return None
 
 
+def _study_id(raw_id: Any) -> tuple[str, str | None]:
+    """(the normalized id, None) or ("", why ``raw_id`` is not a usable study id)."""
+    if raw_id is None or raw_id == "":
+        return "", "is required and missing or empty"
+    study_id = _identifier(raw_id)
+    if study_id is None:
+        return "", "must be a string or integer"
+    if not study_id:
+        return "", "is empty once white space and zero-width characters are removed"
+    if study_id.isascii() and study_id.isprintable() and len(study_id) <= MAX_ID_CHARS:
+        return study_id, None  # most ids: nothing more to check
+    if _has_lone_surrogate(study_id):
+        return "", _SURROGATE_PROBLEM
+    if len(study_id) > MAX_ID_CHARS or _NOT_IN_ID.search(study_id) is not None:
+        return "", (
+            f"must be at most {MAX_ID_CHARS} printable characters "
+            "(no control, line-separator or bidi-control character)"
+        )
+    return study_id, None
+
+
 def validate_record(
     position: int, value: Any, purpose: Purpose, seen_ids: dict[str, int]
 ) -> Report | Rejection:
@@ -169,23 +232,9 @@ def validate_record(
     if not isinstance(value, dict):
         kind = "invalid JSON" if value is _NOT_JSON else f"a JSON {type(value).__name__}"
         return Rejection(position, f"record is {kind}, not a JSON object")
-    raw_id = value.get("study_id")
-    study_id = _identifier(raw_id)
-    if study_id is None:
-        problem = (
-            "is required and missing or empty"
-            if raw_id in (None, "")
-            else "must be a string or integer"
-        )
+    study_id, problem = _study_id(value.get("study_id"))
+    if problem is not None:
         return Rejection(position, problem, field="study_id")
-    if _has_lone_surrogate(study_id):
-        return Rejection(position, _SURROGATE_PROBLEM, field="study_id")
-    if len(study_id) > MAX_ID_CHARS or any(ord(c) < 32 for c in study_id):
-        return Rejection(
-            position,
-            f"must be at most {MAX_ID_CHARS} printable characters",
-            field="study_id",
-        )
     if study_id in seen_ids:
         return Rejection(
             position,
@@ -194,9 +243,14 @@ def validate_record(
             field="study_id",
         )
     subject_raw = value.get("subject_id")
-    subject_id = _identifier(subject_raw)
-    if subject_raw not in (None, "") and subject_id is None:
-        return Rejection(position, "must be a string or integer", study_id, "subject_id")
+    subject_id = _identifier(subject_raw) if subject_raw not in (None, "") else None
+    if subject_raw not in (None, "") and not subject_id:
+        problem = (
+            "must be a string or integer"
+            if subject_id is None
+            else "is empty once white space and zero-width characters are removed"
+        )
+        return Rejection(position, problem, study_id, "subject_id")
     if subject_id is not None and _has_lone_surrogate(subject_id):
         return Rejection(position, _SURROGATE_PROBLEM, study_id, "subject_id")
     texts: dict[str, str | None] = {}

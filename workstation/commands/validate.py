@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from radimpress.records import Purpose, UnreadableFile, validate_file
+from radimpress.records import Purpose, UnreadableFile, printable, validate_file
 from radimpress_workstation.console import error
 
 EXIT_VALID, EXIT_SOME_REJECTED, EXIT_UNREADABLE = 0, 1, 2
@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check a report file (JSON array or JSON Lines) and list rejected records",
         description=(
             "Exit 0 when every record is valid, 1 when some were rejected, "
-            "2 when the file itself is unreadable. The first "
+            "2 when the file itself is unreadable or holds no record (0 bytes, []). The first "
             f"{SHOWN_REJECTIONS} rejections are listed; --json lists them all."
         ),
     )
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
-        print(f"{summary.source} ({summary.file_format})")
+        print(f"{printable(summary.source)} ({summary.file_format})")
         print(f"  records read: {summary.records_read}")
         print(f"  accepted:     {summary.accepted}")
         print(f"  rejected:     {summary.rejected}")
