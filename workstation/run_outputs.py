@@ -16,9 +16,88 @@ from radimpress.layout import PRETRAINED
 from radimpress.storage import iter_jsonl
 from radimpress_workstation.model_specs import BASELINE_MODEL
 
+# The stand-ins of the JumpStart container double (radimpress_workstation.job_backend.jumpstart):
+# what really wrote a double's impressions, per model role.
+STANDIN_PRETRAINED = "first sentence of the findings"
+
+
+def generator_label(role_key: str, model_name: str, double_spec: str | None) -> str:
+    """What generated a row's impressions, for the ``generator`` column and the report's banner:
+    ``local:<model>`` for a local model, ``double:<spec> (stand-in: <what>)`` when the JumpStart
+    container double answered for a cloud model (its numbers are the stand-in's, not the named
+    model's). Cloud rows say ``sagemaker`` (the Score step's default)."""
+    from radimpress_workstation.job_backend.jumpstart.standin import FINE_TUNE_MODEL
+
+    if double_spec is None:
+        return f"local:{model_name}"
+    standin = STANDIN_PRETRAINED if role_key == PRETRAINED else FINE_TUNE_MODEL
+    return f"double:{double_spec} (stand-in: {standin})"
+
+
+def _overlap_key(text: str) -> str:
+    """Findings text compared without case, punctuation, spacing or de-identification marks."""
+    import re
+
+    from radimpress import deid
+
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", deid.normalize(text).lower()).split())
+
+
+def find_overlap(train: Path, infer: Path) -> dict[str, Any]:
+    """Studies of ``infer`` that are also in ``train``: same study_id, or the same findings text
+    once case, punctuation, spacing and placeholders are ignored (exact duplicates after that
+    normalisation; near duplicates are not searched). Ids and counts only, never text."""
+    from radimpress.records import Purpose, Report, read_reports
+
+    def reports(path: Path, purpose: Purpose) -> Iterator[Report]:
+        with path.open("rb") as handle:
+            for outcome in read_reports(handle, purpose, str(path)):
+                if isinstance(outcome, Report):
+                    yield outcome
+
+    train_ids: set[str] = set()
+    train_texts: set[str] = set()
+    for report in reports(train, Purpose.TRAIN):
+        train_ids.add(report.study_id)
+        train_texts.add(_overlap_key(report.findings))
+    by_id: list[str] = []
+    by_text: list[str] = []
+    studies = 0
+    for report in reports(infer, Purpose.INFER):
+        studies += 1
+        if report.study_id in train_ids:
+            by_id.append(report.study_id)
+        elif _overlap_key(report.findings) in train_texts:
+            by_text.append(report.study_id)
+    return {
+        "studies": studies,
+        "overlapping": len(by_id) + len(by_text),
+        "by_study_id": len(by_id),
+        "by_findings_text": len(by_text),
+        "study_ids": sorted(by_id + by_text),
+    }
+
+
+def overlap_note(overlap: dict[str, Any], excluded: bool) -> str:
+    """The ``train_overlap`` column and the printed warning: "" when nothing overlaps."""
+    if not overlap.get("overlapping"):
+        return ""
+    note = (
+        f"{overlap['overlapping']} of {overlap['studies']} studies also in the training file"
+        f" (study_id {overlap['by_study_id']}, findings text {overlap['by_findings_text']})"
+    )
+    return note + ("; excluded from the scores" if excluded else "; scored, so scores overstate")
+
 
 def collect_rows(
-    stack: Any, output: dict[str, Any], model: str, run_id: str, skip_baseline: bool
+    stack: Any,
+    output: dict[str, Any],
+    model: str,
+    run_id: str,
+    skip_baseline: bool,
+    *,
+    double_spec: str | None = None,
+    train_overlap: str = "",
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Score rows and rejections of one inference execution (its ``output``, run for ``model``).
 
@@ -26,7 +105,10 @@ def collect_rows(
     become ONE run (``run_id``, the id of the folder and of the CLI) that :func:`publish_rows`
     turns into one set of tables and one report. Rows are labelled "<role> (<model name>)"
     ("pre-trained (lead)", "fine-tuned (consensus)"), the name the Score step wrote into each
-    row; the baseline is kept from the first execution only.
+    row; the baseline is kept from the first execution only. Each row also says what generated
+    it (``generator``: ``local:<model>``, or ``double:<spec> (stand-in: ...)`` when the JumpStart
+    container double answered, whose label then names the stand-in too) and how the findings
+    file overlaps the training file (``train_overlap``, "" when it does not).
     """
     s3 = stack.client("s3")
     rows: list[dict[str, Any]] = []
@@ -39,7 +121,16 @@ def collect_rows(
             name = row.get("model_name") or (
                 BASELINE_MODEL if item["model_key"] == PRETRAINED else model
             )
-            row["model"] = f"{row.get('model_role') or row['model']} ({name})"
+            generator = generator_label(item["model_key"], name, double_spec)
+            if double_spec is None:
+                row["model"] = f"{row.get('model_role') or row['model']} ({name})"
+            else:  # the label itself says that a stand-in wrote these impressions
+                standin = generator.partition("(stand-in: ")[2].rstrip(")")
+                row["model"] = (
+                    f"{row.get('model_role') or row['model']} ({name}, stand-in: {standin})"
+                )
+            row["generator"] = generator
+            row["train_overlap"] = train_overlap
             row["run_id"] = run_id
             rows.append(row)
     rejected: list[dict[str, Any]] = []

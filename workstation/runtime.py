@@ -32,7 +32,12 @@ from radimpress_workstation.console import Console
 from radimpress_workstation.job_clock import JobClock, JobInterval
 from radimpress_workstation.model_specs import spec_reference
 from radimpress_workstation.run_folders import execution_name, new_run_id, save_failure_files
-from radimpress_workstation.run_outputs import collect_rows, publish_rows
+from radimpress_workstation.run_outputs import (
+    collect_rows,
+    find_overlap,
+    overlap_note,
+    publish_rows,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -102,6 +107,10 @@ class RunResult:
     # The training file's records and rejections (0 and 0 without --train).
     train_records: int = 0
     train_rejected: int = 0
+    # radimpress_workstation.run_outputs.find_overlap of the two files ({} without --train), and
+    # how many findings studies --exclude-overlap left out of the scores.
+    overlap: dict[str, Any] = field(default_factory=dict)
+    excluded: int = 0
 
 
 @contextmanager
@@ -153,6 +162,7 @@ class LocalRun:
         run_id: str | None = None,
         verbose: bool = False,
         spec: str | None = None,
+        exclude_overlap: bool = False,
     ) -> None:
         self.train = train
         self.infer = infer
@@ -173,6 +183,10 @@ class LocalRun:
         # The training file's Ingest counts and rejected rows (the same for every model's run).
         self.train_ingest: dict[str, Any] = {}
         self.train_rejections: list[dict[str, Any]] = []
+        # Findings studies also in the training file (ids and counts), and whether to drop them.
+        self.exclude_overlap = exclude_overlap
+        self.overlap: dict[str, Any] = {}
+        self.excluded = 0
 
     # ----- one execution -----------------------------------------------------------------------
 
@@ -244,6 +258,13 @@ class LocalRun:
         score_rows: list[dict[str, Any]] = []
         rejected_rows: list[dict[str, Any]] = []
         baseline_seen = False
+        if self.train is not None:
+            from radimpress.records import UnreadableFile
+
+            with contextlib.suppress(UnreadableFile, OSError):  # the pipeline reports it
+                self.overlap = find_overlap(self.train, self.infer)
+        note = overlap_note(self.overlap, self.exclude_overlap)
+        double = self._double_spec()
         for model in self.models:
             stack_started = time.perf_counter()
             self.console.progress(f"building the embedded stack from {self.template.name}")
@@ -277,8 +298,17 @@ class LocalRun:
                 self._add("infer_execution", phase.wall_seconds)
                 fetch_started = time.perf_counter()
                 rows, rejected = collect_rows(
-                    stack, phase.output, phase.model, self.run_id, skip_baseline=baseline_seen
+                    stack,
+                    phase.output,
+                    phase.model,
+                    self.run_id,
+                    skip_baseline=baseline_seen,
+                    double_spec=double,
+                    train_overlap=note,
                 )
+                if self.exclude_overlap and self.overlap.get("overlapping"):
+                    dropped = set(self.overlap["study_ids"])
+                    rows = [row for row in rows if row["study_id"] not in dropped]
                 score_rows.extend(rows)
                 if not rejected_rows:
                     rejected_rows = rejected
@@ -308,7 +338,20 @@ class LocalRun:
             jobs=self.jobs,
             train_records=self._train_count("records") + self._train_count("rejected"),
             train_rejected=self._train_count("rejected"),
+            overlap=self.overlap,
+            excluded=len(self.overlap.get("study_ids", ())) if self.exclude_overlap else 0,
         )
+
+    def _double_spec(self) -> str | None:
+        """The spec's name when the JumpStart container double generates (a cloud spec run
+        locally), else None (local models)."""
+        if self.spec is None:
+            return None
+        from radimpress.spec import load_spec
+
+        if load_spec(self.spec).is_local:
+            return None
+        return Path(self.spec).stem
 
     def _train_count(self, name: str) -> int:
         return int(self.train_ingest.get(name, 0))
@@ -406,6 +449,15 @@ class LocalRun:
                     "rejected": self._train_count("rejected"),
                 }
                 if self.train is not None
+                else None
+            ),
+            "train_overlap": (
+                {
+                    **self.overlap,
+                    "excluded": self.exclude_overlap,
+                    "note": overlap_note(self.overlap, self.exclude_overlap),
+                }
+                if self.overlap
                 else None
             ),
             "models_scored": summaries_to_dict(summaries(rows)),

@@ -167,6 +167,7 @@ def test_rows_name_the_model_and_a_missed_finding_lowers_clinical_f1(aws, contex
         rows["m"]["model_name"] == "restate" and rows["m"]["training_job"] == "radimpress-train-1"
     )
     assert rows["m"]["training_run_id"] == "run-train" and rows["m"]["model_version"] == "1.0.0"
+    assert rows["m"]["generator"] == "sagemaker"  # a SageMaker job wrote it (issue 18 item 1)
     assert rows["m"]["clinical"]["f1"] == 0.0 and rows["m"]["clinical"]["missed"] == [
         "Lung Opacity"
     ]

@@ -90,6 +90,8 @@ EXPECTED_SCORE_COLUMNS = [
     ("sagemaker_model", "string"),
     ("training_job", "string"),
     ("training_run_id", "string"),
+    ("generator", "string"),  # issue 18 item 1
+    ("train_overlap", "string"),  # issue 18 item 2
     ("clinical_precision", "double"),
     ("clinical_recall", "double"),
     ("clinical_f1", "double"),
@@ -121,6 +123,8 @@ EXPECTED_RUN_COLUMNS = [
     ("sagemaker_model", "string"),
     ("training_job", "string"),
     ("training_run_id", "string"),
+    ("generator", "string"),  # issue 18 item 1
+    ("train_overlap", "string"),  # issue 18 item 2
     ("clinical_precision", "double"),
     ("clinical_recall", "double"),
     ("clinical_f1", "double"),

@@ -2,9 +2,11 @@
 
 Builds the embedded stack (moto) from template.yaml, trains each local model on --train through
 the real state machine, summarises --infer with the baseline and the trained model, scores them
-and prints the blog's two tables. Exit 0 on success, 1 when an execution fails (the failed state
-and its cause are printed), 2 for a usage problem (missing file, unknown model) or an unusable
-input (empty, not JSON, compressed, no usable record), found before anything runs; 130 on Ctrl-C.
+and prints the blog's two tables. Exit 0 on success; 1 when records were rejected (training or
+findings: counted, listed and written to train-rejected.jsonl / rejected.jsonl) or an execution
+fails (the failed state and its cause are printed); 2 for a usage problem (missing file, unknown
+model) or an unusable input (empty, not JSON, compressed, no usable record), found before
+anything runs; 130 on Ctrl-C.
 
 Each run claims its own folder, ``<out>/<run id>``, whose name is the run id of summary.json,
 Parquet and the report. A run that did not finish leaves ``INCOMPLETE.json`` there; a failed one
@@ -53,6 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a resolved model spec (name in radimpress/specs or a path) instead of "
         "local-<model>; a JumpStart spec (jumpstart-flan-t5-xl) runs on the local JumpStart "
         "container double, which checks requests, archives and bodies as the real containers do",
+    )
+    parser.add_argument(
+        "--exclude-overlap",
+        action="store_true",
+        help="leave findings studies that are also in --train (same study_id, or the same "
+        "findings text) out of the scores, tables and report; without it they are scored and "
+        "the run warns",
     )
     parser.add_argument("--out", type=Path, default=Path("out"), help="output root (default: out/)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only results")
@@ -173,6 +182,18 @@ def execute(
     if not complete:
         print("FAILED: some input records were neither scored nor rejected", file=sys.stderr)
         return EXIT_FAILED
+    rejected = result.rejected + result.train_rejected
+    # The demo's rejections are planted (and explained); a run's are the user's records.
+    if rejected and command != "demo":
+        print(
+            f"radimpress {command}: {rejected} record(s) rejected"
+            f" (training {result.train_rejected}, findings {result.rejected}); see "
+            + " and ".join(
+                str(result.files[k]) for k in ("rejected (train)", "rejected") if k in result.files
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -214,6 +235,7 @@ def _run_pipeline(
             verbose=getattr(args, "verbose", False),
             run_id=run_id,
             spec=getattr(args, "spec", None),
+            exclude_overlap=getattr(args, "exclude_overlap", False),
         )
         return local.run()
     except KeyboardInterrupt:
@@ -247,15 +269,25 @@ def _print_accounting(console: Any, result: RunResult, groups: list[Any], expect
         f"  (see {result.files['rejected']})"
     )
     _print_rejections(console, result.files["rejected"])
+    if "rejected (train)" in result.files:
+        train_path = result.files["rejected (train)"]
+        console.line(
+            f"training records: {result.train_records}"
+            f"  accepted: {result.train_records - result.train_rejected}"
+            f"  rejected: {result.train_rejected}  (see {train_path})"
+        )
+        _print_rejections(console, train_path)
+    _print_overlap(result)
     complete = True
     for group in groups:
         # A record without a reference impression is summarised but cannot be scored.
-        total = group.scored + group.unscored + result.rejected
+        total = group.scored + group.unscored + result.excluded + result.rejected
         complete &= total == result.input_records
         unscored = f" + no reference {group.unscored}" if group.unscored else ""
+        excluded = f" + excluded (in training) {result.excluded}" if result.excluded else ""
         console.line(
-            f"  {group.model}: scored {group.scored}{unscored} + rejected {result.rejected}"
-            f" = {total}"
+            f"  {group.model}: scored {group.scored}{unscored}{excluded}"
+            f" + rejected {result.rejected} = {total}"
         )
     if expected != result.input_records:
         complete = False
@@ -263,6 +295,16 @@ def _print_accounting(console: Any, result: RunResult, groups: list[Any], expect
             f"  !! the file holds {expected} records, the pipeline saw {result.input_records}"
         )
     return complete
+
+
+def _print_overlap(result: RunResult) -> None:
+    """Warn (on stderr, even with --quiet) when findings studies are also training studies."""
+    from radimpress_workstation.run_outputs import overlap_note
+
+    note = overlap_note(result.overlap, bool(result.excluded))
+    if note:
+        advice = "" if result.excluded else " (--exclude-overlap leaves them out)"
+        print(f"!! train/test overlap: {note}{advice}", file=sys.stderr, flush=True)
 
 
 def _print_tables_and_outputs(console: Any, result: RunResult, groups: list[Any]) -> None:

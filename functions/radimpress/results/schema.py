@@ -9,6 +9,8 @@ Version 2 added, at the end of both tables, who produced each row (model role, m
 version, SageMaker model, training job and training run) and clinical agreement (positive-
 observation precision/recall/F1 with the missed and invented observations; the runs table holds the
 means and bootstrap confidence intervals). One scores object per run holds every model's rows.
+Later, still version 2 (new string columns read as null from older files): ``generator`` and
+``train_overlap`` at the end of the model columns.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ MODEL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("sagemaker_model", "string"),
     ("training_job", "string"),
     ("training_run_id", "string"),
+    # What wrote the impressions: "sagemaker" (a SageMaker job, in the cloud), "local:<model>"
+    # (a local model), or "double:<spec> (stand-in: <what>)" when the JumpStart container double
+    # answered for a cloud model: then the numbers are the stand-in's, not the named model's.
+    ("generator", "string"),
+    # How the scored file overlaps the training file ("N of M studies also in the training file
+    # (study_id a, findings text b); ..."), "" when it does not or nobody checked (the cloud).
+    ("train_overlap", "string"),
 )
 # Per-report clinical agreement (radimpress.clinical); null when the report has no reference.
 # Observation lists are "; "-joined strings, not arrays, so QuickSight can read them too.

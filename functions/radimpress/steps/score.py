@@ -134,4 +134,7 @@ def model_identity(model: ModelRef) -> dict[str, str]:
         "sagemaker_model": model.model_name,
         "training_job": model.training_job,
         "training_run_id": model.training_run_id,
+        # A SageMaker job wrote the impressions; the local runtime relabels its rows with what
+        # really wrote them (a local model, or the JumpStart container double's stand-in).
+        "generator": "sagemaker",
     }
