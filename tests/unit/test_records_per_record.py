@@ -279,11 +279,6 @@ def test_jsonl_text_splits_on_newlines_only(tmp_path):
     assert list(iter_jsonl_rows(path)) == rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until commands/run.py's _print_rejections reads with jsonl_text.jsonl_lines "
-    "instead of str.splitlines (then remove this mark)",
-)
 def test_run_prints_a_rejection_whose_row_holds_a_line_separator(tmp_path):
     """`radimpress run` listed rejected.jsonl with str.splitlines: a U+2028 in a row crashed it."""
     path = tmp_path / "rejected.jsonl"

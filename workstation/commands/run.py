@@ -125,8 +125,9 @@ def _print_rejections(console: Any, path: Path) -> None:
     import json
 
     from radimpress.records import Rejection
+    from radimpress_workstation.jsonl_text import jsonl_lines
 
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = jsonl_lines(path)  # "\n" only: a U+2028 inside a row is not a line break
     for line in lines[:MAX_REJECTIONS_SHOWN]:
         row = json.loads(line)
         source = row.pop("source", "")
