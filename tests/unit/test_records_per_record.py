@@ -361,3 +361,15 @@ def test_a_long_element_costs_a_chunk_of_memory_not_its_size():
     assert peak < 4 * json_records.MAX_RECORD_CHARS, (
         f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.0f} MiB element"
     )
+
+
+def test_ingest_messages_escape_the_key(aws):
+    key = "incoming/infer/demo/rep\u202eorts.jsonl"
+    aws.put(key, lines({"study_id": "a"}))
+    with pytest.raises(InputFileError, match="no valid record") as caught:
+        ingest(aws.s3, BUCKET, key, "run-3", load_spec())
+    assert "rep\\u202eorts.jsonl" in str(caught.value) and "\u202e" not in str(caught.value)
+    aws.put(key, b"[]")
+    with pytest.raises(InputFileError, match="no records") as caught:
+        ingest(aws.s3, BUCKET, key, "run-4", load_spec())
+    assert "\u202e" not in str(caught.value)

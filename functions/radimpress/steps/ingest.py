@@ -24,7 +24,14 @@ from radimpress.errors import InputFileError, aws_call, error_code
 from radimpress.events import IngestResult
 from radimpress.jumpstart import training_template
 from radimpress.layout import RunKeys, parse_incoming_key
-from radimpress.records import Purpose, Report, UnreadableFile, ValidationSummary, read_reports
+from radimpress.records import (
+    Purpose,
+    Report,
+    UnreadableFile,
+    ValidationSummary,
+    printable,
+    read_reports,
+)
 from radimpress.spec import ModelSpec
 from radimpress.storage import S3LineWriter, put_json
 
@@ -48,7 +55,9 @@ def _open_source(s3: Any, bucket: str, key: str, version_id: str | None) -> tupl
         version = claims.version_tag(response.get("VersionId"), response.get("ETag", ""))
         return response["Body"], candidate, version
     version = f" version {version_id}" if request else ""
-    raise InputFileError(f"s3://{bucket}/{key}{version}: no such object (or no read access)")
+    raise InputFileError(
+        f"{printable(f's3://{bucket}/{key}')}{version}: no such object (or no read access)"
+    )
 
 
 def ingest(
@@ -111,7 +120,7 @@ def ingest(
         raise InputFileError(str(err)) from None
     if summary.accepted == 0:
         raise InputFileError(
-            f"{source}: no valid record ({summary.records_read} read, all rejected; "
+            f"{printable(source)}: no valid record ({summary.records_read} read, all rejected; "
             f"reasons in s3://{bucket}/{keys.rejected})"
         )
     if train is not None:
