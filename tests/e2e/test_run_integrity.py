@@ -91,6 +91,17 @@ def test_overlap_rejections_and_generator_are_reported(files, capsys) -> None:
     runs = pq.read_table(next((folder / "results" / "runs").rglob("*.parquet"))).to_pylist()
     assert sorted(r["generator"] for r in runs) == ["local:lead", "local:restate"]
     assert "Stand-in" not in report  # local models are what they say they are
+    # Paired comparison: the console, summary.json and the report give the same verdicts.
+    assert "Paired comparison: mean A - B, 95% paired bootstrap interval" in out
+    verdicts = [p["verdict"] for p in summary["paired_comparisons"]]
+    assert [(p["model_a"], p["model_b"], p["metric"]) for p in summary["paired_comparisons"]] == [
+        ("fine-tuned (restate)", "pre-trained (lead)", "ROUGE-L"),
+        ("fine-tuned (restate)", "pre-trained (lead)", "clinical F1"),
+    ]
+    for verdict in verdicts:
+        assert verdict.startswith("fine-tuned (restate) vs pre-trained (lead): ")
+        assert f"  {verdict}" in out
+        assert verdict in report
     # Patient text never reaches the console.
     assert "Heart normal" not in out + err
 

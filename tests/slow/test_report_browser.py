@@ -188,3 +188,26 @@ def colour_counts(png: bytes) -> dict[tuple[int, int, int], int]:
         counts.update(zip(line[0::bpp], line[1::bpp], line[2::bpp], strict=True))
         prev = line
     return counts
+
+
+@REQUIRED_IN_CI
+@SKIP_WITHOUT_CHROMIUM
+def test_banners_and_paired_comparison_fit_a_phone(tmp_path):
+    """Issue 18: the stand-in and overlap banners and the paired comparison at 390 px."""
+    models = model_results()
+    for m in models:
+        m.identity["generator"] = "double:jumpstart-flan-t5-xl (stand-in: restate)"
+        m.identity["train_overlap"] = (
+            "2 of 12 studies also in the training file (study_id 1, findings text 1); "
+            "scored, so scores overstate"
+        )
+    html = render_report(RUN, models)
+    assert "Stand-in, not the named model:" in html and "<h2>Paired comparison</h2>" in html
+    probe = tmp_path / "probe.html"
+    probe.write_text(probe_page(html, 390), encoding="utf-8")
+    proc = chromium("--window-size=430,1000", "--dump-dom", probe.as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'<pre id="layout-check">(.*?)</pre>', proc.stdout, re.S)
+    assert found, proc.stdout[-2000:]
+    check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert check["scroll_width"] <= 390 and check["overlaps"] == [], check

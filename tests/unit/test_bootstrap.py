@@ -137,3 +137,34 @@ def test_paired_difference_and_its_verdict() -> None:
     assert verdict("a", "b", (-0.1, -0.2, -0.05), "ROUGE-L").startswith("a vs b: ROUGE-L b better")
     with pytest.raises(ValueError, match="same studies"):
         paired_difference([0.1], [0.1, 0.2])
+
+
+def test_paired_comparisons_cover_every_pair_over_shared_studies() -> None:
+    from radimpress.scoring.bootstrap import paired_comparisons
+
+    same = {"rougeL": {"s1": 0.5, "s2": 0.7, "s3": 0.1}, "clinical": {"s1": 1.0, "s2": 0.0}}
+    better = {
+        "rougeL": {"s1": 0.75, "s2": 0.95, "s3": 0.35, "only-here": 0.0},
+        "clinical": {"s1": 1.0, "s2": 0.5},
+    }
+    rows = paired_comparisons([("select", better), ("restate", same), ("lead", same)])
+    assert [(r["model_a"], r["model_b"], r["metric"], r["studies"]) for r in rows] == [
+        ("select", "restate", "ROUGE-L", 3),
+        ("select", "restate", "clinical F1", 2),
+        ("select", "lead", "ROUGE-L", 3),
+        ("select", "lead", "clinical F1", 2),
+        ("restate", "lead", "ROUGE-L", 3),
+        ("restate", "lead", "clinical F1", 2),
+    ]
+    # +0.25 on every shared study: every resample's mean difference is +0.25.
+    assert rows[0]["verdict"] == (
+        "select vs restate: ROUGE-L select better (+0.2500, 95% CI +0.2500 to +0.2500)"
+    )
+    # Identical scores: a difference of exactly 0 is within noise.
+    assert rows[4]["verdict"] == (
+        "restate vs lead: ROUGE-L within noise (+0.0000, 95% CI +0.0000 to +0.0000)"
+    )
+    # Clinical: differences 0 and +0.5 -> mean +0.25, resampled means 0, 0.25 or 0.5.
+    assert rows[1]["mean_difference"] == 0.25
+    assert (rows[1]["ci_low"], rows[1]["ci_high"]) == (0.0, 0.5)
+    assert "within noise" in rows[1]["verdict"]

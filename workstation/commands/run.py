@@ -308,6 +308,19 @@ def _print_overlap(result: RunResult) -> None:
         print(f"!! train/test overlap: {note}{advice}", file=sys.stderr, flush=True)
 
 
+def _print_paired(console: Any, result: RunResult) -> None:
+    """One verdict per pair of models and metric (report.html's "Paired comparison")."""
+    from radimpress_workstation.runtime import paired
+
+    pairs = paired(result.score_rows)
+    if not pairs:
+        return
+    console.line()
+    console.line("Paired comparison: mean A - B, 95% paired bootstrap interval (1,000 resamples)")
+    for pair in pairs:
+        console.line(f"  {pair['verdict']}")
+
+
 def _print_tables_and_outputs(console: Any, result: RunResult, groups: list[Any]) -> None:
     """The blog's two tables (with clinical F1 beside ROUGE) and where the outputs are."""
     from radimpress.scoring import ROUGE_TYPES, format_distribution_table, format_mean_table
@@ -321,6 +334,7 @@ def _print_tables_and_outputs(console: Any, result: RunResult, groups: list[Any]
     console.line()
     console.line("Distribution of per-report ROUGE F1 and clinical F1")
     console.line(format_distribution_table(groups, metrics))
+    _print_paired(console, result)
     console.line()
     console.line("Outputs")
     for name, path in result.files.items():

@@ -221,6 +221,7 @@ def render_report(
         *_comparison_section(models),
         *_lost_sections(lost),
         *_plots_section(models),
+        *_paired_section(models),
         *_worst_section(run, models),
         *_rejected_section(run),
     ]
@@ -334,6 +335,50 @@ def _distribution_section(models: Sequence[ModelView]) -> list[str]:
         sections.append(_table(["", *titles], rows, "dist") + "</div>")
     sections.append("</div>")
     return sections
+
+
+def paired_rows(models: Sequence[ModelView]) -> list[dict[str, Any]]:
+    """radimpress.scoring.bootstrap.paired_comparisons of every pair (A/B order as above), over
+    ROUGE-L and clinical F1: what ``radimpress run`` prints, the same resamples and seed."""
+    from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+    from radimpress.scoring.bootstrap import paired_comparisons
+
+    ordered = sorted(models, key=lambda m: m.order())
+    if len(ordered) < 2:
+        return []
+    scores = [
+        (m.label, {"rougeL": _by_study(m, "rougel"), "clinical": _by_study(m, "clinical")})
+        for m in ordered
+    ]
+    return paired_comparisons(scores, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+
+
+def _paired_section(models: Sequence[ModelView]) -> list[str]:
+    """Per pair: is the difference in mean ROUGE-L / clinical F1 more than noise?"""
+    pairs = paired_rows(models)
+    if not pairs:
+        return []
+    rows = [
+        [
+            escape(p["model_a"]),
+            escape(p["model_b"]),
+            escape(p["metric"]),
+            str(p["studies"]),
+            f"{p['mean_difference']:+.4f}",
+            f"{p['ci_low']:+.4f} to {p['ci_high']:+.4f}",
+        ]
+        for p in pairs
+    ]
+    return [
+        "<h2>Paired comparison</h2>",
+        '<p class="note">Mean of A minus B over the studies both scored, with a 95% paired '
+        "bootstrap interval (1,000 resamples of studies, seed 0). An interval that holds 0 is "
+        "within noise.</p>",
+        '<ul class="verdicts">',
+        *(f"<li>{escape(p['verdict'])}</li>" for p in pairs),
+        "</ul>",
+        _table(["A", "B", "Metric", "Studies", "A - B", "95% CI"], rows, "paired"),
+    ]
 
 
 def _comparison_section(models: Sequence[ModelView]) -> list[str]:

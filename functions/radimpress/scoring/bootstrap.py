@@ -122,3 +122,47 @@ def verdict(first: str, second: str, difference: tuple[float, float, float], met
     else:
         said = "within noise"
     return f"{first} vs {second}: {metric} {said} ({mean:+.4f}, 95% CI {low:+.4f} to {high:+.4f})"
+
+
+# The metrics a paired comparison reports: (key in a model's per-study scores, title).
+PAIRED_METRICS: tuple[tuple[str, str], ...] = (("rougeL", "ROUGE-L"), ("clinical", "clinical F1"))
+
+
+def paired_comparisons(
+    models: Sequence[tuple[str, Mapping[str, Mapping[str, float]]]],
+    *,
+    metrics: Sequence[tuple[str, str]] = PAIRED_METRICS,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Every pair of ``models`` (label, {metric key: {study_id: score}}), A before B in the order
+    given, per metric over the studies both scored (in study_id order, so the report and the
+    console draw the same resamples): the mean difference A - B, its paired-bootstrap interval
+    and a verdict sentence. Pairs with no study in common are left out."""
+    out = []
+    for i, (label_a, scores_a) in enumerate(models):
+        for label_b, scores_b in models[i + 1 :]:
+            for key, title in metrics:
+                a, b = scores_a.get(key, {}), scores_b.get(key, {})
+                studies = sorted(set(a) & set(b))
+                if not studies:
+                    continue
+                difference = paired_difference(
+                    [a[s] for s in studies],
+                    [b[s] for s in studies],
+                    resamples=resamples,
+                    seed=seed,
+                )
+                out.append(
+                    {
+                        "model_a": label_a,
+                        "model_b": label_b,
+                        "metric": title,
+                        "studies": len(studies),
+                        "mean_difference": difference[0],
+                        "ci_low": difference[1],
+                        "ci_high": difference[2],
+                        "verdict": verdict(label_a, label_b, difference, title),
+                    }
+                )
+    return out
