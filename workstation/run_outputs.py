@@ -83,10 +83,15 @@ def overlap_note(overlap: dict[str, Any], excluded: bool) -> str:
     if not overlap.get("overlapping"):
         return ""
     note = (
-        f"{overlap['overlapping']} of {overlap['studies']} studies also in the training file"
-        f" (study_id {overlap['by_study_id']}, findings text {overlap['by_findings_text']})"
+        f"{overlap['overlapping']} of {overlap['studies']} studies overlap the training file"
+        f" (same study_id {overlap['by_study_id']},"
+        f" same findings text {overlap['by_findings_text']})"
     )
-    return note + ("; excluded from the scores" if excluded else "; scored, so scores overstate")
+    return note + (
+        "; excluded from the scores"
+        if excluded
+        else "; scored: their scores may overstate the model"
+    )
 
 
 def collect_rows(

@@ -73,8 +73,8 @@ def test_overlap_rejections_and_generator_are_reported(files, capsys) -> None:
         "rejected": 3,
     }
     # Item 2: one study_id and one findings text come from the training file.
-    note = "2 of 12 studies also in the training file (study_id 1, findings text 1)"
-    assert f"!! train/test overlap: {note}; scored, so scores overstate" in err
+    note = "2 of 12 studies overlap the training file (same study_id 1, same findings text 1)"
+    assert f"!! train/test overlap: {note}; scored: their scores may overstate the model" in err
     assert "--exclude-overlap" in err
     overlap = summary["train_overlap"]
     assert (overlap["studies"], overlap["overlapping"], overlap["excluded"]) == (12, 2, False)
@@ -87,7 +87,9 @@ def test_overlap_rejections_and_generator_are_reported(files, capsys) -> None:
         ("pre-trained (lead)", "local:lead"),
         ("fine-tuned (restate)", "local:restate"),
     }
-    assert {r["train_overlap"] for r in scores} == {f"{note}; scored, so scores overstate"}
+    assert {r["train_overlap"] for r in scores} == {
+        f"{note}; scored: their scores may overstate the model"
+    }
     runs = pq.read_table(next((folder / "results" / "runs").rglob("*.parquet"))).to_pylist()
     assert sorted(r["generator"] for r in runs) == ["local:lead", "local:restate"]
     assert "Stand-in" not in report  # local models are what they say they are

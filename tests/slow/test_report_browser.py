@@ -198,8 +198,8 @@ def test_banners_and_paired_comparison_fit_a_phone(tmp_path):
     for m in models:
         m.identity["generator"] = "double:jumpstart-flan-t5-xl (stand-in: restate)"
         m.identity["train_overlap"] = (
-            "2 of 12 studies also in the training file (study_id 1, findings text 1); "
-            "scored, so scores overstate"
+            "2 of 12 studies overlap the training file (same study_id 1, same findings text 1); "
+            "scored: their scores may overstate the model"
         )
     html = render_report(RUN, models)
     assert "Stand-in, not the named model:" in html and "<h2>Paired comparison</h2>" in html

@@ -34,8 +34,9 @@ MODEL_COLUMNS: tuple[tuple[str, str], ...] = (
     # (a local model), or "double:<spec> (stand-in: <what>)" when the JumpStart container double
     # answered for a cloud model: then the numbers are the stand-in's, not the named model's.
     ("generator", "string"),
-    # How the scored file overlaps the training file ("N of M studies also in the training file
-    # (study_id a, findings text b); ..."), "" when it does not or nobody checked (the cloud).
+    # How the scored file overlaps the training file ("N of M studies overlap the training file
+    # (same study_id a, same findings text b); ..."), "" when it does not or nobody checked (the
+    # cloud). Same findings text is often a templated normal report, not the same study.
     ("train_overlap", "string"),
 )
 # Per-report clinical agreement (radimpress.clinical); null when the report has no reference.
