@@ -125,4 +125,6 @@ def test_several_models_are_all_trained_scored_and_tabled(tmp_path: Path, capsys
     table_rows = [line.split() for line in printed.splitlines() if line.startswith("test ")]
     assert [r[1] for r in table_rows][:2] == ["lead", "retrieval"]  # both in the mean table
     assert "Clinical F1" in printed
+    assert "  lead vs retrieval: ROUGE-L " in printed
+    assert "  lead vs retrieval: clinical F1 " in printed
     assert "effusion" not in printed.lower()

@@ -217,5 +217,26 @@ def run(args: argparse.Namespace) -> int:
     print()
     print("Distribution of per-report ROUGE F1 and clinical F1")
     print(format_distribution_table(groups, metrics))
+    _print_paired(rows)
     print(f"\noutputs: {args.output}")
     return 0
+
+
+def _print_paired(rows: list[dict[str, Any]]) -> None:
+    """`run`'s paired comparison, models in the order given."""
+    from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+    from radimpress.scoring.bootstrap import paired_comparisons
+
+    models: dict[str, dict[str, dict[str, float]]] = {}
+    for row in rows:
+        scores = models.setdefault(row["model"], {"rougeL": {}, "clinical": {}})
+        scores["rougeL"][row["study_id"]] = row["rougeL"]["fmeasure"]
+        scores["clinical"][row["study_id"]] = row["clinical"]["f1"]
+    pairs = paired_comparisons(
+        list(models.items()), resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED
+    )
+    if pairs:
+        print()
+        print("Paired comparison: mean A - B, 95% paired bootstrap interval (1,000 resamples)")
+        for pair in pairs:
+            print(f"  {pair['verdict']}")
