@@ -179,6 +179,7 @@ def execute(
         return result
     groups = summaries(result.score_rows)
     complete = _print_accounting(console, result, groups, expected)
+    _print_overlap(result, command)
     _print_tables_and_outputs(console, result, groups)
     if not complete:
         print("FAILED: some input records were neither scored nor rejected", file=sys.stderr)
@@ -278,7 +279,6 @@ def _print_accounting(console: Any, result: RunResult, groups: list[Any], expect
             f"  rejected: {result.train_rejected}  (see {train_path})"
         )
         _print_rejections(console, train_path)
-    _print_overlap(result)
     complete = True
     for group in groups:
         # A record without a reference impression is summarised but cannot be scored.
@@ -298,13 +298,14 @@ def _print_accounting(console: Any, result: RunResult, groups: list[Any], expect
     return complete
 
 
-def _print_overlap(result: RunResult) -> None:
+def _print_overlap(result: RunResult, command: str) -> None:
     """Warn (on stderr, even with --quiet) when findings studies are also training studies."""
     from radimpress_workstation.run_outputs import overlap_note
 
     note = overlap_note(result.overlap, bool(result.excluded))
     if note:
-        advice = "" if result.excluded else " (--exclude-overlap leaves them out)"
+        advice = " (--exclude-overlap leaves them out)" if command == "run" else ""
+        advice = "" if result.excluded else advice
         print(f"!! train/test overlap: {note}{advice}", file=sys.stderr, flush=True)
 
 
