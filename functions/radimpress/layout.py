@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from radimpress.errors import InputFileError
+from radimpress.json_records import printable
 
 LATEST_POINTER = "models/latest-fine-tuned.json"
 # SageMaker writes a training job's archive to <S3OutputPath>/<job name>/output/model.tar.gz.
@@ -53,7 +54,8 @@ def parse_incoming_key(key: str) -> tuple[str, str]:
     match = _INCOMING.match(key)
     if not match:
         raise InputFileError(
-            f"{key}: expected incoming/train/<dataset>/<file> or incoming/infer/<dataset>/<file> "
+            f"{printable(key)}: expected incoming/train/<dataset>/<file> or "
+            "incoming/infer/<dataset>/<file> "
             "(dataset: letters, digits, '_', '-', '.')"
         )
     return match["route"], match["dataset"]

@@ -373,3 +373,14 @@ def test_ingest_messages_escape_the_key(aws):
     with pytest.raises(InputFileError, match="no records") as caught:
         ingest(aws.s3, BUCKET, key, "run-4", load_spec())
     assert "\u202e" not in str(caught.value)
+
+
+def test_an_unroutable_key_is_named_with_its_controls_escaped():
+    from radimpress.errors import InputFileError
+    from radimpress.layout import parse_incoming_key
+
+    with pytest.raises(InputFileError) as refused:
+        parse_incoming_key("incoming/elsewhere/\u202eevil\u2028.jsonl")
+    message = str(refused.value)
+    assert "\\u202e" in message and "\\u2028" in message
+    assert "\u202e" not in message and "\u2028" not in message
