@@ -88,8 +88,8 @@ def clinical_per_report(
 
 def clinical_means(agreements: list[ClinicalAgreement]) -> dict[str, Any]:
     """Mean clinical precision/recall/F1 over reports, and the share (and count) of reports
-    whose generation misses at least one positive observation of the reference ("No Finding"
-    included, as the pipeline's ``missed_reports`` counts)."""
+    whose generation misses at least one positive finding of the reference ("No Finding" is
+    never missed, as the pipeline's ``missed_reports`` counts)."""
     missed = sum(1 for a in agreements if a.missed)
     return {
         "precision": statistics.fmean(a.precision for a in agreements),
@@ -464,7 +464,7 @@ def main() -> int:
         "recall and F1 of the positive CheXpert observations (uncertain counted as positive, "
         "No Finding included) of the generated impression against the reference impression, "
         "each reference labelled once; missed_positive_share: reports whose generation lacks a "
-        "positive observation of the reference (No Finding included, as the pipeline's "
+        "positive finding of the reference (No Finding is never missed, as the pipeline's "
         "missed_reports counts). On dev and in 5-fold CV (held-out predictions) for every local "
         "model and the constant; not for the placeholder-robustness rows",
         "clinical_table": table,
