@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
+from radimpress_workstation.console import Terminated
+
 # Each module exposes register(subparsers) and sets a `handler` default that returns an exit code.
 # Only the module of the command asked for is imported (start-up time of a whole process); the
 # others are listed by name and one-line help from this table, which a test keeps equal to what
@@ -35,11 +37,6 @@ COMMAND_HELP: dict[str, str] = {
 }
 COMMAND_MODULES = tuple(COMMAND_HELP)
 EXIT_TERMINATED = 128 + signal.SIGTERM  # as a shell reports a process ended by SIGTERM
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so every command's interrupt
-    path runs (a run's executions stopped, its folder marked incomplete)."""
 
 
 def _version() -> str:

@@ -21,6 +21,16 @@ EXIT_UNUSABLE = 2  # unusable input, in every command
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so every command's interrupt
+    path runs (a run's executions stopped, its folder marked incomplete)."""
+
+
+def interruption(err: KeyboardInterrupt) -> str:
+    """What stopped a command, as its INCOMPLETE.json says it."""
+    return "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted (Ctrl-C)"
+
+
 def error(command: str, what: str, where: str | os.PathLike[str] | None = None) -> int:
     """Print ``radimpress <command>: error: <what>, <where>`` on stderr; returns exit code 2.
 

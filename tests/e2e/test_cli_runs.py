@@ -42,6 +42,10 @@ def test_two_runs_started_together_write_two_folders(two_runs) -> None:
     for folder, stdout in zip(folders, sorted(printed, key=lambda s: s.split()[1]), strict=True):
         run_id = folder.name
         assert stdout.startswith(f"run {run_id} -> {folder}")
+        assert stdout.splitlines()[1] == (
+            "models: pre-trained (lead) = untrained baseline (the findings' first sentence); "
+            "fine-tuned (restate) = trained on --train"
+        )
         assert f"Results of {run_id}" in stdout
         summary = json.loads((folder / "summary.json").read_text())
         assert summary["run_id"] == run_id

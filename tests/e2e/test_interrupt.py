@@ -10,6 +10,7 @@ hold no file with report text, and the run folder must not keep the job's copy e
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -79,4 +80,6 @@ def test_interrupted_training_leaves_no_copy_of_the_reports(
     assert _files_holding(temp, findings) == []
     assert _copies(temp, out) == []
     (folder,) = out.iterdir()
-    assert (folder / "INCOMPLETE.json").is_file()
+    marker = json.loads((folder / "INCOMPLETE.json").read_text(encoding="utf-8"))
+    expected = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)"
+    assert expected in json.dumps(marker)

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from radimpress.records import Purpose, UnreadableFile, validate_file
-from radimpress_workstation.console import EXIT_INTERRUPTED, EXIT_UNUSABLE, error
+from radimpress_workstation.console import (
+    EXIT_INTERRUPTED,
+    EXIT_UNUSABLE,
+    error,
+    interruption,
+)
 
 if TYPE_CHECKING:
     from radimpress_workstation.runtime import RunResult
@@ -174,6 +179,8 @@ def execute(
         folder = out / run_id
     console = Console(quiet=getattr(args, "quiet", False))
     console.line(f"run {run_id} -> {folder}")
+    if getattr(args, "spec", None) is None:
+        console.line(_model_names(models, train is not None))
     result = _run_pipeline(command, train, infer, models, out, folder, run_id, console, args)
     if isinstance(result, int):
         return result
@@ -197,6 +204,15 @@ def execute(
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _model_names(models: list[str], trained: bool) -> str:
+    """The one line that says what the two model labels of a local run stand for."""
+    baseline = "pre-trained (lead) = untrained baseline (the findings' first sentence)"
+    if not trained:
+        return f"models: {baseline}"
+    names = ", ".join(f"fine-tuned ({m})" for m in models)
+    return f"models: {baseline}; {names} = trained on --train"
 
 
 def _usage_problem(command: str, train: Path | None, infer: Path, out: Path) -> int | None:
@@ -240,8 +256,8 @@ def _run_pipeline(
             exclude_overlap=getattr(args, "exclude_overlap", False),
         )
         return local.run()
-    except KeyboardInterrupt:
-        marker = mark_incomplete(folder, "interrupted (Ctrl-C)")
+    except KeyboardInterrupt as stopped:
+        marker = mark_incomplete(folder, interruption(stopped))
         print(f"\nradimpress {command}: interrupted; {folder} is incomplete ({marker.name})",
               file=sys.stderr, flush=True)  # fmt: skip
         return EXIT_INTERRUPTED
