@@ -31,7 +31,7 @@ COMMAND_HELP: dict[str, str] = {
     "score": "ROUGE-1/2/L/Lsum of predicted impressions against references, per study_id",
     "label": "label the 14 CheXpert observations (positive/negative/uncertain) in each record",
     "prepare": "write train/dev files in the input format from MIMIC-CXR or Open-i reports",
-    "evaluate": "train a local model on one file, generate for another and score with ROUGE",
+    "evaluate": "train local models on one file, generate for another, score ROUGE and clinical F1",
     "preflight": "read-only checks of AWS credentials, region, quotas and permissions for a deploy",
     "smoke": "upload a tiny training and findings file to a deployed stack and follow both runs",
 }

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "evaluate",
-        help="train a local model on one file, generate for another and score with ROUGE",
+        help="train local models on one file, generate for another, score ROUGE and clinical F1",
         description="Trains each --model on --train, generates for --test and scores like `run`: "
         "ROUGE and clinical agreement, the same two tables. Writes OUTPUT/predictions.jsonl "
         "(study_id, model, generated: the format `radimpress score --predictions` reads, as a "
