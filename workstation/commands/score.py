@@ -143,7 +143,8 @@ class _Scored:
 
     def __init__(self, metrics: Sequence[str]) -> None:
         self.pieces: list[bytes] = []
-        self.values: list[tuple[Any, ...]] = []  # per row: metric F1s, then clinical P, R, missed
+        # per row: metric F1s, then clinical P, R, the two texts' positive sets, missed
+        self.values: list[tuple[Any, ...]] = []
         self.metrics = tuple(metrics)
 
     def columns(self) -> list[tuple[Any, ...]]:
@@ -161,7 +162,8 @@ class _Scored:
 
 # A serialised part of a row and its values for the aggregates: (JSON bytes, values).
 _Part = tuple[bytes, tuple[Any, ...]]
-_PositivePair = tuple[frozenset[str], frozenset[str]]  # the two texts' positive observations
+# The two texts' positive observations (None: a blank text, which has no labels).
+_PositivePair = tuple[frozenset[str] | None, frozenset[str] | None]
 
 
 def _score_distinct(
@@ -227,14 +229,14 @@ class _ClinicalParts:
         self._label_text = labeler.label_text
         self._positive_observations = labeler.positive_observations
         self._labels: dict[str, dict[str, str]] = {}
-        self._positives: dict[str, frozenset[str]] = {}
+        self._positives: dict[str, frozenset[str] | None] = {}
         self._parts: dict[_PositivePair, _Part] = {}
 
-    def _positive_of(self, text: str) -> frozenset[str]:
-        positive = self._positives.get(text)
-        if positive is None:
-            self._labels[text] = labels = self._label_text(text)
-            positive = self._positives[text] = self._positive_observations(labels)
+    def _positive_of(self, text: str) -> frozenset[str] | None:
+        if text in self._positives:
+            return self._positives[text]
+        self._labels[text] = labels = self._label_text(text)
+        positive = self._positives[text] = self._positive_observations(labels) if labels else None
         return positive
 
     def __call__(self, reference: str, prediction: str) -> tuple[_PositivePair, _Part]:
@@ -245,7 +247,13 @@ class _ClinicalParts:
             found = self._agreement_from_labels(labels[reference], labels[prediction]).to_dict()
             member = b',"' + CLINICAL.encode() + b'":'
             member += orjson.dumps({name: found[name] for name in CLINICAL_FIELDS})
-            values = (found["f1"], found["precision"], found["recall"], bool(found["missed"]))
+            values = (
+                found["f1"],
+                found["precision"],
+                found["recall"],
+                pair,  # for the per-observation counts (radimpress.clinical.per_observation)
+                bool(found["missed"]),
+            )
             part = self._parts[pair] = (member, values)
         return pair, part
 
@@ -347,8 +355,9 @@ def _write_pieces(pieces: list[bytes], binary: IO[bytes] | None, text: IO[str]) 
 
 def _aggregate(
     scored: _Scored, dataset: str, model: str, bootstrap: int, seed: int
-) -> tuple[GroupSummary, GroupSummary | None, int]:
-    """(the group's summary, its clinical P/R/F1 view or None, reports missing a finding).
+) -> tuple[GroupSummary, GroupSummary | None, int, Any]:
+    """(the group's summary, its clinical P/R/F1 view or None, reports missing a finding, the
+    per-observation counts or None).
 
     The summary equals ``summarize(rows, metrics=...)`` on the rows written (tests check it);
     every interval uses ``seed`` (radimpress.scoring.bootstrap's one rule). Without bootstrap the
@@ -360,7 +369,7 @@ def _aggregate(
         dataset, model, dict(zip(metrics, columns, strict=False)), bootstrap=bootstrap, seed=seed
     )
     if CLINICAL not in metrics:
-        return summary, None, 0
+        return summary, None, 0, None
     extra = summarize_group(
         dataset,
         model,
@@ -375,7 +384,63 @@ def _aggregate(
         if name in source.intervals:
             view.intervals[name] = source.intervals[name]
     missed = columns[-1]  # each row's "misses a positive finding" flag, or the flags' counts
-    return summary, view, sum(missed) if bootstrap else missed[True]
+    return summary, view, sum(missed) if bootstrap else missed[True], _per_observation(columns[-2])
+
+
+def _per_observation(pairs: Any) -> Any:
+    """The per-observation counts from each row's two positive sets (a list of pairs, or the
+    pairs' counts)."""
+    from radimpress.clinical.per_observation import PerObservation
+
+    tally = PerObservation()
+    counted = pairs.items() if isinstance(pairs, Counter) else zip(pairs, repeat(1))
+    for (reference, generated), times in counted:
+        tally.add(reference, generated, times)
+    return tally
+
+
+def format_per_observation(tally: Any) -> str:
+    """The per-observation table (n/a where a ratio has no denominator) and the normal/abnormal
+    matrix, as plain text."""
+    from radimpress.clinical.per_observation import ABNORMAL, NORMAL
+
+    def cell(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4f}"
+
+    head = ("observation", "ref+", "gen+", "TP", "FP", "FN", "precision", "recall", "F1")
+    rows = [
+        (
+            row.observation,
+            *map(str, (row.reference_positive, row.generated_positive)),
+            *map(str, (row.true_positive, row.false_positive, row.false_negative)),
+            cell(row.precision),
+            cell(row.recall),
+            cell(row.f1),
+        )
+        for row in tally.rows()
+    ]
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in (head, *rows)
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    matrix = tally.matrix()
+    lines += [
+        "",
+        f"Normal/abnormal ({tally.studies} studies; normal = No Finding positive)",
+        f"{'reference / generated':<24}{NORMAL:>8}  {ABNORMAL:>8}",
+        *(
+            f"{ref:<24}{matrix[(ref, NORMAL)]:>8}  {matrix[(ref, ABNORMAL)]:>8}"
+            for ref in (NORMAL, ABNORMAL)
+        ),
+    ]
+    if tally.unlabelled:
+        lines.append(f"  left out: {tally.unlabelled} study(ies) with a blank impression")
+    return "\n".join(lines)
 
 
 def _clinical_summary(view: GroupSummary | None, missing: int) -> dict[str, Any] | None:
@@ -462,7 +527,7 @@ def _run_with(args: argparse.Namespace, worker: ScoreWorker | None) -> int:
     labels = (dataset, model)
     scored = _score(study_ids, texts, matched, labels, args.stemmer, args.clinical, worker)
     _write_rows(scored.pieces, args.output)
-    summary, clinical_view, missing_finding = _aggregate(
+    summary, clinical_view, missing_finding, per_observation = _aggregate(
         scored, dataset, model, args.bootstrap, args.seed
     )
 
@@ -483,6 +548,13 @@ def _run_with(args: argparse.Namespace, worker: ScoreWorker | None) -> int:
         )
     print("\nF1 distribution", file=tables)
     print(format_distribution_table([summary], scored.metrics), file=tables)
+    if per_observation is not None:
+        print(
+            "\nPer-observation clinical agreement (micro counts over studies both texts label; "
+            "uncertain counts as positive)",
+            file=tables,
+        )
+        print(format_per_observation(per_observation), file=tables)
 
     _log_counts(
         args, references, predictions, len(study_ids), missing_prediction, missing_reference
@@ -500,6 +572,7 @@ def _run_with(args: argparse.Namespace, worker: ScoreWorker | None) -> int:
             "metrics": list(scored.metrics),
             "aggregates": [summary.to_dict()],
             "clinical_agreement": _clinical_summary(clinical_view, missing_finding),
+            "per_observation": per_observation.to_dict() if per_observation else None,
         }
         with atomic_output(args.summary) as handle:
             handle.write(json.dumps(report, indent=2) + "\n")
