@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from radimpress import layout
-from radimpress.results.schema import RUN_COLUMNS, RUNS_TABLE, SCORE_COLUMNS, SCORES_TABLE
+from radimpress.results.schema import (
+    OBSERVATION_COLUMNS,
+    OBSERVATIONS_TABLE,
+    RUN_COLUMNS,
+    RUNS_TABLE,
+    SCORE_COLUMNS,
+    SCORES_TABLE,
+)
 from radimpress_workstation.embedded.template import load as load_template
 
 TEMPLATE_ENV = "RADIMPRESS_TEMPLATE"
@@ -31,6 +38,7 @@ _DUCKDB_TYPES = {
 TABLES = (
     (SCORES_TABLE, "scores", SCORE_COLUMNS),
     (RUNS_TABLE, "runs", RUN_COLUMNS),
+    (OBSERVATIONS_TABLE, "observations", OBSERVATION_COLUMNS),
 )
 
 
@@ -101,7 +109,8 @@ def load_named_queries(
 
 
 def connect(results_dir: str | Path) -> Any:
-    """An in-memory DuckDB with ``scores`` and ``runs`` views over ``results_dir``'s Parquet.
+    """An in-memory DuckDB with ``scores``, ``runs`` and ``observations`` views over
+    ``results_dir``'s Parquet.
 
     ``results_dir`` mirrors the bucket's ``results/`` prefix. A table with no files yet is an
     empty table with the Glue columns, so the queries run (and return nothing) before any run.
@@ -193,7 +202,7 @@ def save_results(results: list[QueryResult], out_dir: str | Path) -> list[Path]:
 def mirror_results(s3: Any, bucket: str, dest: str | Path, results_prefix: str = "results") -> int:
     """Copy the table files under ``results/`` from (moto) S3 into ``dest``; return the count.
 
-    Only the two tables' Parquet files are copied; reports are fetched by the caller by key.
+    Only the tables' Parquet files are copied; reports are fetched by the caller by key.
     """
     root = Path(dest)
     count = 0
@@ -201,6 +210,7 @@ def mirror_results(s3: Any, bucket: str, dest: str | Path, results_prefix: str =
     for prefix in (
         layout.scores_prefix(results_prefix),
         layout.runs_prefix(results_prefix),
+        f"{results_prefix.rstrip('/')}/observations/",
     ):
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):

@@ -211,3 +211,66 @@ def test_banners_and_paired_comparison_fit_a_phone(tmp_path):
     assert found, proc.stdout[-2000:]
     check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert check["scroll_width"] <= 390 and check["overlaps"] == [], check
+
+
+SECTION_CHECK = """<script>
+// The per-observation section (issue 18) at the width under test: no table wider than the
+// section (so no sideways scroll, not even inside a box), and no text smaller than 11 px.
+window.addEventListener("load", () => {
+  const doc = document.getElementById("report").contentDocument;
+  const section = doc.querySelector("section.per-observation");
+  const out = document.createElement("pre");
+  out.id = "section-check";
+  if (!section) {
+    out.textContent = JSON.stringify({ found: false });
+    document.body.appendChild(out);
+    return;
+  }
+  const right = section.getBoundingClientRect().right;
+  const tables = [...section.querySelectorAll("table")];
+  const wide = tables
+    .filter((t) => t.getBoundingClientRect().right > right + 0.5 || t.scrollWidth > t.clientWidth)
+    .map((t) => t.className + ":" + Math.round(t.getBoundingClientRect().width));
+  const sizes = [...section.querySelectorAll("h2,h3,p,caption,th,td,abbr,span")]
+    .filter((e) => e.getBoundingClientRect().width > 0)
+    .map((e) => parseFloat(getComputedStyle(e).fontSize));
+  const cells = [...section.querySelectorAll("td,th")].filter(
+    (c) => c.scrollWidth > c.clientWidth + 1
+  ).length;
+  out.textContent = JSON.stringify({
+    found: true,
+    viewport: doc.defaultView.innerWidth,
+    scroll_width: doc.documentElement.scrollWidth,
+    tables: tables.length,
+    observation_tables: section.querySelectorAll("table.observations").length,
+    rows: section.querySelectorAll("table.observations tbody tr").length,
+    wide: wide,
+    clipped_cells: cells,
+    smallest_font: Math.min(...sizes),
+  });
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+@REQUIRED_IN_CI
+@SKIP_WITHOUT_CHROMIUM
+@pytest.mark.parametrize("width", [1280, 390])
+def test_per_observation_section_fits_without_sideways_scroll(page, tmp_path, width):
+    """Issue 18: the per-observation tables and the normal/abnormal matrices fit the screen (no
+    table wider than its section, no clipped cell) with text of at least 11 px."""
+    assert "<h2>Clinical agreement by observation</h2>" in page
+    probe = tmp_path / "probe.html"
+    probe.write_text(probe_page(page, width).replace(LAYOUT_CHECK, SECTION_CHECK), encoding="utf-8")
+    proc = chromium(f"--window-size={width + 40},1000", "--dump-dom", probe.as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'<pre id="section-check">(.*?)</pre>', proc.stdout, re.S)
+    assert found, proc.stdout[-2000:]
+    check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert check["found"] and check["viewport"] == width, check
+    assert check["observation_tables"] == len(MODELS), check
+    assert check["tables"] == 2 * len(MODELS), check
+    assert check["rows"] == 14 * len(MODELS), check
+    assert check["scroll_width"] <= width, check
+    assert check["wide"] == [] and check["clipped_cells"] == 0, check
+    assert check["smallest_font"] >= 11, check

@@ -102,9 +102,10 @@ def results(tmp_path_factory):
                 run=run_info("2026-11-24T12:00:00Z"),
             )
         copied = sql.mirror_results(s3, BUCKET, folder)
-    # One scores object and one summary per committed run (old, r-dev1, r-dev2, infer), the
-    # killed run's scores object alone, nothing of the dead run.
-    assert copied == 9
+    # One scores object, one per-observation object and one summary per committed run (old,
+    # r-dev1, r-dev2, infer), the killed run's scores and per-observation objects alone, nothing
+    # of the dead run.
+    assert copied == 14
     by_id = {r.query.logical_id: r for r in sql.run_named_queries(folder)}
     return folder, by_id
 

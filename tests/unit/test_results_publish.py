@@ -36,11 +36,12 @@ def test_writes_scores_summary_and_report_under_projected_keys(s3):
     )
     # One scores object for the whole run (every model): S3 shows it whole or not at all.
     assert keys == [
+        "results/observations/run_date=2026-11-24/run-1.parquet",
         "results/reports/run-1/report.html",
         "results/runs/run_date=2026-11-24/run-1.parquet",
         "results/scores/run_date=2026-11-24/run-1.parquet",
     ]
-    assert out["scores_key"] == keys[2]
+    assert out["scores_key"] == keys[3]
     assert out["summary_key"] == "results/runs/run_date=2026-11-24/run-1.parquet"
     assert out["report_key"] == "results/reports/run-1/report.html"
     assert out["scores_location"] == f"s3://{BUCKET}/results/scores/"
@@ -126,10 +127,10 @@ def test_report_then_scores_then_summary_last(s3, monkeypatch):
 
     monkeypatch.setattr(s3, "upload_fileobj", spy)
     publish_two_models(s3)
-    assert [k.split("/")[1] for k in order] == ["reports", "scores", "runs"]
+    assert [k.split("/")[1] for k in order] == ["reports", "scores", "observations", "runs"]
 
 
-@pytest.mark.parametrize("dies_at", [1, 2, 3])
+@pytest.mark.parametrize("dies_at", [1, 2, 3, 4])
 def test_publish_dying_at_any_object_leaves_nothing_in_the_tables(s3, monkeypatch, dies_at):
     """Publish killed after its first (or second) object: no table shows the run, and publishing
     again writes it exactly once."""
@@ -149,7 +150,7 @@ def test_publish_dying_at_any_object_leaves_nothing_in_the_tables(s3, monkeypatc
     assert listed["KeyCount"] == 0
     monkeypatch.setattr(s3, "upload_fileobj", real)
     publish_two_models(s3)
-    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["KeyCount"] == 3
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["KeyCount"] == 4
     scores = read_table(s3, "results/scores/run_date=2026-11-24/run-1.parquet")
     assert scores.num_rows == 60
 
@@ -203,7 +204,7 @@ def test_republishing_overwrites_instead_of_duplicating(s3):
     publish_two_models(s3)
     publish_two_models(s3)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")
-    assert listed["KeyCount"] == 3
+    assert listed["KeyCount"] == 4
 
 
 def test_unscored_run_and_empty_score_file(s3):

@@ -8,7 +8,10 @@ import pytest
 
 from radimpress import layout
 from radimpress.results.parquet import arrow_schema
+from radimpress.results.publish import observations_key
 from radimpress.results.schema import (
+    OBSERVATION_COLUMNS,
+    OBSERVATIONS_TABLE,
     PARTITION_COLUMNS,
     RUN_COLUMNS,
     RUNS_TABLE,
@@ -32,7 +35,11 @@ def tables():
 
 @pytest.mark.parametrize(
     ("table", "columns", "folder"),
-    [(SCORES_TABLE, SCORE_COLUMNS, "scores"), (RUNS_TABLE, RUN_COLUMNS, "runs")],
+    [
+        (SCORES_TABLE, SCORE_COLUMNS, "scores"),
+        (RUNS_TABLE, RUN_COLUMNS, "runs"),
+        (OBSERVATIONS_TABLE, OBSERVATION_COLUMNS, "observations"),
+    ],
 )
 def test_glue_table_matches_schema_and_layout(tables, table, columns, folder):
     props = tables[table]
@@ -52,11 +59,11 @@ def test_glue_table_matches_schema_and_layout(tables, table, columns, folder):
     assert template == f"{location}run_date=${{!run_date}}/"
     assert location == f"s3://${{DataBucket}}/results/{folder}/"
     # The writer's keys land where the template points.
-    key = (
-        layout.scores_key("results", "2026-01-02", "r")
-        if folder == "scores"
-        else layout.summary_key("results", "2026-01-02", "r")
-    )
+    key = {
+        "scores": layout.scores_key,
+        "runs": layout.summary_key,
+        "observations": observations_key,
+    }[folder]("results", "2026-01-02", "r")
     assert key.startswith(f"results/{folder}/run_date=2026-01-02/") and key.count("/") == 3
 
 

@@ -248,7 +248,8 @@ def test_a_publish_killed_mid_commit_is_finished_by_its_retry(aws):
     assert result.summary_key in aws.keys("results/runs/")
     assert aws.keys("results/staging/") == []
     assert claim_of(aws, version)["state"] == claims.COMMITTED
-    assert len(run_objects(aws, "run-1")) == 3  # report, scores object, summary: once each
+    # report, scores object, per-observation object, summary: once each
+    assert len(run_objects(aws, "run-1")) == 4
 
 
 def test_record_failure_takes_back_a_half_done_commit_and_releases_the_upload(aws):

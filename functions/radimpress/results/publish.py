@@ -3,7 +3,8 @@
 Nothing partial is visible, and nothing is left behind, even when the Lambda is killed (a
 timeout or out of memory ends the process: no ``except``, no ``finally``). Glue and Athena have no
 transactions, but S3 shows each object whole or not at all, so a run is published as three
-objects, all computed before the first one is written (``build_run``):
+objects (four, with the per-observation table), all computed before the first one is written
+(``build_run``):
 
 1. ``stage_run`` writes them under ``results/staging/<run_id>/`` (a manifest first, naming the run
    and its claim): no Glue table, named query, QuickSight data set or report listing reads there;
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import json
 import math
 import tempfile
@@ -38,6 +40,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from radimpress import layout
+from radimpress.clinical.labeler import label_text
+from radimpress.clinical.per_observation import PerObservation, labelled_positives
 from radimpress.errors import aws_call
 from radimpress.results.schema import (
     BOOTSTRAP_RESAMPLES,
@@ -46,6 +50,7 @@ from radimpress.results.schema import (
     LIST_SEPARATOR,
     METRICS,
     MODEL_COLUMNS,
+    OBSERVATION_COLUMNS,
     PARTS,
     ROLES,
     RUN_COLUMNS,
@@ -60,6 +65,19 @@ LOST_PER_PAIR = 10
 WORST_ORDER = "lowest clinical F1 first, then lowest ROUGE-L F1, then study id"
 TEXT_FIELDS = ("study_id", "model", "findings", "generated")
 MAX_REASON = 160  # rejection reasons are grouped by their text, cut to this length
+
+
+@functools.lru_cache(maxsize=16384)
+def _positives(text: str | None) -> frozenset[str] | None:
+    """A text's positive observations (None when blank), labelled once per distinct text: the
+    same reference comes back for every model, and normal impressions repeat."""
+    return labelled_positives(label_text(text))
+
+
+def observations_key(results_prefix: str, date: str, run_id: str) -> str:
+    """``results/observations/run_date=<date>/<run_id>.parquet`` (Glue table ``observations``)."""
+    folder = f"{results_prefix.rstrip('/')}/observations/run_date={date}/"
+    return f"{folder}{layout.safe_name(run_id)}.parquet"
 
 
 class ScoreRowError(ValueError):
@@ -96,6 +114,8 @@ class ModelResults:
     clinical: list[float | None] = field(default_factory=list)
     clinical_pr: list[tuple[float, float]] = field(default_factory=list)
     missed_reports: int = 0
+    # Micro counts per CheXpert observation over the scored rows (radimpress.clinical).
+    per_observation: PerObservation = field(default_factory=PerObservation)
     _worst: list[tuple[tuple[bool, float, float, str], int, dict[str, Any]]] = field(
         default_factory=list
     )
@@ -165,6 +185,9 @@ class ModelResults:
         if row.get("clinical_f1") is not None:
             self.clinical_pr.append((row["clinical_precision"], row["clinical_recall"]))
             self.missed_reports += bool(row.get("clinical_missed_count"))
+            self.per_observation.add(
+                _positives(row.get("reference")), _positives(row.get("generated"))
+            )
         # The WORST_PER_MODEL first rows by worst_key so far, kept sorted: the order of the
         # WorstReportsQuery named query, whatever order the rows arrive in.
         entry = (worst_key(row), self.reports, row)
@@ -390,6 +413,31 @@ class BuiltRun:
         return [key for key, _, _ in self.objects]
 
 
+def observation_rows(run_info: dict[str, Any], models: list[ModelResults]) -> list[dict[str, Any]]:
+    """The ``observations`` table's rows: per model, the 14 observations in CheXpert order."""
+    return [
+        {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": run_info["run_id"],
+            "dataset": run_info["dataset"],
+            "model": m.label,
+            **{name: m.identity.get(name, "") for name, _ in MODEL_COLUMNS},
+            "observation": counts.observation,
+            "observation_order": order,
+            "studies": m.per_observation.studies,
+            "unlabelled": m.per_observation.unlabelled,
+            **{
+                name: getattr(counts, name)
+                for name, _ in OBSERVATION_COLUMNS[
+                    OBSERVATION_COLUMNS.index(("true_positive", "bigint")) :
+                ]
+            },
+        }
+        for m in models
+        for order, counts in enumerate(m.per_observation.rows())
+    ]
+
+
 @contextlib.contextmanager
 def build_run(
     s3: Any,
@@ -418,6 +466,7 @@ def build_run(
     scores_key = layout.scores_key(results_prefix, date, run_id)
     summary_key = layout.summary_key(results_prefix, date, run_id)
     report_key = layout.report_key(results_prefix, run_id)
+    per_observation_key = observations_key(results_prefix, date, run_id)
 
     with contextlib.ExitStack() as files:
         scores_file = files.enter_context(tempfile.TemporaryFile())
@@ -486,12 +535,15 @@ def build_run(
         ]
         report_file = files.enter_context(tempfile.TemporaryFile())
         report_file.write(html.encode("utf-8"))
+        observations_file = files.enter_context(tempfile.TemporaryFile())
+        write_parquet(observation_rows(run_info, models), OBSERVATION_COLUMNS, observations_file)
         summary_file = files.enter_context(tempfile.TemporaryFile())
         write_parquet(summary_rows, RUN_COLUMNS, summary_file)
         yield BuiltRun(
             objects=[
                 (report_key, report_file, "text/html; charset=utf-8"),
                 (scores_key, scores_file, "application/vnd.apache.parquet"),
+                (per_observation_key, observations_file, "application/vnd.apache.parquet"),
                 (summary_key, summary_file, "application/vnd.apache.parquet"),
             ],
             answer={
@@ -555,6 +607,8 @@ def publish_run(
 
 STAGING_FOLDER = "staging"
 MANIFEST = "manifest.json"
+# Staged object names, in build_run's object (commit) order, the summary last.
+STAGED_NAMES = ("report.html", "scores.parquet", "observations.parquet", "summary.parquet")
 
 
 def staging_prefix(results_prefix: str = "results") -> str:
@@ -567,10 +621,7 @@ def staging_prefix(results_prefix: str = "results") -> str:
 def staging_keys(run_id: str, results_prefix: str = "results") -> dict[str, str]:
     """Where one run stages its objects: ``results/staging/<run_id>/<name>``."""
     folder = f"{staging_prefix(results_prefix)}{layout.safe_name(run_id)}/"
-    return {
-        name: folder + name
-        for name in (MANIFEST, "report.html", "scores.parquet", "summary.parquet")
-    }
+    return {name: folder + name for name in (MANIFEST, *STAGED_NAMES)}
 
 
 @dataclass(frozen=True)
@@ -657,9 +708,7 @@ def stage_run(
             },
         )
         pairs = []
-        for (final, fileobj, content_type), name in zip(
-            built.objects, ("report.html", "scores.parquet", "summary.parquet"), strict=True
-        ):
+        for (final, fileobj, content_type), name in zip(built.objects, STAGED_NAMES, strict=True):
             _upload(s3, bucket, staging[name], fileobj, content_type)
             pairs.append((staging[name], final))
         return StagedRun(tuple(pairs), built.answer, str(run["started_at"]), staging[MANIFEST])
@@ -716,6 +765,7 @@ def withdraw_run(
         bucket,
         [
             layout.summary_key(results_prefix, date, run_id),
+            observations_key(results_prefix, date, run_id),
             layout.scores_key(results_prefix, date, run_id),
             layout.report_key(results_prefix, run_id),
         ],

@@ -2,7 +2,8 @@
 
 One page per run, comparing every model of the run: who each model is (role, name, version,
 SageMaker model, training job and run), mean F1 with bootstrap confidence intervals (ROUGE and
-clinical agreement), the blog's distribution table, box plots, pairwise wins/ties/losses in the
+clinical agreement), per-observation clinical agreement with a normal/abnormal confusion matrix,
+the blog's distribution table, box plots, pairwise wins/ties/losses in the
 same A/B direction as the ModelComparisonQuery named query, the reports where a fine-tuned model
 lost to the pre-trained one, the worst reports in a stated order, and the rejected-record counts.
 
@@ -40,6 +41,7 @@ class ModelView(Protocol):
     clinical: list[float | None]
     identity: dict[str, str]
     missed_reports: int
+    per_observation: Any  # radimpress.clinical.per_observation.PerObservation
 
     @property
     def scored(self) -> int: ...
@@ -221,6 +223,7 @@ def render_report(
         *_comparison_section(models),
         *_lost_sections(lost),
         *_plots_section(models),
+        *_per_observation_section(models),
         *_paired_section(models),
         *_worst_section(run, models),
         *_rejected_section(run),
@@ -322,6 +325,71 @@ def _means_section(
         "(uncertain counted as positive) between reference and generated impression.</p>",
         _table(["Model", "Reports", "Scored", *titles, "Missed a finding"], mean_rows, "means"),
     ]
+
+
+def _ratio_cell(value: float | None) -> str:
+    return '<span class="none">n/a</span>' if value is None else f"{value:.4f}"
+
+
+def _per_observation_section(models: Sequence[ModelView]) -> list[str]:
+    """Per model: the normal/abnormal confusion matrix and P/R/F1 per CheXpert observation.
+
+    Tables sized to fit a 390 px screen without scrolling (short headers, wrapping names)."""
+    from radimpress.clinical.per_observation import ABNORMAL, NORMAL
+
+    sections = [
+        '<section class="per-observation" id="per-observation">',
+        "<h2>Clinical agreement by observation</h2>",
+        '<p class="note">Micro counts over the studies whose reference and generated impression '
+        "are both labelled (non-blank); positive = positive or uncertain, as in clinical F1. "
+        "Ref+ / Gen+: studies positive in the reference / generated impression; Both: in both; "
+        "P, R, F1: precision, recall, F1 of the generated impression; n/a: no positive to divide "
+        "by. Normal = No Finding (nothing abnormal); abnormal = any finding.</p>",
+        '<div class="obs-models">',
+    ]
+    head = "".join(
+        f'<th scope="col"><abbr title="{t}">{h}</abbr></th>'
+        for h, t in (
+            ("Ref+", "studies positive in the reference"),
+            ("Gen+", "studies positive in the generated impression"),
+            ("Both", "studies positive in both (true positives)"),
+            ("P", "precision"),
+            ("R", "recall"),
+            ("F1", "F1"),
+        )
+    )
+    for m in models:
+        tally = m.per_observation
+        matrix = tally.matrix()
+        left_out = f"; {tally.unlabelled} left out (blank impression)" if tally.unlabelled else ""
+        matrix_rows = "".join(
+            f'<tr><th scope="row">Reference {ref}</th>'
+            f"<td>{matrix[ref, NORMAL]}</td><td>{matrix[ref, ABNORMAL]}</td></tr>"
+            for ref in (NORMAL, ABNORMAL)
+        )
+        rows = "".join(
+            f'<tr class="{"na" if c.f1 is None else "obs"}" '
+            f'data-observation="{escape(c.observation)}">'
+            f'<th scope="row">{escape(c.observation)}</th>'
+            f"<td>{c.reference_positive}</td><td>{c.generated_positive}</td>"
+            f"<td>{c.true_positive}</td><td>{_ratio_cell(c.precision)}</td>"
+            f"<td>{_ratio_cell(c.recall)}</td><td>{_ratio_cell(c.f1)}</td></tr>"
+            for c in tally.rows()
+        )
+        sections += [
+            f'<div class="obs-model" data-model="{escape(m.label)}">',
+            f"<h3>{escape(m.label)}</h3>",
+            f'<p class="note">{tally.studies} studies{left_out}.</p>',
+            '<table class="matrix"><caption>Normal / abnormal</caption><thead><tr>'
+            '<td></td><th scope="col">Generated normal</th>'
+            f'<th scope="col">Generated abnormal</th></tr></thead><tbody>{matrix_rows}'
+            "</tbody></table>",
+            '<table class="observations"><thead><tr><th scope="col">Observation</th>'
+            f"{head}</tr></thead><tbody>{rows}</tbody></table>",
+            "</div>",
+        ]
+    sections += ["</div>", "</section>"]
+    return sections
 
 
 def _distribution_section(models: Sequence[ModelView]) -> list[str]:
@@ -542,5 +610,16 @@ svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#444}
 svg .grid{stroke:#e6e6e6}svg .whisker{stroke:#333}
 svg .iqr{stroke:#333;fill-opacity:.85}svg .median{stroke:#111;stroke-width:2}
 svg .mean{fill:#fff;stroke:#111}svg .outlier{fill:none;stroke:#555}
-@media (max-width:480px){body{padding:10px}}
+.obs-models{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,440px),1fr));
+gap:8px 24px}.obs-model{min-width:0}
+table.matrix{margin:4px 0 10px}table.matrix caption{text-align:left;font-size:12px;color:#666}
+table.matrix th,table.matrix td{white-space:normal}
+table.observations{width:100%;font-size:13px}
+table.observations th[scope=row]{text-align:left;font-weight:normal;white-space:normal;
+overflow-wrap:anywhere}
+table.observations th,table.observations td{padding:3px 5px}
+table.observations tr.na td{color:#999}
+abbr{text-decoration:none}
+@media (max-width:480px){body{padding:10px}
+table.observations{font-size:12px}table.observations th,table.observations td{padding:2px 3px}}
 """

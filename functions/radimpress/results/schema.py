@@ -1,4 +1,4 @@
-"""Column lists of the two results tables, shared by the Parquet writer, the Glue tables and tests.
+"""Column lists of the results tables, shared by the Parquet writer, the Glue tables and tests.
 
 Names are lower case because the Glue catalog lower-cases column names and Athena matches Parquet
 columns by name: ``rougeL`` in a file would be ``rougel`` in the table. Bump ``SCHEMA_VERSION``
@@ -107,8 +107,36 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     *((f"{col}_ci_{end}", "double") for col in F1_COLUMNS for end in ("low", "high")),
 )
 
+# One row per (run, model, CheXpert observation): micro counts over the studies whose reference and
+# generated impression are both labelled (non-blank), positive = positive or uncertain (as the
+# clinical F1), and P/R/F1 from them, null ("n/a") without a denominator
+# (radimpress.clinical.per_observation). The "No Finding" row is the normal/abnormal confusion
+# matrix: TP = reference normal, generated normal; FN = normal, abnormal; FP = abnormal, normal;
+# TN = abnormal, abnormal.
+OBSERVATION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("schema_version", "int"),
+    ("run_id", "string"),
+    ("dataset", "string"),
+    ("model", "string"),
+    *MODEL_COLUMNS,
+    ("observation", "string"),
+    ("observation_order", "int"),  # CheXpert column order, 0 = No Finding
+    ("studies", "bigint"),  # scored studies both texts label
+    ("unlabelled", "bigint"),  # scored studies left out: a blank reference or generation
+    ("true_positive", "bigint"),
+    ("false_positive", "bigint"),
+    ("false_negative", "bigint"),
+    ("true_negative", "bigint"),
+    ("reference_positive", "bigint"),
+    ("generated_positive", "bigint"),
+    ("precision", "double"),
+    ("recall", "double"),
+    ("f1", "double"),
+)
+
 PARTITION_COLUMNS: tuple[tuple[str, str], ...] = (("run_date", "string"),)
 
 # Glue table names (template.yaml) that the named queries use, locally and in Athena.
 SCORES_TABLE = "scores"
 RUNS_TABLE = "runs"
+OBSERVATIONS_TABLE = "observations"
