@@ -327,6 +327,11 @@ def _means_section(
     ]
 
 
+def _breakable(name: str) -> str:
+    """An observation name whose one long word breaks as "Cardio-/mediastinum" on a phone."""
+    return escape(name).replace("Cardiomediastinum", "Cardio&shy;mediastinum")
+
+
 def _ratio_cell(value: float | None) -> str:
     return '<span class="none">n/a</span>' if value is None else f"{value:.4f}"
 
@@ -370,7 +375,7 @@ def _per_observation_section(models: Sequence[ModelView]) -> list[str]:
         rows = "".join(
             f'<tr class="{"na" if c.f1 is None else "obs"}" '
             f'data-observation="{escape(c.observation)}">'
-            f'<th scope="row">{escape(c.observation)}</th>'
+            f'<th scope="row">{_breakable(c.observation)}</th>'
             f"<td>{c.reference_positive}</td><td>{c.generated_positive}</td>"
             f"<td>{c.true_positive}</td><td>{_ratio_cell(c.precision)}</td>"
             f"<td>{_ratio_cell(c.recall)}</td><td>{_ratio_cell(c.f1)}</td></tr>"
