@@ -36,6 +36,8 @@ TRAINING_JOBS = f"{SAGEMAKER}:training-job/${{AWS::StackName}}-*"
 TRANSFORM_JOBS = f"{SAGEMAKER}:transform-job/${{AWS::StackName}}-*"
 MODELS = f"{SAGEMAKER}:model/${{AWS::StackName}}-*"
 POINTER = f"{BUCKET}/models/latest-fine-tuned.json"
+ATHENA = "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}"
+GLUE = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
 PASS_TO_SAGEMAKER = Grant(
     "iam:PassRole",
     "${SageMakerExecutionRole.Arn}",
@@ -145,6 +147,67 @@ NEEDS: dict[str, frozenset[Grant]] = {
             Grant("s3:PutObject", f"{BUCKET}/claims/*", normal=False),
             Grant("s3:DeleteObject", f"{BUCKET}/results/*", normal=False),
             Grant("sns:Publish", "${RunOutcomeTopic}", normal=False),
+            Grant("kms:Decrypt", KEY, normal=False),
+            Grant("kms:GenerateDataKey", KEY, normal=False),
+        }
+    ),
+    # QuickSight's data source: Athena in the stack's workgroup over the results tables; it
+    # reads the two tables' objects and writes query output. Not exercised locally (no QuickSight).
+    "QuickSightAthenaRole": frozenset(
+        {
+            *(
+                Grant(action, f"{ATHENA}:workgroup/${{AthenaWorkGroup}}", normal=False)
+                for action in (
+                    "athena:StartQueryExecution",
+                    "athena:StopQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                    "athena:GetQueryResultsStream",
+                    "athena:GetWorkGroup",
+                )
+            ),
+            *(
+                Grant(action, "*", normal=False)
+                for action in (
+                    "athena:ListWorkGroups",
+                    "athena:ListDataCatalogs",
+                    "athena:GetDataCatalog",
+                )
+            ),
+            *(
+                Grant(action, resource, normal=False)
+                for action in (
+                    "glue:GetDatabase",
+                    "glue:GetDatabases",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                )
+                for resource in (
+                    f"{GLUE}:catalog",
+                    f"{GLUE}:database/${{ResultsDatabase}}",
+                    f"{GLUE}:table/${{ResultsDatabase}}/*",
+                )
+            ),
+            Grant("s3:GetBucketLocation", BUCKET, normal=False),
+            Grant(
+                "s3:ListBucket",
+                BUCKET,
+                condition(
+                    {
+                        "StringLike": {
+                            "s3:prefix": ["results/scores/*", "results/runs/*", "athena-results/*"]
+                        }
+                    }
+                ),
+                normal=False,
+            ),
+            Grant("s3:GetObject", f"{BUCKET}/results/scores/*", normal=False),
+            Grant("s3:GetObject", f"{BUCKET}/results/runs/*", normal=False),
+            Grant("s3:GetObject", f"{BUCKET}/athena-results/*", normal=False),
+            Grant("s3:PutObject", f"{BUCKET}/athena-results/*", normal=False),
+            Grant("s3:AbortMultipartUpload", f"{BUCKET}/athena-results/*", normal=False),
             Grant("kms:Decrypt", KEY, normal=False),
             Grant("kms:GenerateDataKey", KEY, normal=False),
         }
