@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from radimpress.layout import PRETRAINED
 from radimpress.storage import iter_jsonl
 from radimpress_workstation.model_specs import BASELINE_MODEL
+from radimpress_workstation.output_files import partial_path
 
 # The stand-ins of the JumpStart container double (radimpress_workstation.job_backend.jumpstart):
 # what really wrote a double's impressions, per model role.
@@ -94,17 +95,174 @@ def overlap_note(overlap: dict[str, Any], excluded: bool) -> str:
     )
 
 
+class RunRows:
+    """Every model's score rows streamed into their files as they are fetched: nothing holds
+    the rows (a million-record run once held them all, 3 GB).
+
+    Each row goes to ``impressions.jsonl`` and ``scores.jsonl`` in the run folder and to its
+    model label's score file under ``scratch`` (what :func:`publish_rows` publishes), in the
+    order fetched, as the same lines the whole lists once gave. On the way the numbers of the
+    tables (values counted per metric, :meth:`summaries`, which are radimpress.scoring's
+    ``summarize`` bit for bit) and of the paired comparisons (each model's ROUGE-L and clinical
+    F1 per study, :meth:`paired`) are kept, never the text.
+    """
+
+    def __init__(self, out_dir: Path, scratch: Path, run_id: str) -> None:
+        from radimpress import layout
+        from radimpress.scoring import ROUGE_TYPES
+        from radimpress.scoring.aggregate import CLINICAL
+
+        self.impressions = out_dir / "impressions.jsonl"
+        self.scores = out_dir / "scores.jsonl"
+        self._scratch = scratch
+        self._keys = layout.RunKeys(run_id)
+        self._impressions: IO[str] | None = None
+        self._scores: IO[str] | None = None
+        self._labels: dict[str, IO[str]] = {}
+        self.score_keys: list[str] = []
+        self.metrics = (*ROUGE_TYPES, CLINICAL)
+        self._counts: dict[tuple[str, str], list[dict[float, int]]] = {}
+        self._unscored: dict[tuple[str, str], int] = {}
+        self._paired: dict[str, dict[str, dict[str, float]]] = {}
+        self._order: dict[str, tuple[int, str, str]] = {}
+        self.written = 0
+
+    def __enter__(self) -> RunRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the files; the run folder's two are removed unless :meth:`finish` was called
+        (they are whole or absent, as the other outputs)."""
+        self._close()
+        for path in (self.impressions, self.scores):
+            partial_path(path).unlink(missing_ok=True)
+
+    def _open(self) -> tuple[IO[str], IO[str]]:
+        if self._impressions is None or self._scores is None:
+            self._impressions = partial_path(self.impressions).open("w", encoding="utf-8")
+            self._scores = partial_path(self.scores).open("w", encoding="utf-8")
+        return self._impressions, self._scores
+
+    def _close(self) -> None:
+        for handle in (self._impressions, self._scores, *self._labels.values()):
+            if handle is not None:
+                handle.close()
+
+    def finish(self) -> None:
+        """Every row is written: close the files and put the run folder's two in place."""
+        self._open()
+        self._close()
+        for path in (self.impressions, self.scores):
+            partial_path(path).replace(path)
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Write one row to its three files and count its numbers."""
+        self._tally(row)
+        line = json.dumps(row, ensure_ascii=False) + "\n"
+        impression = {k: row.get(k) for k in ("study_id", "model", "generated")}
+        impressions, scores = self._open()
+        impressions.write(json.dumps(impression, ensure_ascii=False) + "\n")
+        scores.write(line)
+        label = row["model"]
+        handle = self._labels.get(label)
+        if handle is None:
+            from radimpress import layout
+
+            key = self._keys.scores(layout.safe_name(label).lower())
+            path = self._scratch / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self._labels[label] = path.open("w", encoding="utf-8")
+            self.score_keys.append(key)
+        handle.write(line)
+        self.written += 1
+
+    def _tally(self, row: dict[str, Any]) -> None:
+        """summarize's per-row work (same checks, same messages), counting values; and the
+        paired comparisons' per-study scores (runtime.paired's)."""
+        from radimpress.results.publish import model_order
+        from radimpress.scoring.aggregate import _f1
+
+        ident = row.get("study_id")
+        where = f"score row {self.written + 1}" + (
+            f" (study_id={ident})" if ident is not None else ""
+        )
+        key = (str(row.get("dataset", "")), str(row.get("model", "")))
+        f1s = [_f1(row, metric, where) for metric in self.metrics]
+        counts = self._counts.get(key)
+        if counts is None:
+            counts = self._counts[key] = [{} for _ in self.metrics]
+            self._unscored[key] = 0
+        if all(v is None for v in f1s):
+            self._unscored[key] += 1
+        elif any(v is None for v in f1s):
+            missing = [m for m, v in zip(self.metrics, f1s, strict=True) if v is None]
+            raise ValueError(f"{where}: some metrics are scored and {missing} are not")
+        else:
+            for column, value in zip(counts, f1s, strict=True):
+                column[value] = column.get(value, 0) + 1
+        label = row["model"]
+        scores = self._paired.get(label)
+        if scores is None:
+            scores = self._paired[label] = {"rougeL": {}, "clinical": {}}
+            self._order[label] = model_order(
+                row.get("model_role", ""), row.get("model_name", ""), label
+            )
+        if row.get("rougeL") is None:
+            return
+        scores["rougeL"][str(row["study_id"])] = row["rougeL"]["fmeasure"]
+        if row.get("clinical"):
+            scores["clinical"][str(row["study_id"])] = row["clinical"]["f1"]
+
+    def summaries(self) -> list[Any]:
+        """radimpress.scoring.summarize of every row written (the same numbers, bit for bit:
+        Distribution.of_counts), with clinical agreement beside ROUGE."""
+        from radimpress.scoring.aggregate import summarize_group
+
+        return [
+            summarize_group(
+                dataset,
+                model,
+                dict(zip(self.metrics, self._counts[(dataset, model)], strict=True)),
+                unscored=self._unscored[(dataset, model)],
+            )
+            for dataset, model in sorted(self._counts)
+        ]
+
+    def paired(self) -> list[dict[str, Any]]:
+        """runtime.paired of every row written (report.html's "Paired comparison")."""
+        from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+        from radimpress.scoring.bootstrap import paired_comparisons
+
+        ordered = sorted(self._paired.items(), key=lambda item: self._order[item[0]])
+        return paired_comparisons(ordered, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+
+
+class ScoreRows:
+    """The score rows of a run, read from its scores.jsonl each time they are iterated."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with self.path.open(encoding="utf-8") as handle:
+            for line in handle:
+                yield json.loads(line)
+
+
 def collect_rows(
     stack: Any,
     output: dict[str, Any],
     model: str,
     run_id: str,
     skip_baseline: bool,
+    rows: RunRows,
     *,
     double_spec: str | None = None,
     train_overlap: str = "",
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Score rows and rejections of one inference execution (its ``output``, run for ``model``).
+    leave_out: frozenset[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """Stream the score rows of one inference execution (its ``output``, run for ``model``)
+    into ``rows``; return its rejections.
 
     Each execution compares one local model with the lead baseline; the rows of all of them
     become ONE run (``run_id``, the id of the folder and of the CLI) that :func:`publish_rows`
@@ -113,16 +271,18 @@ def collect_rows(
     row; the baseline is kept from the first execution only. Each row also says what generated
     it (``generator``: ``local:<model>``, or ``double:<spec> (stand-in: ...)`` when the JumpStart
     container double answered, whose label then names the stand-in too) and how the findings
-    file overlaps the training file (``train_overlap``, "" when it does not).
+    file overlaps the training file (``train_overlap``, "" when it does not). Studies in
+    ``leave_out`` (--exclude-overlap) are not kept.
     """
     s3 = stack.client("s3")
-    rows: list[dict[str, Any]] = []
     for item in output.get("scores", []):
         if item.get("failed"):  # a failed model (the execution then failed too)
             continue
         if item["model_key"] == PRETRAINED and skip_baseline:
             continue
         for _, row in iter_jsonl(s3, stack.bucket, item["score_key"]):
+            if leave_out and row["study_id"] in leave_out:
+                continue
             name = row.get("model_name") or (
                 BASELINE_MODEL if item["model_key"] == PRETRAINED else model
             )
@@ -137,18 +297,19 @@ def collect_rows(
             row["generator"] = generator
             row["train_overlap"] = train_overlap
             row["run_id"] = run_id
-            rows.append(row)
+            rows.add(row)
     rejected: list[dict[str, Any]] = []
     rejected_key = output.get("ingest", {}).get("rejected_key")
     if rejected_key:
         rejected = [row for _, row in iter_jsonl(s3, stack.bucket, rejected_key)]
-    return rows, rejected
+    return rejected
 
 
 def publish_rows(
-    rows: list[dict[str, Any]],
+    rows: RunRows,
     rejected: list[dict[str, Any]],
     *,
+    scratch: Path,
     out_dir: Path,
     run_id: str,
     dataset: str,
@@ -156,43 +317,32 @@ def publish_rows(
     ingest: dict[str, Any],
     executions: Sequence[str],
 ) -> dict[str, Any] | None:
-    """Publish every model's rows as one run into ``<out>/results`` with the Lambda's own
-    publish_run, so the local tables, queries and report.html are the cloud's, for all the
-    models of the run at once. ``ingest`` is the last execution's Ingest output, ``executions``
-    the inference executions' names. Returns publish_run's answer (None without rows)."""
-    import tempfile
-
+    """Publish every model's rows (their score files under ``scratch``, written by ``rows``) as
+    one run into ``<out>/results`` with the Lambda's own publish_run, so the local tables,
+    queries and report.html are the cloud's, for all the models of the run at once. ``ingest``
+    is the last execution's Ingest output, ``executions`` the inference executions' names.
+    Returns publish_run's answer (None without rows)."""
     from radimpress import layout
     from radimpress.results import publish_run
 
-    if not rows:
+    if not rows.written:
         return None
-    with tempfile.TemporaryDirectory(prefix="radimpress-publish-") as scratch:
-        s3 = FolderS3(Path(scratch), out_dir)
-        keys = layout.RunKeys(run_id)
-        by_label: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            by_label.setdefault(row["model"], []).append(row)
-        score_keys = []
-        for label, model_rows in by_label.items():
-            key = keys.scores(layout.safe_name(label).lower())
-            s3.write_lines(key, model_rows)
-            score_keys.append(key)
-        s3.write_lines(keys.rejected, rejected)
-        return publish_run(
-            s3,
-            "local",
-            run_id=run_id,
-            dataset=dataset,
-            score_keys=score_keys,
-            run={
-                "source_key": str(ingest.get("source_key", "")),
-                "records": int(ingest.get("records", 0)),
-                "rejected": int(ingest.get("rejected", 0)),
-                "started_at": started_at,
-                "execution": ",".join(executions),
-            },
-        )
+    s3 = FolderS3(scratch, out_dir)
+    s3.write_lines(layout.RunKeys(run_id).rejected, rejected)
+    return publish_run(
+        s3,
+        "local",
+        run_id=run_id,
+        dataset=dataset,
+        score_keys=list(rows.score_keys),
+        run={
+            "source_key": str(ingest.get("source_key", "")),
+            "records": int(ingest.get("records", 0)),
+            "rejected": int(ingest.get("rejected", 0)),
+            "started_at": started_at,
+            "execution": ",".join(executions),
+        },
+    )
 
 
 class FolderS3:

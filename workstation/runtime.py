@@ -19,7 +19,7 @@ import json
 import re
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +33,8 @@ from radimpress_workstation.job_clock import JobClock, JobInterval
 from radimpress_workstation.model_specs import spec_reference
 from radimpress_workstation.run_folders import execution_name, new_run_id, save_failure_files
 from radimpress_workstation.run_outputs import (
+    RunRows,
+    ScoreRows,
     collect_rows,
     find_overlap,
     overlap_note,
@@ -98,7 +100,8 @@ class RunResult:
     run_id: str
     out_dir: Path
     phases: list[PhaseResult]
-    score_rows: list[dict[str, Any]]
+    # Read from scores.jsonl when iterated: a run holds no rows (see run_outputs.RunRows).
+    score_rows: Iterable[dict[str, Any]]
     input_records: int
     rejected: int
     timings: dict[str, float]
@@ -111,6 +114,9 @@ class RunResult:
     # how many findings studies --exclude-overlap left out of the scores.
     overlap: dict[str, Any] = field(default_factory=dict)
     excluded: int = 0
+    # summaries() and paired() of the score rows, computed once while they were written.
+    groups: list[Any] = field(default_factory=list)
+    pairs: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
@@ -247,6 +253,16 @@ class LocalRun:
             gc.unfreeze()  # the stacks are gone: their objects may be collected again
 
     def _run_models(self) -> RunResult:
+        import tempfile
+
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with (
+            tempfile.TemporaryDirectory(prefix="radimpress-publish-") as scratch,
+            RunRows(self.out_dir, Path(scratch), self.run_id) as rows,
+        ):
+            return self._run_stacks(rows, Path(scratch))
+
+    def _run_stacks(self, rows: RunRows, scratch: Path) -> RunResult:
         from radimpress_workstation.embedded import lambda_seam
         from radimpress_workstation.embedded.stack import EmbeddedStack
         from radimpress_workstation.job_backend.backend import (
@@ -254,8 +270,6 @@ class LocalRun:
             reset_local_job_backend,
         )
 
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        score_rows: list[dict[str, Any]] = []
         rejected_rows: list[dict[str, Any]] = []
         baseline_seen = False
         if self.train is not None:
@@ -297,19 +311,20 @@ class LocalRun:
                 phase = self._execute(stack, "infer", model, self.infer, key)
                 self._add("infer_execution", phase.wall_seconds)
                 fetch_started = time.perf_counter()
-                rows, rejected = collect_rows(
+                leave_out = frozenset(
+                    self.overlap.get("study_ids", ()) if self.exclude_overlap else ()
+                )
+                rejected = collect_rows(
                     stack,
                     phase.output,
                     phase.model,
                     self.run_id,
-                    skip_baseline=baseline_seen,
+                    baseline_seen,
+                    rows,
                     double_spec=double,
                     train_overlap=note,
+                    leave_out=leave_out,
                 )
-                if self.exclude_overlap and self.overlap.get("overlapping"):
-                    dropped = set(self.overlap["study_ids"])
-                    rows = [row for row in rows if row["study_id"] not in dropped]
-                score_rows.extend(rows)
                 if not rejected_rows:
                     rejected_rows = rejected
                 baseline_seen = True
@@ -323,14 +338,16 @@ class LocalRun:
                 self._add("seam_seconds", seam.seam_seconds)
             reset_local_job_backend()
         write_started = time.perf_counter()
-        files = self._write_outputs(score_rows, rejected_rows)
+        rows.finish()
+        groups, pairs = rows.summaries(), rows.paired()
+        files = self._write_outputs(rows, rejected_rows, scratch, groups, pairs)
         self._add("write_outputs", time.perf_counter() - write_started)
         ingest = self.phases[-1].output.get("ingest", {})
         return RunResult(
             run_id=self.run_id,
             out_dir=self.out_dir,
             phases=self.phases,
-            score_rows=score_rows,
+            score_rows=ScoreRows(rows.scores),
             input_records=int(ingest.get("records", 0)) + int(ingest.get("rejected", 0)),
             rejected=int(ingest.get("rejected", 0)),
             timings=self.timings,
@@ -340,6 +357,8 @@ class LocalRun:
             train_rejected=self._train_count("rejected"),
             overlap=self.overlap,
             excluded=len(self.overlap.get("study_ids", ())) if self.exclude_overlap else 0,
+            groups=groups,
+            pairs=pairs,
         )
 
     def _double_spec(self) -> str | None:
@@ -371,25 +390,25 @@ class LocalRun:
         self.timings[name] = self.timings.get(name, 0.0) + seconds
 
     def _write_outputs(
-        self, rows: list[dict[str, Any]], rejected: list[dict[str, Any]]
+        self,
+        rows: RunRows,
+        rejected: list[dict[str, Any]],
+        scratch: Path,
+        groups: list[Any],
+        pairs: list[dict[str, Any]],
     ) -> dict[str, Path]:
-        impressions = self.out_dir / "impressions.jsonl"
-        scores = self.out_dir / "scores.jsonl"
+        """The rejections, summary.json and the published results; impressions.jsonl and
+        scores.jsonl were written by ``rows`` as the rows were fetched."""
         rejections = self.out_dir / "rejected.jsonl"
-        with impressions.open("w", encoding="utf-8") as handle:
-            for row in rows:
-                record = {k: row.get(k) for k in ("study_id", "model", "generated")}
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        with scores.open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         with rejections.open("w", encoding="utf-8") as handle:
             for row in rejected:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         summary = self.out_dir / "summary.json"
         summary.write_text(
-            json.dumps(self.summary(rows, len(rejected)), indent=2) + "\n", encoding="utf-8"
+            json.dumps(self.summary(groups, pairs, len(rejected)), indent=2) + "\n",
+            encoding="utf-8",
         )
+        impressions, scores = rows.impressions, rows.scores
         files = {
             "impressions": impressions,
             "scores": scores,
@@ -405,6 +424,7 @@ class LocalRun:
         published = publish_rows(
             rows,
             rejected,
+            scratch=scratch,
             out_dir=self.out_dir,
             run_id=self.run_id,
             dataset=self.dataset,
@@ -421,8 +441,11 @@ class LocalRun:
             files["parquet"] = self.out_dir / "results"
         return files
 
-    def summary(self, rows: list[dict[str, Any]], rejected: int) -> dict[str, Any]:
-        """Counts, the two tables' numbers and the executions, as JSON (no report text)."""
+    def summary(
+        self, groups: list[Any], pairs: list[dict[str, Any]], rejected: int
+    ) -> dict[str, Any]:
+        """Counts, the two tables' numbers (``summaries``) and the paired comparisons
+        (``paired``) of the score rows, and the executions, as JSON (no report text)."""
         from radimpress.scoring import summaries_to_dict
 
         return {
@@ -460,8 +483,8 @@ class LocalRun:
                 if self.overlap
                 else None
             ),
-            "models_scored": summaries_to_dict(summaries(rows)),
-            "paired_comparisons": paired(rows),
+            "models_scored": summaries_to_dict(groups),
+            "paired_comparisons": pairs,
             "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }
 

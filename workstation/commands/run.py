@@ -163,7 +163,6 @@ def execute(
     """
     from radimpress_workstation.console import Console
     from radimpress_workstation.run_folders import claim_run_folder
-    from radimpress_workstation.runtime import summaries
 
     command = getattr(args, "command", None) or "run"
     problem = _usage_problem(command, train, infer, out)
@@ -184,7 +183,7 @@ def execute(
     result = _run_pipeline(command, train, infer, models, out, folder, run_id, console, args)
     if isinstance(result, int):
         return result
-    groups = summaries(result.score_rows)
+    groups = result.groups  # computed once, while the rows were written
     complete = _print_accounting(console, result, groups, expected)
     _print_overlap(result, command)
     _print_tables_and_outputs(console, result, groups)
@@ -327,9 +326,7 @@ def _print_overlap(result: RunResult, command: str) -> None:
 
 def _print_paired(console: Any, result: RunResult) -> None:
     """One verdict per pair of models and metric (report.html's "Paired comparison")."""
-    from radimpress_workstation.runtime import paired
-
-    pairs = paired(result.score_rows)
+    pairs = result.pairs  # runtime.paired of the rows, computed once while they were written
     if not pairs:
         return
     console.line()

@@ -1,0 +1,74 @@
+"""run_outputs.RunRows: a local run's score rows streamed to their files, never held.
+
+The tables' numbers and the paired comparisons it keeps on the way must be exactly what
+``runtime.summaries`` / ``runtime.paired`` give on the whole list of rows (issue 19 item 8: a run
+of a million records once held every row, 3 GB).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from results_data import score_rows
+
+from radimpress import layout
+from radimpress.scoring import summaries_to_dict
+from radimpress_workstation.run_outputs import RunRows, ScoreRows
+from radimpress_workstation.runtime import paired, summaries
+
+
+def _rows() -> list[dict[str, Any]]:
+    rows = []
+    for model, seed, skill in (("fine-tuned (select)", 1, 0.6), ("pre-trained (lead)", 2, 0.2)):
+        for row in score_rows("r", "dev1", model, 60, seed, skill=skill, unscored=4):
+            role, _, name = model.partition(" (")
+            row.update(model_role=role, model_name=name.rstrip(")"))
+            rows.append(row)
+    return rows
+
+
+def test_the_numbers_and_files_are_those_of_the_whole_list(tmp_path: Path) -> None:
+    rows = _rows()
+    scratch = tmp_path / "scratch"
+    with RunRows(tmp_path, scratch, "r") as run_rows:
+        for row in rows:
+            run_rows.add(json.loads(json.dumps(row)))
+        run_rows.finish()
+    assert summaries_to_dict(run_rows.summaries()) == summaries_to_dict(summaries(rows))
+    assert run_rows.paired() == paired(rows)
+    assert run_rows.paired()  # the two models are compared
+    lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in rows]
+    assert (tmp_path / "scores.jsonl").read_text(encoding="utf-8") == "".join(lines)
+    impressions = (tmp_path / "impressions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in impressions] == [
+        {k: row[k] for k in ("study_id", "model", "generated")} for row in rows
+    ]
+    assert list(ScoreRows(tmp_path / "scores.jsonl")) == rows
+    # One score file per model label, in the order the labels came, for publish_run.
+    keys = layout.RunKeys("r")
+    assert run_rows.score_keys == [
+        keys.scores(layout.safe_name(label).lower())
+        for label in ("fine-tuned (select)", "pre-trained (lead)")
+    ]
+    select = (scratch / run_rows.score_keys[0]).read_text(encoding="utf-8")
+    assert select == "".join(lines[:60])
+
+
+def test_an_unfinished_run_leaves_neither_file(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), RunRows(tmp_path, tmp_path / "s", "r") as run_rows:
+        run_rows.add(_rows()[0])
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+
+
+def test_a_row_with_some_metrics_missing_is_refused_as_summarize_does(tmp_path: Path) -> None:
+    row = _rows()[10]
+    row["rouge2"] = None
+    with RunRows(tmp_path, tmp_path / "s", "r") as run_rows, pytest.raises(ValueError) as err:
+        run_rows.add(row)
+    with pytest.raises(ValueError) as expected:
+        summaries([row])
+    assert str(err.value) == str(expected.value)
