@@ -228,6 +228,14 @@ class RunRows:
             for dataset, model in sorted(self._counts)
         ]
 
+    def numbers(self) -> tuple[list[Any], list[dict[str, Any]]]:
+        """:meth:`summaries` and :meth:`paired`, then the per-study scores are let go: at a
+        million records they are 2 million dict entries, and publish_run, which comes next and
+        peaks highest, keeps its own."""
+        groups, pairs = self.summaries(), self.paired()
+        self._paired.clear()
+        return groups, pairs
+
     def paired(self) -> list[dict[str, Any]]:
         """runtime.paired of every row written (report.html's "Paired comparison")."""
         from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED

@@ -339,7 +339,7 @@ class LocalRun:
             reset_local_job_backend()
         write_started = time.perf_counter()
         rows.finish()
-        groups, pairs = rows.summaries(), rows.paired()
+        groups, pairs = rows.numbers()
         files = self._write_outputs(rows, rejected_rows, scratch, groups, pairs)
         self._add("write_outputs", time.perf_counter() - write_started)
         ingest = self.phases[-1].output.get("ingest", {})

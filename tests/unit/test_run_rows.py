@@ -72,3 +72,15 @@ def test_a_row_with_some_metrics_missing_is_refused_as_summarize_does(tmp_path: 
     with pytest.raises(ValueError) as expected:
         summaries([row])
     assert str(err.value) == str(expected.value)
+
+
+def test_numbers_are_summaries_and_paired_and_let_the_studies_go(tmp_path: Path) -> None:
+    rows = _rows()
+    with RunRows(tmp_path, tmp_path / "s", "r") as run_rows:
+        for row in rows:
+            run_rows.add(row)
+        run_rows.finish()
+    groups, pairs = run_rows.numbers()
+    assert summaries_to_dict(groups) == summaries_to_dict(summaries(rows))
+    assert pairs == paired(rows)
+    assert run_rows.paired() == []  # nothing per study is kept
