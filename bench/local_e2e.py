@@ -32,6 +32,15 @@ run with the median drop-to-tables time is reported, with the min and max.
 
 Target: 2,000 reports from drop to printed tables in under 60 s on 2 cores.
 Writes bench/results/local_e2e.json.
+
+Two cases at scale (issue 19 item 8), each the real command ``radimpress run`` in a fresh process
+(its wall time from start to the printed tables, its peak RSS, and the run's own stage timings
+from summary.json), written to their own files:
+
+- ``--scale N`` (N training + N findings reports of ``write_demo_files(dir, train=N, infer=N,
+  seed=9)``; target for 50,000: under 60 s on 2 cores): bench/results/local_e2e_scale.json;
+- ``--memory`` (1,000,000 tiny findings records, baseline only, against the same 300 records; the
+  peak RSS of the first under 1.5x that of the second): bench/results/local_e2e_memory.json.
 """
 
 from __future__ import annotations
@@ -54,7 +63,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "openi"
 RESULTS = ROOT / "bench" / "results" / "local_e2e.json"
+SCALE_RESULTS = ROOT / "bench" / "results" / "local_e2e_scale.json"
+MEMORY_RESULTS = ROOT / "bench" / "results" / "local_e2e_memory.json"
 TARGET_SECONDS = 60.0
+MEMORY_RATIO_TARGET = 1.5
 TASK_GROUPS = {
     "Ingest": "ingest",
     "Score": "scoring",
@@ -204,14 +216,14 @@ def run_case(name: str, train: Path, infer: Path, out: Path) -> dict[str, Any]:
     from radimpress.scoring import format_distribution_table, format_mean_table
     from radimpress_training.models import DEFAULT_MODEL
     from radimpress_workstation.console import Console
-    from radimpress_workstation.runtime import LocalRun, summaries
+    from radimpress_workstation.runtime import LocalRun
 
     started = time.perf_counter()
     console = Console(stream=io.StringIO())
     local = LocalRun(train, infer, [DEFAULT_MODEL], out, console, dataset=name)
     result = local.run()
     run_done = time.perf_counter()
-    groups = summaries(result.score_rows)
+    groups = result.groups  # the tables' numbers, computed while the rows were written
     print(format_mean_table(groups) + "\n" + format_distribution_table(groups))
     total = time.perf_counter() - started
     # local.run() ends with the outputs: copied out of the bucket per model, then written.
@@ -238,13 +250,142 @@ def run_case(name: str, train: Path, infer: Path, out: Path) -> dict[str, Any]:
     }
 
 
+def measure_command(argv: list[str], out: Path) -> dict[str, Any]:
+    """``radimpress <argv>`` in this process (a fresh one per case): exit code, wall seconds to
+    the printed tables, peak RSS and the run's summary.json timings."""
+    import contextlib
+    import io
+
+    from radimpress_workstation.cli import main as cli_main
+
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        code = cli_main([*argv, "--out", str(out), "--quiet"])
+    wall = time.perf_counter() - started
+    summaries = sorted(out.glob("*/summary.json"))
+    summary = json.loads(summaries[-1].read_text(encoding="utf-8")) if summaries else {}
+    return {
+        "exit_code": code,
+        "wall_seconds": round(wall, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "printed_lines": printed.getvalue().count("\n"),
+        "timings_seconds": summary.get("timings_seconds", {}),
+    }
+
+
+def tiny_records(path: Path, count: int) -> Path:
+    """``count`` tiny findings records with a reference impression (about 60 bytes each)."""
+    findings = ("Clear.", "Small effusion.", "No change.", "Cardiomegaly.")
+    impressions = ("Normal.", "Effusion.", "Stable.", "Cardiomegaly.")
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(count):
+            record = {"study_id": f"t{i}", "findings": findings[i % 4]}
+            record["impression"] = impressions[(i // 4) % 4]
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def _in_fresh_process(kind: str, argv: list[str]) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        target = Path(handle.name)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, __file__, "--measure", kind, "--json", str(target), "--", *argv],
+        check=True,
+        cwd=ROOT,
+    )
+    result = json.loads(target.read_text(encoding="utf-8"))
+    target.unlink()
+    result["process_seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def scale_case(size: int) -> dict[str, Any]:
+    """``radimpress run --train T --infer I`` on ``size`` + ``size`` synthetic reports."""
+    from radimpress_workstation.synthetic import write_demo_files
+
+    with tempfile.TemporaryDirectory(prefix="radimpress-bench-") as tmp:
+        files = write_demo_files(Path(tmp) / "data", train=size, infer=size, seed=9)
+        argv = ["run", "--train", str(files.train), "--infer", str(files.infer)]
+        result = _in_fresh_process("run", argv)
+    result.update(
+        train_records=size,
+        infer_records=files.infer_records,
+        target_seconds=TARGET_SECONDS,
+        meets_target=result["wall_seconds"] < TARGET_SECONDS,
+    )
+    return result
+
+
+def memory_case(large: int, small: int) -> dict[str, Any]:
+    """Peak RSS of ``radimpress run --infer`` on ``large`` tiny records vs ``small`` of them."""
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="radimpress-bench-") as tmp:
+        for name, count in (("small", small), ("large", large)):
+            path = tiny_records(Path(tmp) / f"tiny-{count}.jsonl", count)
+            run = _in_fresh_process("run", ["run", "--infer", str(path)])
+            run.update(records=count, file_mib=round(path.stat().st_size / 2**20, 1))
+            out[name] = run
+            path.unlink()
+    ratio = out["large"]["peak_rss_mib"] / out["small"]["peak_rss_mib"]
+    out.update(
+        peak_rss_ratio=round(ratio, 3),
+        target_ratio=MEMORY_RATIO_TARGET,
+        meets_target=ratio < MEMORY_RATIO_TARGET,
+    )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", choices=["generated", "openi"], help="run one case in-process")
     parser.add_argument("--size", type=int, default=2000, help="generated reports per file")
     parser.add_argument("--json", type=Path, help="where a single case writes its result")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (median reported)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        metavar="N",
+        help="radimpress run on N + N synthetic reports (issue 19: 50000 in under 60 s)",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="peak RSS of radimpress run on 1,000,000 tiny records vs 300 (target under 1.5x)",
+    )
+    parser.add_argument("--large", type=int, default=1_000_000, help=argparse.SUPPRESS)
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # a fresh process's own figures
+    parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+
+    if args.measure:
+        with tempfile.TemporaryDirectory(prefix="radimpress-bench-") as tmp:
+            measured = measure_command(args.command, Path(tmp) / "out")
+        args.json.write_text(json.dumps(measured, indent=2), encoding="utf-8")
+        return 0
+    if args.scale or args.memory:
+        if args.scale:
+            scale = scale_case(args.scale)
+            payload = {"benchmark": "local_e2e_scale", "machine": _machine(), "case": scale}
+            SCALE_RESULTS.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+            print(json.dumps(payload, indent=2))
+            print(f"wrote {SCALE_RESULTS}")
+        if args.memory:
+            memory = memory_case(args.large, 300)
+            payload = {"benchmark": "local_e2e_memory", "machine": _machine(), "case": memory}
+            MEMORY_RESULTS.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+            print(json.dumps(payload, indent=2))
+            print(f"wrote {MEMORY_RESULTS}")
+        return 0
 
     if args.case:
         with tempfile.TemporaryDirectory(prefix="radimpress-bench-") as tmp:
