@@ -147,7 +147,7 @@ def test_the_jumpstart_double_is_labelled_as_a_stand_in(tmp_path, capsys) -> Non
     assert main(["queries", str(folder / "results"), "--save", str(saved)]) == 0
     capsys.readouterr()
     csvs = sorted(saved.glob("*.csv"))
-    assert len(csvs) == 6
+    assert len(csvs) == 7  # the six of the scores and runs tables, and per-observation agreement
     for path in csvs:
         header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
         assert "generator" in header or "generator_a" in header, path.name
