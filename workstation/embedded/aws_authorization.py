@@ -318,80 +318,137 @@ def _put_context(principal: str, policies: StackPolicies, params: dict) -> dict[
     return context
 
 
-def _s3_requests(  # noqa: C901  a branch per S3 operation the stack calls
-    policies: StackPolicies, principal: str, operation: str, params: dict[str, Any]
-) -> list[AuthzRequest]:
-    bucket = params.get("Bucket", "")
-    key = params.get("Key", "")
-    common = _common(principal, policies)
-    obj = _object_arn(bucket, key)
+class _S3Call:
+    """One S3 call as the requests S3 authorizes for it (its action, object or bucket ARN and
+    condition keys, plus the KMS calls it makes on the caller's behalf)."""
 
-    def s3(action: str, resource: str = obj, context: dict | None = None) -> AuthzRequest:
-        return AuthzRequest(principal, action, resource, context or common)
+    def __init__(self, policies: StackPolicies, principal: str, params: dict[str, Any]) -> None:
+        self.policies, self.principal, self.params = policies, principal, params
+        self.bucket = params.get("Bucket", "")
+        self.object = _object_arn(self.bucket, params.get("Key", ""))
+        self.common = _common(principal, policies)
+        self.versioned = "VersionId" in params
 
-    def decrypt(source_bucket: str) -> list[AuthzRequest]:
-        read_key = policies.bucket_keys.get(source_bucket)
-        return _kms(policies, principal, read_key, "kms:Decrypt") if read_key else []
+    def request(self, action: str, resource: str = "", context: dict | None = None) -> AuthzRequest:
+        return AuthzRequest(self.principal, action, resource or self.object, context or self.common)
 
-    def encrypt(*actions: str) -> list[AuthzRequest]:
-        write_key = _write_key(policies, bucket, params)
-        return _kms(policies, principal, write_key, *actions) if write_key else []
+    def decrypt(self, bucket: str) -> list[AuthzRequest]:
+        key = self.policies.bucket_keys.get(bucket)
+        return _kms(self.policies, self.principal, key, "kms:Decrypt") if key else []
 
-    versioned = "VersionId" in params
-    if operation == "GetObject":
-        action = "s3:GetObjectVersion" if versioned else "s3:GetObject"
-        return [s3(action), *decrypt(bucket)]
-    if operation == "HeadObject":  # metadata only: no KMS call
-        return [s3("s3:GetObjectVersion" if versioned else "s3:GetObject")]
-    if operation == "PutObject":
-        put = s3("s3:PutObject", obj, _put_context(principal, policies, params))
-        return [put, *encrypt("kms:GenerateDataKey")]
-    if operation == "CreateMultipartUpload":
-        put = s3("s3:PutObject", obj, _put_context(principal, policies, params))
-        return [put, *encrypt("kms:GenerateDataKey", "kms:Decrypt")]
-    if operation in ("UploadPart", "CompleteMultipartUpload"):
-        return [s3("s3:PutObject")]  # no encryption headers: those were on the create
-    if operation == "AbortMultipartUpload":
-        return [s3("s3:AbortMultipartUpload")]
-    if operation in ("CopyObject", "UploadPartCopy"):
-        source = params["CopySource"]
+    def encrypt(self, *actions: str) -> list[AuthzRequest]:
+        key = _write_key(self.policies, self.bucket, self.params)
+        return _kms(self.policies, self.principal, key, *actions) if key else []
+
+    def put(self) -> AuthzRequest:
+        context = _put_context(self.principal, self.policies, self.params)
+        return self.request("s3:PutObject", self.object, context)
+
+    def read_action(self, versioned: bool) -> str:
+        return "s3:GetObjectVersion" if versioned else "s3:GetObject"
+
+    # -- one method per kind of operation (``_S3_OPERATIONS``) --
+    def get_object(self) -> list[AuthzRequest]:
+        return [self.request(self.read_action(self.versioned)), *self.decrypt(self.bucket)]
+
+    def head_object(self) -> list[AuthzRequest]:  # metadata only: no KMS call
+        return [self.request(self.read_action(self.versioned))]
+
+    def put_object(self) -> list[AuthzRequest]:
+        return [self.put(), *self.encrypt("kms:GenerateDataKey")]
+
+    def create_multipart_upload(self) -> list[AuthzRequest]:
+        return [self.put(), *self.encrypt("kms:GenerateDataKey", "kms:Decrypt")]
+
+    def upload_part(self) -> list[AuthzRequest]:  # no encryption headers: the create had them
+        return [self.request("s3:PutObject")]
+
+    def abort_multipart_upload(self) -> list[AuthzRequest]:
+        return [self.request("s3:AbortMultipartUpload")]
+
+    def copy_object(self) -> list[AuthzRequest]:
+        source = self.params["CopySource"]
         if isinstance(source, str):
             source_bucket, _, source_key = source.lstrip("/").partition("/")
-            source_version = "versionId=" in source_key
+            versioned = "versionId=" in source_key
         else:
             source_bucket, source_key = source["Bucket"], source["Key"]
-            source_version = "VersionId" in source
-        read = "s3:GetObjectVersion" if source_version else "s3:GetObject"
-        put = s3("s3:PutObject", obj, _put_context(principal, policies, params))
+            versioned = "VersionId" in source
+        source_arn = _object_arn(source_bucket, source_key.split("?", 1)[0])
         return [
-            s3(read, _object_arn(source_bucket, source_key.split("?", 1)[0])),
-            put,
-            *decrypt(source_bucket),
-            *encrypt("kms:GenerateDataKey"),
+            self.request(self.read_action(versioned), source_arn),
+            self.put(),
+            *self.decrypt(source_bucket),
+            *self.encrypt("kms:GenerateDataKey"),
         ]
-    if operation == "DeleteObject":
-        return [s3("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject")]
-    if operation == "DeleteObjects":
+
+    def delete_object(self) -> list[AuthzRequest]:
+        return [self.request("s3:DeleteObjectVersion" if self.versioned else "s3:DeleteObject")]
+
+    def delete_objects(self) -> list[AuthzRequest]:
+        listed = self.params.get("Delete", {}).get("Objects", [])
         return [
-            s3("s3:DeleteObject", _object_arn(bucket, item["Key"]))
-            for item in params.get("Delete", {}).get("Objects", [])
+            self.request("s3:DeleteObject", _object_arn(self.bucket, item["Key"]))
+            for item in listed
         ]
-    if operation in ("ListObjectsV2", "ListObjects", "HeadBucket"):
-        context = dict(common)
-        if "Prefix" in params:
-            context["s3:prefix"] = params["Prefix"]
-        if "Delimiter" in params:
-            context["s3:delimiter"] = params["Delimiter"]
-        return [s3("s3:ListBucket", f"arn:aws:s3:::{bucket}", context)]
-    if operation == "ListObjectVersions":
-        return [s3("s3:ListBucketVersions", f"arn:aws:s3:::{bucket}")]
-    if operation in ("CreateBucket", "PutBucketVersioning", "PutBucketPolicy"):
-        action = {"CreateBucket": "s3:CreateBucket"}.get(operation, f"s3:{operation}")
-        return [s3(action, f"arn:aws:s3:::{bucket}")]
-    raise NotImplementedError(
-        f"embedded authorization: no mapping for s3 {operation}; add it to "
-        "radimpress_workstation.embedded.aws_authorization so the call is checked"
-    )
+
+    def list_bucket(self) -> list[AuthzRequest]:
+        context = dict(self.common)
+        for condition_key, name in (("s3:prefix", "Prefix"), ("s3:delimiter", "Delimiter")):
+            if name in self.params:
+                context[condition_key] = self.params[name]
+        return [self.request("s3:ListBucket", f"arn:aws:s3:::{self.bucket}", context)]
+
+    def list_versions(self) -> list[AuthzRequest]:
+        return [self.request("s3:ListBucketVersions", f"arn:aws:s3:::{self.bucket}")]
+
+    def bucket_action(self, action: str) -> list[AuthzRequest]:
+        return [self.request(action, f"arn:aws:s3:::{self.bucket}")]
+
+    def create_bucket(self) -> list[AuthzRequest]:
+        return self.bucket_action("s3:CreateBucket")
+
+    def put_bucket_versioning(self) -> list[AuthzRequest]:
+        return self.bucket_action("s3:PutBucketVersioning")
+
+    def put_bucket_policy(self) -> list[AuthzRequest]:
+        return self.bucket_action("s3:PutBucketPolicy")
+
+
+# S3 operation -> how its requests are built ("Required permissions for Amazon S3 API
+# operations"); an operation not listed raises, so no call goes unchecked.
+_S3_OPERATIONS: dict[str, Callable[[_S3Call], list[AuthzRequest]]] = {
+    "GetObject": _S3Call.get_object,
+    "HeadObject": _S3Call.head_object,
+    "PutObject": _S3Call.put_object,
+    "CreateMultipartUpload": _S3Call.create_multipart_upload,
+    "UploadPart": _S3Call.upload_part,
+    "CompleteMultipartUpload": _S3Call.upload_part,
+    "AbortMultipartUpload": _S3Call.abort_multipart_upload,
+    "CopyObject": _S3Call.copy_object,
+    "UploadPartCopy": _S3Call.copy_object,
+    "DeleteObject": _S3Call.delete_object,
+    "DeleteObjects": _S3Call.delete_objects,
+    "ListObjectsV2": _S3Call.list_bucket,
+    "ListObjects": _S3Call.list_bucket,
+    "HeadBucket": _S3Call.list_bucket,
+    "ListObjectVersions": _S3Call.list_versions,
+    "CreateBucket": _S3Call.create_bucket,
+    "PutBucketVersioning": _S3Call.put_bucket_versioning,
+    "PutBucketPolicy": _S3Call.put_bucket_policy,
+}
+
+
+def _s3_requests(
+    policies: StackPolicies, principal: str, operation: str, params: dict[str, Any]
+) -> list[AuthzRequest]:
+    build = _S3_OPERATIONS.get(operation)
+    if build is None:
+        raise NotImplementedError(
+            f"embedded authorization: no mapping for s3 {operation}; add it to "
+            "radimpress_workstation.embedded.aws_authorization so the call is checked"
+        )
+    return build(_S3Call(policies, principal, params))
 
 
 def _sns_requests(
