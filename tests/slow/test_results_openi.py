@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import statistics
 from pathlib import Path
 
@@ -136,4 +137,9 @@ def test_comparison_counts_per_report(published):
 def test_report_lists_the_worst_reports_escaped(published):
     _, _, _, html, _ = published
     assert html.count('class="model-box"') == 2 * 4  # rows without clinical fields: ROUGE only
-    assert "<h2>Worst reports</h2>" in html and "<script" not in html
+    assert "<h2>Worst reports</h2>" in html and "<h2>Browse every study</h2>" in html
+    # The page's own two scripts only: the browse data block and its (hashed) inline renderer.
+    assert re.findall(r"<script\b[^>]*>", html) == [
+        '<script type="application/json" id="browse-data">',
+        "<script>",
+    ]

@@ -453,6 +453,7 @@ def build_run(
     into temporary files (removed when the block ends); nothing is written to S3 here."""
     from radimpress.results.parquet import write_parquet
     from radimpress.results.report import render_report
+    from radimpress.results.report_browse import BrowseTable
 
     for name in ("source_key", "records", "rejected", "started_at", "execution"):
         if name not in run:
@@ -475,7 +476,8 @@ def build_run(
             for key, results in zip(score_keys, models, strict=True):
                 yield from _model_rows(s3, bucket, key, run_id, dataset, results)
 
-        write_parquet(every_row(), SCORE_COLUMNS, scores_file)
+        browse = BrowseTable()  # the report's "Browse every study" rows, kept on the way
+        write_parquet(browse.watch(every_row()), SCORE_COLUMNS, scores_file)
         labels = [m.label for m in models]
         if len(set(labels)) != len(labels):
             raise ValueError("score_keys: two score files carry the same model label")
@@ -509,7 +511,7 @@ def build_run(
                     "rows": [(rows_a[s], rows_b[s]) for s in studies],
                 }
             )
-        html = render_report(run_info, models, intervals=intervals, lost=lost)
+        html = render_report(run_info, models, intervals=intervals, lost=lost, browse=browse)
         summary_rows = [
             {
                 "schema_version": SCHEMA_VERSION,

@@ -1,24 +1,33 @@
-"""The per-run HTML report: one self-contained page (inline CSS and SVG, no scripts, no CDN).
+"""The per-run HTML report: one self-contained page (inline CSS, SVG and one script, no CDN).
 
 One page per run, comparing every model of the run: who each model is (role, name, version,
 SageMaker model, training job and run), mean F1 with bootstrap confidence intervals (ROUGE and
 clinical agreement), per-observation clinical agreement with a normal/abnormal confusion matrix,
 the blog's distribution table, box plots, pairwise wins/ties/losses in the
 same A/B direction as the ModelComparisonQuery named query, the reports where a fine-tuned model
-lost to the pre-trained one, the worst reports in a stated order, and the rejected-record counts.
+lost to the pre-trained one, the worst reports in a stated order, every study in a sortable,
+filterable table (report_browse), and the rejected-record counts.
 
-Layout: it reads from 360 px to a desktop. Wide tables scroll inside their own box; report texts
-are cards whose columns reflow into one below 900 px. Pure Python, so it runs in the Publish
-Lambda. Every piece of text from the data goes through html.escape.
+Layout: it reads from 360 px to a desktop. Below 600 px every table of numbers turns into one card
+per row (label and value on a line), so nothing scrolls sideways; report texts are cards whose
+columns reflow into one below 900 px; box-plot text stays at least 11 px on a 360 px screen. Pure
+Python, so it runs in the Publish Lambda. Every piece of text from the data goes through
+html.escape (the browse table's script sets it as text). The page's Content-Security-Policy
+allows its own style sheet and script by their SHA-256 and nothing else: no network, no other
+script, even if some text escaped escaping.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 from typing import Any, Protocol
 
+from radimpress.results.report_browse import CSS as BROWSE_CSS
+from radimpress.results.report_browse import SCRIPT_HASH, BrowseTable
 from radimpress.results.schema import METRICS
 from radimpress.results.stats import box_stats, describe
 from radimpress.scoring.aggregate import METRIC_LABELS, STAT_NAMES
@@ -29,6 +38,23 @@ METRIC_TITLES["clinical"] = METRIC_LABELS["clinical"]
 COLUMNS = (*(col for _, col in METRICS), "clinical")  # every F1 the report shows, in order
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 MAX_OUTLIERS_DRAWN = 400
+MAX_TICK_FONT = 15  # the largest font size (viewBox units) _CSS gives box-plot ticks and labels
+
+
+def label_lines(label: str, width: int) -> list[str]:
+    """A model label in at most two lines of ``width`` characters (word wrap, then an ellipsis),
+    so labels of neighbouring boxes never overlap."""
+    width = max(width, 4)
+    lines: list[str] = []
+    for word in label.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    lines = lines or [""]
+    if len(lines) > 2:
+        lines = [lines[0], " ".join(lines[1:])]
+    return [line if len(line) <= width else line[: width - 1] + "\u2026" for line in lines]
 
 
 class ModelView(Protocol):
@@ -59,12 +85,26 @@ def _fmt(value: float | int | None) -> str:
     return str(value) if isinstance(value, int) else f"{value:.4f}"
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
-    """A table inside its own horizontally scrolling box, so a wide table never widens the page."""
+_PHONE = {"stack": "stack", "inline": "stack inline", "compact": "compact"}
+
+
+def _table(
+    head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "", phone: str = "stack"
+) -> str:
+    """A table inside its own horizontally scrolling box, so a wide table never widens the page.
+
+    Below 600 px (``phone``): "stack" makes each row a card, a line per cell with its column
+    name (``data-label``); "inline" a card whose labelled cells flow like words (long tables);
+    "compact" keeps the table, in smaller type (narrow tables of numbers)."""
     th = "".join(f'<th scope="col">{h}</th>' for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(head, r, strict=True))
+        + "</tr>"
+        for r in rows
+    )
     return (
-        f'<div class="scroll"><table class="{cls}"><thead><tr>{th}</tr></thead>'
+        f'<div class="scroll"><table class="{_PHONE[phone]} {cls}"><thead><tr>{th}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
     )
 
@@ -98,11 +138,11 @@ def box_plot_svg(title: str, series: Sequence[tuple[str, Sequence[float]]]) -> s
     for i, (label, values) in enumerate(series):
         cx = left + slot * (i + 0.5)
         color = PALETTE[i % len(PALETTE)]
-        name = escape(label if len(label) <= 22 else label[:21] + "\u2026")
-        parts.append(
-            f'<text x="{cx:.1f}" y="{height - bottom + 18}" text-anchor="middle" class="tick">'
-            f"{name}</text>"
-        )
+        for row, line in enumerate(label_lines(label, int(slot / (0.6 * MAX_TICK_FONT)))):
+            parts.append(
+                f'<text x="{cx:.1f}" y="{height - bottom + 18 + 17 * row}" text-anchor="middle" '
+                f'class="tick label">{escape(line)}</text>'
+            )
         if not values:
             parts.append(
                 f'<text x="{cx:.1f}" y="{y(0.5):.1f}" text-anchor="middle" class="tick">'
@@ -211,10 +251,12 @@ def render_report(
     *,
     intervals: dict[str, dict[str, tuple[float, float] | None]] | None = None,
     lost: Sequence[dict[str, Any]] = (),
+    browse: BrowseTable | None = None,
 ) -> str:
     """The whole page for one run. ``run`` holds ids, counts and datetimes (see publish_run);
     ``intervals`` the bootstrap intervals per model label and ``<col>_f1``; ``lost`` the
-    fine-tuned-vs-pre-trained losses (publish.lost_reports with the rows to show)."""
+    fine-tuned-vs-pre-trained losses (publish.lost_reports with the rows to show); ``browse``
+    every study's texts and scores (gathered by publish while it streams the score rows)."""
     models = sorted(models, key=lambda m: m.order())
     sections = [
         *_models_section(models),
@@ -226,14 +268,17 @@ def render_report(
         *_per_observation_section(models),
         *_paired_section(models),
         *_worst_section(run, models),
+        *(browse.section([m.label for m in models]) if browse is not None else []),
         *_rejected_section(run),
     ]
     title = f"radimpress run {escape(str(run['run_id']))}"
     return (
         "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f'<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+        f"<title>{title}</title>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<style>{_CSS}</style></head><body>"
+        f"<style>{STYLE}</style></head><body>"
         f'<h1>{title}</h1><dl class="facts">{_run_facts(run, models)}</dl>'
         + "".join(_banners(models))
         + "".join(sections)
@@ -405,7 +450,7 @@ def _distribution_section(models: Sequence[ModelView]) -> list[str]:
         dist = {c: describe(m.values(c)) for c in COLUMNS}
         rows = [[stat, *(_fmt(dist[c][stat]) for c in COLUMNS)] for stat in STAT_NAMES]
         sections.append(f'<div class="dist"><h3>{escape(m.label)}</h3>')
-        sections.append(_table(["", *titles], rows, "dist") + "</div>")
+        sections.append(_table(["", *titles], rows, "dist", phone="compact") + "</div>")
     sections.append("</div>")
     return sections
 
@@ -450,7 +495,7 @@ def _paired_section(models: Sequence[ModelView]) -> list[str]:
         '<ul class="verdicts">',
         *(f"<li>{escape(p['verdict'])}</li>" for p in pairs),
         "</ul>",
-        _table(["A", "B", "Metric", "Studies", "A - B", "95% CI"], rows, "paired"),
+        _table(["A", "B", "Metric", "Studies", "A - B", "95% CI"], rows, "paired", phone="inline"),
     ]
 
 
@@ -478,7 +523,7 @@ def _comparison_section(models: Sequence[ModelView]) -> list[str]:
         '<p class="note">A is the first model of each pair in the order fine-tuned, '
         "candidate, pre-trained (then by name), as in the model comparison named query; "
         "a positive mean A&minus;B means A scored higher.</p>",
-        _table([*head, "Mean F1 A&minus;B"], rows, "compare"),
+        _table([*head, "Mean F1 A&minus;B"], rows, "compare", phone="inline"),
     ]
 
 
@@ -608,10 +653,10 @@ dl.case-facts dt{color:#666}dl.case-facts dd{margin:0;overflow-wrap:anywhere}
 overflow-wrap:anywhere}
 .none{color:#999;font-style:italic}.note{color:#666;font-size:12px}
 .plots{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:12px;max-width:1100px}
-@media (max-width:800px){.plots{grid-template-columns:minmax(0,1fr)}}
+@media (max-width:960px){.plots{grid-template-columns:minmax(0,1fr)}.plots svg.box{max-width:640px}}
 .dists{display:flex;flex-wrap:wrap;gap:0 24px}.dist{min-width:0;max-width:100%}
 svg.box{width:100%;height:auto;background:#fff}
-svg .title{font-size:14px;font-weight:600}svg .tick{font-size:11px;fill:#444}
+svg .title{font-size:15px;font-weight:600}svg .tick{font-size:13px;fill:#444}
 svg .grid{stroke:#e6e6e6}svg .whisker{stroke:#333}
 svg .iqr{stroke:#333;fill-opacity:.85}svg .median{stroke:#111;stroke-width:2}
 svg .mean{fill:#fff;stroke:#111}svg .outlier{fill:none;stroke:#555}
@@ -625,6 +670,36 @@ overflow-wrap:anywhere}
 table.observations th,table.observations td{padding:3px 5px}
 table.observations tr.na td{color:#999}
 abbr{text-decoration:none}
+@media (max-width:600px){
+table.stack,table.stack tbody,table.stack tr{display:block}table.stack thead{display:none}
+table.stack tr{border:1px solid #ddd;border-radius:4px;margin:0 0 8px;padding:4px 8px}
+table.stack td{display:flow-root;border:0;padding:2px 0;white-space:normal;text-align:right;
+overflow-wrap:anywhere}
+table.stack td::before{content:attr(data-label);float:left;margin-right:12px;color:#666;
+text-align:left}
+table.stack td:first-child{text-align:left;font-weight:600}
+table.stack td:first-child::before{content:none}
+table.stack.inline td{display:inline-block;margin:0 14px 0 0;text-align:left;font-weight:normal}
+table.stack.inline td::before,table.stack.inline td:first-child::before{content:attr(data-label);
+float:none;margin-right:5px}
+table.rejected td:first-child{min-width:0;font-weight:normal}
+table.compact{font-size:12px}table.compact th,table.compact td{padding:2px 3px}
+table.compact th{white-space:normal}}
 @media (max-width:480px){body{padding:10px}
+svg .title{font-size:16px}svg .tick{font-size:15px}
 table.observations{font-size:12px}table.observations th,table.observations td{padding:2px 3px}}
+@media (max-width:380px){table.observations th,table.observations td{padding:2px 1px}}
 """
+STYLE = _CSS + BROWSE_CSS
+
+
+def _sha256(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+
+
+# Nothing loads from anywhere; the one style sheet and the one script run because their hashes
+# are listed (data blocks, <script type="application/json">, are never run, so need no entry).
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; style-src '{_sha256(STYLE)}'; script-src '{SCRIPT_HASH}'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
