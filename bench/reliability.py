@@ -37,7 +37,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "reliability.json"
-LATEST_POINTER = "models/latest-fine-tuned.json"
 MODEL = "restate"
 STEP_STATES = {
     "ingest": "Ingest",
@@ -232,14 +231,13 @@ class Bench:
             )
             return {job for (job,) in rows.fetchall() if job}
 
-    def pointer(self) -> dict[str, Any] | None:
-        from radimpress.layout import LATEST_POINTER
+    def latest_fine_tuned(self) -> dict[str, str] | None:
+        """The metadata of the newest Approved fine-tuned version (what inference runs use)."""
+        from radimpress import registry
 
-        try:
-            body = self.s3.get_object(Bucket=self.stack.bucket, Key=LATEST_POINTER)["Body"].read()
-        except Exception:
-            return None
-        return json.loads(body)
+        group = registry.group_name(self.stack.stack_name)
+        latest = registry.latest_approved(self.stack.client("sagemaker"), group)
+        return None if latest is None else latest.metadata
 
     def claim(self, key: str, version_id: str | None) -> dict[str, Any] | None:
         """The claim object of one upload (its run, state and records), None when there is none."""
@@ -262,7 +260,7 @@ class Bench:
 
     def ensure_fine_tuned(self) -> None:
         """A registered fine-tuned model, so an inference run compares two models."""
-        if self.pointer() is None:
+        if self.latest_fine_tuned() is None:
             key = "incoming/train/lifecycle/train.jsonl"
             self.stack.upload(key, reports(40))
             (run,) = self.wait([self.start(key)])
@@ -352,8 +350,8 @@ def late_event_for_overwritten_object(bench: Bench) -> dict[str, Any]:
 
 
 def trainings_and_inference_together(bench: Bench, trials: int = 3) -> dict[str, Any]:
-    """Two trainings and an inference at once; the first pointer write is held back 2 s, so
-    RegisterModel calls land out of completion order (what made the older model win)."""
+    """Two trainings and an inference at once; the first RegisterModel is held back 2 s, so the
+    versions are registered out of completion order (what made the older model win once)."""
     outcomes = []
     registered: set[str] = set()  # every training job registered so far (earlier trials too)
     for trial in range(trials):
@@ -362,7 +360,7 @@ def trainings_and_inference_together(bench: Bench, trials: int = 3) -> dict[str,
             bench.stack.upload(key, reports(40 + 20 * i, start=1000 * i))
         infer_key = f"incoming/infer/race{trial}/reports.jsonl"
         bench.stack.upload(infer_key, reports(10))
-        hold = _HoldFirstPointerWrite()
+        hold = _HoldFirstRegistration()
         with faulty_s3(hold):
             arns = [bench.start(k) for k in [*keys, infer_key]]
             runs = bench.wait(arns)
@@ -370,13 +368,13 @@ def trainings_and_inference_together(bench: Bench, trials: int = 3) -> dict[str,
         registered.update(j for j in jobs if j)
         ends = {job: bench.training_end(job) for job in jobs if job}
         newest = max(ends, key=lambda j: (ends[j], j)) if len(ends) == 2 else None
-        pointer = bench.pointer() or {}
+        latest = bench.latest_fine_tuned() or {}
         inference = runs[2].output or {}
         pinned = [m for m in inference.get("models", {}).get("items", []) if m.get("training_job")]
         outcomes.append(
             {
                 "statuses": [r.status for r in runs],
-                "pointer_is_newest": pointer.get("training_job") == newest,
+                "latest_is_newest": latest.get("training_job") == newest,
                 "held_back_write_was_the_older_model": hold.held is not None
                 and hold.held != newest,
                 "inference_pinned": [m["training_job"] for m in pinned],
@@ -387,33 +385,34 @@ def trainings_and_inference_together(bench: Bench, trials: int = 3) -> dict[str,
         )
     ok = all(
         o["statuses"] == ["SUCCEEDED"] * 3
-        and o["pointer_is_newest"]
+        and o["latest_is_newest"]
         and o["pinned_is_registered"]
         and o["rows_name_the_pinned_job"]
         for o in outcomes
     )
     expected = (
-        f"{trials} trials: every time the pointer names the training that finished last, and "
+        f"{trials} trials: every time the newest Approved version is the training that finished "
+        "last, and "
         "the inference names the model it pinned"
     )
     return scenario(
         "two trainings + one inference together",
         expected,
-        {"trials": outcomes, "pointer_newest": sum(o["pointer_is_newest"] for o in outcomes)},
+        {"trials": outcomes, "latest_newest": sum(o["latest_is_newest"] for o in outcomes)},
         ok,
     )
 
 
-class _HoldFirstPointerWrite:
-    """A rule that injects no error but holds the first pointer write back 2 seconds."""
+class _HoldFirstRegistration:
+    """A rule that injects no error but holds the first RegisterModel back 2 seconds (at its
+    HEAD of the training job's archive, before it creates the package version)."""
 
     def __init__(self) -> None:
-        self.held: str | None = None  # the training job whose pointer write was held back
+        self.held: str | None = None  # the training job whose registration was held back
 
     def __call__(self, state: str, operation: str, kw: dict[str, Any]) -> Exception | None:
-        pointer_write = operation == "put_object" and kw.get("Key") == LATEST_POINTER
-        if pointer_write and self.held is None:
-            self.held = json.loads(kw["Body"]).get("training_job", "")
+        if state == "RegisterModel" and operation == "head_object" and self.held is None:
+            self.held = str(kw.get("Key", "")).split("/")[1]  # models/<job>/output/model.tar.gz
             time.sleep(2.0)
         return None
 
@@ -479,7 +478,7 @@ def s3_throttled_in_every_handler(bench: Bench) -> dict[str, Any]:
         "throttles": sum(proxy.injected.values()),
         "result_sets": rows["runs_runs"],
     }
-    wanted = {"Ingest", "ResolveModels", "StartTransform", "Score", "Publish"}
+    wanted = {"Ingest", "StartTransform", "Score", "Publish"}  # ResolveModels: no S3 any more
     ok = run.status == "SUCCEEDED" and wanted <= set(throttled) and rows["runs_runs"] == 1
     expected = "SlowDown in every S3-using state is retried: the run succeeds, published once"
     return scenario("S3 throttled in every handler", expected, observed, ok)

@@ -35,7 +35,8 @@ SAGEMAKER = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}"
 TRAINING_JOBS = f"{SAGEMAKER}:training-job/${{AWS::StackName}}-*"
 TRANSFORM_JOBS = f"{SAGEMAKER}:transform-job/${{AWS::StackName}}-*"
 MODELS = f"{SAGEMAKER}:model/${{AWS::StackName}}-*"
-POINTER = f"{BUCKET}/models/latest-fine-tuned.json"
+PACKAGES = f"{SAGEMAKER}:model-package/${{AWS::StackName}}-fine-tuned/*"
+PACKAGE_GROUP = f"{SAGEMAKER}:model-package-group/${{AWS::StackName}}-fine-tuned"
 ATHENA = "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}"
 GLUE = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
 PASS_TO_SAGEMAKER = Grant(
@@ -75,28 +76,40 @@ NEEDS: dict[str, frozenset[Grant]] = {
             Grant("sagemaker:StopTransformJob", TRANSFORM_JOBS, normal=False),
         }
     ),
-    # HEAD of the archive the training job wrote (never copied), CreateModel with Tags, and the
-    # pointer's compare-and-swap (GetObject, PutObject If-Match).
+    # HEAD of the archive the training job wrote (never copied: HEAD needs no KMS), CreateModel
+    # with Tags, a new package version (pending) and the approved versions read for the gate's
+    # baseline. ListModelPackages has no resource-level permissions (AWS managed policy
+    # AmazonSageMakerModelRegistryFullAccess grants it on "*"). The group's own ARN is granted
+    # too in case CreateModelPackage is authorized on it; the embedded stack checks the
+    # version's ARN only.
     "RegisterModelFunction": frozenset(
         {
             Grant("sagemaker:DescribeTrainingJob", TRAINING_JOBS),
             Grant("sagemaker:CreateModel", MODELS),
             Grant("sagemaker:AddTags", MODELS),
             PASS_TO_SAGEMAKER,
-            Grant("s3:GetObject", POINTER),
-            Grant("s3:PutObject", POINTER),
+            Grant("sagemaker:CreateModelPackage", PACKAGES),
+            Grant("sagemaker:DescribeModelPackage", PACKAGES),
+            Grant("sagemaker:CreateModelPackage", PACKAGE_GROUP, normal=False),
+            Grant("sagemaker:DescribeModelPackage", PACKAGE_GROUP, normal=False),
+            Grant("sagemaker:ListModelPackages", "*"),
             Grant("s3:GetObject", f"{BUCKET}/models/*/output/model.tar.gz"),
-            *USE_KEY,
         }
     ),
-    # The pre-trained model (created once, no Tags) and the pointer, read only. A missing
-    # pointer reads as 403 without s3:ListBucket, which the code takes as "none yet".
+    # The pre-trained model (created once, no Tags) and the newest Approved package version.
     "ResolveModelsFunction": frozenset(
         {
             Grant("sagemaker:CreateModel", MODELS),
             PASS_TO_SAGEMAKER,
-            Grant("s3:GetObject", POINTER),
-            Grant("kms:Decrypt", KEY),
+            Grant("sagemaker:DescribeModelPackage", PACKAGES),
+            Grant("sagemaker:ListModelPackages", "*"),
+        }
+    ),
+    # The promotion gate: read the version's status, approve it or record why it waits.
+    "PromoteFunction": frozenset(
+        {
+            Grant("sagemaker:DescribeModelPackage", PACKAGES),
+            Grant("sagemaker:UpdateModelPackage", PACKAGES),
         }
     ),
     "StartTransformFunction": frozenset(

@@ -22,6 +22,11 @@ _overrides: dict[str, Callable[[], Any]] = {}
 def _client(service: str) -> Any:
     if service in _overrides:
         return _overrides[service]()
+    return boto3_client(service)
+
+
+def boto3_client(service: str) -> Any:
+    """boto3's own client for ``service`` (cached), whatever ``override`` says."""
     with _lock:
         if service not in _cache:
             _cache[service] = boto3.client(service)  # type: ignore[call-overload]

@@ -6,7 +6,7 @@ Each step returns its result model; the handler returns ``model_dump()`` of it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,11 +46,17 @@ class RegisterModelEvent(_Event):
     run_id: str
     dataset: str
     job_name: str
+    train_records: int = 0
+    holdout_key: str = ""
+    max_wait_seconds: int = Field(default=6 * 3600, ge=1)
 
 
 class ResolveModelsEvent(_Event):
     bucket: str
     run_id: str
+    records_key: str = ""
+    has_references: bool = False
+    max_wait_seconds: int | None = Field(default=None, ge=1)
 
 
 class ModelRef(_Event):
@@ -66,6 +72,9 @@ class ModelRef(_Event):
     version: str = ""
     training_job: str = ""
     training_run_id: str = ""
+    # The model package version a fine-tuned model stands for ("" / 0: none, e.g. pre-trained).
+    package_arn: str = ""
+    package_version: int = 0
 
 
 class StartTransformEvent(_Event):
@@ -82,6 +91,8 @@ class ScoreEvent(_Event):
     records_key: str
     output_key: str
     model: ModelRef
+    # The transform job's usage (JobStatusResult.usage), handed back for Publish's lineage.
+    job_usage: dict[str, Any] | None = None
 
 
 class IngestResult(_Event):
@@ -102,6 +113,13 @@ class IngestResult(_Event):
     version_id: str = ""
     claim_key: str = ""
     duplicate_of: str = ""
+    # Run lineage: the SHA-256 and size of the uploaded object's bytes as Ingest read them.
+    input_sha256: str = ""
+    input_bytes: int = 0
+    # A training run's held-out studies for the promotion gate ("" / 0: none were held out).
+    holdout_key: str = ""
+    holdout_records: int = 0
+    train_records: int = 0
 
 
 class JobStarted(_Event):
@@ -120,10 +138,19 @@ class TransformStarted(JobStarted):
 class JobStatusResult(_Event):
     status: Literal["InProgress", "Completed"]
     elapsed_seconds: int
+    # A finished job's instances, start, end and seconds (radimpress.lineage.job_usage of its
+    # Describe* answer): what the run lineage reports and prices. None while it runs.
+    usage: dict[str, Any] | None = None
 
 
 class ModelsToCompare(_Event):
+    """What the Map summarizes: these models on these records (an inference run's records, or
+    the studies a training run held out for the promotion gate)."""
+
     models: list[ModelRef]
+    records_key: str = ""
+    has_references: bool = False
+    max_wait_seconds: int | None = Field(default=None, ge=1)  # each transform's wait bound
 
 
 class ScoreResult(_Event):
@@ -137,17 +164,44 @@ class ScoreResult(_Event):
     failed: bool = False
     error: str = ""
     cause: str = ""
+    job_usage: dict[str, Any] | None = None  # the transform job's (ScoreEvent.job_usage)
+    rouge_l_mean: float | None = None
+    clinical_f1_mean: float | None = None
 
 
 class RegisteredModel(_Event):
-    """``latest``: the pointer names this model now (False: a model that finished training later
-    was already registered, so the pointer kept it)."""
+    """A fine-tune registered as package version ``package_version`` (pending approval);
+    ``gate``: what the promotion gate compares on the held-out studies (None: nothing held out)."""
 
     model_name: str
     model_data_url: str
-    pointer_key: str
     trained_at: str = ""
-    latest: bool = True
+    package_arn: str = ""
+    package_version: int = 0
+    baseline_package_arn: str = ""
+    candidate: ModelRef | None = None
+    gate: ModelsToCompare | None = None
+
+
+class PromoteEvent(_Event):
+    bucket: str
+    run_id: str
+    model: RegisteredModel
+    scores: list[ScoreResult] = []
+
+
+class Promotion(_Event):
+    """The gate's decision on one package version, with the figures it was taken on."""
+
+    package_arn: str
+    package_version: int
+    status: Literal["Approved", "PendingManualApproval", "Rejected"]
+    reason: str
+    metric: str = ""
+    margin: float = 0.0
+    candidate: float | None = None
+    baseline: float | None = None
+    baseline_package_arn: str = ""
 
 
 class PipelineState(_Event):
@@ -156,6 +210,8 @@ class PipelineState(_Event):
     ingest: IngestResult
     scores: list[ScoreResult] = []
     model: RegisteredModel | None = None
+    promotion: Promotion | None = None
+    job_status: JobStatusResult | None = None  # a training run's last check: its job's usage
 
 
 class PublishEvent(_Event):

@@ -80,6 +80,11 @@ class RunKeys:
         return f"{self.prefix}/ingest/rejected.jsonl"
 
     @property
+    def holdout(self) -> str:
+        """The promotion gate's held-out studies (records.jsonl's form), never trained on."""
+        return f"{self.prefix}/ingest/holdout.jsonl"
+
+    @property
     def train_data_prefix(self) -> str:
         return f"{self.prefix}/train/data/"
 

@@ -15,6 +15,16 @@ from radimpress.errors import SpecError
 OFFLINE_SPEC_VARIABLE = "RADIMPRESS_OFFLINE_SPEC_ALLOWED"
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SpecError(f"environment variable {name} must be a number, got {raw!r}") from None
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     if not raw:
@@ -38,6 +48,12 @@ class Settings:
     epochs: int
     max_length: int
     num_beams: int
+    # The promotion gate (steps/promote.py): the share of a training upload held out to judge
+    # the new model by, the metric and the margin it may lose by, and whether it may approve.
+    holdout_percent: int = 10
+    promotion_metric: str = "rouge_l"
+    promotion_margin: float = 0.0
+    auto_approve: bool = True
     # Only the embedded stack sets this: its JumpStart container double plays the containers the
     # offline fixture describes. On AWS a spec resolved offline is refused (see start_training).
     offline_spec_allowed: bool = False
@@ -57,6 +73,10 @@ class Settings:
             epochs=_int("RADIMPRESS_EPOCHS", 3),
             max_length=_int("RADIMPRESS_MAX_LENGTH", 128),
             num_beams=_int("RADIMPRESS_NUM_BEAMS", 1),
+            holdout_percent=_int("RADIMPRESS_PROMOTION_HOLDOUT_PERCENT", 10),
+            promotion_metric=env("RADIMPRESS_PROMOTION_METRIC", "rouge_l"),
+            promotion_margin=_float("RADIMPRESS_PROMOTION_MARGIN", 0.0),
+            auto_approve=env("RADIMPRESS_AUTO_APPROVE", "true").lower() == "true",
             offline_spec_allowed=env(OFFLINE_SPEC_VARIABLE, "") == "true",
         )
 

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from radimpress import clients
 from radimpress_workstation.embedded.stack import EmbeddedStack
+from radimpress_workstation.job_backend.registry import WithRegistryDouble
 
 pytestmark = pytest.mark.usefixtures("socket_disabled")
 
@@ -30,11 +31,13 @@ REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 REASON = "AlgorithmError: ExecuteUserScriptError: CUDA out of memory"
 
 
-class SageMakerWithOutputs:
-    """moto's SageMaker client, plus the outputs real jobs would leave in S3."""
+class SageMakerWithOutputs(WithRegistryDouble):
+    """moto's SageMaker client (its Model Registry behind the registry double), plus the outputs
+    real jobs would leave in S3."""
 
     def __init__(self, client: Any, s3: Any) -> None:
-        self._client, self._s3 = client, s3
+        super().__init__(client)
+        self._s3 = s3
         self.fail_training: str | None = None
         self.fail_transform: str | None = None
         self.fail_transform_jobs: int | None = None  # fail only the first N jobs described
@@ -44,9 +47,6 @@ class SageMakerWithOutputs:
         self.in_progress_checks = 0  # each job answers InProgress to this many describes first
         self._checks: dict[str, int] = {}
         self.stopped: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
     def create_training_job(self, **request: Any) -> dict:
         response = self._client.create_training_job(**request)
@@ -170,7 +170,8 @@ def test_training_then_inference_with_and_without_references(stack, sagemaker):
     # moto's job is Completed at once: checked right after the start, never waited on.
     assert train.visited == [
         "Ingest", "Route", "StartTraining", "TrainingStatus", "TrainingDone",
-        "RegisterModel", "Publish", "AnyModelFailed", "Done",
+        "RegisterModel", "GateOnHeldOutStudies", "NoHeldOutStudies", "Promote", "Publish",
+        "AnyModelFailed", "Done",
     ]  # fmt: skip
     assert "RecordFailure" not in train.visited
     assert train.output["ingest"]["route"] == "train"
@@ -328,7 +329,8 @@ def test_a_running_training_job_is_waited_on_and_checked_again(stack, sagemaker)
         "Ingest", "Route", "StartTraining",
         *check, "NextTrainingWait", "WaitForTraining",
         *check, "NextTrainingWait", "WaitForTraining", *check,
-        "RegisterModel", "Publish", "AnyModelFailed", "Done",
+        "RegisterModel", "GateOnHeldOutStudies", "NoHeldOutStudies", "Promote", "Publish",
+        "AnyModelFailed", "Done",
     ]  # fmt: skip
     statuses = [
         json.loads(e["stateExitedEventDetails"]["output"])["job_status"]["status"]

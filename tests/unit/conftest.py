@@ -16,10 +16,10 @@ import boto3
 import pytest
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics.provider import cold_start
-from handler_support import BUCKET, ROLE, Aws, FakeContext
+from handler_support import BUCKET, ROLE, Aws, FakeContext, SageMakerWithRegistry
 from moto import mock_aws
 
-from radimpress import clients
+from radimpress import clients, registry
 
 UNIT_TESTS = Path(__file__).resolve().parent
 _CLIENTS: dict[str, Any] = {}
@@ -72,8 +72,15 @@ def aws(monkeypatch) -> Iterator[Aws]:
     """moto with the bucket and topic, and the environment template.yaml gives the functions."""
     with mock_aws():
         clients.reset()
-        for service in ("s3", "sns", "sagemaker"):
+        for service in ("s3", "sns"):
             clients.override(service, lambda service=service: _shared(service))
+        # moto's SageMaker, with the Model Registry calls behind the registry double (moto
+        # numbers versions without a lock and resets fields an UpdateModelPackage leaves out).
+        sagemaker = SageMakerWithRegistry(_shared("sagemaker"))
+        clients.override("sagemaker", lambda: sagemaker)
+        _shared("sagemaker").create_model_package_group(
+            ModelPackageGroupName=registry.group_name("radimpress")
+        )
         s3, sns = _shared("s3"), _shared("sns")
         s3.create_bucket(Bucket=BUCKET)
         topic = sns.create_topic(Name="radimpress-outcomes")["TopicArn"]
@@ -93,5 +100,5 @@ def aws(monkeypatch) -> Iterator[Aws]:
             "RADIMPRESS_OFFLINE_SPEC_ALLOWED": "true",
         }.items():
             monkeypatch.setenv(name, value)
-        yield Aws(s3, sns, _shared("sagemaker"), topic)
+        yield Aws(s3, sns, sagemaker, topic)
         clients.reset()

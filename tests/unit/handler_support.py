@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from radimpress_workstation.job_backend.registry import WithRegistryDouble
+
 BUCKET = "radimpress-test-data"
 ROLE = "arn:aws:iam::123456789012:role/radimpress-sagemaker"
 
@@ -58,3 +60,9 @@ class Aws:
 
 def jsonl(records: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+class SageMakerWithRegistry(WithRegistryDouble):
+    """moto's SageMaker client with the Model Registry calls answered by the embedded stack's
+    registry double (workstation/job_backend/registry.py), which keeps moto's storage but the
+    service's contract; every other call goes to moto."""

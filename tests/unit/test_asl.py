@@ -84,7 +84,7 @@ def test_statelint_would_catch_a_broken_transition(text):
 
 def test_every_task_retries_transient_errors(definition):
     tasks = [(n, s) for n, s, _ in walk(definition["States"]) if s["Type"] == "Task"]
-    assert len(tasks) == 10
+    assert len(tasks) == 11  # Promote included
     for name, state in tasks:
         retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
         assert retried >= REQUIRED_RETRY, name
@@ -216,7 +216,16 @@ def test_states_carry_no_report_text(definition, text):
     for word in ("findings", "impression", "reference", "text"):
         assert f'"{word}' not in text, word
     score = definition["States"]["SummarizeEachModel"]["ItemProcessor"]["States"]["Score"]
-    assert set(score["ResultSelector"]) == {"model_key.$", "score_key.$", "scored.$", "generated.$"}
+    # job_usage: the transform job's instances, times and seconds (run lineage), no text
+    assert set(score["ResultSelector"]) == {
+        "model_key.$",
+        "score_key.$",
+        "scored.$",
+        "generated.$",
+        "job_usage.$",
+        "rouge_l_mean.$",  # the promotion gate's two figures (numbers, no text)
+        "clinical_f1_mean.$",
+    }
     for name, state, _ in walk(definition["States"]):
         if state["Type"] == "Task" and name != "RecordFailure":
             assert "ResultSelector" in state, name

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -22,12 +23,11 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from handler_support import BUCKET
 
+from radimpress import registry
 from radimpress.claims import claim
-from radimpress.errors import TransientAwsError
 from radimpress.events import ModelRef
 from radimpress.settings import Settings
 from radimpress.spec import load_spec
-from radimpress.steps.register_model import CAS_ATTEMPTS, move_pointer
 from radimpress.steps.start_training import start_training
 from radimpress.steps.start_transform import start_transform
 
@@ -46,7 +46,6 @@ CLAIM_BODY = (
     b' "claimed_at": "2026-11-30T06:00:00+00:00"\n'
     b"}"
 )
-POINTER_KEY = "models/latest-fine-tuned.json"
 
 
 def stubbed(service: str) -> Any:
@@ -120,76 +119,94 @@ def test_a_refused_claim_reads_the_owner_and_writes_nothing_else(s3_stub, code, 
     assert (held.owner, held.ours) == ("run-0", False)
 
 
-# ---- the latest-model pointer: compare-and-swap on the ETag ------------------------------------
-# PutObject, If-Match: "Uploads the object only if the ETag (entity tag) value provided during
-# the WRITE operation matches the ETag of the object in S3 bucket. If the ETag values do not
-# match, the operation returns a 412 Precondition Failed error." GetObject
-# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html) returns the ETag read.
+# ---- the Model Registry: which fine-tuned model inference runs use -----------------------------
+# ListModelPackages (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+# API_ListModelPackages.html): ModelPackageGroupName, ModelApprovalStatus, SortBy CreationTime |
+# Name, SortOrder, NextToken for the next page. botocore's Stubber validates each request and
+# response against the service model.
 
-POINTER = {"training_job": "job-new", "trained_at": "2026-11-30T06:00:00.000000+00:00"}
-POINTER_BODY = (
-    b'{\n "training_job": "job-new",\n "trained_at": "2026-11-30T06:00:00.000000+00:00"\n}'
-)
-OLDER = b'{"training_job": "job-old", "trained_at": "2026-11-29T06:00:00.000000+00:00"}'
-POINTER_GET = {"Bucket": BUCKET, "Key": POINTER_KEY}
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/radimpress-fine-tuned/{}"
+LIST = {
+    "ModelPackageGroupName": "radimpress-fine-tuned",
+    "SortBy": "CreationTime",
+    "SortOrder": "Descending",
+    "ModelApprovalStatus": "Approved",
+}
 
 
-def pointer_put(**condition: str) -> dict[str, Any]:
+def summary(version: int) -> dict[str, Any]:
     return {
-        "Bucket": BUCKET,
-        "Key": POINTER_KEY,
-        "Body": POINTER_BODY,
-        "ContentType": "application/json",
-        **condition,
+        "ModelPackageArn": ARN.format(version),
+        "ModelPackageGroupName": "radimpress-fine-tuned",
+        "ModelPackageVersion": version,
+        "CreationTime": datetime(2026, 12, 1, tzinfo=UTC),
+        "ModelPackageStatus": "Completed",
+        "ModelApprovalStatus": "Approved",
     }
 
 
-def test_the_pointer_replaces_an_older_model_only_if_its_etag_still_matches(s3_stub):
-    client, stubber = s3_stub
-    stubber.add_response("get_object", {"Body": body(OLDER), "ETag": '"e-old"'}, POINTER_GET)
-    stubber.add_response("put_object", {"ETag": '"e-new"'}, pointer_put(IfMatch='"e-old"'))
-    assert move_pointer(client, BUCKET, dict(POINTER)) is True
+def described(version: int, trained_at: str, spec: str = "s") -> dict[str, Any]:
+    meta = {"trained_at": trained_at, "training_job": f"job-{version}", "spec": spec}
+    return {
+        "ModelPackageName": "radimpress-fine-tuned",
+        "ModelPackageArn": ARN.format(version),
+        "ModelPackageVersion": version,
+        "ModelPackageStatusDetails": {"ValidationStatuses": []},
+        "ModelApprovalStatus": "Approved",
+        "CreationTime": datetime(2026, 12, 1, tzinfo=UTC),
+        "ModelPackageStatus": "Completed",
+        "CustomerMetadataProperties": meta,
+    }
 
 
-def test_the_first_pointer_is_written_only_if_none_exists(s3_stub):
-    client, stubber = s3_stub
-    stubber.add_client_error(
-        "get_object",
-        service_error_code="NoSuchKey",
-        http_status_code=404,
-        expected_params=POINTER_GET,
+def test_the_newest_finished_training_among_approved_versions_across_pages(sagemaker_stub):
+    """Version 3 was registered last but trained first; version 2 (page 2) finished last."""
+    client, stubber = sagemaker_stub
+    stubber.add_response(
+        "list_model_packages",
+        {"ModelPackageSummaryList": [summary(3)], "NextToken": "page-2"},
+        LIST,
     )
-    stubber.add_response("put_object", {"ETag": '"e-new"'}, pointer_put(IfNoneMatch="*"))
-    assert move_pointer(client, BUCKET, dict(POINTER)) is True
-
-
-def test_a_lost_race_reads_again_and_a_newer_pointer_stays(s3_stub):
-    client, stubber = s3_stub
-    stubber.add_response("get_object", {"Body": body(OLDER), "ETag": '"e-old"'}, POINTER_GET)
-    stubber.add_client_error(
-        "put_object",
-        service_error_code="PreconditionFailed",
-        http_status_code=412,
-        expected_params=pointer_put(IfMatch='"e-old"'),
+    stubber.add_response(
+        "describe_model_package",
+        described(3, "2026-11-30T06:00:00.000000+00:00"),
+        {"ModelPackageName": ARN.format(3)},
     )
-    newer = b'{"training_job": "job-newer", "trained_at": "2026-12-01T06:00:00.000000+00:00"}'
-    stubber.add_response("get_object", {"Body": body(newer), "ETag": '"e-newer"'}, POINTER_GET)
-    assert move_pointer(client, BUCKET, dict(POINTER)) is False  # and no second PutObject
-
-
-def test_the_pointer_gives_up_after_cas_attempts_lost_races(s3_stub):
-    client, stubber = s3_stub
-    for n in range(CAS_ATTEMPTS):
-        etag = f'"e{n}"'
-        stubber.add_response("get_object", {"Body": body(OLDER), "ETag": etag}, POINTER_GET)
-        stubber.add_client_error(
-            "put_object",
-            service_error_code="PreconditionFailed",
-            http_status_code=412,
-            expected_params=pointer_put(IfMatch=etag),
+    stubber.add_response(
+        "list_model_packages",
+        {"ModelPackageSummaryList": [summary(2), summary(1)]},
+        {**LIST, "NextToken": "page-2"},
+    )
+    for version, trained in ((2, "2026-12-01T06:00:00.000000+00:00"), (1, "2026-12-02T06:00:00")):
+        spec = "s" if version == 2 else "other-spec"  # version 1: newest, but another spec
+        stubber.add_response(
+            "describe_model_package",
+            described(version, trained, spec),
+            {"ModelPackageName": ARN.format(version)},
         )
-    with pytest.raises(TransientAwsError, match="changed under 8 attempts"):
-        move_pointer(client, BUCKET, dict(POINTER))
+    found = registry.latest_approved(client, "radimpress-fine-tuned", matching={"spec": "s"})
+    assert found is not None and found.version == 2
+
+
+def test_a_gate_decision_is_one_update_with_status_reason_and_figures(sagemaker_stub):
+    client, stubber = sagemaker_stub
+    stubber.add_response(
+        "update_model_package",
+        {"ModelPackageArn": ARN.format(2)},
+        {
+            "ModelPackageArn": ARN.format(2),
+            "ModelApprovalStatus": "Approved",
+            "ApprovalDescription": "not worse",
+            "CustomerMetadataProperties": {"gate_candidate": "0.41", "gate_metric": "rouge_l"},
+        },
+    )
+    registry.set_status(
+        client,
+        ARN.format(2),
+        "Approved",
+        description="not worse",
+        metadata={"gate_candidate": 0.41, "gate_metric": "rouge_l", "gate_baseline": None},
+    )
 
 
 # ---- CreateTransformJob: study_id joined through to the output --------------------------------

@@ -7,7 +7,6 @@ and If-Match, aws_call around each call, the notification on RecordFailure's las
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,14 +14,12 @@ import pytest
 from botocore.exceptions import ClientError
 from handler_support import BUCKET, jsonl
 
-from radimpress import claims
+from radimpress import claims, registry
 from radimpress.errors import TransientAwsError, aws_call
 from radimpress.events import ScoreResult
-from radimpress.layout import LATEST_POINTER
 from radimpress.spec import load_spec
 from radimpress.steps import ingest as ingest_step
 from radimpress.steps import record_failure as record_failure_step
-from radimpress.steps import register_model as register_step
 from radimpress.steps.resolve_models import resolve_models
 
 REPORTS = [
@@ -104,58 +101,52 @@ def test_a_failed_run_releases_its_claim_and_only_its_own(aws):
     assert claims.claim(aws.s3, BUCKET, "incoming/x", "v1", "run-3").ours
 
 
-# ---- item 2: the latest-model pointer -----------------------------------------------------
+# ---- item 2: which fine-tuned model is "the latest" (the Model Registry) -------------------
 
 
-def pointer_for(job: str, finished: datetime) -> dict[str, Any]:
-    return {
-        "model_name": job,
+def approved_version(aws: Any, job: str, finished: datetime) -> str:
+    """A package version as RegisterModel leaves it, then approved (by the gate or an operator)."""
+    spec = load_spec()
+    meta = {
         "training_job": job,
-        "run_id": f"run-{job}",
+        "training_run_id": f"run-{job}",
+        "sagemaker_model": job,
         "trained_at": finished.isoformat(timespec="microseconds"),
+        "spec": spec.name,
+        "model_id": spec.model_id,
     }
+    package = aws.sagemaker.create_model_package(
+        ModelPackageGroupName=registry.group_name("radimpress"),
+        InferenceSpecification={
+            "Containers": [{"Image": "img", "ModelDataUrl": f"s3://b/models/{job}.tar.gz"}],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+        ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties=meta,
+    )["ModelPackageArn"]
+    registry.set_status(aws.sagemaker, package, registry.APPROVED)
+    return package
 
 
 def test_the_newest_finished_training_wins_whatever_order_registers(aws):
     now = datetime(2026, 11, 24, 8, tzinfo=UTC)
-    newer = pointer_for("job-b", now + timedelta(seconds=5))
-    older = pointer_for("job-a", now)
-    assert register_step.move_pointer(aws.s3, BUCKET, newer)
-    assert not register_step.move_pointer(aws.s3, BUCKET, older)  # registered last, older
-    assert json.loads(aws.read(LATEST_POINTER))["training_job"] == "job-b"
-    assert register_step.move_pointer(aws.s3, BUCKET, newer)  # a retry of the same model
-
-
-def test_a_writer_that_loses_the_race_reads_again(aws):
-    """Between our read and our write a newer model lands: If-Match refuses our write."""
-    now = datetime(2026, 11, 24, 8, tzinfo=UTC)
-    register_step.move_pointer(aws.s3, BUCKET, pointer_for("job-0", now - timedelta(hours=1)))
-    real = aws.s3
-
-    class Racing:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-        def put_object(self, **kwargs: Any) -> Any:
-            if kwargs.get("IfMatch"):  # the newer model registers first
-                newer = pointer_for("job-b", now + timedelta(seconds=5))
-                real.put_object(Bucket=BUCKET, Key=LATEST_POINTER, Body=json.dumps(newer))
-            return real.put_object(**kwargs)
-
-    assert not register_step.move_pointer(Racing(), BUCKET, pointer_for("job-a", now))
-    assert json.loads(aws.read(LATEST_POINTER))["training_job"] == "job-b"
+    newer = approved_version(aws, "job-b", now + timedelta(seconds=5))
+    approved_version(aws, "job-a", now)  # registered last (version 2), trained first
+    latest = registry.latest_approved(aws.sagemaker, registry.group_name("radimpress"))
+    assert latest is not None and latest.arn == newer and latest.metadata["training_job"] == "job-b"
 
 
 def test_resolve_models_pins_the_fine_tuned_models_identity(aws):
     spec = load_spec()
-    pointer = {
-        **pointer_for("ft-job", datetime(2026, 11, 24, tzinfo=UTC)),
-        "spec": spec.name,
-        "model_id": spec.model_id,
-    }
-    aws.put(LATEST_POINTER, json.dumps(pointer))
+    package = approved_version(aws, "ft-job", datetime(2026, 11, 24, tzinfo=UTC))
     models = resolve_models(
-        aws.sagemaker, aws.s3, BUCKET, spec, prefix="radimpress", role_arn="arn:aws:iam::1:role/r"
+        aws.sagemaker,
+        spec,
+        prefix="radimpress",
+        role_arn="arn:aws:iam::1:role/r",
+        records_key="runs/r/ingest/records.jsonl",
+        has_references=True,
     ).models
     fine_tuned = models[-1]
     assert (fine_tuned.model_name, fine_tuned.training_job, fine_tuned.training_run_id) == (
@@ -163,6 +154,7 @@ def test_resolve_models_pins_the_fine_tuned_models_identity(aws):
         "ft-job",
         "run-ft-job",
     )
+    assert (fine_tuned.package_arn, fine_tuned.package_version) == (package, 1)
 
 
 # ---- item 4: the transient path and truthful failure messages ------------------------------
@@ -211,13 +203,7 @@ def test_every_s3_call_of_ingest_is_on_the_transient_path(aws):
     assert each_call_throttled(run, aws.s3) == []
 
 
-def test_every_s3_call_of_the_pointer_and_record_failure_is_on_the_transient_path(aws):
-    now = datetime(2026, 11, 24, tzinfo=UTC)
-
-    def move(s3: Any) -> None:
-        register_step.move_pointer(s3, BUCKET, pointer_for("job-a", now))
-        aws.s3.delete_object(Bucket=BUCKET, Key=LATEST_POINTER)
-
+def test_every_s3_call_of_record_failure_is_on_the_transient_path(aws):
     def fail(s3: Any) -> None:
         record_failure_step.record_failure(
             s3, aws.sns, BUCKET, aws.topic_arn, run_id="r", source_key="incoming/x",
@@ -225,7 +211,6 @@ def test_every_s3_call_of_the_pointer_and_record_failure_is_on_the_transient_pat
         )  # fmt: skip
 
     claims.claim(aws.s3, BUCKET, "incoming/x", "v1", "r")
-    assert each_call_throttled(move, aws.s3) == []
     assert [c for c in each_call_throttled(fail, aws.s3) if "succeeded" not in c] == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -48,6 +49,13 @@ def test_training_file_is_split_into_records_rejections_and_the_channel(aws, con
         "version_id": result["version_id"],
         "claim_key": result["claim_key"],
         "duplicate_of": "",
+        # too few studies to hold any out for the promotion gate: all of them are trained on
+        "holdout_key": "",
+        "holdout_records": 0,
+        "train_records": 3,
+        # run lineage: the uploaded object's bytes as Ingest read them
+        "input_sha256": hashlib.sha256(json.dumps(reports).encode()).hexdigest(),
+        "input_bytes": len(json.dumps(reports).encode()),
     }
     assert result["version_id"].startswith("etag:")  # the test bucket is not versioned
     records = aws.lines(result["records_key"])
@@ -156,7 +164,11 @@ def test_large_files_stream_through_multipart_uploads(aws, context, monkeypatch)
     assert result["records"] == 2000
     assert len(calls) > 10 and max(calls) < 2 * 64 * 1024  # parts, never the whole file
     assert len(aws.lines("runs/run-5/ingest/records.jsonl")) == 2000
-    assert len(aws.lines("runs/run-5/train/data/train.jsonl")) == 2000
+    # About a tenth is held out for the promotion gate (radimpress.holdout); none is lost.
+    trained = len(aws.lines("runs/run-5/train/data/train.jsonl"))
+    held_out = len(aws.lines("runs/run-5/ingest/holdout.jsonl"))
+    assert (trained, held_out) == (result["train_records"], result["holdout_records"])
+    assert trained + held_out == 2000 and 150 <= held_out <= 250
 
 
 @pytest.mark.parametrize(

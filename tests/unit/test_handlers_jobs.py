@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -19,7 +17,6 @@ from radimpress.handlers import (
     start_training,
     start_transform,
 )
-from radimpress.layout import LATEST_POINTER
 from radimpress.sagemaker_jobs import create_once
 from radimpress.steps.job_status import check_job
 
@@ -29,7 +26,7 @@ def ingested(aws, context, route: str, run_id: str) -> dict:
         {"study_id": f"s{i}", "findings": f"Finding XXXX {i}.", "impression": f"Impression {i}."}
         for i in range(3)
     ]
-    key = f"incoming/{route}/demo/file.jsonl"
+    key = f"incoming/{route}/demo/{run_id}.jsonl"
     aws.put(key, jsonl(reports))
     event = {"bucket": BUCKET, "key": key, "run_id": run_id, "started_at": ""}
     return ingest.handler(event, context)
@@ -106,7 +103,7 @@ def test_failed_job_raises_with_sagemakers_reason():
 def test_in_progress_within_and_beyond_the_maximum_wait():
     fake = FakeSageMaker("InProgress")
     ok = check_job(fake, "transform", "t", started_epoch=100, max_wait_seconds=60, now=lambda: 130)
-    assert ok.model_dump() == {"status": "InProgress", "elapsed_seconds": 30}
+    assert ok.model_dump() == {"status": "InProgress", "elapsed_seconds": 30, "usage": None}
     with pytest.raises(JobWaitExceeded, match="still InProgress after 61 s"):
         check_job(fake, "transform", "t", started_epoch=100, max_wait_seconds=60, now=lambda: 161)
     assert fake.stopped == ["t"]
@@ -126,32 +123,75 @@ def test_throttling_becomes_transient_aws_error(aws, context):
         job_status.handler(event, context)
 
 
-def test_register_then_resolve_models(aws, context):
-    started = train(aws, context, "run-r")
+def _register(aws, context, run_id: str, **extra) -> dict:
+    started = train(aws, context, run_id)
     aws.write_training_artifact(started["job_name"])
-    registered = register_model.handler(
-        {"bucket": BUCKET, "run_id": "run-r", "dataset": "demo", "job_name": started["job_name"]},
-        context,
-    )
+    event = {"bucket": BUCKET, "run_id": run_id, "dataset": "demo", "job_name": started["job_name"]}
+    return register_model.handler({**event, **extra}, context)
+
+
+def test_register_creates_a_pending_package_version_and_resolve_ignores_it(aws, context):
+    registered = _register(aws, context, "run-r", train_records=900)
     # The training job wrote its archive under models/, outside runs/ (which the lifecycle rule
     # expires); SageMaker's layout is <S3OutputPath>/<job>/output/model.tar.gz. Nothing is copied.
-    archive = f"models/{started['job_name']}/output/model.tar.gz"
+    archive = f"models/{registered['model_name']}/output/model.tar.gz"
     assert registered["model_data_url"] == f"s3://{BUCKET}/{archive}"
-    assert aws.read(archive) == b"model archive"
-    assert aws.keys("models/") == sorted([archive, LATEST_POINTER])
+    assert aws.keys("models/") == [archive]  # no pointer object any more: the registry decides
     model = aws.sagemaker.describe_model(ModelName=registered["model_name"])
     assert model["PrimaryContainer"]["ModelDataUrl"] == registered["model_data_url"]
-    pointer = json.loads(aws.read(LATEST_POINTER))
-    assert pointer["model_name"] == registered["model_name"]
-    assert pointer["spec"] == "jumpstart-flan-t5-xl"
+    package = aws.sagemaker.describe_model_package(ModelPackageName=registered["package_arn"])
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["ModelPackageVersion"] == registered["package_version"] == 1
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == registered["model_data_url"]
+    assert container["Image"] == model["PrimaryContainer"]["Image"]
+    meta = package["CustomerMetadataProperties"]
+    assert meta["training_job"] == registered["model_name"]
+    assert meta["spec"] == "jumpstart-flan-t5-xl" and meta["train_records"] == "900"
+    assert meta["hp_epochs"] == "3" and len(meta["hyperparameters_sha256"]) == 64
+    assert registered["gate"] is None  # nothing held out: the gate decides on AutoApprove alone
 
+    # Pending: inference runs still compare the pre-trained model only.
     models = resolve_models.handler({"bucket": BUCKET, "run_id": "run-i"}, context)["models"]
-    assert [m["model_key"] for m in models] == ["pre-trained", "fine-tuned"]
-    assert models[1]["model_name"] == registered["model_name"]
+    assert [m["model_key"] for m in models] == ["pre-trained"]
     pretrained = aws.sagemaker.describe_model(ModelName=models[0]["model_name"])
     assert pretrained["PrimaryContainer"]["ModelDataUrl"].endswith(".tar.gz")
     again = resolve_models.handler({"bucket": BUCKET, "run_id": "run-j"}, context)["models"]
     assert again == models  # the pre-trained model is created once and reused
+
+
+def test_an_approved_version_is_the_fine_tuned_model_and_a_rejected_one_never(aws, context):
+    first = _register(aws, context, "run-a")
+    second = _register(aws, context, "run-b")
+    assert (first["package_version"], second["package_version"]) == (1, 2)
+    aws.sagemaker.update_model_package(
+        ModelPackageArn=first["package_arn"], ModelApprovalStatus="Approved"
+    )
+    aws.sagemaker.update_model_package(
+        ModelPackageArn=second["package_arn"], ModelApprovalStatus="Rejected"
+    )
+    models = resolve_models.handler({"bucket": BUCKET, "run_id": "run-i"}, context)["models"]
+    assert [m["model_key"] for m in models] == ["pre-trained", "fine-tuned"]
+    fine_tuned = models[1]
+    assert fine_tuned["model_name"] == first["model_name"]
+    assert (fine_tuned["package_arn"], fine_tuned["package_version"]) == (first["package_arn"], 1)
+    assert fine_tuned["training_run_id"] == "run-a"
+    # A later registration names the approved version as the gate's baseline.
+    third = _register(aws, context, "run-c", holdout_key="runs/run-c/ingest/holdout.jsonl")
+    assert third["baseline_package_arn"] == first["package_arn"]
+    assert [m["model_key"] for m in third["gate"]["models"]] == ["candidate", "fine-tuned"]
+    assert third["gate"]["records_key"] == "runs/run-c/ingest/holdout.jsonl"
+
+
+def test_a_retried_registration_creates_no_second_version(aws, context):
+    started = train(aws, context, "run-t")
+    aws.write_training_artifact(started["job_name"])
+    event = {"bucket": BUCKET, "run_id": "run-t", "dataset": "d", "job_name": started["job_name"]}
+    once = register_model.handler(event, context)
+    twice = register_model.handler(event, context)
+    assert once["package_arn"] == twice["package_arn"]
+    listed = aws.sagemaker.list_model_packages(ModelPackageGroupName="radimpress-fine-tuned")
+    assert len(listed["ModelPackageSummaryList"]) == 1
 
 
 def test_a_missing_training_artifact_fails_the_registration_clearly(aws, context):
@@ -163,8 +203,13 @@ def test_a_missing_training_artifact_fails_the_registration_clearly(aws, context
         )
 
 
-def test_a_pointer_from_another_spec_is_ignored(aws, context):
-    aws.put(LATEST_POINTER, json.dumps({"model_name": "m", "spec": "local-retrieval"}))
+def test_an_approved_version_of_another_spec_is_ignored(aws, context):
+    registered = _register(aws, context, "run-o")
+    aws.sagemaker.update_model_package(
+        ModelPackageArn=registered["package_arn"],
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties={"spec": "local-retrieval"},
+    )
     models = resolve_models.handler({"bucket": BUCKET, "run_id": "run-i"}, context)["models"]
     assert [m["model_key"] for m in models] == ["pre-trained"]
 

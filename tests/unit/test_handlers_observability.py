@@ -24,6 +24,7 @@ from handler_support import BUCKET, jsonl
 from radimpress.handlers import (
     ingest,
     job_status,
+    promote,
     publish,
     record_failure,
     register_model,
@@ -118,6 +119,9 @@ def test_handlers_count_their_work_and_never_emit_patient_text(aws, context, cap
         register_model,
         {"bucket": BUCKET, "run_id": "run-t", "dataset": "demo", "job_name": job["job_name"]},
     )
+    # The first fine-tune: the promotion gate approves it (AutoApprove on, nothing to compare).
+    promotion = call(promote, {"bucket": BUCKET, "run_id": "run-t", "model": model, "scores": []})
+    assert promotion["status"] == "Approved"
     state = {"bucket": BUCKET, "key": train["source_key"], "ingest": train, "model": model}
     call(publish, {"execution": "run-t", "state": state})
 
@@ -176,6 +180,7 @@ def test_handlers_count_their_work_and_never_emit_patient_text(aws, context, cap
             "TransformJobSeconds",
         },
         "register_model": {"ModelsRegistered"},
+        "promote": {"ModelsApproved"},
         "publish": {"RunsSucceeded", "RunsPublished"},
         "resolve_models": {"ModelsCompared"},
         "start_transform": {"TransformLines"},

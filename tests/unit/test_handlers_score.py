@@ -72,6 +72,10 @@ def test_rows_are_joined_by_study_id_and_scored_like_rouge_score(aws, context, o
         "failed": False,
         "error": "",
         "cause": "",
+        "job_usage": None,  # no transform usage handed in: none handed back
+        # the promotion gate's figures: mean ROUGE-L F1 and clinical F1 of the scored rows
+        "rouge_l_mean": result["rouge_l_mean"],
+        "clinical_f1_mean": result["clinical_f1_mean"],
     }
     rows = aws.lines(result["score_key"])
     assert [r["study_id"] for r in rows] == ["a", "b", "c"]  # record order

@@ -31,11 +31,13 @@ from radimpress import jumpstart
 from radimpress.errors import JobWaitExceeded
 from radimpress.spec import load_spec
 from radimpress.steps.job_status import check_job
+from radimpress.steps.register_model import GATE_MAX_WAIT_SECONDS
 from radimpress_workstation.embedded.template import load
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORY_LIMIT = 25_000
-MAX_MODELS = 2  # ResolveModels: the spec's pre-trained model and the latest fine-tuned one
+MAX_MODELS = 2  # ResolveModels: pre-trained + approved fine-tuned; the gate: candidate + approved
+MAPS = {"SummarizeEachModel"}
 BACKOFF = "States.MathAdd($.job.wait.seconds, $.poll_seconds)"
 
 
@@ -99,6 +101,11 @@ def schedule_of(states: dict[str, Any], cycle: set[str]) -> str:
     return "constant"
 
 
+def map_wait(path: list[str], max_wait: int) -> int:
+    """The Map's transforms wait at most max_wait, or the gate's bound after a training."""
+    return min(max_wait, GATE_MAX_WAIT_SECONDS) if "RegisterModel" in path else max_wait
+
+
 def state_events(state: dict[str, Any], poll: int, max_wait: int) -> int:
     kind = state["Type"]
     if kind == "Task":
@@ -130,7 +137,10 @@ def worst_events(machine: dict[str, Any], poll: int, max_wait: int) -> int:
     cycles = [(c, schedule_of(states, c)) for c in loops(states)]
     worst = 0
     for path in paths(states, machine["StartAt"]):
-        events = sum(state_events(states[n], poll, max_wait) for n in path)
+        events = sum(
+            state_events(states[n], poll, map_wait(path, max_wait) if n in MAPS else max_wait)
+            for n in path
+        )
         for cycle, schedule in cycles:
             if cycle & set(path):
                 extra = checks(schedule, poll, max_wait) - 1  # the path holds one pass already

@@ -157,7 +157,7 @@ ROWS = [
     ("Publish rolls back what it wrote", PUBLISH, "s3:DeleteObject", obj("results/scores/run_date=2026-01-01/r.parquet"), {}, ALLOWED),
     ("Publish deleting an upload", PUBLISH, "s3:DeleteObject", obj("incoming/infer/a/f.jsonl"), {}, IMPLICIT),
     ("Publish notifies the topic", PUBLISH, "sns:Publish", TOPIC, {}, ALLOWED),
-    ("RegisterModel swaps the pointer", "RegisterModelFunctionRole", "s3:PutObject", obj("models/latest-fine-tuned.json"), WITH_KEY, ALLOWED),
+    ("RegisterModel cannot write under models/ any more", "RegisterModelFunctionRole", "s3:PutObject", obj("models/latest-fine-tuned.json"), WITH_KEY, IMPLICIT),
     ("RegisterModel writing another models/ key", "RegisterModelFunctionRole", "s3:PutObject", obj("models/x/output/model.tar.gz"), WITH_KEY, IMPLICIT),
     ("ResolveModels reads only the pointer", "ResolveModelsFunctionRole", "s3:GetObject", obj("models/x/output/model.tar.gz"), {}, IMPLICIT),
     ("RecordFailure writes failure.json", "RecordFailureFunctionRole", "s3:PutObject", obj("runs/r/failure.json"), WITH_KEY, ALLOWED),

@@ -248,8 +248,8 @@ def test_a_publish_killed_mid_commit_is_finished_by_its_retry(aws):
     assert result.summary_key in aws.keys("results/runs/")
     assert aws.keys("results/staging/") == []
     assert claim_of(aws, version)["state"] == claims.COMMITTED
-    # report, scores object, per-observation object, summary: once each
-    assert len(run_objects(aws, "run-1")) == 4
+    # report, scores, per-observation and lineage objects, lineage record, summary: once each
+    assert len(run_objects(aws, "run-1")) == 6
 
 
 def test_record_failure_takes_back_a_half_done_commit_and_releases_the_upload(aws):
@@ -376,7 +376,7 @@ def test_every_lambda_task_retries_timeouts_and_lambda_service_errors():
                 yield from tasks(state["ItemProcessor"]["States"])
 
     found = list(tasks(definition["States"]))
-    assert len(found) == 10
+    assert len(found) == 11
     for name, state in found:
         assert state["Resource"] == "arn:aws:states:::lambda:invoke", name
         retried = {e for rule in state["Retry"] for e in rule["ErrorEquals"]}

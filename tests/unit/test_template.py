@@ -432,6 +432,7 @@ def test_key_policy_is_exactly_iam_delegation_and_three_scoped_services(resource
     alarms of this account, this stack's log groups by exact ARN, the upload rule by exact ARN."""
     arn = "arn:${AWS::Partition}"
     steps = ["ingest", "start-training", "job-status", "register-model", "resolve-models"]
+    steps += ["promote"]
     steps += ["start-transform", "score", "publish", "record-failure"]
     groups = [f"/aws/lambda/${{AWS::StackName}}-{step}" for step in steps]
     groups.append("/aws/vendedlogs/states/${AWS::StackName}-pipeline")

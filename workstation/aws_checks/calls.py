@@ -25,6 +25,7 @@ _TRAINING_JOB = f"arn:aws:sagemaker:{{region}}:{{account}}:training-job/{{stack}
 _TRANSFORM_JOB = f"arn:aws:sagemaker:{{region}}:{{account}}:transform-job/{{stack}}-tf-{_HEX}"
 _PRETRAINED_MODEL = f"arn:aws:sagemaker:{{region}}:{{account}}:model/{{stack}}-pt-{_HEX}"
 _FINE_TUNED_MODEL = f"arn:aws:sagemaker:{{region}}:{{account}}:model/{{stack}}-ft-{_HEX}"
+_PACKAGE = "arn:aws:sagemaker:{region}:{account}:model-package/{stack}-fine-tuned/1"
 
 _OBJECT = "arn:aws:s3:::{bucket}/"
 _UPLOAD = _OBJECT + "incoming/train/preflight/reports.json"
@@ -36,7 +37,6 @@ _TRANSFORM_INPUT = _OBJECT + "runs/preflight/transform/pre-trained/input.jsonl"
 _TRANSFORM_OUTPUT = _OBJECT + "runs/preflight/transform/pre-trained/output/input.jsonl.out"
 _SCORES = _OBJECT + "runs/preflight/scores/pre-trained.jsonl"
 _FAILURE = _OBJECT + "runs/preflight/failure.json"
-_POINTER = _OBJECT + "models/latest-fine-tuned.json"
 _ARCHIVE = _OBJECT + "models/{stack}-ft-" + _HEX + "/output/model.tar.gz"
 _RESULTS = _OBJECT + "results/scores/run_date=2026-01-01/preflight.parquet"
 _REPORT = _OBJECT + "results/reports/preflight/report.html"
@@ -80,16 +80,21 @@ FUNCTION_CALLS: dict[str, list[tuple[str, str]]] = {
         ("sagemaker:CreateModel", _FINE_TUNED_MODEL),
         ("sagemaker:AddTags", _FINE_TUNED_MODEL),
         ("iam:PassRole", "{role_arn}"),
-        ("s3:GetObject", _POINTER),
-        ("s3:PutObject", _POINTER),
-        *_USE_KEY,
+        ("sagemaker:ListModelPackages", "*"),
+        ("sagemaker:CreateModelPackage", _PACKAGE),
+        ("sagemaker:DescribeModelPackage", _PACKAGE),
     ],
-    # The pre-trained model is created once (no Tags); the pointer is read once.
+    # The pre-trained model is created once (no Tags); the registry is read once.
     "ResolveModelsFunction": [
         ("sagemaker:CreateModel", _PRETRAINED_MODEL),
         ("iam:PassRole", "{role_arn}"),
-        ("s3:GetObject", _POINTER),
-        ("kms:Decrypt", "{key_arn}"),
+        ("sagemaker:ListModelPackages", "*"),
+        ("sagemaker:DescribeModelPackage", _PACKAGE),
+    ],
+    # The promotion gate reads a version's status and approves it or records why it waits.
+    "PromoteFunction": [
+        ("sagemaker:DescribeModelPackage", _PACKAGE),
+        ("sagemaker:UpdateModelPackage", _PACKAGE),
     ],
     # Reads the run's records, writes one model's transform input, starts Batch Transform (Tags).
     "StartTransformFunction": [

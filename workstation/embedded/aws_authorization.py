@@ -477,6 +477,13 @@ _SAGEMAKER = {
     "CreateTransformJob": ("transform-job", "TransformJobName"),
     "DescribeTransformJob": ("transform-job", "TransformJobName"),
     "StopTransformJob": ("transform-job", "TransformJobName"),
+    # Model Registry: the version's ARN (model-package/<group>/<version>); the registry double
+    # passes the ARN CreateModelPackage will give. ListModelPackages has no resource-level
+    # permissions (AWS managed policy AmazonSageMakerModelRegistryFullAccess grants it on "*").
+    "CreateModelPackage": ("model-package", "ModelPackageArn"),
+    "DescribeModelPackage": ("model-package", "ModelPackageArn"),
+    "UpdateModelPackage": ("model-package", "ModelPackageArn"),
+    "ListModelPackages": ("*", ""),
 }
 
 
@@ -492,7 +499,12 @@ def sagemaker_requests(
             f"embedded authorization: no mapping for sagemaker {operation}"
         ) from None
     name = str(request.get(field_name, "")).lower()
-    arn = f"arn:aws:sagemaker:{policies.region}:{policies.account}:{kind}/{name}"
+    if kind == "*":
+        arn = "*"
+    elif name.startswith("arn:"):
+        arn = name
+    else:
+        arn = f"arn:aws:sagemaker:{policies.region}:{policies.account}:{kind}/{name}"
     common = _common(principal, policies)
     requests = [AuthzRequest(principal, f"sagemaker:{operation}", arn, common)]
     if operation.startswith("Create") and request.get("Tags"):

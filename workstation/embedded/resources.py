@@ -279,6 +279,17 @@ def _glue_table(ctx: BuildContext, logical: str, kind: str, props: dict[str, Any
     return Resource(logical, kind, table["Name"], {}, True)
 
 
+def _model_package_group(
+    ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]
+) -> Resource:
+    name = props["ModelPackageGroupName"]
+    group_arn = ctx.client("sagemaker").create_model_package_group(
+        ModelPackageGroupName=name,
+        ModelPackageGroupDescription=props.get("ModelPackageGroupDescription", ""),
+    )["ModelPackageGroupArn"]
+    return Resource(logical, kind, group_arn, {"ModelPackageGroupArn": group_arn}, True)
+
+
 def _athena_workgroup(
     ctx: BuildContext, logical: str, kind: str, props: dict[str, Any]
 ) -> Resource:
@@ -342,6 +353,7 @@ CREATORS: dict[str, Creator] = {
     "AWS::Glue::Database": _glue_database,
     "AWS::Glue::Table": _glue_table,
     "AWS::Athena::WorkGroup": _athena_workgroup,
+    "AWS::SageMaker::ModelPackageGroup": _model_package_group,
     "AWS::Athena::NamedQuery": _athena_named_query,
 }
 

@@ -36,6 +36,7 @@ from radimpress_workstation.job_backend.jsonpath import compile_json_path
 from radimpress_workstation.job_backend.jumpstart import find_jumpstart_container
 from radimpress_workstation.job_backend.lifecycle import JobLifecycle
 from radimpress_workstation.job_backend.local_container import find_local_container
+from radimpress_workstation.job_backend.registry import ModelRegistryDouble
 from radimpress_workstation.job_backend.training_job import run_training_job
 from radimpress_workstation.job_backend.transform_job import run_transform_job
 from radimpress_workstation.job_backend.work_dirs import JOB_SCRATCH
@@ -86,6 +87,12 @@ class LocalJobBackend:
         # names one, else the system temp folder; removed however a job ends (``work_dirs``).
         self._work_root = work_root
         self.on_job_change: Callable[[str, str, str], None] | None = None
+        # The Model Registry: kept in moto's SageMaker backend, behind the service's contract.
+        self.registry = ModelRegistryDouble(unchecked(lambda: clients.boto3_client("sagemaker")))
+        self.create_model_package = self.registry.create_model_package
+        self.describe_model_package = self.registry.describe_model_package
+        self.list_model_packages = self.registry.list_model_packages
+        self.update_model_package = self.registry.update_model_package
 
     def _notify(self, job: Job) -> None:
         if self.on_job_change is not None:

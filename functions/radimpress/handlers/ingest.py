@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from radimpress import clients
 from radimpress.events import IngestEvent
 from radimpress.handlers._runtime import lambda_handler, logger, metrics
+from radimpress.settings import Settings
 from radimpress.spec import load_spec
 from radimpress.steps.ingest import ingest
 
@@ -24,6 +25,7 @@ def handler(request: IngestEvent) -> dict[str, Any]:
         load_spec(),
         started_at=request.started_at,
         version_id=request.version_id,
+        holdout_percent=Settings.from_env().holdout_percent,
     )
     if result.route == "duplicate":
         metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
@@ -33,6 +35,8 @@ def handler(request: IngestEvent) -> dict[str, Any]:
     metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=result.rejected)
     logger.info(
         "ingested",
-        extra=result.model_dump(include={"route", "dataset", "records", "rejected", "format"}),
+        extra=result.model_dump(
+            include={"route", "dataset", "records", "rejected", "format", "holdout_records"}
+        ),
     )
     return result.model_dump()

@@ -1,4 +1,4 @@
-"""ResolveModels Lambda: the models an inference run compares (pre-trained, latest fine-tuned)."""
+"""ResolveModels Lambda: the models an inference run compares (pre-trained, Approved fine-tuned)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ def handler(request: ResolveModelsEvent) -> dict[str, Any]:
     settings = Settings.from_env()
     result = resolve_models(
         clients.sagemaker(),
-        clients.s3(),
-        request.bucket,
         load_spec(),
         prefix=settings.resource_prefix,
         role_arn=settings.require_role(),
-    )
+        records_key=request.records_key,
+        has_references=request.has_references,
+    ).model_copy(update={"max_wait_seconds": request.max_wait_seconds})
     metrics.add_metric(name="ModelsCompared", unit=MetricUnit.Count, value=len(result.models))
     logger.info("models to compare", extra={"models": [m.model_key for m in result.models]})
     return result.model_dump()

@@ -22,8 +22,10 @@ from botocore.exceptions import ClientError
 from radimpress import claims, deid
 from radimpress.errors import InputFileError, aws_call, error_code
 from radimpress.events import IngestResult
+from radimpress.holdout import HoldoutSplit
 from radimpress.jumpstart import training_template
 from radimpress.layout import RunKeys, parse_incoming_key
+from radimpress.lineage import HashingReader
 from radimpress.records import (
     Purpose,
     Report,
@@ -69,6 +71,7 @@ def ingest(
     *,
     started_at: str = "",
     version_id: str | None = "",
+    holdout_percent: int = 0,
 ) -> IngestResult:
     """Validate ``s3://bucket/key`` and write the run's files; returns ids, keys and counts."""
     body, key, version = _open_source(s3, bucket, key, version_id)
@@ -87,6 +90,7 @@ def ingest(
             duplicate_of=claimed.owner,
         )
     purpose = Purpose(route)
+    body = HashingReader(body)  # run lineage: the SHA-256 of exactly the bytes read here
     keys = RunKeys(run_id)
     source = f"s3://{bucket}/{key}"
     summary = ValidationSummary(source=source)
@@ -95,27 +99,27 @@ def ingest(
         with ExitStack() as files:
             records = files.enter_context(S3LineWriter(s3, bucket, keys.records))
             rejected = files.enter_context(S3LineWriter(s3, bucket, keys.rejected))
-            train = (
-                files.enter_context(
-                    S3LineWriter(s3, bucket, f"{keys.train_data_prefix}train.jsonl")
-                )
+            split = (
+                _training_split(s3, bucket, keys, files, holdout_percent)
                 if purpose is Purpose.TRAIN
                 else None
             )
             for outcome in read_reports(body, purpose, source, summary):
                 if isinstance(outcome, Report):
-                    records.write_json(outcome.to_dict())
+                    record = outcome.to_dict()
+                    records.write_json(record)
                     with_references += outcome.impression is not None
-                    if train is not None:
-                        train.write_json(
-                            {
-                                "findings": deid.normalize(outcome.findings),
-                                "impression": outcome.impression,
-                            }
-                        )
+                    if split is not None:
+                        line = {
+                            "findings": deid.normalize(outcome.findings),
+                            "impression": outcome.impression,
+                        }
+                        split.add(str(outcome.study_id), record, line)
                 else:
                     rejected.write_json({**outcome.to_dict(), "source": key})
                     summary.rejections.clear()  # the file holds them; memory need not
+            body.drain()  # whatever follows the last record counts in the digest too
+            held_out = split.finish() if split is not None else 0
     except UnreadableFile as err:
         raise InputFileError(str(err)) from None
     if summary.accepted == 0:
@@ -123,7 +127,7 @@ def ingest(
             f"{printable(source)}: no valid record ({summary.records_read} read, all rejected; "
             f"reasons in s3://{bucket}/{keys.rejected})"
         )
-    if train is not None:
+    if split is not None:
         put_json(s3, bucket, f"{keys.train_data_prefix}template.json", training_template(spec))
     return IngestResult(
         route=purpose.value,
@@ -139,4 +143,24 @@ def ingest(
         format=summary.file_format,
         version_id=version,
         claim_key=claimed.key,
+        input_sha256=body.sha256,
+        input_bytes=body.bytes,
+        holdout_key=keys.holdout if held_out else "",
+        holdout_records=held_out,
+        train_records=split.trained if split is not None else 0,
     )
+
+
+def _training_split(
+    s3: Any, bucket: str, keys: RunKeys, files: ExitStack, percent: int
+) -> HoldoutSplit:
+    """The training channel, and the promotion gate's held-out file opened on its first line."""
+    train = files.enter_context(S3LineWriter(s3, bucket, f"{keys.train_data_prefix}train.jsonl"))
+    holdout: list[S3LineWriter] = []
+
+    def write_holdout(record: dict[str, Any]) -> None:
+        if not holdout:
+            holdout.append(files.enter_context(S3LineWriter(s3, bucket, keys.holdout)))
+        holdout[0].write_json(record)
+
+    return HoldoutSplit(percent, train.write_json, write_holdout)

@@ -14,12 +14,18 @@ Notifications: a run with a failed model is still failed (AnyModelFailed -> Reco
 RecordFailure sends its one notice; Publish notifies only runs that succeeded, after the commit.
 An SNS outage then is retried and recorded (``notified: false``, the reason in the claim), never
 a reason to fail a committed run. pyarrow comes from the AWS SDK for pandas layer, so
-radimpress.results is imported only for inference runs.
+radimpress.results is imported only when something is written (results, or a training run's
+lineage).
+
+Every run publishes its lineage (radimpress.lineage: the uploaded file's SHA-256 and counts, the
+settings, the code version, each job's start, end and duration and the estimated cost): an
+inference run as part of its commit, a training run before it is marked committed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,13 +33,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from radimpress import claims, notify
 from radimpress.claims import ClaimLost
-from radimpress.errors import RadimpressError
+from radimpress.errors import RadimpressError, aws_call
 from radimpress.events import FailedModel, PipelineState, PublishResult
+from radimpress.settings import Settings
 
 # A staging folder this old whose run still holds its claim belongs to a dead Publish: longer
 # than Publish's Timeout (900 s) times its attempts plus the Retry intervals, many times over.
 STALE_STAGING = timedelta(hours=6)
 _HOUSEKEEPING_ERRORS = (RadimpressError, ClientError, BotoCoreError)
+_PARQUET, _JSON = "application/vnd.apache.parquet", "application/json"
 
 
 def publish(
@@ -68,7 +76,7 @@ def publish(
             message["swept_staging"] = len(swept)
     if ingest.route == "infer" and not succeeded:
         message.update(outcome="failed", published=False, detail="every model failed")
-    elif ingest.route == "infer":
+    elif succeeded:  # an inference run, or the promotion gate's scores of a training run
         published = _publish_results(s3, state, execution)
         summary_key = published["summary_key"]
         message.update(
@@ -78,7 +86,16 @@ def publish(
         )
     elif state.model is not None:
         _commit_training(s3, state)
-        message.update(model_name=state.model.model_name, model_data=state.model.model_data_url)
+    if state.model is not None:
+        message.update(
+            model_name=state.model.model_name,
+            model_data=state.model.model_data_url,
+            package_version=state.model.package_version,
+        )
+    if state.promotion is not None:
+        message["promotion"] = state.promotion.model_dump(
+            include={"status", "reason", "metric", "candidate", "baseline"}
+        )
     notified = False
     if not failed:  # a run with failed models is failed: RecordFailure sends its one notice
         notified, why = notify_once(
@@ -121,9 +138,72 @@ def _own_claim(s3: Any, state: PipelineState) -> claims.Claim | None:
     return current
 
 
+def run_lineage_of(state: PipelineState, settings: Settings | None = None) -> dict[str, Any]:
+    """The run's lineage (radimpress.lineage) from what the states carried here: Ingest's file
+    digest and counts, each finished job's usage (the training job's last status check, each
+    model's transform job through Score), the settings and the code version."""
+    from radimpress.lineage import run_lineage, settings_lineage
+
+    ingest = state.ingest
+    jobs = [state.job_status.usage] if state.job_status and state.job_status.usage else []
+    jobs += [s.job_usage for s in state.scores if s.job_usage]
+    lineage = run_lineage(
+        run_id=ingest.run_id,
+        route=ingest.route,
+        dataset=ingest.dataset,
+        ingest=ingest.model_dump(),
+        jobs=jobs,
+        settings=settings_lineage(settings or Settings.from_env()),
+        started_at=ingest.started_at,
+    )
+    if state.model is not None:
+        lineage["model"] = state.model.model_dump(
+            include={"model_name", "model_data_url", "trained_at", "latest"}
+        )
+    return lineage
+
+
+def _write_training_lineage(s3: Any, state: PipelineState) -> None:
+    """A training run that publishes no results still leaves its lineage under ``results/``
+    (the table's Parquet and the JSON record an inference run's Publish looks up by the
+    ``training_run_id`` of its fine-tuned model), before the claim says committed; a retry
+    writes the same keys again."""
+    from radimpress import layout
+    from radimpress.results.lineage import (  # pyarrow: from the layer
+        lineage_json,
+        lineage_key,
+        lineage_record_key,
+        lineage_rows,
+    )
+    from radimpress.results.parquet import write_parquet
+    from radimpress.results.schema import LINEAGE_COLUMNS
+    from radimpress.storage import encryption_arguments
+
+    lineage = run_lineage_of(state)
+    date = layout.run_date(state.ingest.started_at)
+    with tempfile.TemporaryFile() as parquet:
+        write_parquet(lineage_rows(lineage), LINEAGE_COLUMNS, parquet)
+        parquet.seek(0)
+        objects = [
+            (lineage_key("results", date, state.ingest.run_id), parquet.read(), _PARQUET),
+            (lineage_record_key("results", state.ingest.run_id), lineage_json(lineage), _JSON),
+        ]
+    for key, body, content_type in objects:
+        with aws_call(f"s3://{state.bucket}/{key}: write"):
+            s3.put_object(
+                Bucket=state.bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                **encryption_arguments(),
+            )
+
+
 def _commit_training(s3: Any, state: PipelineState) -> None:
     """A training run: its model is registered (the pointer may name it), so it is committed."""
     current = _own_claim(s3, state)
+    if current is None or current.state != claims.COMMITTED:
+        _write_training_lineage(s3, state)
     if current is not None and current.state != claims.COMMITTED and state.model is not None:
         model = {"model_name": state.model.model_name}
         claims.advance(
@@ -154,10 +234,12 @@ def _publish_results(s3: Any, state: PipelineState, execution: str) -> dict[str,
             score_keys=[s.score_key for s in state.scores if not s.failed],
             run={
                 "source_key": ingest.source_key,
-                "records": ingest.records,
+                # A training run publishes the gate's scores on the studies it held out.
+                "records": ingest.holdout_records if ingest.route == "train" else ingest.records,
                 "rejected": ingest.rejected,
                 "started_at": ingest.started_at,
                 "execution": execution,
+                "lineage": run_lineage_of(state),
             },
             claim_key=ingest.claim_key,
         )

@@ -1,0 +1,110 @@
+"""The promotion gate through the embedded stack: a better fine-tune is approved and used by the
+next inference run; a worse one stays pending and is never used (issue 20).
+
+The local retrieval model answers a study with the impression of its nearest training study, so
+what it learned shows directly. A "worse" upload teaches it nonsense: every study Ingest will
+train on (radimpress.holdout.held_out decides, by study id) carries an unrelated impression, while
+the held-out studies, on which the gate judges, keep their true ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from radimpress import clients, registry
+from radimpress.holdout import held_out
+from radimpress_workstation.embedded.stack import EmbeddedStack
+from radimpress_workstation.job_backend.backend import local_job_backend, reset_local_job_backend
+from radimpress_workstation.synthetic import generate_reports
+
+ROOT = Path(__file__).resolve().parents[2]
+NONSENSE = "Refer to the dermatology clinic for the ankle rash."
+
+
+def upload(prefix: str, seed: int, *, teach_nonsense: bool, n: int = 300) -> bytes:
+    rows = []
+    for row in generate_reports(n, seed=seed, prefix=prefix):
+        if teach_nonsense and not held_out(str(row["study_id"]), 10):
+            row = {**row, "impression": NONSENSE}
+        rows.append(row)
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+@pytest.fixture(scope="module")
+def stack():
+    reset_local_job_backend()
+    with EmbeddedStack(
+        ROOT / "template.yaml",
+        parameters={"PollSeconds": "1", "ModelSpec": "local-retrieval"},
+        retry_scale=0.0,
+        stack_name="gate",
+    ) as running:
+        clients.override("sagemaker", local_job_backend)
+        yield running
+        local_job_backend().wait()
+
+
+def run(stack, key: str, body: bytes):
+    stack.upload(key, body)
+    result = stack.wait(stack.start_execution(key), timeout=300)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    return result
+
+
+def versions(stack) -> list[dict]:
+    sagemaker = stack.client("sagemaker")
+    listed = sagemaker.list_model_packages(
+        ModelPackageGroupName=registry.group_name("gate"), SortBy="CreationTime"
+    )["ModelPackageSummaryList"]
+    return [sagemaker.describe_model_package(ModelPackageName=p["ModelPackageArn"]) for p in listed]
+
+
+def fine_tuned_of_next_inference(stack, name: str) -> str:
+    """The training run whose model the next inference run's fine-tuned rows name."""
+    result = run(
+        stack,
+        f"incoming/infer/gate/{name}.jsonl",
+        upload("I" + name, 9, teach_nonsense=False, n=30),
+    )
+    scores = (
+        stack.client("s3")
+        .get_object(Bucket=stack.bucket, Key=f"runs/{result.name}/scores/fine-tuned.jsonl")["Body"]
+        .read()
+    )
+    first = json.loads(scores.decode().splitlines()[0])
+    return str(first["training_run_id"])
+
+
+def test_better_is_approved_and_used_worse_waits_and_is_not(stack):
+    first = run(stack, "incoming/train/gate/a.jsonl", upload("A", 1, teach_nonsense=True))
+    (a,) = versions(stack)
+    assert a["ModelApprovalStatus"] == "Approved"  # the first one follows AutoApprove
+    assert "first fine-tuned model" in a["ApprovalDescription"]
+    assert a["CustomerMetadataProperties"]["training_run_id"] == first.name
+
+    better = run(stack, "incoming/train/gate/b.jsonl", upload("B", 2, teach_nonsense=False))
+    b = versions(stack)[1]
+    meta = b["CustomerMetadataProperties"]
+    assert b["ModelApprovalStatus"] == "Approved", b.get("ApprovalDescription")
+    assert float(meta["gate_candidate"]) > float(meta["gate_baseline"])
+    assert meta["gate_baseline_package"] == a["ModelPackageArn"]
+    assert fine_tuned_of_next_inference(stack, "after-b") == better.name
+
+    run(stack, "incoming/train/gate/c.jsonl", upload("C", 3, teach_nonsense=True))
+    c = versions(stack)[2]
+    assert c["ModelApprovalStatus"] == "PendingManualApproval"
+    assert "worse than the approved model" in c["ApprovalDescription"]
+    meta = c["CustomerMetadataProperties"]
+    assert float(meta["gate_candidate"]) < float(meta["gate_baseline"])
+    assert fine_tuned_of_next_inference(stack, "after-c") == better.name  # C is never used
+
+    # An operator approves C anyway (through the registry double: moto alone would drop the
+    # version's metadata on an update): the next inference run uses it.
+    local_job_backend().update_model_package(
+        ModelPackageArn=c["ModelPackageArn"], ModelApprovalStatus="Approved"
+    )
+    latest = registry.latest_approved(stack.client("sagemaker"), registry.group_name("gate"))
+    assert latest is not None and latest.arn == c["ModelPackageArn"]
