@@ -79,7 +79,14 @@ def test_training_runs_notify_the_registered_model(aws, context):
     }
     ((_, message),) = aws.notifications()
     assert message["model_name"] == "radimpress-ft-abc"
-    assert aws.keys("results/") == []
+    # No results, but the run's lineage, for the inference runs that will use its model.
+    assert aws.keys("results/") == [
+        "results/lineage-runs/run-p.json",
+        "results/lineage/run_date=2026-11-24/run-p.parquet",
+    ]
+    lineage = json.loads(aws.read("results/lineage-runs/run-p.json"))
+    assert lineage["route"] == "train" and lineage["input"]["file"] == INGEST["source_key"]
+    assert lineage["model"]["model_name"] == "radimpress-ft-abc"
 
 
 def test_record_failure_keeps_the_jobs_reason(aws, context):

@@ -28,5 +28,8 @@ def handler(request: JobStatusEvent) -> dict[str, Any]:
     if done:
         seconds = result.elapsed_seconds
         metrics.add_metric(name=f"{kind}JobSeconds", unit=MetricUnit.Seconds, value=seconds)
-    logger.info("job status", extra={"job_name": request.job_name, **result.model_dump()})
+    logger.info(
+        "job status",
+        extra={"job_name": request.job_name, **result.model_dump(exclude={"usage"})},
+    )
     return result.model_dump()

@@ -24,6 +24,8 @@ def handler(request: ScoreEvent) -> dict[str, Any]:
         output_key=request.output_key,
         model=request.model,
     )
+    # The transform job's usage passes through to Publish, which reports it in the run lineage.
+    result = result.model_copy(update={"job_usage": request.job_usage})
     metrics.add_metric(name="ReportsGenerated", unit=MetricUnit.Count, value=result.generated)
     metrics.add_metric(name="ReportsScored", unit=MetricUnit.Count, value=result.scored)
     logger.info("scored", extra=result.model_dump(include={"generated", "scored"}))

@@ -43,10 +43,18 @@ from radimpress import layout
 from radimpress.clinical.labeler import label_text
 from radimpress.clinical.per_observation import PerObservation, labelled_positives
 from radimpress.errors import aws_call
+from radimpress.results.lineage import (
+    attach_training_runs,
+    lineage_json,
+    lineage_key,
+    lineage_record_key,
+    lineage_rows,
+)
 from radimpress.results.schema import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
     F1_COLUMNS,
+    LINEAGE_COLUMNS,
     LIST_SEPARATOR,
     METRICS,
     MODEL_COLUMNS,
@@ -403,10 +411,12 @@ class BuiltRun:
     ``objects``: (final key, local file, content type) in the order they are made visible:
     report.html, the scores object, then the run summary (the commit marker) last.
     ``answer``: what :func:`publish_run` returns (keys and means, no text).
+    ``names``: each object's name in the staging folder (:data:`STAGED_NAMES`).
     """
 
     objects: list[tuple[str, Any, str]]
     answer: dict[str, Any]
+    names: tuple[str, ...] = ()
 
     @property
     def keys(self) -> list[str]:
@@ -495,6 +505,15 @@ def build_run(
             "rejected_reasons": rejected_reasons(s3, bucket, run_id) if run["rejected"] else {},
             "worst_order": WORST_ORDER,
         }
+        lineage = run.get("lineage")
+        if lineage is not None:  # with the training runs behind its fine-tuned models
+            run_info["lineage"] = attach_training_runs(
+                s3,
+                bucket,
+                lineage,
+                [m.identity.get("training_run_id", "") for m in models],
+                results_prefix,
+            )
         intervals = {m.label: m.intervals() for m in models}
         lost = []
         by_label = dict(zip(labels, score_keys, strict=True))
@@ -539,15 +558,27 @@ def build_run(
         report_file.write(html.encode("utf-8"))
         observations_file = files.enter_context(tempfile.TemporaryFile())
         write_parquet(observation_rows(run_info, models), OBSERVATION_COLUMNS, observations_file)
+        objects = [
+            (report_key, report_file, "text/html; charset=utf-8"),
+            (scores_key, scores_file, "application/vnd.apache.parquet"),
+            (per_observation_key, observations_file, "application/vnd.apache.parquet"),
+        ]
+        names = list(STAGED_NAMES[:3])
+        if "lineage" in run_info:
+            lineage_file = files.enter_context(tempfile.TemporaryFile())
+            write_parquet(lineage_rows(run_info["lineage"]), LINEAGE_COLUMNS, lineage_file)
+            record_file = files.enter_context(tempfile.TemporaryFile())
+            record_file.write(lineage_json(run_info["lineage"]))
+            objects += [
+                (lineage_key(results_prefix, date, run_id), lineage_file, PARQUET),
+                (lineage_record_key(results_prefix, run_id), record_file, "application/json"),
+            ]
+            names += [LINEAGE_PARQUET, LINEAGE_RECORD]
         summary_file = files.enter_context(tempfile.TemporaryFile())
         write_parquet(summary_rows, RUN_COLUMNS, summary_file)
         yield BuiltRun(
-            objects=[
-                (report_key, report_file, "text/html; charset=utf-8"),
-                (scores_key, scores_file, "application/vnd.apache.parquet"),
-                (per_observation_key, observations_file, "application/vnd.apache.parquet"),
-                (summary_key, summary_file, "application/vnd.apache.parquet"),
-            ],
+            objects=[*objects, (summary_key, summary_file, PARQUET)],
+            names=(*names, STAGED_NAMES[-1]),
             answer={
                 "scores_location": f"s3://{bucket}/{layout.scores_prefix(results_prefix)}",
                 "scores_key": scores_key,
@@ -609,8 +640,11 @@ def publish_run(
 
 STAGING_FOLDER = "staging"
 MANIFEST = "manifest.json"
-# Staged object names, in build_run's object (commit) order, the summary last.
+# Staged object names, in build_run's object (commit) order, the summary last; a run with
+# lineage stages its two lineage objects before the summary.
 STAGED_NAMES = ("report.html", "scores.parquet", "observations.parquet", "summary.parquet")
+LINEAGE_PARQUET, LINEAGE_RECORD = "lineage.parquet", "lineage.json"
+PARQUET = "application/vnd.apache.parquet"
 
 
 def staging_prefix(results_prefix: str = "results") -> str:
@@ -623,7 +657,8 @@ def staging_prefix(results_prefix: str = "results") -> str:
 def staging_keys(run_id: str, results_prefix: str = "results") -> dict[str, str]:
     """Where one run stages its objects: ``results/staging/<run_id>/<name>``."""
     folder = f"{staging_prefix(results_prefix)}{layout.safe_name(run_id)}/"
-    return {name: folder + name for name in (MANIFEST, *STAGED_NAMES)}
+    names = (MANIFEST, *STAGED_NAMES, LINEAGE_PARQUET, LINEAGE_RECORD)
+    return {name: folder + name for name in names}
 
 
 @dataclass(frozen=True)
@@ -710,7 +745,7 @@ def stage_run(
             },
         )
         pairs = []
-        for (final, fileobj, content_type), name in zip(built.objects, STAGED_NAMES, strict=True):
+        for (final, fileobj, content_type), name in zip(built.objects, built.names, strict=True):
             _upload(s3, bucket, staging[name], fileobj, content_type)
             pairs.append((staging[name], final))
         return StagedRun(tuple(pairs), built.answer, str(run["started_at"]), staging[MANIFEST])
@@ -767,6 +802,8 @@ def withdraw_run(
         bucket,
         [
             layout.summary_key(results_prefix, date, run_id),
+            lineage_record_key(results_prefix, run_id),
+            lineage_key(results_prefix, date, run_id),
             observations_key(results_prefix, date, run_id),
             layout.scores_key(results_prefix, date, run_id),
             layout.report_key(results_prefix, run_id),

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from radimpress.results.report_browse import CSS as BROWSE_CSS
 from radimpress.results.report_browse import SCRIPT_HASH, BrowseTable
+from radimpress.results.report_lineage import render_lineage_section
 from radimpress.results.schema import METRICS
 from radimpress.results.stats import box_stats, describe
 from radimpress.scoring.aggregate import METRIC_LABELS, STAT_NAMES
@@ -270,6 +271,7 @@ def render_report(
         *_worst_section(run, models),
         *(browse.section([m.label for m in models]) if browse is not None else []),
         *_rejected_section(run),
+        *render_lineage_section(run.get("lineage")),
     ]
     title = f"radimpress run {escape(str(run['run_id']))}"
     return (

@@ -134,9 +134,50 @@ OBSERVATION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("f1", "double"),
 )
 
+# Run lineage (radimpress.lineage): one row per (run, SageMaker job), a run without a job one row
+# with null job columns. What went in (the uploaded file's key, version, size, SHA-256 and record
+# counts), the settings as JSON (model spec, instance types, epochs, generation parameters), the
+# code version, start and end, each job's instances, start, end and seconds, and the estimated
+# cost (null for local runs and unpriced jobs). A training run has its own rows; an inference
+# run names the training runs of its fine-tuned models (``training_run_ids``, "; "-joined),
+# the same ids as the scores and runs tables' ``training_run_id``: join on ``run_id``.
+LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("schema_version", "int"),
+    ("run_id", "string"),
+    ("route", "string"),  # train | infer
+    ("runtime", "string"),  # aws | local
+    ("dataset", "string"),
+    ("code_version", "string"),
+    ("started_at", "timestamp"),
+    ("ended_at", "timestamp"),
+    ("run_seconds", "double"),
+    ("input_file", "string"),
+    ("input_version_id", "string"),
+    ("input_bytes", "bigint"),
+    ("input_sha256", "string"),
+    ("input_records", "bigint"),  # accepted
+    ("input_rejected", "bigint"),
+    ("settings", "string"),  # JSON
+    ("training_run_ids", "string"),
+    ("job_kind", "string"),  # training | transform
+    ("job_name", "string"),
+    ("job_model", "string"),  # the SageMaker model a transform job served
+    ("instance_type", "string"),
+    ("instance_count", "int"),
+    ("job_started_at", "timestamp"),
+    ("job_ended_at", "timestamp"),
+    ("job_seconds", "double"),
+    ("billable_seconds", "double"),  # DescribeTrainingJob's BillableTimeInSeconds
+    ("job_cost_usd", "double"),
+    ("hyperparameters", "string"),  # JSON, a training job's HyperParameters as SageMaker has them
+    ("run_cost_usd", "double"),
+    ("prices_as_of", "string"),  # the price table's date (radimpress.pricing)
+)
+
 PARTITION_COLUMNS: tuple[tuple[str, str], ...] = (("run_date", "string"),)
 
 # Glue table names (template.yaml) that the named queries use, locally and in Athena.
 SCORES_TABLE = "scores"
 RUNS_TABLE = "runs"
 OBSERVATIONS_TABLE = "observations"
+LINEAGE_TABLE = "lineage"

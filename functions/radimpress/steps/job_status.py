@@ -1,5 +1,9 @@
 """The JobStatus state: one status check of a training or transform job.
 
+A finished job's usage (instances, start, end, seconds; ``radimpress.lineage.job_usage``) comes
+back with its Completed status, from the Describe* answer this check already has: the run's
+lineage reports and prices it, and no other function needs to describe SageMaker jobs.
+
 A job that ends Failed or Stopped raises :class:`JobFailed` carrying SageMaker's
 ``FailureReason``; one that outlives the maximum wait is stopped and raises
 :class:`JobWaitExceeded`, so the execution records the failure instead of waiting forever.
@@ -13,6 +17,7 @@ from typing import Any
 
 from radimpress.errors import JobFailed, JobWaitExceeded, RadimpressError, aws_call
 from radimpress.events import JobStatusResult
+from radimpress.lineage import job_usage
 
 KINDS = {
     "training": (
@@ -48,7 +53,9 @@ def check_job(
     status = job[status_field]
     elapsed = max(0, int(now()) - int(started_epoch))
     if status == "Completed":
-        return JobStatusResult(status="Completed", elapsed_seconds=elapsed)
+        return JobStatusResult(
+            status="Completed", elapsed_seconds=elapsed, usage=job_usage(kind, job)
+        )
     if status in ("Failed", "Stopped"):
         reason = job.get("FailureReason") or "no FailureReason given"
         raise JobFailed(f"{kind} job {job_name} {status}: {reason}")
