@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 
 from radimpress import layout
+from radimpress.results.lineage import lineage_key
 from radimpress.results.parquet import arrow_schema
 from radimpress.results.publish import observations_key
 from radimpress.results.schema import (
+    LINEAGE_COLUMNS,
+    LINEAGE_TABLE,
     OBSERVATION_COLUMNS,
     OBSERVATIONS_TABLE,
     PARTITION_COLUMNS,
@@ -39,6 +42,7 @@ def tables():
         (SCORES_TABLE, SCORE_COLUMNS, "scores"),
         (RUNS_TABLE, RUN_COLUMNS, "runs"),
         (OBSERVATIONS_TABLE, OBSERVATION_COLUMNS, "observations"),
+        (LINEAGE_TABLE, LINEAGE_COLUMNS, "lineage"),
     ],
 )
 def test_glue_table_matches_schema_and_layout(tables, table, columns, folder):
@@ -63,6 +67,7 @@ def test_glue_table_matches_schema_and_layout(tables, table, columns, folder):
         "scores": layout.scores_key,
         "runs": layout.summary_key,
         "observations": observations_key,
+        "lineage": lineage_key,
     }[folder]("results", "2026-01-02", "r")
     assert key.startswith(f"results/{folder}/run_date=2026-01-02/") and key.count("/") == 3
 
@@ -157,7 +162,7 @@ def test_columns_are_the_published_ones():
 
 
 def test_every_column_name_is_lower_case_for_glue():
-    for name, _ in (*SCORE_COLUMNS, *RUN_COLUMNS):
+    for name, _ in (*SCORE_COLUMNS, *RUN_COLUMNS, *LINEAGE_COLUMNS):
         assert name == name.lower()
 
 
