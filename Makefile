@@ -69,8 +69,12 @@ constraints: ## Regenerate constraints.txt from a fresh venv with every extra
 	  .venv-constraints/bin/pip freeze --exclude-editable | grep -v '^radimpress'; } > constraints.txt
 	rm -rf .venv-constraints
 
-build: venv ## sam build (no Docker) into .aws-sam/
+# Each built function gets BUILD_VERSION (git describe of this checkout): the run lineage's code
+# version, so the Lambdas never run git (radimpress.lineage.code_version).
+build: venv ## sam build (no Docker) into .aws-sam/, with the code version baked into each function
 	$(BIN)/sam build --template template.yaml
+	@version=$$(git describe --always --dirty 2>/dev/null) && \
+	for dir in .aws-sam/build/*/radimpress; do echo "$$version" > "$$dir/BUILD_VERSION"; done || true
 
 live-spec: venv ## Resolve the JumpStart spec live if the shipped one was resolved offline (needs credentials)
 	$(BIN)/python -m radimpress_training.jumpstart_resolver --ensure-live --region $(REGION)
