@@ -324,11 +324,13 @@ def publish_rows(
     started_at: str,
     ingest: dict[str, Any],
     executions: Sequence[str],
+    lineage: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Publish every model's rows (their score files under ``scratch``, written by ``rows``) as
     one run into ``<out>/results`` with the Lambda's own publish_run, so the local tables,
     queries and report.html are the cloud's, for all the models of the run at once. ``ingest``
-    is the last execution's Ingest output, ``executions`` the inference executions' names.
+    is the last execution's Ingest output, ``executions`` the inference executions' names,
+    ``lineage`` the run's (run_lineage.LocalLineage.compose).
     Returns publish_run's answer (None without rows)."""
     from radimpress import layout
     from radimpress.results import publish_run
@@ -349,6 +351,7 @@ def publish_rows(
             "rejected": int(ingest.get("rejected", 0)),
             "started_at": started_at,
             "execution": ",".join(executions),
+            **({"lineage": lineage} if lineage is not None else {}),
         },
     )
 

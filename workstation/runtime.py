@@ -193,6 +193,11 @@ class LocalRun:
         self.exclude_overlap = exclude_overlap
         self.overlap: dict[str, Any] = {}
         self.excluded = 0
+        # What went into the run: each execution's published lineage, and the run's own.
+        from radimpress_workstation.run_lineage import LocalLineage
+
+        self.lineage = LocalLineage(train, infer)
+        self.run_lineage: dict[str, Any] | None = None
 
     # ----- one execution -----------------------------------------------------------------------
 
@@ -305,11 +310,13 @@ class LocalRun:
                     key = f"incoming/train/{self.train_dataset}/{self.train.name}"
                     phase = self._execute(stack, "train", model, self.train, key)
                     self._add("train_execution", phase.wall_seconds)
+                    self.lineage.add(stack, "train", phase.output)
                     if not self.train_ingest:
                         self._collect_train_rejections(stack, phase)
                 key = f"incoming/infer/{self.dataset}/{self.infer.name}"
                 phase = self._execute(stack, "infer", model, self.infer, key)
                 self._add("infer_execution", phase.wall_seconds)
+                self.lineage.add(stack, "infer", phase.output)
                 fetch_started = time.perf_counter()
                 leave_out = frozenset(
                     self.overlap.get("study_ids", ()) if self.exclude_overlap else ()
@@ -340,6 +347,7 @@ class LocalRun:
         write_started = time.perf_counter()
         rows.finish()
         groups, pairs = rows.numbers()
+        self.run_lineage = self.lineage.compose(self.run_id, self.dataset, self.started_at)
         files = self._write_outputs(rows, rejected_rows, scratch, groups, pairs)
         self._add("write_outputs", time.perf_counter() - write_started)
         ingest = self.phases[-1].output.get("ingest", {})
@@ -431,6 +439,7 @@ class LocalRun:
             started_at=self.started_at,
             ingest=self.phases[-1].output.get("ingest", {}),
             executions=[p.execution.name for p in self.phases if p.phase == "infer"],
+            lineage=self.run_lineage,
         )
         if published:
             files["report"] = self.out_dir / published["report_key"]
@@ -485,6 +494,7 @@ class LocalRun:
             ),
             "models_scored": summaries_to_dict(groups),
             "paired_comparisons": pairs,
+            "lineage": self.run_lineage,
             "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
