@@ -4,6 +4,8 @@ The SQL exists once, in the ``AWS::Athena::NamedQuery`` resources of template.ya
 reads it from there, transpiles it from Trino (Athena engine v3) to DuckDB with sqlglot, and
 registers the local Parquet partitions (the same ``scores/run_date=.../*.parquet`` layout as in S3)
 under the Glue table names, so ``make demo`` prints the very tables an operator gets from Athena.
+Several results folders (several local runs) read as one bucket: each table is the union of their
+files, as Athena sees every run's objects under one prefix.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from radimpress import layout
 from radimpress.results.schema import (
+    LINEAGE_COLUMNS,
+    LINEAGE_TABLE,
     OBSERVATION_COLUMNS,
     OBSERVATIONS_TABLE,
     RUN_COLUMNS,
@@ -39,7 +44,9 @@ TABLES = (
     (SCORES_TABLE, "scores", SCORE_COLUMNS),
     (RUNS_TABLE, "runs", RUN_COLUMNS),
     (OBSERVATIONS_TABLE, "observations", OBSERVATION_COLUMNS),
+    (LINEAGE_TABLE, "lineage", LINEAGE_COLUMNS),
 )
+Folders = str | Path | Sequence[str | Path]
 
 
 @dataclass(frozen=True)
@@ -108,23 +115,29 @@ def load_named_queries(
     return queries
 
 
-def connect(results_dir: str | Path) -> Any:
-    """An in-memory DuckDB with ``scores``, ``runs`` and ``observations`` views over
-    ``results_dir``'s Parquet.
+def _roots(results_dirs: Folders) -> list[Path]:
+    """The folders as paths, each once (the same folder named twice would double its rows)."""
+    given = [results_dirs] if isinstance(results_dirs, str | Path) else list(results_dirs)
+    return list({Path(p).resolve(): Path(p) for p in given}.values())
 
-    ``results_dir`` mirrors the bucket's ``results/`` prefix. A table with no files yet is an
-    empty table with the Glue columns, so the queries run (and return nothing) before any run.
+
+def connect(results_dirs: Folders) -> Any:
+    """An in-memory DuckDB with ``scores``, ``runs``, ``observations`` and ``lineage`` views
+    over the Parquet of one results folder or the union of several.
+
+    Each folder mirrors the bucket's ``results/`` prefix. A table with no files yet is an empty
+    table with the Glue columns, so the queries run (and return nothing) before any run.
     """
     import duckdb
 
     con = duckdb.connect(":memory:")
-    root = Path(results_dir)
+    roots = _roots(results_dirs)
     for table, folder, columns in TABLES:
-        files = sorted((root / folder).glob("run_date=*/*.parquet"))
+        files = [f for root in roots for f in sorted((root / folder).glob("run_date=*/*.parquet"))]
         if files:
-            pattern = str(root / folder / "run_date=*" / "*.parquet").replace("'", "''")
+            listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
             con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}', "
+                f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], "
                 "hive_partitioning = true, hive_types = {'run_date': VARCHAR}, "
                 # Files of older schema versions lack the newer columns: null, as in Athena.
                 "union_by_name = true)"
@@ -136,10 +149,11 @@ def connect(results_dir: str | Path) -> Any:
 
 
 def run_named_queries(
-    results_dir: str | Path, template: str | Path | None = None
+    results_dirs: Folders, template: str | Path | None = None
 ) -> list[QueryResult]:
-    """Run every named query of the template over the local results; the Athena answers, locally."""
-    con = connect(results_dir)
+    """Run every named query of the template over the local results (one folder or the union of
+    several); the Athena answers, locally."""
+    con = connect(results_dirs)
     try:
         out = []
         for query in load_named_queries(template):
@@ -211,6 +225,7 @@ def mirror_results(s3: Any, bucket: str, dest: str | Path, results_prefix: str =
         layout.scores_prefix(results_prefix),
         layout.runs_prefix(results_prefix),
         f"{results_prefix.rstrip('/')}/observations/",
+        f"{results_prefix.rstrip('/')}/lineage/",
     ):
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):

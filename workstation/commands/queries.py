@@ -1,7 +1,9 @@
-"""`radimpress queries RESULTS_DIR`: the stack's Athena named queries, run locally on DuckDB.
+"""`radimpress queries FOLDER ...`: the stack's Athena named queries, run locally on DuckDB.
 
-RESULTS_DIR mirrors the bucket's ``results/`` prefix (a local run leaves one in
-``out/<run-id>/results``). The SQL is read from template.yaml, so this prints what Athena answers.
+Each FOLDER is a run folder (``out/<run-id>``) or a results folder mirroring the bucket's
+``results/`` prefix (``out/<run-id>/results``). With several, the queries run over the union of
+their Parquet, as Athena reads every run under one prefix: run history, the same model across
+runs, every comparison. The SQL is read from template.yaml, so this prints what Athena answers.
 """
 
 from __future__ import annotations
@@ -21,15 +23,32 @@ def _has_results(folder: Path) -> bool:
     )
 
 
+def results_folder(folder: Path) -> Path | str:
+    """The results folder of a run or results folder, else why it is not one."""
+    if not folder.is_dir():
+        return "no such folder"
+    if _has_results(folder):
+        return folder
+    if _has_results(folder / "results"):
+        return folder / "results"
+    return f"no results here: expected {LAYOUT}, or a run folder holding them under results/"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "queries",
         help="run the template's Athena named queries on DuckDB over local Parquet results",
-        description=f"RESULTS_DIR holds {LAYOUT} (a local run writes them under "
-        "out/<run-id>/results). Exit 0 on success, 2 when the results folder or the template "
-        "is unusable.",
+        description=f"Each FOLDER is a run folder (out/<run-id>) or its results folder, which "
+        f"holds {LAYOUT}. With several folders the queries run over all their results at once. "
+        "Exit 0 on success, 2 when a folder, its Parquet or the template is unusable.",
     )
-    parser.add_argument("results", help="folder holding scores/ and runs/ (e.g. out/<run>/results)")
+    parser.add_argument(
+        "results",
+        nargs="+",
+        metavar="FOLDER",
+        help="run folder or results folder (e.g. out/<run> or out/<run>/results); several: "
+        "their union",
+    )
     parser.add_argument("--save", metavar="DIR", help="also write <QueryId>.csv and queries.txt")
     parser.add_argument("--template", help="template.yaml to read the queries from")
     parser.add_argument(
@@ -39,20 +58,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import duckdb
+
     from radimpress_workstation import sql
 
-    folder = Path(args.results)
-    if not folder.is_dir():
-        return error(COMMAND, "no such folder", folder)
-    if not _has_results(folder):
-        hint = ""
-        if _has_results(folder / "results"):
-            hint = f"; this looks like a run folder: try {folder / 'results'}"
-        return error(COMMAND, f"no results here: expected {LAYOUT}{hint}", folder)
+    folders = []
+    for given in map(Path, args.results):
+        found = results_folder(given)
+        if isinstance(found, str):
+            return error(COMMAND, found, given)
+        folders.append(found)
     try:
-        results = sql.run_named_queries(folder, args.template)
+        results = sql.run_named_queries(folders, args.template)
     except (OSError, ValueError) as err:
         return error(COMMAND, *explain(err))
+    except duckdb.Error as err:  # a Parquet file DuckDB cannot read
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return error(COMMAND, f"unreadable results: {first}", ", ".join(map(str, folders)))
+    if len(folders) > 1:
+        print(f"over {len(folders)} results folders: " + ", ".join(map(str, folders)) + "\n")
     for result in results:
         if args.show_sql:
             print(f"-- {result.query.logical_id} (DuckDB)\n{result.query.duckdb_sql()}\n")
