@@ -28,6 +28,7 @@ COMMAND_HELP: dict[str, str] = {
     "run": "run the pipeline locally (no AWS account) on a training and a findings file",
     "demo": "run the whole pipeline locally on generated reports (what `make demo` runs)",
     "queries": "run the template's Athena named queries on DuckDB over local Parquet results",
+    "compare": "compare several local runs: each model's mean ROUGE and clinical F1 per run",
     "score": "ROUGE-1/2/L/Lsum of predicted impressions against references, per study_id",
     "label": "label the 14 CheXpert observations (positive/negative/uncertain) in each record",
     "prepare": "write train/dev files in the input format from MIMIC-CXR or Open-i reports",

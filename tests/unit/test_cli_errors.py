@@ -37,6 +37,7 @@ def test_every_command_reports_a_missing_file_the_same_way(tmp_path, capsys) -> 
         "evaluate": ["evaluate", "--train", missing, "--test", str(good), "--output", out],
         "run": ["run", "--infer", missing, "--out", out],
         "queries": ["queries", missing],
+        "compare": ["compare", missing, missing],
         "preflight": ["preflight", "--template", missing, "--region", "us-east-1"],
     }
     # demo generates its input; smoke uploads generated reports (tests/unit/test_smoke.py)
