@@ -4,8 +4,8 @@ The uploaded file (key, version, size, SHA-256, record counts), the code version
 (model spec, instance types, epochs, generation parameters), start, end and duration, each
 SageMaker job's instances, times and seconds with its estimated cost, and the same for each
 training run whose model the run used (its training file and hyperparameters). Plain HTML in the
-report's own classes (facts lists, tables in scrolling boxes), every value escaped; a run
-published without lineage gets no section.
+report's own classes (facts lists, a job table that stacks into cards on a phone), every value
+escaped; a run published without lineage gets no section.
 """
 
 from __future__ import annotations
@@ -36,10 +36,17 @@ def _facts(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """The report's "stack" table: below 600 px each row becomes a card, a line per cell with
+    its column name (``data-label``), so nothing scrolls sideways on a phone."""
     th = "".join(f'<th scope="col">{h}</th>' for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(head, r, strict=True))
+        + "</tr>"
+        for r in rows
+    )
     return (
-        f'<div class="scroll"><table class="lineage-jobs"><thead><tr>{th}</tr></thead>'
+        f'<div class="scroll"><table class="stack lineage-jobs"><thead><tr>{th}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
     )
 
@@ -48,7 +55,7 @@ def _input(source: dict[str, Any]) -> list[tuple[str, str]]:
     records = source.get("records")
     rejected = source.get("rejected")
     counted = (
-        f"{records} accepted, {rejected} rejected"
+        f"{records:,} accepted, {rejected:,} rejected"
         if isinstance(records, int) and isinstance(rejected, int)
         else _text(records)
     )
@@ -146,7 +153,7 @@ def render_lineage_section(lineage: dict[str, Any] | None) -> list[str]:
     whose model it used, found by the ``training_run_id`` its rows carry."""
     if not lineage:
         return []
-    out = ["<h2>Lineage</h2>", *_run(lineage)]
+    out = ['<section class="lineage" id="lineage">', "<h2>Lineage</h2>", *_run(lineage)]
     for training in lineage.get("training_runs") or []:
         run_id = _text(training.get("run_id"))
         out.append(f"<h3>Training run {run_id}</h3>")
@@ -157,4 +164,4 @@ def render_lineage_section(lineage: dict[str, Any] | None) -> list[str]:
             )
             continue
         out.extend(_run(training))
-    return out
+    return [*out, "</section>"]
