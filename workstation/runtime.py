@@ -19,7 +19,7 @@ import json
 import re
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ from radimpress_workstation.run_outputs import (
     overlap_note,
     publish_rows,
 )
+from radimpress_workstation.trained_models import KeptModel
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -169,11 +170,15 @@ class LocalRun:
         verbose: bool = False,
         spec: str | None = None,
         exclude_overlap: bool = False,
+        reuse: Mapping[str, KeptModel] | None = None,
     ) -> None:
         self.train = train
         self.infer = infer
-        # Without a training file there is nothing to train: one inference run, baseline only.
-        self.models = list(dict.fromkeys(models))[: None if train else 1]
+        # A kept model per model name (--model-from): put back and registered, not trained.
+        self.reuse = dict(reuse or {})
+        # Without a training file or kept models there is nothing to fine-tune: one inference
+        # run, baseline only.
+        self.models = list(dict.fromkeys(models))[: None if train or self.reuse else 1]
         self.console = console
         self.template = template
         self.dataset = dataset_name(infer, dataset)
@@ -198,6 +203,8 @@ class LocalRun:
 
         self.lineage = LocalLineage(train, infer)
         self.run_lineage: dict[str, Any] | None = None
+        # The models this run trained, kept in its folder (trained_models.keep_trained_model).
+        self.kept: list[KeptModel] = []
 
     # ----- one execution -----------------------------------------------------------------------
 
@@ -313,10 +320,17 @@ class LocalRun:
                     self.lineage.add(stack, "train", phase.output)
                     if not self.train_ingest:
                         self._collect_train_rejections(stack, phase)
+                    self._keep_model(stack, phase)
+                elif model in self.reuse:
+                    self._restore_model(stack, model)
                 key = f"incoming/infer/{self.dataset}/{self.infer.name}"
                 phase = self._execute(stack, "infer", model, self.infer, key)
                 self._add("infer_execution", phase.wall_seconds)
                 self.lineage.add(stack, "infer", phase.output)
+                if model in self.reuse:
+                    from radimpress_workstation.model_restore import check_used
+
+                    check_used(phase.output, self.reuse[model])
                 fetch_started = time.perf_counter()
                 leave_out = frozenset(
                     self.overlap.get("study_ids", ()) if self.exclude_overlap else ()
@@ -379,6 +393,67 @@ class LocalRun:
         if load_spec(self.spec).is_local:
             return None
         return Path(self.spec).stem
+
+    def _keep_model(self, stack: Any, phase: PhaseResult) -> None:
+        """Copy the fine-tune the training execution registered into the run folder
+        (``models/<label>/``), before the embedded bucket goes: --model-from and serve use it."""
+        from radimpress.spec import load_spec
+        from radimpress_workstation.job_backend.backend import local_job_backend
+        from radimpress_workstation.trained_models import keep_trained_model, model_label
+
+        job_name = str((phase.output.get("job") or {}).get("job_name", ""))
+        if not job_name:
+            return
+        backend = local_job_backend()
+        reference = self.spec or spec_reference(phase.model, self.out_dir / "specs")
+        started = time.perf_counter()
+        self.kept.append(
+            keep_trained_model(
+                stack.client("s3"),
+                out_dir=self.out_dir,
+                label=model_label(phase.model, self.spec),
+                spec=load_spec(reference),
+                spec_reference=reference,
+                training_job=backend.describe_training_job(TrainingJobName=job_name),
+                model=backend.describe_model(ModelName=job_name),
+                run_id=self.run_id,
+                training_run_id=phase.execution.name,
+                dataset=self.train_dataset,
+            )
+        )
+        self._add("keep_model", time.perf_counter() - started)
+
+    def _restore_model(self, stack: Any, model: str) -> None:
+        """Register the kept model of ``model`` in ``stack`` as its training run did
+        (``model_restore``): the inference execution then compares it, nothing is trained."""
+        from radimpress_workstation.job_backend.backend import local_job_backend
+        from radimpress_workstation.model_restore import restore
+
+        kept = self.reuse[model]
+        self.console.heading(f"reuse: {kept.describe()} from {kept.folder}")
+        started = time.perf_counter()
+        restore(stack, kept, local_job_backend)
+        self._add("restore_model", time.perf_counter() - started)
+
+    def _model_from(self) -> dict[str, Any] | None:
+        """summary.json's ``model_from``: where the reused models came from (None: trained)."""
+        if not self.reuse:
+            return None
+        first = next(iter(self.reuse.values()))
+        return {
+            "run_dir": str(first.run_folder),
+            "run_id": first.run_id,
+            "models": [
+                {
+                    "label": kept.label,
+                    "training_job": kept.job_name,
+                    "training_run_id": kept.training_run_id,
+                    "spec": kept.spec.name,
+                    "archive_sha256": kept.record["archive"]["sha256"],
+                }
+                for kept in self.reuse.values()
+            ],
+        }
 
     def _train_count(self, name: str) -> int:
         return int(self.train_ingest.get(name, 0))
@@ -443,6 +518,8 @@ class LocalRun:
         )
         if published:
             files["report"] = self.out_dir / published["report_key"]
+        for kept in self.kept:
+            files[f"trained model ({kept.label})"] = kept.archive
         if (self.out_dir / LAMBDA_LOG).exists():
             files["lambda logs"] = self.out_dir / LAMBDA_LOG
         parquet = sorted((self.out_dir / "results").rglob("*.parquet"))
@@ -492,6 +569,7 @@ class LocalRun:
                 if self.overlap
                 else None
             ),
+            "model_from": self._model_from(),
             "models_scored": summaries_to_dict(groups),
             "paired_comparisons": pairs,
             "lineage": self.run_lineage,

@@ -8,6 +8,11 @@ fails (the failed state and its cause are printed); 2 for a usage problem (missi
 model) or an unusable input (empty, not JSON, compressed, no usable record), found before
 anything runs; 130 on Ctrl-C.
 
+A run that trains keeps each trained model in its folder (``models/<model>/model.tar.gz`` and
+``model.json``); ``--model-from RUN_DIR`` summarises --infer with RUN_DIR's trained model instead
+of training again: the model is registered in the new run's embedded stack as its training run
+left it, and the run's summary.json names RUN_DIR and its run id (``model_from``).
+
 Each run claims its own folder, ``<out>/<run id>``, whose name is the run id of summary.json,
 Parquet and the report. A run that did not finish leaves ``INCOMPLETE.json`` there; a failed one
 also leaves the pipeline's failure.json and the rejected records.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +37,7 @@ from radimpress_workstation.console import (
 
 if TYPE_CHECKING:
     from radimpress_workstation.runtime import RunResult
+    from radimpress_workstation.trained_models import KeptModel
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, EXIT_UNUSABLE
 # What a run folder holds before the run produced anything (removed on a usage error).
@@ -62,6 +69,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "container double, which checks requests, archives and bodies as the real containers do",
     )
     parser.add_argument(
+        "--model-from",
+        type=Path,
+        metavar="RUN_DIR",
+        help="summarise --infer with the model a previous run trained (its run folder, "
+        "out/<run id>) instead of training: no --train; --model/--spec, if given, must name the "
+        "model it was trained as",
+    )
+    parser.add_argument(
         "--exclude-overlap",
         action="store_true",
         help="leave findings studies that are also in --train (same study_id, or the same "
@@ -87,7 +102,83 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.infer is None:
         return error("run", "the following argument is required: --infer FILE")
-    return execute(args.train, args.infer, args.model or [DEFAULT_MODEL], args.out, args)
+    if getattr(args, "model_from", None) is None:
+        return execute(args.train, args.infer, args.model or [DEFAULT_MODEL], args.out, args)
+    if args.train is not None:
+        return error(
+            "run", "--model-from reuses a trained model; leave out --train (which trains one)"
+        )
+    chosen = _models_from(args)
+    if isinstance(chosen, int):
+        return chosen
+    models, reuse = chosen
+    return execute(None, args.infer, models, args.out, args, reuse=reuse)
+
+
+def _models_from(args: argparse.Namespace) -> int | tuple[list[str], dict[str, KeptModel]]:
+    """The exit code (2) of a --model-from RUN_DIR that cannot give the model asked for, else
+    (the model names to run, the kept model of each); for a cloud spec's model, ``args.spec``
+    is set to the spec it was trained with."""
+    from radimpress.errors import SpecError
+    from radimpress.spec import load_spec
+    from radimpress_training.models import DEFAULT_MODEL
+    from radimpress_workstation.model_specs import local_spec
+    from radimpress_workstation.trained_models import (
+        ModelFromError,
+        SpecIdentity,
+        choose,
+        kept_models,
+    )
+
+    try:
+        asked = load_spec(args.spec) if args.spec else None
+    except (SpecError, OSError, ValueError) as err:
+        return error("run", f"--spec: {err}")
+    try:
+        chosen = choose(kept_models(args.model_from), models=args.model, spec=asked)
+        for kept in chosen:
+            kept.check_archive()
+        cloud = [k for k in chosen if k.local_model is None]
+        if cloud:  # one cloud spec per run, as --spec gives
+            kept = cloud[0]
+            if args.spec is None:
+                args.spec = _loadable_spec(kept)
+            return [DEFAULT_MODEL], {DEFAULT_MODEL: kept}
+        for kept in chosen:  # a local model's spec now must still be the one it was trained as
+            model = str(kept.local_model)
+            current = SpecIdentity.from_raw(kept.spec.name, local_spec(model), is_local=True)
+            if not current.same_model(kept.spec):
+                raise ModelFromError(
+                    f"its {kept.label!r} model was trained as {kept.spec.describe()}; the local "
+                    f"model is now {current.describe()}: run again with --train",
+                    kept.folder,
+                )
+    except ModelFromError as err:
+        return error("run", f"--model-from: {err.what}", err.where)
+    return [str(k.local_model) for k in chosen], {str(k.local_model): k for k in chosen}
+
+
+def _loadable_spec(kept: KeptModel) -> str:
+    """The spec reference a cloud model was trained with, if it still loads as that model."""
+    from radimpress.errors import SpecError
+    from radimpress.spec import load_spec
+    from radimpress_workstation.trained_models import ModelFromError, SpecIdentity
+
+    try:
+        spec = load_spec(kept.spec_reference)
+    except (SpecError, OSError, ValueError):
+        raise ModelFromError(
+            f"its model was trained with spec {kept.spec.describe()}, which no longer loads "
+            "from where it was; pass that spec with --spec",
+            kept.folder,
+        ) from None
+    if not SpecIdentity.of(spec).same_model(kept.spec):
+        raise ModelFromError(
+            f"its model was trained with {kept.spec.describe()}, but {kept.spec_reference} is "
+            f"now {SpecIdentity.of(spec).describe()}; pass the spec it was trained with (--spec)",
+            kept.folder,
+        )
+    return kept.spec_reference
 
 
 def _check_inputs(command: str, train: Path | None, infer: Path) -> int | tuple[int, int]:
@@ -155,11 +246,13 @@ def execute(
     out: Path,
     args: argparse.Namespace,
     run_id: str | None = None,
+    reuse: Mapping[str, KeptModel] | None = None,
 ) -> int:
     """Run, print progress, the tables and the output paths; return the exit code.
 
     ``run_id`` names a folder the caller already claimed under ``out`` (demo writes its data
-    there first); without it this claims a new one.
+    there first); without it this claims a new one. ``reuse``: the kept model of each model
+    (--model-from), registered instead of trained.
     """
     from radimpress_workstation.console import Console
     from radimpress_workstation.run_folders import claim_run_folder
@@ -179,8 +272,10 @@ def execute(
     console = Console(quiet=getattr(args, "quiet", False))
     console.line(f"run {run_id} -> {folder}")
     if getattr(args, "spec", None) is None:
-        console.line(_model_names(models, train is not None))
-    result = _run_pipeline(command, train, infer, models, out, folder, run_id, console, args)
+        console.line(_model_names(models, train is not None, reuse))
+    result = _run_pipeline(
+        command, train, infer, models, out, folder, run_id, console, args, reuse or {}
+    )
     if isinstance(result, int):
         return result
     groups = result.groups  # computed once, while the rows were written
@@ -205,9 +300,17 @@ def execute(
     return EXIT_OK
 
 
-def _model_names(models: list[str], trained: bool) -> str:
+def _model_names(
+    models: list[str], trained: bool, reuse: Mapping[str, KeptModel] | None = None
+) -> str:
     """The one line that says what the two model labels of a local run stand for."""
     baseline = "pre-trained (lead) = untrained baseline (the findings' first sentence)"
+    if reuse:
+        names = ", ".join(
+            f"fine-tuned ({m}) = trained by run {k.run_id}, reused from {k.run_folder}"
+            for m, k in reuse.items()
+        )
+        return f"models: {baseline}; {names} (not trained again)"
     if not trained:
         return f"models: {baseline}"
     names = ", ".join(f"fine-tuned ({m})" for m in models)
@@ -235,11 +338,14 @@ def _run_pipeline(
     run_id: str,
     console: Any,
     args: argparse.Namespace,
+    reuse: Mapping[str, KeptModel],
 ) -> RunResult | int:
     """The local run's result, or the exit code of an interrupted, failed or refused run (the
     folder marked incomplete, or removed when nothing was produced)."""
+    from radimpress_workstation.model_restore import ModelRestoreFailed
     from radimpress_workstation.run_folders import local_paths, mark_incomplete
     from radimpress_workstation.runtime import LocalRun, RunFailed
+    from radimpress_workstation.trained_models import ModelFromError
 
     try:
         local = LocalRun(
@@ -253,6 +359,7 @@ def _run_pipeline(
             run_id=run_id,
             spec=getattr(args, "spec", None),
             exclude_overlap=getattr(args, "exclude_overlap", False),
+            reuse=reuse,
         )
         return local.run()
     except KeyboardInterrupt as stopped:
@@ -271,6 +378,14 @@ def _run_pipeline(
         if err.log_path is not None:
             print(f"  the Lambdas' logs: {err.log_path}", file=sys.stderr)
         return EXIT_FAILED
+    except ModelRestoreFailed as err:
+        console.line()
+        mark_incomplete(folder, "failed", phase="reuse")
+        print(f"FAILED: --model-from: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except ModelFromError as err:
+        _discard_if_empty(folder)
+        return error(command, f"--model-from: {err.what}", err.where)
     except ValueError as err:
         _discard_if_empty(folder)
         return error(command, str(err), "--model/--spec")
