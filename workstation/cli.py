@@ -35,6 +35,7 @@ COMMAND_HELP: dict[str, str] = {
     "evaluate": "train local models on one file, generate for another, score ROUGE and clinical F1",
     "preflight": "read-only checks of AWS credentials, region, quotas and permissions for a deploy",
     "smoke": "upload a tiny training and findings file to a deployed stack and follow both runs",
+    "serve": "serve a run's fine-tuned model over HTTP as a SageMaker endpoint container does",
 }
 COMMAND_MODULES = tuple(COMMAND_HELP)
 EXIT_TERMINATED = 128 + signal.SIGTERM  # as a shell reports a process ended by SIGTERM

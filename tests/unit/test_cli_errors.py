@@ -39,6 +39,7 @@ def test_every_command_reports_a_missing_file_the_same_way(tmp_path, capsys) -> 
         "queries": ["queries", missing],
         "compare": ["compare", missing, missing],
         "preflight": ["preflight", "--template", missing, "--region", "us-east-1"],
+        "serve": ["serve", "--from", missing, "--port", "0"],
     }
     # demo generates its input; smoke uploads generated reports (tests/unit/test_smoke.py)
     assert set(cases) | {"demo", "smoke"} == set(COMMAND_MODULES)
