@@ -103,6 +103,7 @@ bench: venv ## Run the benchmarks; figures land in bench/results/*.json
 	$(BIN)/python bench/labeler.py
 	$(BIN)/python bench/model_scale.py
 	$(BIN)/python bench/report_browse.py
+	$(BIN)/python bench/serve.py
 
 resolve-jumpstart: venv ## Resolve the JumpStart spec with the SageMaker SDK (needs AWS credentials)
 	$(BIN)/python -m radimpress_training.jumpstart_resolver --region $(REGION)
