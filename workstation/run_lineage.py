@@ -75,6 +75,21 @@ class LocalLineage:
             record["input"] = {**record.get("input", {}), "file": str(local_file), "version_id": ""}
         self.records.append((phase, record))
 
+    def add_reused(self, run_folder: Path, training_run_id: str) -> None:
+        """A model reused from another run folder (``run --model-from``): its training run's
+        lineage as that run recorded it (its summary.json), so the inference run still names the
+        training file and job behind the model; nothing when that run kept no lineage."""
+        import json
+
+        try:
+            summary = json.loads((run_folder / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        lineage = summary.get("lineage") if isinstance(summary, dict) else None
+        for record in (lineage or {}).get("training_runs") or []:
+            if isinstance(record, dict) and record.get("run_id") == training_run_id:
+                self.records.append(("train", {**record, "reused_from": str(run_folder)}))
+
     def compose(self, run_id: str, dataset: str, started_at: str) -> dict[str, Any] | None:
         """The local run's lineage (None when no inference execution published one)."""
         infers = [r for phase, r in self.records if phase == "infer"]
@@ -90,7 +105,7 @@ class LocalLineage:
             "ended_at": ended.isoformat(timespec="seconds"),
             "seconds": round((ended - started).total_seconds(), 3),
             "settings": _settings(infers),
-            "executions": [r["run_id"] for _, r in self.records],
+            "executions": [r["run_id"] for _, r in self.records if not r.get("reused_from")],
             "jobs": [job for record in infers for job in record.get("jobs", [])],
             "training_runs": [r for phase, r in self.records if phase == "train"],
         }

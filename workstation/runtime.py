@@ -433,6 +433,7 @@ class LocalRun:
         self.console.heading(f"reuse: {kept.describe()} from {kept.folder}")
         started = time.perf_counter()
         restore(stack, kept, local_job_backend)
+        self.lineage.add_reused(kept.run_folder, kept.training_run_id)
         self._add("restore_model", time.perf_counter() - started)
 
     def _model_from(self) -> dict[str, Any] | None:

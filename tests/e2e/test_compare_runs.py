@@ -64,6 +64,26 @@ def test_every_run_records_its_lineage(two_runs):
     assert sha256(data.train) in html
 
 
+def test_a_reused_model_keeps_its_training_runs_lineage(two_runs, tmp_path):
+    """run --model-from: nothing is trained, yet the lineage names the training run behind the
+    model, as the run that trained it recorded it, and counts its rows only there."""
+    (first, data), _ = two_runs
+    out = tmp_path / "out"
+    argv = ["run", "--model-from", str(first), "--infer", str(data.infer), "--out", str(out)]
+    assert main([*argv, "--quiet"]) == 0
+    (folder,) = out.iterdir()
+    lineage = json.loads((folder / "summary.json").read_text())["lineage"]
+    original = json.loads((first / "summary.json").read_text())["lineage"]["training_runs"]
+    (reused,) = lineage["training_runs"]
+    assert reused["reused_from"] == str(first)
+    assert {k: v for k, v in reused.items() if k != "reused_from"} == original[0]
+    assert reused["run_id"] not in lineage["executions"]
+    (rows_file,) = (folder / "results" / "lineage").rglob("*.parquet")
+    assert {r["route"] for r in pq.read_table(rows_file).to_pylist()} == {"infer"}
+    html = next((folder / "results").rglob("report.html")).read_text(encoding="utf-8")
+    assert f"<h3>Training run {reused['run_id']}</h3>" in html and "Model reused from" in html
+
+
 def test_compare_prints_and_writes_the_models_side_by_side(two_runs, tmp_path, capsys):
     (first, _), (second, _) = two_runs
     assert main(["compare", str(second), str(first), "--out", str(tmp_path)]) == 0

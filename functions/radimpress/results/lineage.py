@@ -145,11 +145,16 @@ def _run_rows(lineage: dict[str, Any]) -> list[dict[str, Any]]:
 
 def lineage_rows(lineage: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``lineage`` table's rows of one run: a row per job (one with null job columns when it
-    ran none), timestamps as datetimes. A local run also gets its training runs' rows: nothing
-    else publishes them, and its rows' ``training_run_id`` joins to them."""
+    ran none), timestamps as datetimes. A local run also gets the rows of the training runs it
+    ran: nothing else publishes them, and its rows' ``training_run_id`` joins to them (a model
+    reused from another run folder has its rows there, and is not counted twice)."""
     runs = [lineage]
     if lineage.get("runtime") == "local":
-        runs += [t for t in lineage.get("training_runs", []) if not t.get("missing")]
+        runs += [
+            t
+            for t in lineage.get("training_runs", [])
+            if not t.get("missing") and not t.get("reused_from")
+        ]
     rows = [row for run in runs for row in _run_rows(run)]
     for row in rows:
         for name in _TIMESTAMPS:

@@ -144,6 +144,8 @@ def _run(lineage: dict[str, Any]) -> list[str]:
         *_settings(lineage.get("settings") or {}),
         ("Cost", _cost(lineage)),
     ]
+    if lineage.get("reused_from"):  # a model reused from another run folder (run --model-from)
+        facts.insert(0, ("Model reused from", _text(lineage["reused_from"])))
     jobs = lineage.get("jobs") or []
     return [_facts(facts), _jobs(jobs), _hyperparameters(jobs)]
 
