@@ -36,6 +36,7 @@ COMMAND_HELP: dict[str, str] = {
     "preflight": "read-only checks of AWS credentials, region, quotas and permissions for a deploy",
     "smoke": "upload a tiny training and findings file to a deployed stack and follow both runs",
     "serve": "serve a run's fine-tuned model over HTTP as a SageMaker endpoint container does",
+    "models": "list a deployed stack's fine-tuned model versions; approve or reject one",
 }
 COMMAND_MODULES = tuple(COMMAND_HELP)
 EXIT_TERMINATED = 128 + signal.SIGTERM  # as a shell reports a process ended by SIGTERM

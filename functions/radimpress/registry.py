@@ -22,8 +22,9 @@ characters ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``; ListModelPackages pages with Ne
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from radimpress.errors import aws_call
@@ -142,13 +143,20 @@ def latest_approved(
 ) -> Package | None:
     """The Approved version whose training finished last, among the newest created ones; with
     ``matching``, only versions whose metadata has those values (e.g. the same spec)."""
+    summaries = islice(package_summaries(sagemaker, group, status=APPROVED), APPROVED_SCAN_LIMIT)
+    return newest_approved(
+        (describe(sagemaker, s["ModelPackageArn"]) for s in summaries), matching=matching
+    )
+
+
+def newest_approved(
+    packages: Iterable[Package], *, matching: Mapping[str, str] | None = None
+) -> Package | None:
+    """:func:`latest_approved`'s choice among ``packages`` (newest created first), for a reader
+    that described every version already (``radimpress models list``): one rule, two callers."""
     best: Package | None = None
-    for index, summary in enumerate(package_summaries(sagemaker, group, status=APPROVED)):
-        if index >= APPROVED_SCAN_LIMIT:
-            break
-        package = describe(sagemaker, summary["ModelPackageArn"])
-        if package.status != APPROVED:  # changed between list and describe
-            continue
+    approved = (p for p in packages if p.status == APPROVED)  # not: changed since listed
+    for package in islice(approved, APPROVED_SCAN_LIMIT):
         if matching and any(package.metadata.get(k) != v for k, v in matching.items()):
             continue
         if best is None or package.order > best.order:

@@ -41,8 +41,9 @@ def test_every_command_reports_a_missing_file_the_same_way(tmp_path, capsys) -> 
         "preflight": ["preflight", "--template", missing, "--region", "us-east-1"],
         "serve": ["serve", "--from", missing, "--port", "0"],
     }
-    # demo generates its input; smoke uploads generated reports (tests/unit/test_smoke.py)
-    assert set(cases) | {"demo", "smoke"} == set(COMMAND_MODULES)
+    # demo generates its input; smoke uploads generated reports (tests/unit/test_smoke.py);
+    # models reads no file (tests/unit/test_models_command.py)
+    assert set(cases) | {"demo", "smoke", "models"} == set(COMMAND_MODULES)
     for command, argv in cases.items():
         assert main(argv) == 2, command
         line = _error_line(capsys, command)
