@@ -136,12 +136,20 @@ def connect(results_dirs: Folders) -> Any:
         files = [f for root in roots for f in sorted((root / folder).glob("run_date=*/*.parquet"))]
         if files:
             listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], "
+            source = (
+                f"read_parquet([{listed}], "
                 "hive_partitioning = true, hive_types = {'run_date': VARCHAR}, "
-                # Files of older schema versions lack the newer columns: null, as in Athena.
                 "union_by_name = true)"
             )
+            # Files of older schema versions lack the newer columns: null, as in Athena (whose
+            # Glue table has every column), also when no file of the folders has them yet.
+            present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+            missing = "".join(
+                f", CAST(NULL AS {_DUCKDB_TYPES[kind]}) AS {name}"
+                for name, kind in columns
+                if name not in present
+            )
+            con.execute(f"CREATE VIEW {table} AS SELECT *{missing} FROM {source}")
         else:
             cols = ", ".join(f"{name} {_DUCKDB_TYPES[kind]}" for name, kind in columns)
             con.execute(f"CREATE TABLE {table} ({cols}, run_date VARCHAR)")

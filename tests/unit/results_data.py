@@ -14,9 +14,11 @@ METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 OBSERVATIONS = ("Cardiomegaly", "Lung Opacity", "No Finding", "Pleural Effusion")
 
 
-def identity(model: str) -> dict[str, str]:
-    """Schema-2 model fields for a test label: the role is read off the label."""
+def identity(model: str) -> dict[str, Any]:
+    """Schema-2 model fields for a test label: the role is read off the label; a fine-tuned
+    model stands for package version 3, a candidate for version 4, the pre-trained for none."""
     role = "fine-tuned" if "fine" in model else "pre-trained" if "pre" in model else "candidate"
+    version = {"fine-tuned": 3, "candidate": 4}.get(role)
     return {
         "model_role": role,
         "model_name": model.split(" ")[0],
@@ -24,6 +26,12 @@ def identity(model: str) -> dict[str, str]:
         "sagemaker_model": f"sm-{model}",
         "training_job": f"job-{model}" if role == "fine-tuned" else "",
         "training_run_id": "train-run" if role == "fine-tuned" else "",
+        "model_package_version": version,
+        "model_package_arn": (
+            f"arn:aws:sagemaker:us-east-1:123456789012:model-package/s-fine-tuned/{version}"
+            if version
+            else ""
+        ),
     }
 
 

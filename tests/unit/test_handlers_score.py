@@ -73,6 +73,8 @@ def test_rows_are_joined_by_study_id_and_scored_like_rouge_score(aws, context, o
         "error": "",
         "cause": "",
         "job_usage": None,  # no transform usage handed in: none handed back
+        "rejected": 0,  # only a Bedrock model rejects records (no answer for them)
+        "rejected_key": "",
         # the promotion gate's figures: mean ROUGE-L F1 and clinical F1 of the scored rows
         "rouge_l_mean": result["rouge_l_mean"],
         "clinical_f1_mean": result["clinical_f1_mean"],
@@ -157,6 +159,8 @@ def test_rows_name_the_model_and_a_missed_finding_lowers_clinical_f1(aws, contex
         "version": "1.0.0",
         "training_job": "radimpress-train-1",
         "training_run_id": "run-train",
+        "package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/r-fine-tuned/2",
+        "package_version": 2,
     }
     event = {
         "bucket": BUCKET,
@@ -172,6 +176,8 @@ def test_rows_name_the_model_and_a_missed_finding_lowers_clinical_f1(aws, contex
     )
     assert rows["m"]["training_run_id"] == "run-train" and rows["m"]["model_version"] == "1.0.0"
     assert rows["m"]["generator"] == "sagemaker"  # a SageMaker job wrote it (issue 18 item 1)
+    assert rows["m"]["model_package_version"] == 2  # the registry version it stands for
+    assert rows["m"]["model_package_arn"].endswith(":model-package/r-fine-tuned/2")
     assert rows["m"]["clinical"]["f1"] == 0.0 and rows["m"]["clinical"]["missed"] == [
         "Lung Opacity"
     ]

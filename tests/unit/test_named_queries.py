@@ -325,6 +325,34 @@ def test_run_history_lists_complete_runs_newest_first(results):
     infer = rows[0]
     assert (infer["reports"], infer["scored"], infer["rougel_f1"]) == (10, 0, None)
     assert {r["run_date"] for r in rows} == {"2026-11-20", "2026-11-23", "2026-11-24"}
+    # Each model's Model Registry version (issue 20): results_data's fine-tuned model is v3,
+    # "lead" plays a candidate (v4), the pre-trained model has none.
+    versions = {r["model"]: r["model_package_version"] for r in rows if r["run_id"] == "r-dev1"}
+    assert versions == {"fine-tuned": 3, "pretrained": None, "lead": 4}
+    arns = {r["model_package_arn"] for r in rows if r["model"] == "fine-tuned"}
+    assert arns == {"arn:aws:sagemaker:us-east-1:123456789012:model-package/s-fine-tuned/3"}
+
+
+def test_results_written_before_a_column_existed_read_it_as_null(tmp_path):
+    """As Athena does (the Glue table has every column): a folder whose files all predate the
+    package columns still answers the queries that name them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from radimpress.results.parquet import arrow_schema
+    from radimpress.results.schema import RUN_COLUMNS
+
+    old = [(n, t) for n, t in RUN_COLUMNS if not n.startswith("model_package_")]
+    folder = tmp_path / "runs" / "run_date=2026-01-01"
+    folder.mkdir(parents=True)
+    row = {name: None for name, _ in old} | {"run_id": "before", "model": "fine-tuned"}
+    pq.write_table(pa.Table.from_pylist([row], schema=arrow_schema(old)), folder / "r.parquet")
+    con = sql.connect(tmp_path)
+    try:
+        got = con.execute("SELECT run_id, model_package_version, model_package_arn FROM runs")
+        assert got.fetchall() == [("before", None, None)]
+    finally:
+        con.close()
 
 
 def test_missed_findings_lists_every_report_missing_a_positive_observation(results):

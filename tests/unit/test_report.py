@@ -127,7 +127,18 @@ def test_models_table_names_every_model(page):
         ["lead-3 <baseline>", "candidate"],
         ["pretrained", "pre-trained"],
     ]
-    assert models[1][5] == "job-fine-tuned"  # the training job of the fine-tuned model
+    assert models[1][6] == "job-fine-tuned"  # the training job of the fine-tuned model
+    # The Model Registry version each model stands for (issue 20); none for the pre-trained.
+    assert [r[4] for r in models] == ["Package", "v3", "v4", "\u2013"]
+
+
+def test_models_table_names_the_package_arn_on_hover():
+    from radimpress.results.report import _package_cell
+
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/s-fine-tuned/3"
+    cell = _package_cell({"model_package_version": 3, "model_package_arn": arn})
+    assert cell == f'<span title="{arn}">v3</span>'
+    assert "v" not in _package_cell({"model_package_version": None, "model_package_arn": ""})
 
 
 def test_mean_table_has_one_row_per_model_with_python_means(page):

@@ -180,6 +180,9 @@ def test_failure_midway_leaves_no_summary(s3):
         ("reference", 5, "field 'reference'"),
         ("rouge1", [0.1], "field 'rouge1'"),
         ("rougeLsum", None, "field 'rougeLsum': null while other metrics are scored"),
+        ("model_package_version", "3", "field 'model_package_version': expected a positive"),
+        ("model_package_version", True, "field 'model_package_version': expected a positive"),
+        ("model_package_arn", 3, "field 'model_package_arn': expected a string"),
     ],
 )
 def test_bad_rows_name_file_line_and_field(s3, field, value, needle):
@@ -253,11 +256,22 @@ def test_rows_from_schema_1_still_publish(s3):
         for name in ("model_role", "model_name", "model_version", "sagemaker_model"):
             del row[name]
         del row["clinical"], row["training_job"], row["training_run_id"]
+        del row["model_package_version"], row["model_package_arn"]
     key = put_rows(s3, BUCKET, "runs/r/scores/a.jsonl", rows)
     out = publish_run(s3, BUCKET, run_id="r", dataset="dev1", score_keys=[key], run=run_info())
     table = read_table(s3, out["scores_key"]).to_pylist()
     assert {r["model_role"] for r in table} == {""} and {r["clinical_f1"] for r in table} == {None}
     assert out["models"]["a"]["clinical"] is None
+    assert {r["model_package_version"] for r in table} == {None}  # no package column: null
+
+
+def test_package_version_reaches_the_scores_and_runs_tables(s3):
+    """The Model Registry version each model stands for (issue 20), null for the pre-trained."""
+    out = publish_two_models(s3)
+    for key in (out["scores_key"], out["summary_key"]):
+        table = read_table(s3, key).to_pylist()
+        versions = {(r["model_role"], r["model_package_version"]) for r in table}
+        assert versions == {("fine-tuned", 3), ("pre-trained", None)}, key
 
 
 def test_rejected_records_are_counted_by_reason_in_the_report(s3):

@@ -104,6 +104,8 @@ EXPECTED_SCORE_COLUMNS = [
     ("training_run_id", "string"),
     ("generator", "string"),  # issue 18 item 1
     ("train_overlap", "string"),  # issue 18 item 2
+    ("model_package_version", "int"),  # issue 20: the Model Registry version
+    ("model_package_arn", "string"),
     ("clinical_precision", "double"),
     ("clinical_recall", "double"),
     ("clinical_f1", "double"),
@@ -137,6 +139,8 @@ EXPECTED_RUN_COLUMNS = [
     ("training_run_id", "string"),
     ("generator", "string"),  # issue 18 item 1
     ("train_overlap", "string"),  # issue 18 item 2
+    ("model_package_version", "int"),  # issue 20: the Model Registry version
+    ("model_package_arn", "string"),
     ("clinical_precision", "double"),
     ("clinical_recall", "double"),
     ("clinical_f1", "double"),

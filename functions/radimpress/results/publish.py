@@ -32,7 +32,7 @@ import json
 import math
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -101,6 +101,26 @@ def worst_key(row: dict[str, Any]) -> tuple[bool, float, float, str]:
     return (clinical is None, clinical or 0.0, row["rougel_f1"], row["study_id"])
 
 
+def identity_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's model columns; absent ones empty ("", or null for the package version)."""
+    return {name: row.get(name, None if kind == "int" else "") for name, kind in MODEL_COLUMNS}
+
+
+def _model_column(value: Any, kind: str, where: str) -> Any:
+    """One model column of a score row: a string ("" when absent), or for the package version a
+    positive integer (null when absent: 0 and "" mean none, as ModelRef writes them)."""
+    if kind == "int":
+        if value in (None, "", 0):
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ScoreRowError(f"{where}: expected a positive integer or null")
+        return value
+    value = value or ""
+    if not isinstance(value, str):
+        raise ScoreRowError(f"{where}: expected a string")
+    return value
+
+
 def model_order(role: str, name: str, label: str) -> tuple[int, str, str]:
     """The A/B order of every comparison (schema.ROLES): fine-tuned, candidate, pre-trained."""
     rank = ROLES.index(role) if role in ROLES else len(ROLES)
@@ -113,7 +133,7 @@ class ModelResults:
 
     label: str
     key: str
-    identity: dict[str, str] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
     reports: int = 0
     # F1 of the scored rows per column (rouge1 ... rougelsum), in ``studies`` order.
     f1: dict[str, list[float]] = field(default_factory=lambda: {col: [] for _, col in METRICS})
@@ -182,7 +202,7 @@ class ModelResults:
 
     def add(self, row: dict[str, Any]) -> None:
         if not self.reports:
-            self.identity = {name: row.get(name, "") for name, _ in MODEL_COLUMNS}
+            self.identity = identity_columns(row)
         self.reports += 1
         if row["rougel_f1"] is None:
             return
@@ -243,7 +263,7 @@ def _clinical(raw: dict[str, Any], where: str) -> dict[str, Any]:
 _CLINICAL_FIELDS = tuple(c for c in SCORE_COLUMNS if c[0].startswith("clinical_"))
 
 
-def flatten_row(  # noqa: C901  one check per contract field, each with its own message
+def flatten_row(
     raw: dict[str, Any], *, source: str, line: int, run_id: str, dataset: str
 ) -> dict[str, Any]:
     """One contract score row -> one flat table row (``rouge1_precision`` ... ``clinical_f1``)."""
@@ -283,11 +303,8 @@ def flatten_row(  # noqa: C901  one check per contract field, each with its own 
                 if score is None
                 else _number(score.get(part), f"{where}: field '{metric}.{part}'")
             )
-    for name, _ in MODEL_COLUMNS:
-        value = raw.get(name) or ""
-        if not isinstance(value, str):
-            raise ScoreRowError(f"{where}: field '{name}': expected a string")
-        row[name] = value
+    for name, kind in MODEL_COLUMNS:
+        row[name] = _model_column(raw.get(name), kind, f"{where}: field '{name}'")
     row.update(_clinical(raw, where))
     return row
 
@@ -431,7 +448,7 @@ def observation_rows(run_info: dict[str, Any], models: list[ModelResults]) -> li
             "run_id": run_info["run_id"],
             "dataset": run_info["dataset"],
             "model": m.label,
-            **{name: m.identity.get(name, "") for name, _ in MODEL_COLUMNS},
+            **identity_columns(m.identity),
             "observation": counts.observation,
             "observation_order": order,
             "studies": m.per_observation.studies,
@@ -543,7 +560,7 @@ def build_run(
                 "reports": m.reports,
                 "scored": m.scored,
                 **{f"{col}_f1": mean for col, mean in m.means().items()},
-                **{name: m.identity.get(name, "") for name, _ in MODEL_COLUMNS},
+                **identity_columns(m.identity),
                 **m.clinical_means(),
                 "missed_reports": m.missed_reports,
                 **{

@@ -66,7 +66,7 @@ class ModelView(Protocol):
     f1: dict[str, list[float]]
     studies: list[str]
     clinical: list[float | None]
-    identity: dict[str, str]
+    identity: dict[str, Any]
     missed_reports: int
     per_observation: Any  # radimpress.clinical.per_observation.PerObservation
 
@@ -311,22 +311,33 @@ def _banners(models: Sequence[ModelView]) -> list[str]:
     return out
 
 
+NONE = '<span class="none">&ndash;</span>'
+
+
+def _package_cell(identity: dict[str, Any]) -> str:
+    """``vN`` of the Model Registry version a model stands for (its ARN on hover); a dash when
+    it has none (the pre-trained model)."""
+    version = identity.get("model_package_version")
+    if not version:
+        return NONE
+    arn = escape(str(identity.get("model_package_arn") or ""))
+    return f'<span title="{arn}">v{int(version)}</span>' if arn else f"v{int(version)}"
+
+
 def _models_section(models: Sequence[ModelView]) -> list[str]:
-    """Who each model is: role, name, version, SageMaker model, training job and run."""
+    """Who each model is: role, name, version, package version, SageMaker model, training job
+    and run."""
     identity_rows = [
         [
             escape(m.label),
             *(
-                escape(m.identity.get(k, "")) or '<span class="none">&ndash;</span>'
-                for k in (
-                    "model_role",
-                    "model_name",
-                    "model_version",
-                    "sagemaker_model",
-                    "training_job",
-                    "training_run_id",
-                    "generator",
-                )
+                escape(m.identity.get(k, "")) or NONE
+                for k in ("model_role", "model_name", "model_version")
+            ),
+            _package_cell(m.identity),
+            *(
+                escape(m.identity.get(k, "")) or NONE
+                for k in ("sagemaker_model", "training_job", "training_run_id", "generator")
             ),
         ]
         for m in models
@@ -339,6 +350,7 @@ def _models_section(models: Sequence[ModelView]) -> list[str]:
                 "Role",
                 "Name",
                 "Version",
+                "Package",
                 "SageMaker model",
                 "Training job",
                 "Training run",

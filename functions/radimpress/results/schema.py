@@ -9,8 +9,9 @@ Version 2 added, at the end of both tables, who produced each row (model role, m
 version, SageMaker model, training job and training run) and clinical agreement (positive-
 observation precision/recall/F1 with the missed and invented observations; the runs table holds the
 means and bootstrap confidence intervals). One scores object per run holds every model's rows.
-Later, still version 2 (new string columns read as null from older files): ``generator`` and
-``train_overlap`` at the end of the model columns.
+Later, still version 2 (new columns read as null from older files): ``generator`` and
+``train_overlap`` at the end of the model columns, then ``model_package_version`` and
+``model_package_arn`` (the Model Registry version a fine-tuned or candidate model stands for).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ SCHEMA_VERSION = 2
 # positive "A - B" means the trained model did better. The named queries spell the same order.
 ROLES: tuple[str, ...] = ("fine-tuned", "candidate", "pre-trained")
 
-# Who produced a row (schema version 2; empty strings in rows that predate the field).
+# Who produced a row (schema version 2; empty strings, or null for the version, in rows that
+# predate the field).
 MODEL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("model_role", "string"),
     ("model_name", "string"),
@@ -38,6 +40,11 @@ MODEL_COLUMNS: tuple[tuple[str, str], ...] = (
     # (same study_id a, same findings text b); ..."), "" when it does not or nobody checked (the
     # cloud). Same findings text is often a templated normal report, not the same study.
     ("train_overlap", "string"),
+    # The model package version (and its ARN) the model stands for: the registry holds its
+    # training lineage, the gate's figures and its approval. Null / "" for a model without one
+    # (pre-trained, or rows written before the column).
+    ("model_package_version", "int"),
+    ("model_package_arn", "string"),
 )
 # Per-report clinical agreement (radimpress.clinical); null when the report has no reference.
 # Observation lists are "; "-joined strings, not arrays, so QuickSight can read them too.

@@ -129,7 +129,7 @@ def score_model(
     )
 
 
-def model_identity(model: ModelRef) -> dict[str, str]:
+def model_identity(model: ModelRef) -> dict[str, Any]:
     """The row fields naming the model; a ModelRef from before they existed falls back to its
     key (pre-trained / fine-tuned, else candidate) and SageMaker model name."""
     default_role = model.model_key if model.model_key in (PRETRAINED, FINE_TUNED) else "candidate"
@@ -140,6 +140,9 @@ def model_identity(model: ModelRef) -> dict[str, str]:
         "sagemaker_model": model.model_name,
         "training_job": model.training_job,
         "training_run_id": model.training_run_id,
+        # The Model Registry version a fine-tuned or candidate model stands for (None: none).
+        "model_package_version": model.package_version or None,
+        "model_package_arn": model.package_arn,
         # A SageMaker job wrote the impressions; the local runtime relabels its rows with what
         # really wrote them (a local model, or the JumpStart container double's stand-in).
         "generator": "sagemaker",
