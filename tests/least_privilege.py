@@ -36,6 +36,8 @@ TRAINING_JOBS = f"{SAGEMAKER}:training-job/${{AWS::StackName}}-*"
 TRANSFORM_JOBS = f"{SAGEMAKER}:transform-job/${{AWS::StackName}}-*"
 MODELS = f"{SAGEMAKER}:model/${{AWS::StackName}}-*"
 PACKAGES = f"{SAGEMAKER}:model-package/${{AWS::StackName}}-fine-tuned/*"
+ENDPOINT = f"{SAGEMAKER}:endpoint/${{AWS::StackName}}-endpoint"
+ENDPOINT_CONFIGS = f"{SAGEMAKER}:endpoint-config/${{AWS::StackName}}-ep-*"
 PACKAGE_GROUP = f"{SAGEMAKER}:model-package-group/${{AWS::StackName}}-fine-tuned"
 ATHENA = "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}"
 GLUE = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
@@ -103,6 +105,21 @@ NEEDS: dict[str, frozenset[Grant]] = {
             PASS_TO_SAGEMAKER,
             Grant("sagemaker:DescribeModelPackage", PACKAGES),
             Grant("sagemaker:ListModelPackages", "*"),
+        }
+    ),
+    # The optional endpoint (DeployEndpoint=true): the newest Approved version's model behind a
+    # new endpoint config, the endpoint created or updated, configs no longer used deleted.
+    "DeployEndpointFunction": frozenset(
+        {
+            Grant("sagemaker:DescribeModelPackage", PACKAGES),
+            Grant("sagemaker:ListModelPackages", "*"),
+            Grant("sagemaker:ListEndpointConfigs", "*"),
+            Grant("sagemaker:CreateEndpointConfig", ENDPOINT_CONFIGS),
+            # a second approved version: its update, and the first config's clean-up after
+            Grant("sagemaker:DeleteEndpointConfig", ENDPOINT_CONFIGS, normal=False),
+            Grant("sagemaker:CreateEndpoint", ENDPOINT),
+            Grant("sagemaker:UpdateEndpoint", ENDPOINT, normal=False),
+            Grant("sagemaker:DescribeEndpoint", ENDPOINT),
         }
     ),
     # The promotion gate: read the version's status, approve it or record why it waits.
@@ -235,6 +252,8 @@ NEEDS: dict[str, frozenset[Grant]] = {
             Grant("s3:GetObject", f"{BUCKET}/models/*"),
             Grant("s3:PutObject", f"{BUCKET}/models/*"),
             Grant("s3:AbortMultipartUpload", f"{BUCKET}/models/*", normal=False),
+            # the endpoint's data capture, only with EndpointDataCapture=true
+            Grant("s3:PutObject", f"{BUCKET}/endpoint-capture/*", normal=False),
             Grant("s3:ListBucket", BUCKET, condition({"StringLike": {"s3:prefix": "runs/*"}})),
             # JumpStart's public artifacts: the training script and base weights (the "code" and
             # "model" channels), the pre-trained model's archive (ModelDataUrl).

@@ -183,6 +183,19 @@ class RegisteredModel(_Event):
     gate: ModelsToCompare | None = None
 
 
+class EndpointDeployment(_Event):
+    """What the endpoint deployment did (``action``: created, updated, unchanged, none)."""
+
+    endpoint: str
+    action: Literal["created", "updated", "unchanged", "none"]
+    reason: str = ""
+    endpoint_config: str = ""
+    package_arn: str = ""
+    package_version: int = 0
+    previous_config: str = ""
+    deleted_configs: list[str] = []
+
+
 class PromoteEvent(_Event):
     bucket: str
     run_id: str

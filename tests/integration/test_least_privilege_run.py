@@ -33,7 +33,10 @@ def run_requests():
     """(role logical id -> {(action, resource)}) of a training run, then an inference run."""
     reset_local_job_backend()
     with EmbeddedStack(
-        ROOT / "template.yaml", parameters={"PollSeconds": "1"}, retry_scale=0.0, stack_name="lp"
+        ROOT / "template.yaml",
+        parameters={"PollSeconds": "1", "DeployEndpoint": "true"},  # every role at work
+        retry_scale=0.0,
+        stack_name="lp",
     ) as stack:
         clients.override("sagemaker", local_job_backend)
         for key, rows in (
@@ -47,6 +50,7 @@ def run_requests():
                 result.cause,
                 stack.authorizer.denied,
             )
+        stack.wait_for_events()  # the approval's endpoint deployment
         local_job_backend().wait()
         roles = {
             stack.resources[logical].attributes["Arn"]: (

@@ -326,7 +326,9 @@ def test_state_machine_logging_tracing_and_definition(resources):
     assert machine["Logging"]["IncludeExecutionData"] is False
     assert machine["Tracing"] == {"Enabled": True}
     substituted = set(machine["DefinitionSubstitutions"])
-    assert substituted == {f"{name}Arn" for name in functions(resources)}
+    # DeployEndpoint runs on the registry's approval events, outside the state machine.
+    in_machine = set(functions(resources)) - {"DeployEndpointFunction"}
+    assert substituted == {f"{name}Arn" for name in in_machine}
 
 
 def test_eventbridge_rule_starts_the_state_machine_with_a_small_input():
@@ -334,7 +336,7 @@ def test_eventbridge_rule_starts_the_state_machine_with_a_small_input():
         TEMPLATE, region="us-east-1", account_id="123456789012", stack_name="radimpress"
     )
     rules = [r for r in expanded.resources.values() if r["Type"] == "AWS::Events::Rule"]
-    assert len(rules) == 1
+    assert len(rules) == 1  # DeployEndpoint is off by default: its rule is not deployed
     rule = rules[0]["Properties"]
     pattern = rule["EventPattern"]
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
@@ -432,7 +434,7 @@ def test_key_policy_is_exactly_iam_delegation_and_three_scoped_services(resource
     alarms of this account, this stack's log groups by exact ARN, the upload rule by exact ARN."""
     arn = "arn:${AWS::Partition}"
     steps = ["ingest", "start-training", "job-status", "register-model", "resolve-models"]
-    steps += ["promote"]
+    steps += ["promote", "deploy-endpoint"]
     steps += ["start-transform", "score", "publish", "record-failure"]
     groups = [f"/aws/lambda/${{AWS::StackName}}-{step}" for step in steps]
     groups.append("/aws/vendedlogs/states/${AWS::StackName}-pipeline")

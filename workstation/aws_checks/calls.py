@@ -26,6 +26,8 @@ _TRANSFORM_JOB = f"arn:aws:sagemaker:{{region}}:{{account}}:transform-job/{{stac
 _PRETRAINED_MODEL = f"arn:aws:sagemaker:{{region}}:{{account}}:model/{{stack}}-pt-{_HEX}"
 _FINE_TUNED_MODEL = f"arn:aws:sagemaker:{{region}}:{{account}}:model/{{stack}}-ft-{_HEX}"
 _PACKAGE = "arn:aws:sagemaker:{region}:{account}:model-package/{stack}-fine-tuned/1"
+_ENDPOINT = "arn:aws:sagemaker:{region}:{account}:endpoint/{stack}-endpoint"
+_ENDPOINT_CONFIG = "arn:aws:sagemaker:{region}:{account}:endpoint-config/{stack}-ep-v1-0123abcd"
 
 _OBJECT = "arn:aws:s3:::{bucket}/"
 _UPLOAD = _OBJECT + "incoming/train/preflight/reports.json"
@@ -43,6 +45,9 @@ _REPORT = _OBJECT + "results/reports/preflight/report.html"
 _STAGED = _OBJECT + "results/staging/preflight/scores.parquet"
 
 _USE_KEY = [("kms:Decrypt", "{key_arn}"), ("kms:GenerateDataKey", "{key_arn}")]
+
+# Functions a template Condition may leave out (DeployEndpoint=false by default).
+OPTIONAL_FUNCTIONS = frozenset({"DeployEndpointFunction"})
 
 FUNCTION_CALLS: dict[str, list[tuple[str, str]]] = {
     # Reads the version the event names, claims it (If-None-Match; reads the claim when taken),
@@ -90,6 +95,18 @@ FUNCTION_CALLS: dict[str, list[tuple[str, str]]] = {
         ("iam:PassRole", "{role_arn}"),
         ("sagemaker:ListModelPackages", "*"),
         ("sagemaker:DescribeModelPackage", _PACKAGE),
+    ],
+    # The optional endpoint (DeployEndpoint=true): the newest Approved version's config, the
+    # endpoint created or updated, configs no longer used deleted.
+    "DeployEndpointFunction": [
+        ("sagemaker:ListModelPackages", "*"),
+        ("sagemaker:DescribeModelPackage", _PACKAGE),
+        ("sagemaker:CreateEndpointConfig", _ENDPOINT_CONFIG),
+        ("sagemaker:DescribeEndpoint", _ENDPOINT),
+        ("sagemaker:CreateEndpoint", _ENDPOINT),
+        ("sagemaker:UpdateEndpoint", _ENDPOINT),
+        ("sagemaker:ListEndpointConfigs", "*"),
+        ("sagemaker:DeleteEndpointConfig", _ENDPOINT_CONFIG),
     ],
     # The promotion gate reads a version's status and approves it or records why it waits.
     "PromoteFunction": [

@@ -118,6 +118,8 @@ def permissions(target: Target) -> Iterator[Check]:
     )
     for function in calls.FUNCTION_CALLS:
         role = resources.get(f"{function}Role")
+        if role is None and function in calls.OPTIONAL_FUNCTIONS:
+            continue  # deployed only when its parameter turns it on
         if role is None:
             yield Check(
                 FAIL,

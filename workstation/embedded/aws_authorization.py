@@ -484,6 +484,15 @@ _SAGEMAKER = {
     "DescribeModelPackage": ("model-package", "ModelPackageArn"),
     "UpdateModelPackage": ("model-package", "ModelPackageArn"),
     "ListModelPackages": ("*", ""),
+    # Real-time endpoints (the optional DeployEndpoint function). ListEndpointConfigs has no
+    # resource-level permissions.
+    "CreateEndpointConfig": ("endpoint-config", "EndpointConfigName"),
+    "DescribeEndpointConfig": ("endpoint-config", "EndpointConfigName"),
+    "DeleteEndpointConfig": ("endpoint-config", "EndpointConfigName"),
+    "ListEndpointConfigs": ("*", ""),
+    "CreateEndpoint": ("endpoint", "EndpointName"),
+    "UpdateEndpoint": ("endpoint", "EndpointName"),
+    "DescribeEndpoint": ("endpoint", "EndpointName"),
 }
 
 

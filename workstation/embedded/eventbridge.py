@@ -54,6 +54,43 @@ def object_created_event(
     }
 
 
+def model_package_state_change_event(package: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """The event SageMaker sends when a model package is created or its status changes: detail
+    is the package's description (SageMaker developer guide, "Model package state change"; the
+    MLOps project templates' deploy rules match detail.ModelPackageGroupName and
+    detail.ModelApprovalStatus)."""
+    detail = {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in package.items()
+        if k != "ResponseMetadata"
+    }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [str(package.get("ModelPackageArn", ""))],
+        "detail": detail,
+    }
+
+
+def rules_matching(
+    resources: Iterable[Resource], event: Mapping[str, Any]
+) -> list[tuple[Resource, dict[str, Any]]]:
+    """(rule, target) of every ``AWS::Events::Rule`` whose EventPattern matches ``event``."""
+    found = []
+    for resource in resources:
+        if resource.type != "AWS::Events::Rule":
+            continue
+        pattern = resource.attributes.get("EventPattern")
+        if pattern and pattern_matches(pattern, event):
+            found += [(resource, target) for target in resource.attributes.get("Targets", [])]
+    return found
+
+
 def rule_targeting(
     resources: Iterable[Resource], target_arn: str
 ) -> tuple[Resource, dict[str, Any]] | None:

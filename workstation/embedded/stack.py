@@ -104,6 +104,8 @@ class EmbeddedStack:
         self._exit = contextlib.ExitStack()
         self._clients: dict[str, Any] = {}
         self._started: list[str] = []
+        self._deliveries: list[threading.Thread] = []
+        self.event_results: list[dict[str, Any]] = []  # what each delivered event's target answered
         self.final_status: dict[str, str] = {}  # execution ARN -> status when the stack stopped
         # Decides every call a function or job makes (``aws_authorization``); None when stopped.
         self.authorizer: Authorizer | None = None
@@ -175,6 +177,42 @@ class EmbeddedStack:
         except BaseException:
             self.stop()
             raise
+        from radimpress_workstation.job_backend import registry as registry_double
+
+        registry_double.CHANGE_LISTENERS.append(self._model_package_changed)
+        self._exit.callback(registry_double.CHANGE_LISTENERS.remove, self._model_package_changed)
+
+    # -- events other than uploads -------------------------------------------------------------
+    def _model_package_changed(self, package: dict[str, Any]) -> None:
+        """SageMaker's "Model Package State Change" event, to every rule of the template that
+        matches it (EventBridge invokes Lambda targets asynchronously: here on a thread)."""
+        event = eventbridge.model_package_state_change_event(package, self.region)
+        for rule, target in eventbridge.rules_matching(self.resources.values(), event):
+            payload = eventbridge.target_input(target, event, rule_arn=rule.attributes["Arn"])
+            thread = threading.Thread(
+                target=self._invoke_target,
+                args=(str(target["Arn"]), payload),
+                name=f"event-{rule.logical_id}",
+                daemon=True,
+            )
+            self._deliveries.append(thread)
+            thread.start()
+
+    def _invoke_target(self, function_arn: str, payload: dict[str, Any]) -> None:
+        response = self.client("lambda").invoke(
+            FunctionName=function_arn, Payload=json.dumps(payload).encode()
+        )
+        answer = response["Payload"].read()
+        self.event_results.append(
+            {"function": function_arn, "error": response.get("FunctionError"), "answer": answer}
+        )
+
+    def wait_for_events(self, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Wait for every event delivery started so far; returns their results."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._deliveries):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return list(self.event_results)
 
     def _enforce_authorization(self) -> None:
         """From now on handlers' S3 and SNS clients, the job backend and ``upload`` are checked
@@ -232,6 +270,7 @@ class EmbeddedStack:
                     _RUNNING.remove(self)
 
     def _drain(self) -> None:
+        self.wait_for_events(self.exit_timeout)
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + self.exit_timeout
         for arn in self._started:

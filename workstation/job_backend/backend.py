@@ -31,6 +31,7 @@ from radimpress_workstation.job_backend.api_checks import (
     validation_error,
 )
 from radimpress_workstation.job_backend.containers import Container, ContainerFinder
+from radimpress_workstation.job_backend.endpoints import EndpointsDouble
 from radimpress_workstation.job_backend.job_record import Job, now
 from radimpress_workstation.job_backend.jsonpath import compile_json_path
 from radimpress_workstation.job_backend.jumpstart import find_jumpstart_container
@@ -93,6 +94,22 @@ class LocalJobBackend:
         self.describe_model_package = self.registry.describe_model_package
         self.list_model_packages = self.registry.list_model_packages
         self.update_model_package = self.registry.update_model_package
+        # Real-time endpoints of the models created here (no serving: see `radimpress serve`).
+        self.endpoints = EndpointsDouble(self._has_model)
+        for call in (
+            "create_endpoint_config",
+            "describe_endpoint_config",
+            "list_endpoint_configs",
+            "delete_endpoint_config",
+            "create_endpoint",
+            "update_endpoint",
+            "describe_endpoint",
+        ):
+            setattr(self, call, getattr(self.endpoints, call))
+
+    def _has_model(self, name: str) -> bool:
+        with self._models_lock:
+            return name in self._models
 
     def _notify(self, job: Job) -> None:
         if self.on_job_change is not None:

@@ -44,6 +44,9 @@ _METADATA_ENTRIES = 50
 _DESCRIPTION_MAX = 1024
 
 PackageChange = Callable[[dict[str, Any]], None]
+# Who hears of every status change besides a double's own ``on_change``: the running embedded
+# stack, which sends EventBridge's "SageMaker Model Package State Change" event to its rules.
+CHANGE_LISTENERS: list[PackageChange] = []
 
 
 def _check_metadata(operation: str, metadata: Mapping[str, Any] | None) -> None:
@@ -154,8 +157,13 @@ class ModelRegistryDouble:
         return {"ModelPackageArn": package_arn}
 
     def _changed(self, package_arn: str) -> None:
-        if self.on_change is not None:
-            self.on_change(self._sagemaker().describe_model_package(ModelPackageName=package_arn))
+        listeners = [self.on_change, *CHANGE_LISTENERS]
+        if not any(listeners):
+            return
+        package = self._sagemaker().describe_model_package(ModelPackageName=package_arn)
+        for listener in listeners:
+            if listener is not None:
+                listener(package)
 
 
 REGISTRY_CALLS = frozenset(
