@@ -45,6 +45,27 @@ def sagemaker() -> Any:
     return _client("sagemaker")
 
 
+def bedrock() -> Any:
+    """Bedrock's control plane (model invocation jobs)."""
+    return _client("bedrock")
+
+
+def bedrock_runtime() -> Any:
+    """Bedrock's runtime (InvokeModel / Converse, the per-record calls), with botocore's own
+    retries off: ``radimpress.bedrock.fallback`` retries throttling itself, and two retry loops
+    would multiply."""
+    if "bedrock-runtime" in _overrides:
+        return _overrides["bedrock-runtime"]()
+    with _lock:
+        if "bedrock-runtime" not in _cache:
+            from botocore.config import Config
+
+            _cache["bedrock-runtime"] = boto3.client(
+                "bedrock-runtime", config=Config(retries={"max_attempts": 1, "mode": "standard"})
+            )
+        return _cache["bedrock-runtime"]
+
+
 def override(service: str, factory: Callable[[], Any]) -> None:
     """Make ``service`` come from ``factory`` (tests, embedded runtime)."""
     _overrides[service] = factory

@@ -35,7 +35,9 @@ class StartTrainingEvent(_Event):
 
 
 class JobStatusEvent(_Event):
-    kind: Literal["training", "transform"]
+    # "bedrock": a Bedrock batch inference job (job_name is its ARN); "bedrock-calls": the
+    # per-record calls StartTransform already made (nothing left to poll).
+    kind: Literal["training", "transform", "bedrock", "bedrock-calls"]
     job_name: str
     started_epoch: int
     max_wait_seconds: int = Field(ge=1)
@@ -67,7 +69,7 @@ class ModelRef(_Event):
     model_key: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
     label: str
     model_name: str
-    role: Literal["", "pre-trained", "fine-tuned", "candidate"] = ""
+    role: Literal["", "pre-trained", "fine-tuned", "candidate", "bedrock"] = ""
     name: str = ""
     version: str = ""
     training_job: str = ""
@@ -75,6 +77,8 @@ class ModelRef(_Event):
     # The model package version a fine-tuned model stands for ("" / 0: none, e.g. pre-trained).
     package_arn: str = ""
     package_version: int = 0
+    # A Bedrock model's few-shot examples: the training records they come from ("" = none).
+    examples_key: str = ""
 
 
 class StartTransformEvent(_Event):
@@ -123,9 +127,9 @@ class IngestResult(_Event):
 
 
 class JobStarted(_Event):
-    """A training or transform job the JobStatus loop polls."""
+    """A training or transform job (or Bedrock batch job) the JobStatus loop polls."""
 
-    kind: Literal["training", "transform"]
+    kind: Literal["training", "transform", "bedrock", "bedrock-calls"]
     job_name: str
     started_epoch: int
 
@@ -165,6 +169,10 @@ class ScoreResult(_Event):
     error: str = ""
     cause: str = ""
     job_usage: dict[str, Any] | None = None  # the transform job's (ScoreEvent.job_usage)
+    # Records the model gave no usable answer for (a Bedrock ``error`` line, a missing output),
+    # listed with their codes under ``rejected_key``; they have no score row.
+    rejected: int = 0
+    rejected_key: str = ""
     rouge_l_mean: float | None = None
     clinical_f1_mean: float | None = None
 

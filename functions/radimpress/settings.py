@@ -57,6 +57,18 @@ class Settings:
     # Only the embedded stack sets this: its JumpStart container double plays the containers the
     # offline fixture describes. On AWS a spec resolved offline is refused (see start_training).
     offline_spec_allowed: bool = False
+    # A hosted LLM beside the SageMaker models (Amazon Bedrock; "" = off): its model id or
+    # inference profile, the invocation type (its family's InvokeModel body, or Converse),
+    # generation, few-shot examples, the service role its batch jobs run as, the account's
+    # minimum records per batch job (below it: per-record calls) and the per-record concurrency.
+    bedrock_model_id: str = ""
+    bedrock_invocation_type: str = "InvokeModel"
+    bedrock_max_tokens: int = 256
+    bedrock_temperature: float = 0.0
+    bedrock_examples: int = 3
+    bedrock_role_arn: str = ""
+    bedrock_min_records: int = 100
+    bedrock_concurrency: int = 4
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,6 +90,14 @@ class Settings:
             promotion_margin=_float("RADIMPRESS_PROMOTION_MARGIN", 0.0),
             auto_approve=env("RADIMPRESS_AUTO_APPROVE", "true").lower() == "true",
             offline_spec_allowed=env(OFFLINE_SPEC_VARIABLE, "") == "true",
+            bedrock_model_id=env("RADIMPRESS_BEDROCK_MODEL_ID", ""),
+            bedrock_invocation_type=env("RADIMPRESS_BEDROCK_INVOCATION_TYPE", "") or "InvokeModel",
+            bedrock_max_tokens=_int("RADIMPRESS_BEDROCK_MAX_TOKENS", 256),
+            bedrock_temperature=_float("RADIMPRESS_BEDROCK_TEMPERATURE", 0.0),
+            bedrock_examples=_int("RADIMPRESS_BEDROCK_EXAMPLES", 3),
+            bedrock_role_arn=env("RADIMPRESS_BEDROCK_ROLE_ARN", ""),
+            bedrock_min_records=_int("RADIMPRESS_BEDROCK_MIN_RECORDS", 100),
+            bedrock_concurrency=_int("RADIMPRESS_BEDROCK_CONCURRENCY", 4),
         )
 
     def require_role(self) -> str:

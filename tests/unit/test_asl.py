@@ -223,6 +223,8 @@ def test_states_carry_no_report_text(definition, text):
         "scored.$",
         "generated.$",
         "job_usage.$",
+        "rejected.$",  # a Bedrock model's records without an answer: a count and a key
+        "rejected_key.$",
         "rouge_l_mean.$",  # the promotion gate's two figures (numbers, no text)
         "clinical_f1_mean.$",
     }

@@ -9,20 +9,26 @@ from aws_lambda_powertools.metrics import MetricUnit
 from radimpress import clients
 from radimpress.events import JobStatusEvent
 from radimpress.handlers._runtime import lambda_handler, logger, metrics
+from radimpress.steps.bedrock_status import check_bedrock_job
 from radimpress.steps.job_status import check_job
 
 
 @lambda_handler(JobStatusEvent)
 def handler(request: JobStatusEvent) -> dict[str, Any]:
-    result = check_job(
-        clients.sagemaker(),
+    check, client = (
+        (check_bedrock_job, clients.bedrock)
+        if request.kind.startswith("bedrock")
+        else (check_job, clients.sagemaker)
+    )
+    result = check(
+        client(),
         request.kind,
         request.job_name,
         started_epoch=request.started_epoch,
         max_wait_seconds=request.max_wait_seconds,
     )
     # One sample per check: the Sum counts finished jobs, the SampleCount the checks made.
-    kind = request.kind.capitalize()
+    kind = "Bedrock" if request.kind.startswith("bedrock") else request.kind.capitalize()
     done = result.status == "Completed"
     metrics.add_metric(name=f"{kind}JobsCompleted", unit=MetricUnit.Count, value=int(done))
     if done:

@@ -25,6 +25,7 @@ def handler(request: ResolveModelsEvent) -> dict[str, Any]:
         role_arn=settings.require_role(),
         records_key=request.records_key,
         has_references=request.has_references,
+        bedrock_model_id=settings.bedrock_model_id,
     ).model_copy(update={"max_wait_seconds": request.max_wait_seconds})
     metrics.add_metric(name="ModelsCompared", unit=MetricUnit.Count, value=len(result.models))
     logger.info("models to compare", extra={"models": [m.model_key for m in result.models]})

@@ -6,6 +6,10 @@ with the same spec (``radimpress.registry``): a version still pending, or reject
 The registry is read once, here: the run is pinned to that version (its package, SageMaker model,
 training job and training run travel in the ModelRef), so an approval while the run goes on
 changes nothing in it.
+
+A Bedrock model (``bedrock_model_id``, off when empty) comes third: no SageMaker model, its id as
+its name, and the training records of the fine-tuned model it is compared with as the source of
+its few-shot examples (none without a fine-tuned model: zero-shot).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from radimpress import jumpstart, registry
 from radimpress.events import ModelRef, ModelsToCompare
-from radimpress.layout import PRETRAINED
+from radimpress.layout import PRETRAINED, RunKeys
 from radimpress.model_refs import approved_model_ref, local_name
 from radimpress.sagemaker_jobs import create_once
 from radimpress.spec import ModelSpec
@@ -28,6 +32,7 @@ def resolve_models(
     role_arn: str,
     records_key: str,
     has_references: bool,
+    bedrock_model_id: str = "",
 ) -> ModelsToCompare:
     """The models to compare: the spec's pre-trained model, then the Approved fine-tuned one."""
     request = jumpstart.build_pretrained_model_request(spec, prefix=prefix, role_arn=role_arn)
@@ -47,6 +52,25 @@ def resolve_models(
         registry.group_name(prefix),
         matching={"spec": spec.name, "model_id": spec.model_id},
     )
-    if approved is not None:
-        models.append(approved_model_ref(approved, spec))
+    fine_tuned = approved_model_ref(approved, spec) if approved is not None else None
+    if fine_tuned is not None:
+        models.append(fine_tuned)
+    if bedrock_model_id:
+        models.append(bedrock_model_ref(bedrock_model_id, fine_tuned))
     return ModelsToCompare(models=models, records_key=records_key, has_references=has_references)
+
+
+BEDROCK = "bedrock"
+
+
+def bedrock_model_ref(model_id: str, fine_tuned: ModelRef | None) -> ModelRef:
+    """The Bedrock model as a run names it; its examples are the fine-tune's training records."""
+    trained_by = fine_tuned.training_run_id if fine_tuned is not None else ""
+    return ModelRef(
+        model_key=BEDROCK,
+        label=BEDROCK,
+        model_name=model_id,
+        role=BEDROCK,
+        name=model_id,
+        examples_key=RunKeys(trained_by).records if trained_by else "",
+    )

@@ -13,7 +13,7 @@ model that produced it (role, name, version, SageMaker model, training job and r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from radimpress.clinical.agreement import agreement_from_labels
@@ -83,13 +83,28 @@ def score_model(
     model: ModelRef,
 ) -> ScoreResult:
     """Write ``runs/<run_id>/scores/<model_key>.jsonl``; returns its key and counts."""
+    pairs = _paired(s3, bucket, records_key, output_key)
+    return write_scores(s3, bucket, pairs, run_id=run_id, dataset=dataset, model=model)
+
+
+def write_scores(
+    s3: Any,
+    bucket: str,
+    pairs: Iterable[tuple[dict[str, Any], str]],
+    *,
+    run_id: str,
+    dataset: str,
+    model: ModelRef,
+) -> ScoreResult:
+    """One score row per (record, generated text): ROUGE and clinical agreement against the
+    reference when there is one; returns the rows' key and counts."""
     scorer = RougeScorer(use_stemmer=False)
     score_key = RunKeys(run_id).scores(model.model_key)
     identity = model_identity(model)
     scored = 0
     rouge_l_total = clinical_f1_total = 0.0
     with S3LineWriter(s3, bucket, score_key) as out:
-        for record, text in _paired(s3, bucket, records_key, output_key):
+        for record, text in pairs:
             reference = record.get("impression")
             row: dict[str, Any] = {
                 "run_id": run_id,
@@ -143,7 +158,7 @@ def model_identity(model: ModelRef) -> dict[str, Any]:
         # The Model Registry version a fine-tuned or candidate model stands for (None: none).
         "model_package_version": model.package_version or None,
         "model_package_arn": model.package_arn,
-        # A SageMaker job wrote the impressions; the local runtime relabels its rows with what
-        # really wrote them (a local model, or the JumpStart container double's stand-in).
-        "generator": "sagemaker",
+        # A SageMaker job (or Bedrock) wrote the impressions; the local runtime relabels its
+        # rows with what really wrote them (a local model, or a double's stand-in).
+        "generator": "bedrock" if model.role == "bedrock" else "sagemaker",
     }
