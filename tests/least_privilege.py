@@ -47,6 +47,12 @@ PASS_TO_SAGEMAKER = Grant(
     condition({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
 )
 USE_KEY = (Grant("kms:Decrypt", KEY), Grant("kms:GenerateDataKey", KEY))
+# Bedrock (BedrockModelId set): jobs are named by Bedrock, so job grants take its ids' wildcard;
+# model calls are scoped to the chosen model. Not exercised by a run without a Bedrock model
+# (normal=False); tests/integration/test_bedrock_comparison.py runs every one but the profile's.
+BEDROCK = "arn:${AWS::Partition}:bedrock:${AWS::Region}"
+BEDROCK_JOBS = f"{BEDROCK}:${{AWS::AccountId}}:model-invocation-job/*"
+BEDROCK_TRANSFORM = "${DataBucket.Arn}/runs/*/transform/bedrock"
 ABORT_RUN_UPLOADS = Grant("s3:AbortMultipartUpload", f"{BUCKET}/runs/*", normal=False)
 
 NEEDS: dict[str, frozenset[Grant]] = {
@@ -76,6 +82,8 @@ NEEDS: dict[str, frozenset[Grant]] = {
             Grant("sagemaker:StopTrainingJob", TRAINING_JOBS, normal=False),  # past MaxWait
             Grant("sagemaker:DescribeTransformJob", TRANSFORM_JOBS),
             Grant("sagemaker:StopTransformJob", TRANSFORM_JOBS, normal=False),
+            Grant("bedrock:GetModelInvocationJob", BEDROCK_JOBS, normal=False),
+            Grant("bedrock:StopModelInvocationJob", BEDROCK_JOBS, normal=False),
         }
     ),
     # HEAD of the archive the training job wrote (never copied: HEAD needs no KMS), CreateModel
@@ -133,6 +141,24 @@ NEEDS: dict[str, frozenset[Grant]] = {
         {
             Grant("sagemaker:CreateTransformJob", TRANSFORM_JOBS),
             Grant("sagemaker:AddTags", TRANSFORM_JOBS),
+            Grant("bedrock:CreateModelInvocationJob", BEDROCK_JOBS, normal=False),
+            Grant(
+                "iam:PassRole",
+                "${BedrockBatchRole.Arn}",
+                condition({"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}),
+                normal=False,
+            ),
+            # The per-record calls below the batch minimum: the chosen model only.
+            Grant(
+                "bedrock:InvokeModel",
+                f"{BEDROCK}::foundation-model/${{BedrockModelId}}",
+                normal=False,
+            ),
+            Grant(
+                "bedrock:InvokeModel",
+                f"{BEDROCK}:${{AWS::AccountId}}:inference-profile/${{BedrockModelId}}",
+                normal=False,
+            ),
             Grant("s3:GetObject", f"{BUCKET}/runs/*"),
             Grant("s3:PutObject", f"{BUCKET}/runs/*"),
             ABORT_RUN_UPLOADS,
@@ -244,6 +270,22 @@ NEEDS: dict[str, frozenset[Grant]] = {
     ),
     # The jobs: read their input under runs/ and the fine-tuned archive under models/, write
     # their output there, read JumpStart's public artifacts; pull the DLC images, log, measure.
+    # A Bedrock batch job as its service role: lists and reads its input prefix, writes its
+    # output prefix, both under the data key.
+    "BedrockBatchRole": frozenset(
+        {
+            Grant("s3:GetObject", f"{BEDROCK_TRANSFORM}/input/*", normal=False),
+            Grant(
+                "s3:ListBucket",
+                BUCKET,
+                condition({"StringLike": {"s3:prefix": "runs/*/transform/bedrock/input/*"}}),
+                normal=False,
+            ),
+            Grant("s3:PutObject", f"{BEDROCK_TRANSFORM}/output/*", normal=False),
+            Grant("kms:Decrypt", KEY, normal=False),
+            Grant("kms:GenerateDataKey", KEY, normal=False),
+        }
+    ),
     "SageMakerExecutionRole": frozenset(
         {
             Grant("s3:GetObject", f"{BUCKET}/runs/*"),

@@ -132,6 +132,8 @@ def test_bucket_policy_is_exactly_tls_only_and_data_key_only(resources):
                             {"Fn::GetAtt": ["ScoreFunctionRole", "Arn"]},
                             {"Fn::GetAtt": ["PublishFunctionRole", "Arn"]},
                             {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]},
+                            # a Bedrock batch job reads its input, writes its output
+                            {"Fn::GetAtt": ["BedrockBatchRole", "Arn"]},
                         ]
                     }
                 },
@@ -227,6 +229,8 @@ def test_no_wildcard_actions_are_allowed(resources):
 
 
 def test_pass_role_only_to_sagemaker(resources):
+    """Each role is passed only to its own service: the SageMaker role to SageMaker, the Bedrock
+    batch role (by StartTransform, for a batch inference job) to Bedrock."""
     passes = [
         (n, s)
         for n, s in all_iam_statements(resources)
@@ -236,11 +240,17 @@ def test_pass_role_only_to_sagemaker(resources):
         "StartTrainingFunction",
         "RegisterModelFunction",
         "ResolveModelsFunction",
+        "StartTransformFunction",
     }
+    services = {"SageMakerExecutionRole": "sagemaker", "BedrockBatchRole": "bedrock"}
     for name, statement in passes:
-        assert statement["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}, name
+        role = statement["Resource"]["Fn::GetAtt"][0]
+        if name == "StartTransformFunction":
+            assert role == "BedrockBatchRole", name
+        else:
+            assert role == "SageMakerExecutionRole", name
         condition = statement["Condition"]["StringEquals"]["iam:PassedToService"]
-        assert condition == "sagemaker.amazonaws.com", name
+        assert condition == f"{services[role]}.amazonaws.com", name
 
 
 def test_functions_share_runtime_code_and_powertools_globals(template, resources):
