@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from radimpress.bedrock.prompt import (
     CACHED_CANDIDATES,
+    EXACT_TOP,
     Example,
     ExampleIndex,
     build_prompt,
@@ -32,10 +33,27 @@ def test_the_most_similar_report_comes_first():
     assert len(best) == 2
 
 
-def test_a_query_of_common_words_only_still_finds_neighbours():
-    index = ExampleIndex(TRAINING, max_df=0.0)  # every word counts as common
-    best = index.nearest("Lungs are clear.", k=1)
-    assert best and best[0].study_id in ("n1", "n2")
+def _exhaustive(index: ExampleIndex, findings: str) -> list[tuple[float, int]]:
+    """BM25 of every example, best first (the reference the bounded search must match)."""
+    terms = index._terms(findings)
+    scored = [(index._score(doc, terms), doc) for doc in range(len(index))]
+    return sorted(((s, d) for s, d in scored if s > 0), key=lambda p: (-p[0], p[1]))
+
+
+def test_the_best_examples_are_exhaustive_bm25s_however_few_candidates_come_first():
+    from radimpress_workstation.synthetic import generate_reports
+
+    reports = generate_reports(400, seed=3)
+    index = ExampleIndex(examples_from_records(reports), candidates=4)
+    for query in generate_reports(40, seed=4, prefix="Q"):
+        expected = _exhaustive(index, query["findings"])[:EXACT_TOP]
+        found = index.ranked(query["findings"], EXACT_TOP)
+        assert [round(s, 9) for s, _ in found] == [round(s, 9) for s, _ in expected]
+
+
+def test_a_query_of_common_words_finds_the_short_reports_they_weigh_most_in():
+    index = ExampleIndex(TRAINING, candidates=1)
+    assert [e.study_id for e in index.nearest("Heart size normal.", k=2)] == ["n2", "n1"]
 
 
 def test_the_reports_own_study_is_never_its_example_and_long_examples_are_passed_over():

@@ -5,9 +5,10 @@ A batch job needs at least the model's "Minimum number of records per batch infe
 smaller run calls the model once per record instead. Calls run on a bounded thread pool (the
 model's tokens-per-minute quota is shared by the account: keep ``max_workers`` small) and a call
 refused with ``ThrottlingException``, ``ServiceUnavailableException``, ``ModelNotReadyException``
-or ``InternalServerException`` (the retryable errors of ``InvokeModel``/``Converse`` in the
-Bedrock API reference; ModelNotReady: "the model ... is not ready to serve inference requests.
-The AWS SDK will automatically retry the operation up to 5 times") or by a dropped connection is
+or ``InternalServerException`` (the retryable errors of ``InvokeModel``/``Converse``:
+botocore's ``bedrock-runtime`` model gives them HTTP 429, 503 and 500, and ModelNotReady's reads
+"not ready to serve inference requests. The AWS SDK will automatically retry the operation up to
+5 times") or by a dropped connection is
 tried again after an exponential backoff with full jitter, at most ``max_attempts`` times in all.
 Give this module a client with botocore's own retries off (``Config(retries={"max_attempts":
 1})``), or the two retry loops multiply.
