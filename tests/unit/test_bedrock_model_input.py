@@ -198,3 +198,14 @@ def test_missing_or_odd_token_counts_read_as_none():
         BodyFormat.META_LLAMA3, {"generation": " Normal. ", "prompt_token_count": -1}
     )
     assert answer.text == "Normal." and answer.input_tokens is None and answer.output_tokens is None
+
+
+def test_the_doubles_nova_schema_knows_the_documented_token_limits_and_temperature_range():
+    body = model_input(BodyFormat.AMAZON_NOVA, PROMPT, Generation(6000, 0.5))
+    with pytest.raises(bodies.BodyError, match="maxTokens: 6000 is not less or equal to 5000"):
+        bodies.check_body(bodies.NOVA, body, "us.amazon.nova-lite-v1:0")
+    bodies.check_body(bodies.NOVA, body, "us.amazon.nova-premier-v1:0")  # no 5,000 cap listed
+    cold = {**body, "inferenceConfig": {"maxTokens": 10, "temperature": 0}}
+    with pytest.raises(bodies.BodyError, match="is not greater than 0"):
+        bodies.check_body(bodies.NOVA, cold, "amazon.nova-micro-v1:0")
+    assert bodies.family("amazon.nova-canvas-v1:0") is None

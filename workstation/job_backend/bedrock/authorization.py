@@ -23,55 +23,28 @@ from __future__ import annotations
 from typing import Any
 
 from radimpress_workstation.embedded import aws_authorization
-from radimpress_workstation.embedded.iam_policy import AuthzRequest
+from radimpress_workstation.embedded.aws_authorization import StackPolicies
 from radimpress_workstation.job_backend.bedrock.service_model import service_error
-
-_GEOGRAPHIES = ("us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.")
 
 
 def job_arn(region: str, account: str, job_id: str) -> str:
-    return f"arn:aws:bedrock:{region}:{account}:model-invocation-job/{job_id}"
+    return aws_authorization.bedrock_job_arn(StackPolicies(account, region), job_id)
 
 
 def model_arn(region: str, account: str, model_id: str) -> str:
     """The ARN ``bedrock:InvokeModel`` is decided on for a model id, profile id or ARN."""
-    if model_id.startswith("arn:"):
-        return model_id
-    if model_id.startswith(_GEOGRAPHIES):
-        return f"arn:aws:bedrock:{region}:{account}:inference-profile/{model_id}"
-    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
-
-
-def bedrock_requests(
-    principal: str, account: str, operation: str, resource: str, request: dict[str, Any]
-) -> list[AuthzRequest]:
-    """The authorization requests of one Bedrock call on ``resource`` (see the module doc)."""
-    context = {
-        "aws:SecureTransport": True,
-        "aws:PrincipalArn": principal,
-        "aws:PrincipalAccount": account,
-    }
-    action = "bedrock:InvokeModel" if operation in ("InvokeModel", "Converse") else operation
-    if not action.startswith("bedrock:"):
-        action = f"bedrock:{action}"
-    requests = [AuthzRequest(principal, action, resource, context)]
-    if operation == "CreateModelInvocationJob":
-        if request.get("tags"):
-            requests.append(AuthzRequest(principal, "bedrock:TagResource", resource, context))
-        passed = {**context, "iam:PassedToService": "bedrock.amazonaws.com"}
-        requests.append(AuthzRequest(principal, "iam:PassRole", request["roleArn"], passed))
-    return requests
+    return aws_authorization.bedrock_model_arn(StackPolicies(account, region), model_id)
 
 
 def require_bedrock_call(operation: str, resource: str, request: dict[str, Any]) -> None:
-    """Refuse the call with ``AccessDeniedException`` when the stack's policies do."""
+    """Refuse the call with ``AccessDeniedException`` when the stack's policies do (the
+    requests: ``aws_authorization.bedrock_requests``, the one mapping every service's calls
+    are checked with)."""
     authorizer = aws_authorization.active()
     principal = aws_authorization.current_principal()
     if authorizer is None or principal is None:
         return
-    account = authorizer.policies.account
-    requests = bedrock_requests(principal, account, operation, resource, request)
     try:
-        authorizer.require(requests)
+        authorizer.require_bedrock(principal, operation, resource, request)
     except aws_authorization._Denied as denied:  # the policies refused: Bedrock's 403
         raise service_error(operation, "AccessDeniedException", str(denied)) from None

@@ -245,8 +245,8 @@ class LocalBedrock:
             raise validation_error(
                 operation,
                 f"The Bedrock double serves no InvokeModel batch jobs for {request['modelId']} "
-                "(Anthropic Claude, Meta Llama 3.x, Amazon Nova Micro/Lite/Pro and Titan Text "
-                "are served; any model with modelInvocationType Converse)",
+                "(Anthropic Claude, Meta Llama 3.x, Amazon Nova and Titan Text are served; any "
+                "model with modelInvocationType Converse)",
             )
         token = request.get("clientRequestToken")
         with self._lock:

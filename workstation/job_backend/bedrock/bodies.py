@@ -12,7 +12,8 @@ independently of ``radimpress.bedrock.model_input`` (the code under test):
   ``max_gen_len`` 1..2048; ``images`` strings (Llama 3.2+).
 - Amazon Nova (Nova user guide, "Complete request schema"): ``messages`` required (content blocks
   holding ``text``, ``image``, ``video``, ...), ``system`` text blocks, ``schemaVersion``
-  ``messages-v1``, ``inferenceConfig`` with ``maxTokens`` 1..5,000 (Nova Micro, Lite, Pro),
+  ``messages-v1``, ``inferenceConfig`` with ``maxTokens`` >= 1 (at most 5,000 for Nova Micro,
+  Lite and Pro),
   ``temperature`` in (0, 1], ``topP`` in [0, 1], ``topK`` >= 0, ``stopSequences``.
 - Amazon Titan Text (model-parameters-titan-text): ``inputText`` required;
   ``textGenerationConfig`` with ``temperature``/``topP`` in [0, 1], ``maxTokenCount`` 0..4,096
@@ -43,6 +44,8 @@ CONVERSE = "converse"
 
 _GEOGRAPHIES = frozenset({"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"})
 _TITAN_MAX_TOKENS = {"lite": 4096, "express": 8192, "premier": 3072}
+_NOVA_NOT_TEXT = ("nova-canvas", "nova-reel", "nova-sonic")  # images, video, speech
+_NOVA_5K = ("nova-micro", "nova-lite", "nova-pro")  # maxTokens documented up to 5,000
 
 
 class BodyError(ValueError):
@@ -65,7 +68,7 @@ def family(model_id: str) -> str | None:
         return ANTHROPIC
     if provider == "meta" and name.startswith("llama3"):
         return LLAMA
-    if provider == "amazon" and name.startswith(("nova-micro", "nova-lite", "nova-pro")):
+    if provider == "amazon" and name.startswith("nova") and not name.startswith(_NOVA_NOT_TEXT):
         return NOVA
     if provider == "amazon" and name.startswith("titan-text"):
         return TITAN
@@ -249,11 +252,12 @@ def _nova_content(content: Any, path: str) -> None:
             _expect(block["text"], f"{where}/text", "String")
 
 
-def _nova_config(config: Any) -> None:
+def _nova_config(config: Any, model: str) -> None:
     allowed = frozenset({"maxTokens", "temperature", "topP", "topK", "stopSequences"})
     _keys(config, "#/inferenceConfig", (), allowed)
     if "maxTokens" in config:
-        _integer(config["maxTokens"], "#/inferenceConfig/maxTokens", 1, 5000)
+        high = 5000 if model.partition(".")[2].startswith(_NOVA_5K) else None
+        _integer(config["maxTokens"], "#/inferenceConfig/maxTokens", 1, high)
     if "temperature" in config:
         _number(config["temperature"], "#/inferenceConfig/temperature", 0, 1, above_low=True)
     if "topP" in config:
@@ -264,7 +268,7 @@ def _nova_config(config: Any) -> None:
         _strings(config["stopSequences"], "#/inferenceConfig/stopSequences")
 
 
-def check_nova(body: Any) -> None:
+def check_nova(body: Any, model: str = "") -> None:
     allowed = frozenset({"schemaVersion", "system", "messages", "inferenceConfig", "toolConfig"})
     _keys(body, "#", ("messages",), allowed)
     if "schemaVersion" in body and body["schemaVersion"] != "messages-v1":
@@ -276,7 +280,7 @@ def check_nova(body: Any) -> None:
             _expect(block["text"], f"#/system/{index}/text", "String")
     _turns(body["messages"], "#/messages", _nova_content)
     if "inferenceConfig" in body:
-        _nova_config(body["inferenceConfig"])
+        _nova_config(body["inferenceConfig"], model)
 
 
 # -- Amazon Titan Text --
@@ -329,7 +333,7 @@ def check_body(fmt: str, body: Any, model_id: str) -> None:
     elif fmt == LLAMA:
         check_llama(body)
     elif fmt == NOVA:
-        check_nova(body)
+        check_nova(body, model)
     elif fmt == TITAN:
         check_titan(body, model)
     elif fmt == CONVERSE:
