@@ -12,6 +12,12 @@ placeholders: ``{bucket}`` (the data bucket's name), ``{key_arn}`` (the data key
 ``{topic_arn}`` (the run-outcome topic), ``{role_arn}`` (the SageMaker execution role the
 functions pass), ``{region}``, ``{account}``, ``{stack}``. Only the ``aws`` partition is written.
 
+Bedrock (BedrockModelId set): job creation, polling and stopping, the batch input and output
+are listed; ``iam:PassRole`` of BedrockBatchRole (context ``iam:PassedToService`` =
+bedrock.amazonaws.com, where ``CALL_CONTEXT`` holds one context per action) and
+``bedrock:InvokeModel`` on the deployed model id are not simulated yet: the embedded stack's
+policy evaluation checks both (tests/integration/test_bedrock_comparison.py).
+
 Not listed: CloudWatch Logs and X-Ray writes (SAM attaches its managed policies for those), and
 s3:ListBucket (no function lists; without it a missing key reads as AccessDenied, which the code
 treats as missing).
@@ -29,6 +35,9 @@ _PACKAGE = "arn:aws:sagemaker:{region}:{account}:model-package/{stack}-fine-tune
 _ENDPOINT = "arn:aws:sagemaker:{region}:{account}:endpoint/{stack}-endpoint"
 _ENDPOINT_CONFIG = "arn:aws:sagemaker:{region}:{account}:endpoint-config/{stack}-ep-v1-0123abcd"
 
+# Bedrock names its batch jobs (an id of 12 letters and digits), so the grant is on every job.
+_BEDROCK_JOB = "arn:aws:bedrock:{region}:{account}:model-invocation-job/abcdefgh1234"
+
 _OBJECT = "arn:aws:s3:::{bucket}/"
 _UPLOAD = _OBJECT + "incoming/train/preflight/reports.json"
 _CLAIM = _OBJECT + "claims/preflight.json"
@@ -38,6 +47,11 @@ _TRAIN_CHANNEL = _OBJECT + "runs/preflight/train/data/train.jsonl"
 _TRANSFORM_INPUT = _OBJECT + "runs/preflight/transform/pre-trained/input.jsonl"
 _TRANSFORM_OUTPUT = _OBJECT + "runs/preflight/transform/pre-trained/output/input.jsonl.out"
 _SCORES = _OBJECT + "runs/preflight/scores/pre-trained.jsonl"
+_BEDROCK_INPUT = _OBJECT + "runs/preflight/transform/bedrock/input/part-00001.jsonl"
+_BEDROCK_OUTPUT = (
+    _OBJECT + "runs/preflight/transform/bedrock/output/abcdefgh1234/part-00001.jsonl.out"
+)
+_BEDROCK_RUN = _OBJECT + "runs/preflight/transform/bedrock/bedrock-run.json"
 _FAILURE = _OBJECT + "runs/preflight/failure.json"
 _ARCHIVE = _OBJECT + "models/{stack}-ft-" + _HEX + "/output/model.tar.gz"
 _RESULTS = _OBJECT + "results/scores/run_date=2026-01-01/preflight.parquet"
@@ -75,6 +89,8 @@ FUNCTION_CALLS: dict[str, list[tuple[str, str]]] = {
         ("sagemaker:StopTrainingJob", _TRAINING_JOB),
         ("sagemaker:DescribeTransformJob", _TRANSFORM_JOB),
         ("sagemaker:StopTransformJob", _TRANSFORM_JOB),
+        ("bedrock:GetModelInvocationJob", _BEDROCK_JOB),
+        ("bedrock:StopModelInvocationJob", _BEDROCK_JOB),
     ],
     # HEAD of the archive the training job wrote under models/ (never copied), CreateModel
     # (named as the training job, with Tags) and the latest-model pointer's compare-and-swap
@@ -120,12 +136,17 @@ FUNCTION_CALLS: dict[str, list[tuple[str, str]]] = {
         ("s3:AbortMultipartUpload", _TRANSFORM_INPUT),
         ("sagemaker:CreateTransformJob", _TRANSFORM_JOB),
         ("sagemaker:AddTags", _TRANSFORM_JOB),
+        ("s3:PutObject", _BEDROCK_INPUT),
+        ("s3:PutObject", _BEDROCK_RUN),
+        ("bedrock:CreateModelInvocationJob", _BEDROCK_JOB),
         *_USE_KEY,
     ],
     # Joins records and transform output, writes the score rows.
     "ScoreFunction": [
         ("s3:GetObject", _RECORDS),
         ("s3:GetObject", _TRANSFORM_OUTPUT),
+        ("s3:GetObject", _BEDROCK_RUN),
+        ("s3:GetObject", _BEDROCK_OUTPUT),
         ("s3:PutObject", _SCORES),
         ("s3:AbortMultipartUpload", _SCORES),
         *_USE_KEY,

@@ -13,6 +13,10 @@ each request with IAM's evaluation logic (``iam_policy``):
 - SageMaker calls reach the local job backend, which asks ``require_sagemaker`` (the action on the
   lowercase job/model ARN, ``sagemaker:AddTags`` for tags, ``iam:PassRole`` for the role).
 - Jobs read and write S3 as the SageMaker execution role named in their request.
+- Bedrock calls reach the Bedrock double, which asks ``require_bedrock`` (``bedrock_requests``:
+  the action on the job, foundation-model or inference-profile ARN, ``iam:PassRole`` with
+  ``iam:PassedToService`` bedrock.amazonaws.com for a job's service role); its batch jobs read
+  and write S3 as that role.
 
 Which principal calls: the Lambda seam runs each handler with its function's role
 (``acting_as``); calls outside any invocation (the harness, tests) are not checked. Every allowed
@@ -131,6 +135,15 @@ class Authorizer:
                 _install_hooks(client, service, principal, self)
                 self._clients[(service, principal)] = client
             return client
+
+    def require_bedrock(
+        self, principal: str | None, operation: str, resource: str, request: dict
+    ) -> None:
+        """Bedrock's own check of a caller (the Bedrock double is the service); raises
+        ``_Denied`` for the double to answer with Bedrock's AccessDeniedException."""
+        if principal is None:
+            return
+        self.require(bedrock_requests(self.policies, principal, operation, resource, request))
 
     def require_sagemaker(self, principal: str | None, operation: str, request: dict) -> None:
         """SageMaker's own check of a caller (the local job backend is the service)."""
@@ -494,6 +507,57 @@ _SAGEMAKER = {
     "UpdateEndpoint": ("endpoint", "EndpointName"),
     "DescribeEndpoint": ("endpoint", "EndpointName"),
 }
+
+
+# Bedrock operation -> IAM action ("Actions, resources, and condition keys for Amazon Bedrock",
+# Service Authorization Reference: InvokeModel and Converse are both bedrock:InvokeModel; the
+# job actions are decided on arn:...:model-invocation-job/<job id>, ListModelInvocationJobs on
+# "*"; a model on arn:...::foundation-model/<id> (no account) or
+# arn:...:<account>:inference-profile/<id>).
+BEDROCK_ACTIONS = {
+    "CreateModelInvocationJob": "bedrock:CreateModelInvocationJob",
+    "GetModelInvocationJob": "bedrock:GetModelInvocationJob",
+    "StopModelInvocationJob": "bedrock:StopModelInvocationJob",
+    "ListModelInvocationJobs": "bedrock:ListModelInvocationJobs",
+    "InvokeModel": "bedrock:InvokeModel",
+    "Converse": "bedrock:InvokeModel",
+}
+_PROFILE_GEOGRAPHIES = ("us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.")
+
+
+def bedrock_job_arn(policies: StackPolicies, job_id: str) -> str:
+    return f"arn:aws:bedrock:{policies.region}:{policies.account}:model-invocation-job/{job_id}"
+
+
+def bedrock_model_arn(policies: StackPolicies, model_id: str) -> str:
+    """The ARN ``bedrock:InvokeModel`` is decided on for a model id, profile id or ARN."""
+    if model_id.startswith("arn:"):
+        return model_id
+    if model_id.startswith(_PROFILE_GEOGRAPHIES):
+        return f"arn:aws:bedrock:{policies.region}:{policies.account}:inference-profile/{model_id}"
+    return f"arn:aws:bedrock:{policies.region}::foundation-model/{model_id}"
+
+
+def bedrock_requests(
+    policies: StackPolicies, principal: str, operation: str, resource: str, request: dict
+) -> list[AuthzRequest]:
+    """The requests one Bedrock call on ``resource`` (the job's or model's ARN) makes: its
+    action; for CreateModelInvocationJob also TagResource when it carries tags and PassRole of
+    its service role to bedrock.amazonaws.com."""
+    try:
+        action = BEDROCK_ACTIONS[operation]
+    except KeyError:
+        raise NotImplementedError(
+            f"embedded authorization: no mapping for bedrock {operation}"
+        ) from None
+    common = _common(principal, policies)
+    requests = [AuthzRequest(principal, action, resource, common)]
+    if operation == "CreateModelInvocationJob":
+        if request.get("tags"):
+            requests.append(AuthzRequest(principal, "bedrock:TagResource", resource, common))
+        passed = {**common, "iam:PassedToService": "bedrock.amazonaws.com"}
+        requests.append(AuthzRequest(principal, "iam:PassRole", request["roleArn"], passed))
+    return requests
 
 
 def sagemaker_requests(

@@ -159,6 +159,7 @@ class EmbeddedStack:
         self._exit.callback(_INTERPRETER_LOG.setLevel, saved_level)
         clients.reset()
         self._exit.callback(clients.reset)
+        self._route_bedrock()
         lambda_seam.install(retry_scale=self.retry_scale, base_environment=base_env)
         self._exit.callback(lambda_seam.uninstall)
         if self.fast_interpreter:
@@ -213,6 +214,18 @@ class EmbeddedStack:
         for thread in list(self._deliveries):
             thread.join(max(0.0, deadline - time.monotonic()))
         return list(self.event_results)
+
+    def _route_bedrock(self) -> None:
+        """The handlers' ``bedrock`` and ``bedrock-runtime`` clients are the process's Bedrock
+        double (moto has no model invocation jobs), fresh for each stack; its jobs' S3 goes as
+        the job's service role when authorization is enforced. A test may replace it
+        (``reset_local_bedrock(quotas=...)``) while the stack runs."""
+        from radimpress_workstation.job_backend.bedrock import local_bedrock, reset_local_bedrock
+
+        reset_local_bedrock()
+        self._exit.callback(lambda: local_bedrock().shutdown())
+        for service in ("bedrock", "bedrock-runtime"):
+            clients.override(service, local_bedrock)
 
     def _enforce_authorization(self) -> None:
         """From now on handlers' S3 and SNS clients, the job backend and ``upload`` are checked
