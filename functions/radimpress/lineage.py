@@ -178,12 +178,15 @@ def priced(jobs: list[dict[str, Any]], region: str) -> tuple[list[dict[str, Any]
     the sum of the priced jobs, the unpriced ones named, the table's date and source."""
     out, total, unpriced = [], 0.0, []
     for job in jobs:
-        usd = job_cost(
-            job.get("instance_type", ""),
-            int(job.get("instance_count") or 1),
-            job.get("billed_seconds"),
-            region,
-        )
+        if job.get("kind") == "bedrock":  # billed per token: Score priced it (bedrock.costs)
+            usd = (job.get("bedrock") or {}).get("usd")
+        else:
+            usd = job_cost(
+                job.get("instance_type", ""),
+                int(job.get("instance_count") or 1),
+                job.get("billed_seconds"),
+                region,
+            )
         out.append({**job, "cost_usd": None if usd is None else round(usd, 4)})
         if usd is None:
             unpriced.append(str(job.get("name", "")))
@@ -196,7 +199,8 @@ def priced(jobs: list[dict[str, Any]], region: str) -> tuple[list[dict[str, Any]
         "prices_as_of": PRICES_AS_OF,
         "source": PRICES_SOURCE,
         "basis": "instance-seconds x on-demand price per instance-hour; training jobs billed "
-        "for BillableTimeInSeconds when SageMaker reports it",
+        "for BillableTimeInSeconds when SageMaker reports it; Bedrock jobs: their tokens x the "
+        "model's price per 1,000 tokens (radimpress.bedrock.costs, dated in each job)",
     }
     return out, cost
 

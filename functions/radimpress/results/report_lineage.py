@@ -117,6 +117,45 @@ def _jobs(jobs: Sequence[dict[str, Any]]) -> str:
     return _table(head, rows)
 
 
+def _usd_fine(value: Any) -> str:
+    """Token-priced amounts are often below a cent: four decimals."""
+    return f"${value:,.4f}" if isinstance(value, int | float) else DASH
+
+
+def _hosted_costs(jobs: Sequence[dict[str, Any]], local: bool) -> str:
+    """Each Bedrock model's tokens and cost, per run and per 1,000 reports, with the price
+    table's date (a local run's token counts are the double's stand-in's: an estimate of what
+    the named model would bill for these prompts, not a bill)."""
+    rows = []
+    for job in jobs:
+        cost = job.get("bedrock")
+        if job.get("kind") != "bedrock" or not isinstance(cost, dict):
+            continue
+        rows.append(
+            [
+                _text(cost.get("model_id")),
+                _text(cost.get("mode")),
+                _text(cost.get("reports")),
+                _text(cost.get("input_tokens")),
+                _text(cost.get("output_tokens")),
+                _usd_fine(cost.get("usd")),
+                _usd_fine(cost.get("usd_per_1000_reports")),
+                _text(cost.get("prices_as_of")),
+            ]
+        )
+    if not rows:
+        return ""
+    head = ["Hosted model", "Mode", "Reports", "Input tokens", "Output tokens", "Cost"]
+    head += ["Cost per 1,000 reports", "Prices as of"]
+    note = (
+        '<p class="note">Token counts of the local Bedrock double\'s stand-in (whitespace '
+        "words): what these prompts would cost at the model's price, not a bill.</p>"
+        if local
+        else ""
+    )
+    return _table(head, rows) + note
+
+
 def _hyperparameters(jobs: Sequence[dict[str, Any]]) -> str:
     out = []
     for job in jobs:
@@ -147,7 +186,8 @@ def _run(lineage: dict[str, Any]) -> list[str]:
     if lineage.get("reused_from"):  # a model reused from another run folder (run --model-from)
         facts.insert(0, ("Model reused from", _text(lineage["reused_from"])))
     jobs = lineage.get("jobs") or []
-    return [_facts(facts), _jobs(jobs), _hyperparameters(jobs)]
+    local = lineage.get("runtime") == "local"
+    return [_facts(facts), _jobs(jobs), _hosted_costs(jobs, local), _hyperparameters(jobs)]
 
 
 def render_lineage_section(lineage: dict[str, Any] | None) -> list[str]:
