@@ -62,6 +62,24 @@ def versions(stack) -> list[dict]:
     return [sagemaker.describe_model_package(ModelPackageName=p["ModelPackageArn"]) for p in listed]
 
 
+def read(stack, key: str) -> bytes:
+    return stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+
+
+def published_promotion(stack, run_id: str) -> set[str]:
+    """promotion_status of the run's rows in the runs table (Parquet, as Athena reads it)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    listed = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix="results/runs/")
+    (key,) = [
+        o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(f"{run_id}.parquet")
+    ]
+    table = pq.read_table(io.BytesIO(read(stack, key)))
+    return set(table.column("promotion_status").to_pylist())
+
+
 def fine_tuned_of_next_inference(stack, name: str) -> str:
     """The training run whose model the next inference run's fine-tuned rows name."""
     result = run(
@@ -92,11 +110,16 @@ def test_better_is_approved_and_used_worse_waits_and_is_not(stack):
     assert float(meta["gate_candidate"]) > float(meta["gate_baseline"])
     assert meta["gate_baseline_package"] == a["ModelPackageArn"]
     assert fine_tuned_of_next_inference(stack, "after-b") == better.name
+    # The decision is in the training run's published results and its report, too.
+    assert published_promotion(stack, better.name) == {"Approved"}
+    report = read(stack, f"results/reports/{better.name}/report.html").decode()
+    assert "Promotion gate:</strong> fine-tuned version v2 is Approved" in report
 
-    run(stack, "incoming/train/gate/c.jsonl", upload("C", 3, teach_nonsense=True))
+    worse = run(stack, "incoming/train/gate/c.jsonl", upload("C", 3, teach_nonsense=True))
     c = versions(stack)[2]
     assert c["ModelApprovalStatus"] == "PendingManualApproval"
     assert "worse than the approved model" in c["ApprovalDescription"]
+    assert published_promotion(stack, worse.name) == {"PendingManualApproval"}
     meta = c["CustomerMetadataProperties"]
     assert float(meta["gate_candidate"]) < float(meta["gate_baseline"])
     assert fine_tuned_of_next_inference(stack, "after-c") == better.name  # C is never used

@@ -155,6 +155,8 @@ EXPECTED_RUN_COLUMNS = [
     ("rougelsum_f1_ci_high", "double"),
     ("clinical_f1_ci_low", "double"),
     ("clinical_f1_ci_high", "double"),
+    ("promotion_status", "string"),  # a training run's promotion gate, null otherwise
+    ("promotion_reason", "string"),
 ]
 
 

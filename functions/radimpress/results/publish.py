@@ -522,6 +522,8 @@ def build_run(
             "rejected_reasons": rejected_reasons(s3, bucket, run_id) if run["rejected"] else {},
             "worst_order": WORST_ORDER,
         }
+        promotion = run.get("promotion") or {}
+        run_info["promotion"] = promotion
         lineage = run.get("lineage")
         if lineage is not None:  # with the training runs behind its fine-tuned models
             run_info["lineage"] = attach_training_runs(
@@ -568,6 +570,8 @@ def build_run(
                     for col, ci in intervals[m.label].items()
                     for i, end in enumerate(("low", "high"))
                 },
+                "promotion_status": promotion.get("status"),
+                "promotion_reason": promotion.get("reason"),
             }
             for m in models
         ]

@@ -283,6 +283,7 @@ def render_report(
         f"<style>{STYLE}</style></head><body>"
         f'<h1>{title}</h1><dl class="facts">{_run_facts(run, models)}</dl>'
         + "".join(_banners(models))
+        + _promotion_banner(run.get("promotion") or {})
         + "".join(sections)
         + "</body></html>\n"
     )
@@ -309,6 +310,19 @@ def _banners(models: Sequence[ModelView]) -> list[str]:
             f"{escape(note)}.</p>"
         )
     return out
+
+
+def _promotion_banner(promotion: dict[str, Any]) -> str:
+    """A training run's promotion gate: the decision on the new version, first thing read."""
+    if not promotion.get("status"):
+        return ""
+    version = promotion.get("package_version") or "?"
+    return (
+        '<p class="banner" role="status"><strong>Promotion gate:</strong> '
+        f"fine-tuned version v{escape(str(version))} is {escape(str(promotion['status']))} "
+        f"({escape(str(promotion.get('reason', '')))}). The models below were scored on the "
+        "studies held out of its training.</p>"
+    )
 
 
 NONE = '<span class="none">&ndash;</span>'

@@ -112,6 +112,10 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("clinical_f1", "double"),
     ("missed_reports", "bigint"),  # scored reports whose generation misses a positive finding
     *((f"{col}_ci_{end}", "double") for col in F1_COLUMNS for end in ("low", "high")),
+    # A training run's promotion gate (its rows are the held-out studies' scores): the decision
+    # on the new package version and why (figures only, never report text); null otherwise.
+    ("promotion_status", "string"),
+    ("promotion_reason", "string"),
 )
 
 # One row per (run, model, CheXpert observation): micro counts over the studies whose reference and

@@ -240,6 +240,7 @@ def _publish_results(s3: Any, state: PipelineState, execution: str) -> dict[str,
                 "started_at": ingest.started_at,
                 "execution": execution,
                 "lineage": run_lineage_of(state),
+                "promotion": state.promotion.model_dump() if state.promotion else None,
             },
             claim_key=ingest.claim_key,
         )
