@@ -59,6 +59,9 @@ class ResolveModelsEvent(_Event):
     records_key: str = ""
     has_references: bool = False
     max_wait_seconds: int | None = Field(default=None, ge=1)
+    # The execution's poll interval: with it, the wait bound is lowered to what the models'
+    # poll loops fit in (radimpress.history_budget).
+    poll_seconds: int | None = Field(default=None, ge=1)
 
 
 class ModelRef(_Event):
