@@ -144,3 +144,14 @@ def test_the_double_refuses_what_sagemaker_refuses(sagemaker):
     with pytest.raises(ClientError, match="in use"):
         endpoints.delete_endpoint_config(EndpointConfigName="c1")
     endpoints.delete_endpoint_config(EndpointConfigName="c2")
+
+
+def test_a_failed_endpoint_is_reported_with_what_to_do(sagemaker):
+    version(sagemaker, "job-1", "2026-12-01T00:00:00")
+    deploy(sagemaker)
+    sagemaker.endpoints._endpoints[f"{PREFIX}-endpoint"].update(
+        EndpointStatus="Failed", FailureReason="capacity"
+    )
+    version(sagemaker, "job-2", "2026-12-02T00:00:00")
+    with pytest.raises(Exception, match="delete-endpoint --endpoint-name radimpress-endpoint"):
+        deploy(sagemaker)

@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from radimpress import registry
-from radimpress.errors import RadimpressError, aws_call, error_code
+from radimpress.errors import JobFailed, RadimpressError, aws_call, error_code
 from radimpress.events import EndpointDeployment
 from radimpress.sagemaker_jobs import create_once
 from radimpress.spec import ModelSpec
@@ -132,6 +132,14 @@ def deploy_endpoint(
         f"endpoint config {config}: create",
     )
     current = _wait_until_settled(sagemaker, name, seconds_left=seconds_left, sleep=sleep)
+    if current.get("EndpointStatus") == "Failed":
+        # UpdateEndpoint cannot repair a Failed endpoint; only deleting it can (API reference,
+        # DescribeEndpoint: "Failed: Endpoint could not be created, updated, or re-scaled").
+        raise JobFailed(
+            f"endpoint {name} is Failed ({current.get('FailureReason', 'no reason given')}); "
+            f"delete it (aws sagemaker delete-endpoint --endpoint-name {name}) and the next "
+            "approval or rejection creates it again"
+        )
     previous = str(current.get("EndpointConfigName", ""))
     if not current:
         with aws_call(f"endpoint {name}: create"):
