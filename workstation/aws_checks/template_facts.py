@@ -100,6 +100,12 @@ def _resolver(template: Mapping[str, Any], values: Mapping[str, str]) -> Any:
         ("DataBucket", "Arn"): f"arn:{parameters['AWS::Partition']}:s3:::{bucket}",
         ("DataKey", "Arn"): key_arn,
         ("SageMakerExecutionRole", "Arn"): values["role_arn"],
+        # Passed to Bedrock only (no call of calls.py names it yet): an example ARN in the
+        # stack's account, so StartTransform's policy reads offline.
+        ("BedrockBatchRole", "Arn"): (
+            f"arn:{parameters['AWS::Partition']}:iam::{values['account']}:role/"
+            f"{values['stack']}-BedrockBatchRole"
+        ),
     }
 
     def no_conditions(name: str) -> bool:
