@@ -1,0 +1,233 @@
+"""ReleaseStoppedRun: settle the claim of an execution that ended without RecordFailure.
+
+An execution stopped by hand (StopExecution: ABORTED), one that hits the state machine's own
+timeout (TIMED_OUT), and one that fails outside every Catch (a ``States.Runtime`` error, the
+UnknownRoute Fail state, or RecordFailure itself failing: FAILED) never run RecordFailure, so its
+claim would stay ``running`` and every redelivery of the upload would end quietly as Duplicate.
+Step Functions sends "Step Functions Execution Status Change" to EventBridge for every such end
+(Step Functions developer guide, "EventBridge (CloudWatch Events) for Step Functions execution
+status changes": https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html); a rule of
+the template hands it here.
+
+This does what RecordFailure would have done (``steps.record_failure``'s ``settle_claim`` and
+``failure_record``): release a run that committed nothing, take back a half-done commit, keep a
+committed one, write ``runs/<run_id>/failure.json`` and send the run's one failure notice.
+
+Idempotent: the claim's ``notified`` says a notice for this run was already sent (by RecordFailure,
+by Publish, or by an earlier delivery of the same event: EventBridge delivers at least once), and
+then nothing is done. An existing failure.json (RecordFailure's, with the real error) is never
+overwritten. An execution that never claimed its upload (stopped before Ingest, or a version-less
+event) has no claim to record the notice in: the failure record, created only if absent, is the
+marker instead. Two deliveries racing at the same moment may both notify (as ``notify`` says:
+twice rather than never).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from radimpress import claims, notify
+from radimpress.errors import RadimpressError, error_code
+from radimpress.layout import RunKeys, claim_key
+from radimpress.steps.record_failure import failure_record, settle_claim
+from radimpress.storage import put_json_if
+
+# The execution statuses this step settles, the error name it records and the reason it gives.
+STOPPED = {
+    "ABORTED": ("ExecutionAborted", "execution aborted"),
+    "TIMED_OUT": ("ExecutionTimedOut", "timed out"),
+    "FAILED": ("ExecutionFailed", "execution failed outside RecordFailure"),
+}
+
+
+class StoppedRunSettled(BaseModel):
+    """What became of a stopped execution's run (ids, states and keys only)."""
+
+    run_id: str
+    status: str
+    # released | kept-committed | unclaimed | already-settled | not-ours | unidentified | ignored
+    action: str
+    claim_state: str | None = None
+    claim_released: bool = False
+    failure_key: str | None = None
+    failure_written: bool = False
+    notified: bool = False
+    operator_action: str = ""
+
+
+def release_stopped_run(
+    s3: Any,
+    sns: Any,
+    bucket: str,
+    topic_arn: str,
+    *,
+    run_id: str,
+    status: str,
+    execution_arn: str,
+    execution_input: dict[str, Any] | None,
+    error: str | None = None,
+    cause: str | None = None,
+) -> StoppedRunSettled:
+    """Settle the run of an execution that ended ``status`` (see the module docstring).
+
+    ``execution_input`` is the execution's input (the upload rule's: bucket, key, version_id),
+    None when the event did not carry it.
+    """
+    result = StoppedRunSettled(run_id=run_id, status=status, action="ignored")
+    if status not in STOPPED:
+        return result  # SUCCEEDED / RUNNING: the pipeline itself settled the run
+    source = execution_input or {}
+    key, version = str(source.get("key") or ""), source.get("version_id")
+    if not key or source.get("bucket") != bucket:
+        result.action = "unidentified"
+        notice = _record(run_id, key or "", status, execution_arn, error, cause, None)
+        notice["operator_action"] = result.operator_action = (
+            f"the execution's input does not name an upload in s3://{bucket}; read it "
+            f"(aws stepfunctions describe-execution --execution-arn {execution_arn}) and, if "
+            "it names one, check that upload's claim under claims/"
+        )
+        result.notified = _notify(sns, topic_arn, run_id, status, notice)
+        return result
+    current = _find_claim(s3, bucket, key, version, run_id)
+    if current is None:
+        return _unclaimed(s3, sns, bucket, topic_arn, result, key, execution_arn, error, cause)
+    result.claim_state = current.state
+    if not current.ours:
+        result.action = "not-ours"  # a duplicate delivery: the owning run reports its own outcome
+        return result
+    if current.record.get("notified"):
+        result.action = "already-settled"  # RecordFailure, Publish or an earlier delivery did
+        result.claim_released = current.state == claims.FAILED
+        return result
+    return _settle(s3, sns, bucket, topic_arn, result, source, execution_arn, error, cause)
+
+
+def _find_claim(s3: Any, bucket: str, key: str, version: Any, run_id: str) -> claims.Claim | None:
+    """The upload's claim as ``run_id`` sees it (the event's key may be URL-encoded)."""
+    if not version or version == "null":
+        return None  # an unversioned event: the claim is keyed on an ETag this run never saw
+    for name in dict.fromkeys([key, unquote_plus(key)]):
+        found = claims.read(s3, bucket, claim_key(bucket, name, str(version)), run_id)
+        if found is not None:
+            return found
+    return None
+
+
+def _record(
+    run_id: str,
+    key: str,
+    status: str,
+    execution_arn: str,
+    error: str | None,
+    cause: str | None,
+    claim: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """failure.json for a stopped execution: the reason, and the execution's error and cause
+    when Step Functions gave them (a StopExecution's, or a failure's error name)."""
+    name, reason = STOPPED[status]
+    record = failure_record(run_id=run_id, source_key=key, error=name, cause=reason, models=[])
+    record.update(status=status, execution_arn=execution_arn)
+    if error or cause:
+        record["execution_error"] = {"error": error or None, "cause": cause or None}
+    if claim is not None:
+        record["claim"] = claim
+    return record
+
+
+def _settle(
+    s3: Any,
+    sns: Any,
+    bucket: str,
+    topic_arn: str,
+    result: StoppedRunSettled,
+    source: dict[str, Any],
+    execution_arn: str,
+    error: str | None,
+    cause: str | None,
+) -> StoppedRunSettled:
+    """The run owns its claim and no notice went out: settle it as RecordFailure would."""
+    run_id, key = result.run_id, str(source["key"])
+    settled = settle_claim(s3, bucket, key, source.get("version_id"), run_id)
+    record = _record(run_id, key, result.status, execution_arn, error, cause, settled.describe())
+    if settled.committed:
+        record["message"] += (
+            "; the run's results are committed and stay, so this upload does not run again "
+            "(upload the file again for a new run)"
+        )
+    if settled.operator_action:
+        record["operator_action"] = result.operator_action = settled.operator_action
+    result.action = "kept-committed" if settled.committed else "released"
+    result.claim_state = settled.state or result.claim_state
+    result.claim_released = settled.released
+    notice = _write_record(s3, bucket, result, record)
+    outcome = "partial" if settled.committed else "failed"
+    result.notified = _notify(sns, topic_arn, run_id, result.status, notice, outcome)
+    if result.notified and settled.claim_key and settled.state:
+        with contextlib.suppress(RadimpressError, ClientError):
+            claims.note(
+                s3, bucket, settled.claim_key, run_id, notified=outcome, stopped=result.status
+            )
+    return result
+
+
+def _unclaimed(
+    s3: Any,
+    sns: Any,
+    bucket: str,
+    topic_arn: str,
+    result: StoppedRunSettled,
+    key: str,
+    execution_arn: str,
+    error: str | None,
+    cause: str | None,
+) -> StoppedRunSettled:
+    """No claim: the execution ended before Ingest claimed the upload (nothing to release; a
+    redelivery runs). The failure record, created only if absent, stands for ``notified``."""
+    result.action = "unclaimed"
+    record = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
+    record["message"] += "; the upload was never claimed, so a new delivery of it runs"
+    notice = _write_record(s3, bucket, result, record)
+    if result.failure_key and not result.failure_written and "failure_record_error" not in notice:
+        result.action = "already-settled"  # RecordFailure or an earlier delivery wrote it
+        return result
+    result.notified = _notify(sns, topic_arn, result.run_id, result.status, notice)
+    return result
+
+
+def _write_record(
+    s3: Any, bucket: str, result: StoppedRunSettled, record: dict[str, Any]
+) -> dict[str, Any]:
+    """Create failure.json unless one exists (RecordFailure's keeps the real error); returns
+    the notice's message (the record, where it is, or why it could not be written)."""
+    key = RunKeys(result.run_id).failure
+    result.failure_key = key
+    message: dict[str, Any] = {**record, "failure_key": key}
+    try:
+        result.failure_written = put_json_if(s3, bucket, key, record) is not None
+    except (RadimpressError, ClientError) as err:
+        why = str(err) if isinstance(err, RadimpressError) else error_code(err)
+        message.update(failure_key=None, failure_record_error=f"s3://{bucket}/{key}: {why}")
+    return message
+
+
+def _notify(
+    sns: Any,
+    topic_arn: str,
+    run_id: str,
+    status: str,
+    message: dict[str, Any],
+    outcome: str = "failed",
+) -> bool:
+    """The run's one failure notice (ids, states and reasons; never report text)."""
+    name = STOPPED[status][0]
+    return notify.publish(
+        sns,
+        topic_arn,
+        f"radimpress run {run_id} {outcome}: {name}",
+        {"outcome": outcome, **message},
+    )

@@ -1,0 +1,246 @@
+"""ReleaseStoppedRun: an execution stopped by hand, timed out, or failed outside every Catch
+releases its claim only when it committed nothing, records why, and notifies once (issue 19).
+
+The whole path through the embedded stack (StopExecution -> the status change event -> the
+template's rule -> this Lambda -> a redelivery that runs) is in
+tests/integration/test_stopped_executions.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from handler_support import BUCKET, jsonl
+
+from radimpress import claims
+from radimpress.handlers import release_stopped_run as handler_module
+from radimpress.layout import claim_key
+from radimpress.spec import load_spec
+from radimpress.steps import ingest as ingest_step
+from radimpress.steps import record_failure as record_failure_step
+from radimpress.steps.release_stopped_run import release_stopped_run
+
+KEY = "incoming/infer/dev1/reports.jsonl"
+FINDINGS = "Secret finding about the left lung."
+REPORTS = [{"study_id": f"s{i}", "findings": FINDINGS, "impression": "Fine."} for i in range(3)]
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:pipeline"
+
+
+def upload(aws: Any) -> str:
+    aws.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return aws.s3.put_object(Bucket=BUCKET, Key=KEY, Body=jsonl(REPORTS))["VersionId"]
+
+
+def ingest(aws: Any, run_id: str, version: str) -> Any:
+    return ingest_step.ingest(
+        aws.s3, BUCKET, KEY, run_id, load_spec(), started_at="2026-11-24T08:00:00Z",
+        version_id=version,
+    )  # fmt: skip
+
+
+def stopped(aws: Any, run_id: str, version: str | None, status: str = "ABORTED", **kw: Any) -> Any:
+    source = {"bucket": BUCKET, "key": KEY, "version_id": version, "poll_seconds": 1}
+    arguments: dict[str, Any] = {
+        "run_id": run_id,
+        "status": status,
+        "execution_arn": f"{MACHINE.replace('stateMachine', 'execution')}:{run_id}",
+        "execution_input": source,
+    }
+    arguments.update(kw)
+    return release_stopped_run(aws.s3, aws.sns, BUCKET, aws.topic_arn, **arguments)
+
+
+def claim_of(aws: Any, version: str) -> dict[str, Any]:
+    return json.loads(aws.read(claim_key(BUCKET, KEY, version)))
+
+
+def test_an_aborted_run_that_committed_nothing_is_released_and_the_upload_runs_again(aws):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    result = stopped(aws, "run-1", version)
+    assert (result.action, result.claim_released, result.notified) == ("released", True, True)
+    claim = claim_of(aws, version)
+    assert claim["state"] == claims.FAILED
+    assert (claim["notified"], claim["stopped"]) == ("failed", "ABORTED")
+    record = json.loads(aws.read("runs/run-1/failure.json"))
+    assert record["error"] == "ExecutionAborted" and record["message"] == "execution aborted"
+    assert record["claim"]["released"] is True
+    ((subject, message),) = aws.notifications()
+    assert subject == "radimpress run run-1 failed: ExecutionAborted"
+    assert message["outcome"] == "failed" and message["failure_key"] == "runs/run-1/failure.json"
+    again = ingest(aws, "run-2", version)  # a redelivery takes the released claim over
+    assert again.route == "infer" and claim_of(aws, version)["run_id"] == "run-2"
+
+
+def test_a_timed_out_run_says_so(aws):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    stopped(aws, "run-1", version, status="TIMED_OUT")
+    record = json.loads(aws.read("runs/run-1/failure.json"))
+    assert (record["error"], record["message"]) == ("ExecutionTimedOut", "timed out")
+    ((subject, _),) = aws.notifications()
+    assert subject.endswith("failed: ExecutionTimedOut")
+
+
+def test_a_redelivered_event_neither_releases_twice_nor_notifies_twice(aws):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    stopped(aws, "run-1", version)
+    again = stopped(aws, "run-1", version)
+    assert again.action == "already-settled" and again.notified is False
+    assert again.claim_released is True
+    assert len(aws.notifications()) == 1
+
+
+def test_a_committed_run_stopped_afterwards_stays_committed(aws):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    where = claim_key(BUCKET, KEY, version)
+    claims.advance(aws.s3, BUCKET, where, "run-1", claims.COMMITTING)
+    claims.advance(aws.s3, BUCKET, where, "run-1", claims.COMMITTED)
+    result = stopped(aws, "run-1", version)
+    assert (result.action, result.claim_released) == ("kept-committed", False)
+    assert claim_of(aws, version)["state"] == claims.COMMITTED
+    assert ingest(aws, "run-2", version).route == "duplicate"
+    ((subject, message),) = aws.notifications()  # Publish had not notified: this is the notice
+    assert subject == "radimpress run run-1 partial: ExecutionAborted"
+    assert "committed and stay" in message["message"]
+
+
+def test_a_committed_and_notified_run_is_left_alone(aws):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    where = claim_key(BUCKET, KEY, version)
+    claims.advance(aws.s3, BUCKET, where, "run-1", claims.COMMITTED, notified="succeeded")
+    result = stopped(aws, "run-1", version)
+    assert result.action == "already-settled" and result.claim_released is False
+    assert aws.notifications() == [] and "runs/run-1/failure.json" not in aws.keys("runs/")
+
+
+def test_a_half_done_commit_is_taken_back_before_the_release(aws):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    final, staging = "results/runs/run_date=2026-11-24/run-1.parquet", "results/staging/run-1/a"
+    aws.put(final, b"summary")
+    aws.put(staging, b"staged")
+    where = claim_key(BUCKET, KEY, version)
+    claims.advance(
+        aws.s3, BUCKET, where, "run-1", claims.COMMITTING, publish={"pairs": [[staging, final]]}
+    )
+    result = stopped(aws, "run-1", version)
+    assert result.action == "released" and claim_of(aws, version)["state"] == claims.FAILED
+    assert aws.keys("results/") == []
+
+
+def test_a_failed_execution_that_went_through_record_failure_gets_no_second_notice(aws):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    record_failure_step.record_failure(
+        aws.s3, aws.sns, BUCKET, aws.topic_arn, run_id="run-1", source_key=KEY,
+        error="JobFailed", cause="", models=[], version_id=version,
+    )  # fmt: skip
+    before = aws.read("runs/run-1/failure.json")
+    result = stopped(aws, "run-1", version, status="FAILED", error="PipelineFailed")
+    assert result.action == "already-settled"
+    assert len(aws.notifications()) == 1
+    assert aws.read("runs/run-1/failure.json") == before  # RecordFailure's record stays
+
+
+def test_a_failed_execution_whose_record_failure_could_not_notify_gets_the_notice(aws):
+    """RecordFailure released the claim and wrote its record, then SNS refused (its Catch goes
+    to PipelineFailed): this sends the one notice and keeps RecordFailure's record."""
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    claims.release(aws.s3, BUCKET, KEY, version, "run-1")
+    aws.put("runs/run-1/failure.json", json.dumps({"error": "JobFailed"}))
+    result = stopped(aws, "run-1", version, status="FAILED", error="PipelineFailed")
+    assert result.action == "released" and result.notified and not result.failure_written
+    assert json.loads(aws.read("runs/run-1/failure.json")) == {"error": "JobFailed"}
+    ((subject, message),) = aws.notifications()
+    assert subject.endswith("failed: ExecutionFailed")
+    assert message["execution_error"] == {"error": "PipelineFailed", "cause": None}
+    assert claim_of(aws, version)["notified"] == "failed"
+
+
+def test_a_duplicate_execution_stopped_leaves_the_owning_run_alone(aws):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    result = stopped(aws, "run-2", version)
+    assert result.action == "not-ours"
+    assert claims.state_of(claim_of(aws, version)) == claims.RUNNING
+    assert aws.notifications() == []
+
+
+def test_an_execution_stopped_before_ingest_claimed_notifies_once(aws):
+    version = upload(aws)
+    first = stopped(aws, "run-1", version)
+    assert (first.action, first.notified, first.failure_written) == ("unclaimed", True, True)
+    assert stopped(aws, "run-1", version).action == "already-settled"
+    assert len(aws.notifications()) == 1
+    assert ingest(aws, "run-2", version).route == "infer"  # nothing blocks the upload
+
+
+def test_an_event_without_input_tells_the_operator_where_to_look(aws):
+    result = stopped(aws, "run-1", "v", execution_input=None)
+    assert result.action == "unidentified" and result.notified
+    ((_, message),) = aws.notifications()
+    assert "describe-execution" in message["operator_action"]
+
+
+@pytest.mark.parametrize("status", ["SUCCEEDED", "RUNNING"])
+def test_other_statuses_are_ignored(aws, status):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    assert stopped(aws, "run-1", version, status=status).action == "ignored"
+    assert claims.state_of(claim_of(aws, version)) == claims.RUNNING
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """What the powertools logger writes (it holds the stdout of when it was made)."""
+    buffer = io.StringIO()
+    handlers = [h for h in logging.getLogger("radimpress").handlers if hasattr(h, "setStream")]
+    saved = [h.setStream(buffer) for h in handlers]
+    assert handlers, "the powertools Logger has no stream handler to capture"
+    yield buffer
+    for handler, stream in zip(handlers, saved, strict=True):
+        handler.setStream(stream)
+
+
+def test_the_handler_reads_the_documented_event_and_writes_no_report_text(aws, context, logs):
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    source = {"bucket": BUCKET, "key": KEY, "version_id": version, "poll_seconds": 1}
+    event = {
+        "version": "0",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "resources": [f"{MACHINE.replace('stateMachine', 'execution')}:run-1"],
+        "detail": {
+            "executionArn": f"{MACHINE.replace('stateMachine', 'execution')}:run-1",
+            "stateMachineArn": MACHINE,
+            "name": "run-1",
+            "status": "ABORTED",
+            "startDate": 1764000000000,
+            "stopDate": 1764000060000,
+            "input": json.dumps(source),
+            "inputDetails": {"included": True},
+            "output": None,
+            "outputDetails": None,
+        },
+    }
+    answer = handler_module.handler(event, context)
+    assert answer["action"] == "released" and answer["run_id"] == "run-1"
+    written = [aws.read(k) for k in aws.keys("runs/run-1/failure")] + [
+        json.dumps(m).encode() for _, m in aws.notifications()
+    ]
+    assert written and not any(FINDINGS.encode() in body for body in written)
+    logged = logs.getvalue()
+    (line,) = [json.loads(x) for x in logged.splitlines() if "stopped execution" in x]
+    assert (line["run_id"], line["action"], line["status"]) == ("run-1", "released", "ABORTED")
+    assert FINDINGS not in logged
