@@ -18,6 +18,12 @@ from radimpress.spec import LOCAL_IMAGE_PREFIX, SPECS_DIR
 BASELINE_MODEL = "lead"  # the "pre-trained" model of every local spec: no training, first sentence
 
 
+# `radimpress run --model bedrock-stand-in`: the Bedrock model compared locally, always through
+# the Bedrock double (workstation/job_backend/bedrock), whose stand-in writes the impressions.
+BEDROCK_STANDIN = "bedrock-stand-in"
+BEDROCK_STANDIN_MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
 def local_spec(model: str) -> dict[str, Any]:
     """The resolved-spec JSON for a local model (docs/contracts.md, "Resolved model spec")."""
     return {

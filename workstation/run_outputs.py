@@ -25,10 +25,17 @@ STANDIN_PRETRAINED = "first sentence of the findings"
 def generator_label(role_key: str, model_name: str, double_spec: str | None) -> str:
     """What generated a row's impressions, for the ``generator`` column and the report's banner:
     ``local:<model>`` for a local model, ``double:<spec> (stand-in: <what>)`` when the JumpStart
-    container double answered for a cloud model (its numbers are the stand-in's, not the named
-    model's). Cloud rows say ``sagemaker`` (the Score step's default)."""
+    container double answered for a cloud model, ``double:bedrock-<model id> (stand-in: lead)``
+    for the Bedrock double (their numbers are the stand-in's, not the named model's). Cloud rows
+    say ``sagemaker`` or ``bedrock`` (the Score step's)."""
+    from radimpress.steps.resolve_models import BEDROCK
+    from radimpress_workstation.job_backend.bedrock.standin import (
+        generator_label as bedrock_label,
+    )
     from radimpress_workstation.job_backend.jumpstart.standin import FINE_TUNE_MODEL
 
+    if role_key == BEDROCK:  # no Bedrock on this machine: always the double's stand-in
+        return bedrock_label(model_name)
     if double_spec is None:
         return f"local:{model_name}"
     standin = STANDIN_PRETRAINED if role_key == PRETRAINED else FINE_TUNE_MODEL
@@ -295,7 +302,7 @@ def collect_rows(
                 BASELINE_MODEL if item["model_key"] == PRETRAINED else model
             )
             generator = generator_label(item["model_key"], name, double_spec)
-            if double_spec is None:
+            if generator.startswith("local:"):
                 row["model"] = f"{row.get('model_role') or row['model']} ({name})"
             else:  # the label itself says that a stand-in wrote these impressions
                 standin = generator.partition("(stand-in: ")[2].rstrip(")")

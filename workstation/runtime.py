@@ -30,7 +30,11 @@ from radimpress import clients
 from radimpress.errors import explain_cause
 from radimpress_workstation.console import Console
 from radimpress_workstation.job_clock import JobClock, JobInterval
-from radimpress_workstation.model_specs import spec_reference
+from radimpress_workstation.model_specs import (
+    BEDROCK_STANDIN,
+    BEDROCK_STANDIN_MODEL_ID,
+    spec_reference,
+)
 from radimpress_workstation.run_folders import execution_name, new_run_id, save_failure_files
 from radimpress_workstation.run_outputs import (
     RunRows,
@@ -153,6 +157,9 @@ def _check_model(model: str) -> None:
         )
 
 
+DEFAULT_LOCAL_MODEL = "select"  # training/models DEFAULT_MODEL, without importing scikit-learn
+
+
 class LocalRun:
     """One ``radimpress run``: train and infer per model, then fetch and summarise."""
 
@@ -176,6 +183,10 @@ class LocalRun:
         self.infer = infer
         # A kept model per model name (--model-from): put back and registered, not trained.
         self.reuse = dict(reuse or {})
+        # --model bedrock-stand-in: the Bedrock model in the first execution's comparison, through
+        # the Bedrock double (its stand-in labelled as such), beside the local models.
+        self.bedrock_model_id = BEDROCK_STANDIN_MODEL_ID if BEDROCK_STANDIN in models else ""
+        models = [m for m in models if m != BEDROCK_STANDIN] or [DEFAULT_LOCAL_MODEL]
         # Without a training file or kept models there is nothing to fine-tune: one inference
         # run, baseline only.
         self.models = list(dict.fromkeys(models))[: None if train or self.reuse else 1]
@@ -295,12 +306,15 @@ class LocalRun:
             stack_started = time.perf_counter()
             self.console.progress(f"building the embedded stack from {self.template.name}")
             reset_local_job_backend(self.out_dir)  # jobs work in the run folder, not in /tmp
+            parameters = {
+                "PollSeconds": "1",
+                "ModelSpec": self.spec or spec_reference(model, self.out_dir / "specs"),
+            }
+            if self.bedrock_model_id and not baseline_seen:  # compared once, in the first
+                parameters["BedrockModelId"] = self.bedrock_model_id
             stack = EmbeddedStack(
                 str(self.template),
-                parameters={
-                    "PollSeconds": "1",
-                    "ModelSpec": self.spec or spec_reference(model, self.out_dir / "specs"),
-                },
+                parameters=parameters,
                 retry_scale=0.0,
                 stack_name="radimpress-local",
             )

@@ -34,6 +34,7 @@ from radimpress_workstation.console import (
     error,
     interruption,
 )
+from radimpress_workstation.model_specs import BEDROCK_STANDIN, BEDROCK_STANDIN_MODEL_ID
 
 if TYPE_CHECKING:
     from radimpress_workstation.runtime import RunResult
@@ -57,9 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model",
         action="append",
-        choices=[m for m in available_models()],
+        choices=[*available_models(), BEDROCK_STANDIN],
         help=f"local model to train and compare with the baseline (repeatable; "
-        f"default: {DEFAULT_MODEL})",
+        f"default: {DEFAULT_MODEL}); {BEDROCK_STANDIN} adds a Bedrock model through the local "
+        "Bedrock double (a labelled stand-in writes its impressions)",
     )
     parser.add_argument("--dataset", help="dataset name in the S3 keys (default: infer's folder)")
     parser.add_argument(
@@ -303,8 +305,14 @@ def execute(
 def _model_names(
     models: list[str], trained: bool, reuse: Mapping[str, KeptModel] | None = None
 ) -> str:
-    """The one line that says what the two model labels of a local run stand for."""
+    """The one line that says what the model labels of a local run stand for."""
     baseline = "pre-trained (lead) = untrained baseline (the findings' first sentence)"
+    if BEDROCK_STANDIN in models:
+        baseline += (
+            f"; bedrock ({BEDROCK_STANDIN_MODEL_ID}, stand-in: lead) = the Bedrock double, "
+            "not the real model"
+        )
+        models = [m for m in models if m != BEDROCK_STANDIN]
     if reuse:
         names = ", ".join(
             f"fine-tuned ({m}) = trained by run {k.run_id}, reused from {k.run_folder}"
