@@ -343,3 +343,19 @@ def test_report_section_escapes_and_says_what_a_local_run_costs():
     assert cloud.count("$14.08") == 2  # the training job's estimate, and the run's
     assert "as of " + pricing.PRICES_AS_OF in cloud
     assert render_lineage_section(None) == []
+
+
+def test_the_report_gives_each_transform_its_cost_per_1000_reports():
+    """The same basis the Bedrock table uses, so the three models of a comparison line up."""
+    lineage = {
+        "runtime": "aws",
+        "input": {"records": 2000},
+        "jobs": [
+            {"kind": "training", "name": "t", "cost_usd": 300.0},
+            {"kind": "transform", "name": "x", "cost_usd": 3.03},
+        ],
+    }
+    html = "".join(render_lineage_section(lineage))
+    assert "Cost per 1,000 reports" in html
+    assert "$1.5150" in html  # 3.03 USD for 2,000 reports
+    assert html.count("$1.5150") == 1  # none for the training job

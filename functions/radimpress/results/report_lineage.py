@@ -97,7 +97,16 @@ def _cost(lineage: dict[str, Any]) -> str:
     )
 
 
-def _jobs(jobs: Sequence[dict[str, Any]]) -> str:
+def _per_thousand(job: dict[str, Any], reports: int) -> str:
+    """A Batch Transform job's cost per 1,000 reports summarized (the figure the Bedrock table
+    gives for hosted models, so the three models compare on one basis); none for training."""
+    cost = job.get("cost_usd")
+    if job.get("kind") != "transform" or not isinstance(cost, int | float) or reports <= 0:
+        return DASH
+    return _usd_fine(cost / reports * 1000)
+
+
+def _jobs(jobs: Sequence[dict[str, Any]], reports: int = 0) -> str:
     if not jobs:
         return '<p class="note">No SageMaker job recorded.</p>'
     rows = [
@@ -110,11 +119,12 @@ def _jobs(jobs: Sequence[dict[str, Any]]) -> str:
             _seconds(job.get("seconds")),
             _seconds(job.get("billed_seconds")),
             _usd(job.get("cost_usd")),
+            _per_thousand(job, reports),
         ]
         for job in jobs
     ]
     head = ["Job", "Name", "Instances", "Started", "Ended", "Duration", "Billed", "Cost"]
-    return _table(head, rows)
+    return _table([*head, "Cost per 1,000 reports"], rows)
 
 
 def _usd_fine(value: Any) -> str:
@@ -187,7 +197,13 @@ def _run(lineage: dict[str, Any]) -> list[str]:
         facts.insert(0, ("Model reused from", _text(lineage["reused_from"])))
     jobs = lineage.get("jobs") or []
     local = lineage.get("runtime") == "local"
-    return [_facts(facts), _jobs(jobs), _hosted_costs(jobs, local), _hyperparameters(jobs)]
+    reports = int((lineage.get("input") or {}).get("records") or 0)
+    return [
+        _facts(facts),
+        _jobs(jobs, reports),
+        _hosted_costs(jobs, local),
+        _hyperparameters(jobs),
+    ]
 
 
 def render_lineage_section(lineage: dict[str, Any] | None) -> list[str]:
