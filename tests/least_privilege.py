@@ -207,6 +207,20 @@ NEEDS: dict[str, frozenset[Grant]] = {
             Grant("kms:GenerateDataKey", KEY, normal=False),
         }
     ),
+    # An execution stopped, timed out or failed outside RecordFailure (its status change event):
+    # reads the claim, marks it failed-before-commit, takes back a half-done commit, creates
+    # failure.json if absent, notifies. Not exercised by a run that ends well.
+    "ReleaseStoppedRunFunction": frozenset(
+        {
+            Grant("s3:PutObject", f"{BUCKET}/runs/*", normal=False),
+            Grant("s3:GetObject", f"{BUCKET}/claims/*", normal=False),
+            Grant("s3:PutObject", f"{BUCKET}/claims/*", normal=False),
+            Grant("s3:DeleteObject", f"{BUCKET}/results/*", normal=False),
+            Grant("sns:Publish", "${RunOutcomeTopic}", normal=False),
+            Grant("kms:Decrypt", KEY, normal=False),
+            Grant("kms:GenerateDataKey", KEY, normal=False),
+        }
+    ),
     # QuickSight's data source: Athena in the stack's workgroup over the results tables; it
     # reads the two tables' objects and writes query output. Not exercised locally (no QuickSight).
     "QuickSightAthenaRole": frozenset(

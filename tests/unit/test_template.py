@@ -336,8 +336,9 @@ def test_state_machine_logging_tracing_and_definition(resources):
     assert machine["Logging"]["IncludeExecutionData"] is False
     assert machine["Tracing"] == {"Enabled": True}
     substituted = set(machine["DefinitionSubstitutions"])
-    # DeployEndpoint runs on the registry's approval events, outside the state machine.
-    in_machine = set(functions(resources)) - {"DeployEndpointFunction"}
+    # DeployEndpoint runs on the registry's approval events, ReleaseStoppedRun on the machine's
+    # own status changes: both outside the state machine.
+    in_machine = set(functions(resources)) - {"DeployEndpointFunction", "ReleaseStoppedRunFunction"}
     assert substituted == {f"{name}Arn" for name in in_machine}
 
 
@@ -346,8 +347,12 @@ def test_eventbridge_rule_starts_the_state_machine_with_a_small_input():
         TEMPLATE, region="us-east-1", account_id="123456789012", stack_name="radimpress"
     )
     rules = [r for r in expanded.resources.values() if r["Type"] == "AWS::Events::Rule"]
-    assert len(rules) == 1  # DeployEndpoint is off by default: its rule is not deployed
-    rule = rules[0]["Properties"]
+    # Uploads, and the machine's stopped executions; DeployEndpoint is off by default: its
+    # rule is not deployed.
+    assert len(rules) == 2
+    (rule,) = [
+        r["Properties"] for r in rules if r["Properties"]["EventPattern"]["source"] == ["aws.s3"]
+    ]
     pattern = rule["EventPattern"]
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["bucket"]["name"] == [{"Ref": "DataBucket"}]
@@ -373,6 +378,29 @@ def test_eventbridge_rule_starts_the_state_machine_with_a_small_input():
         "poll_seconds": 60,
         "max_wait_seconds": 172800,
     }
+
+
+def test_stopped_executions_of_this_machine_reach_release_stopped_run():
+    """ABORTED, TIMED_OUT and FAILED executions run no RecordFailure (a Catch cannot see them):
+    their status change event (Step Functions developer guide, cw-events.html) goes to
+    ReleaseStoppedRun, for this stack's state machine only; the event is passed whole."""
+    expanded = expand(
+        TEMPLATE, region="us-east-1", account_id="123456789012", stack_name="radimpress"
+    )
+    rule = expanded.resources["ReleaseStoppedRunFunctionExecutionStopped"]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {
+            "stateMachineArn": [{"Ref": "PipelineStateMachine"}],
+            "status": ["ABORTED", "TIMED_OUT", "FAILED"],
+        },
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ReleaseStoppedRunFunction", "Arn"]}
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target)
+    function = expanded.resources["ReleaseStoppedRunFunction"]["Properties"]
+    assert function["Handler"] == "radimpress.handlers.release_stopped_run.handler"
 
 
 def test_outcomes_topic_alarm_glue_and_athena(resources):
@@ -446,6 +474,7 @@ def test_key_policy_is_exactly_iam_delegation_and_three_scoped_services(resource
     steps = ["ingest", "start-training", "job-status", "register-model", "resolve-models"]
     steps += ["promote", "deploy-endpoint"]
     steps += ["start-transform", "score", "publish", "record-failure"]
+    steps += ["release-stopped-run"]
     groups = [f"/aws/lambda/${{AWS::StackName}}-{step}" for step in steps]
     groups.append("/aws/vendedlogs/states/${AWS::StackName}-pipeline")
     log = f"{arn}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"

@@ -179,6 +179,17 @@ FUNCTION_CALLS: dict[str, list[tuple[str, str]]] = {
         ("sns:Publish", "{topic_arn}"),
         *_USE_KEY,
     ],
+    # An execution that ended ABORTED, TIMED_OUT or FAILED without RecordFailure: reads and
+    # marks its claim (If-Match), takes back a half-done commit, creates failure.json
+    # (If-None-Match), notifies the topic.
+    "ReleaseStoppedRunFunction": [
+        ("s3:GetObject", _CLAIM),
+        ("s3:PutObject", _CLAIM),
+        ("s3:DeleteObject", _RESULTS),
+        ("s3:PutObject", _FAILURE),
+        ("sns:Publish", "{topic_arn}"),
+        *_USE_KEY,
+    ],
 }
 
 # Request context the calls carry, by action: every write names SSE-KMS and the data key
