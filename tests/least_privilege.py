@@ -176,6 +176,8 @@ NEEDS: dict[str, frozenset[Grant]] = {
     # Reads the run's scores and rejections; stages Parquet and the report under
     # results/staging/ (managed transfer: multipart when large), records the keys in the claim,
     # copies them to results/ (GetObject of the staged copy), deletes the staging, sweeps dead runs'.
+    # results/* covers the report text it writes apart from the scores: results/texts/ (and
+    # report.html), which the bucket policy keeps from QuickSight's role.
     "PublishFunction": frozenset(
         {
             Grant("s3:GetObject", f"{BUCKET}/runs/*"),
@@ -222,7 +224,9 @@ NEEDS: dict[str, frozenset[Grant]] = {
         }
     ),
     # QuickSight's data source: Athena in the stack's workgroup over the results tables; it
-    # reads the two tables' objects and writes query output. Not exercised locally (no QuickSight).
+    # reads the scores and runs objects (no report text since schema version 3) and writes query
+    # output; nothing under results/texts/, results/reports/ or results/staging/ (the bucket
+    # policy denies it those explicitly). Not exercised locally (no QuickSight).
     "QuickSightAthenaRole": frozenset(
         {
             *(

@@ -6,6 +6,11 @@ registers the local Parquet partitions (the same ``scores/run_date=.../*.parquet
 under the Glue table names, so ``make demo`` prints the very tables an operator gets from Athena.
 Several results folders (several local runs) read as one bucket: each table is the union of their
 files, as Athena sees every run's objects under one prefix.
+
+Each view has exactly its Glue table's columns (and ``run_date``), as Athena shows them: a column
+an older file lacks reads as null, and a column the table no longer lists is not shown. Scores
+objects written before schema version 3 still hold the report text; the ``texts`` view reads it
+from them as rows of its own, so the text queries keep working on old results folders.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from radimpress.results.schema import (
     RUNS_TABLE,
     SCORE_COLUMNS,
     SCORES_TABLE,
+    TEXT_COLUMNS,
+    TEXTS_TABLE,
 )
 from radimpress_workstation.embedded.template import load as load_template
 
@@ -42,6 +49,7 @@ _DUCKDB_TYPES = {
 }
 TABLES = (
     (SCORES_TABLE, "scores", SCORE_COLUMNS),
+    (TEXTS_TABLE, "texts", TEXT_COLUMNS),
     (RUNS_TABLE, "runs", RUN_COLUMNS),
     (OBSERVATIONS_TABLE, "observations", OBSERVATION_COLUMNS),
     (LINEAGE_TABLE, "lineage", LINEAGE_COLUMNS),
@@ -121,9 +129,39 @@ def _roots(results_dirs: Folders) -> list[Path]:
     return list({Path(p).resolve(): Path(p) for p in given}.values())
 
 
+def _parquet_source(files: list[Path]) -> str:
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return (
+        f"read_parquet([{listed}], "
+        "hive_partitioning = true, hive_types = {'run_date': VARCHAR}, "
+        "union_by_name = true)"
+    )
+
+
+def _select(con: Any, source: str, columns: Sequence[tuple[str, str]]) -> str:
+    """``SELECT`` of a table's columns and ``run_date`` from ``source``; the columns its files
+    lack (older schema versions, or a table no file of the folders has yet) are typed nulls, as
+    in Athena, whose Glue table has every column."""
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    picked = ", ".join(
+        name if name in present else f"CAST(NULL AS {_DUCKDB_TYPES[kind]}) AS {name}"
+        for name, kind in columns
+    )
+    return f"SELECT {picked}, run_date FROM {source}"
+
+
+def _legacy_texts(con: Any, scores_source: str) -> str | None:
+    """The report text that scores objects of schema versions 1-2 carry, as ``texts`` rows
+    (None when no scores file of the folders has it)."""
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scores_source}").fetchall()}
+    if "findings" not in present:
+        return None
+    return f"{_select(con, scores_source, TEXT_COLUMNS)} WHERE findings IS NOT NULL"
+
+
 def connect(results_dirs: Folders) -> Any:
-    """An in-memory DuckDB with ``scores``, ``runs``, ``observations`` and ``lineage`` views
-    over the Parquet of one results folder or the union of several.
+    """An in-memory DuckDB with ``scores``, ``texts``, ``runs``, ``observations`` and
+    ``lineage`` views over the Parquet of one results folder or the union of several.
 
     Each folder mirrors the bucket's ``results/`` prefix. A table with no files yet is an empty
     table with the Glue columns, so the queries run (and return nothing) before any run.
@@ -132,24 +170,18 @@ def connect(results_dirs: Folders) -> Any:
 
     con = duckdb.connect(":memory:")
     roots = _roots(results_dirs)
-    for table, folder, columns in TABLES:
+    sources = {}
+    for table, folder, _ in TABLES:
         files = [f for root in roots for f in sorted((root / folder).glob("run_date=*/*.parquet"))]
         if files:
-            listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            source = (
-                f"read_parquet([{listed}], "
-                "hive_partitioning = true, hive_types = {'run_date': VARCHAR}, "
-                "union_by_name = true)"
-            )
-            # Files of older schema versions lack the newer columns: null, as in Athena (whose
-            # Glue table has every column), also when no file of the folders has them yet.
-            present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-            missing = "".join(
-                f", CAST(NULL AS {_DUCKDB_TYPES[kind]}) AS {name}"
-                for name, kind in columns
-                if name not in present
-            )
-            con.execute(f"CREATE VIEW {table} AS SELECT *{missing} FROM {source}")
+            sources[table] = _parquet_source(files)
+    legacy = _legacy_texts(con, sources[SCORES_TABLE]) if SCORES_TABLE in sources else None
+    for table, _, columns in TABLES:
+        selects = [_select(con, sources[table], columns)] if table in sources else []
+        if table == TEXTS_TABLE and legacy is not None:
+            selects.append(legacy)
+        if selects:
+            con.execute(f"CREATE VIEW {table} AS {' UNION ALL '.join(selects)}")
         else:
             cols = ", ".join(f"{name} {_DUCKDB_TYPES[kind]}" for name, kind in columns)
             con.execute(f"CREATE TABLE {table} ({cols}, run_date VARCHAR)")
@@ -231,6 +263,7 @@ def mirror_results(s3: Any, bucket: str, dest: str | Path, results_prefix: str =
     paginator = s3.get_paginator("list_objects_v2")
     for prefix in (
         layout.scores_prefix(results_prefix),
+        f"{results_prefix.rstrip('/')}/texts/",
         layout.runs_prefix(results_prefix),
         f"{results_prefix.rstrip('/')}/observations/",
         f"{results_prefix.rstrip('/')}/lineage/",

@@ -30,6 +30,7 @@ OTHER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f0e0d0c-0b0a-4909-8807-0605040
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:radimpress-RunOutcomeTopic-1"
 FOREIGN = "arn:aws:iam::999999999999:role/someone"
 UPLOADER = f"arn:aws:iam::{ACCOUNT}:role/hospital-uploader"
+QUICKSIGHT_USER = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:user/default/analyst"
 ALLOWED, IMPLICIT, EXPLICIT = (
     Decision.ALLOWED,
     Decision.IMPLICITLY_DENIED,
@@ -49,7 +50,8 @@ def stack() -> dict[str, Any]:
         region=REGION,
         account_id=ACCOUNT,
         stack_name=STACK,
-        parameters={"ResourcePrefix": STACK},
+        # With the optional QuickSight part, so its role and the bucket policy's Deny exist.
+        parameters={"ResourcePrefix": STACK, "QuickSightUserArn": QUICKSIGHT_USER},
     )
     refs = {logical: logical for logical in exp.resources}
     refs |= {"DataBucket": BUCKET, "DataKey": KEY_ID, "RunOutcomeTopic": TOPIC}
@@ -136,6 +138,9 @@ SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 WITH_KEY = {SSE: "aws:kms", SSE_KEY: KEY}
 INGEST, PUBLISH = "IngestFunctionRole", "PublishFunctionRole"
+QUICKSIGHT = "QuickSightAthenaRole"
+SCORES_OBJ = obj("results/scores/run_date=2026-01-01/r.parquet")
+TEXTS_OBJ = obj("results/texts/run_date=2026-01-01/r.parquet")
 
 # (why, who, action, resource, context, expected)
 ROWS = [
@@ -187,6 +192,21 @@ ROWS = [
     ("EventBridge for another rule", "events", "kms:GenerateDataKey", KEY, {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/other"}, IMPLICIT),
     ("another account's administrator reads a run", "foreign", "s3:GetObject", obj("runs/r/ingest/records.jsonl"), {}, EXPLICIT),
     ("another account's administrator uses the key", "foreign", "kms:Decrypt", KEY, {}, IMPLICIT),
+    # Report text lives in results/texts/ (schema version 3), never in the scores QuickSight reads.
+    ("QuickSight reads the scores", QUICKSIGHT, "s3:GetObject", SCORES_OBJ, {}, ALLOWED),
+    ("QuickSight reads the run summaries", QUICKSIGHT, "s3:GetObject", obj("results/runs/run_date=2026-01-01/r.parquet"), {}, ALLOWED),
+    ("QuickSight reads report text", QUICKSIGHT, "s3:GetObject", TEXTS_OBJ, {}, EXPLICIT),
+    ("QuickSight reads a version of report text", QUICKSIGHT, "s3:GetObjectVersion", TEXTS_OBJ, {}, EXPLICIT),
+    ("QuickSight reads report.html", QUICKSIGHT, "s3:GetObject", obj("results/reports/r/report.html"), {}, EXPLICIT),
+    ("QuickSight reads staged results", QUICKSIGHT, "s3:GetObject", obj("results/staging/r/texts.parquet"), {}, EXPLICIT),
+    ("QuickSight lists the scores", QUICKSIGHT, "s3:ListBucket", f"arn:aws:s3:::{BUCKET}", {"s3:prefix": "results/scores/run_date=2026-01-01/"}, ALLOWED),
+    ("QuickSight lists report text", QUICKSIGHT, "s3:ListBucket", f"arn:aws:s3:::{BUCKET}", {"s3:prefix": "results/texts/run_date=2026-01-01/"}, IMPLICIT),
+    ("QuickSight reads uploads", QUICKSIGHT, "s3:GetObject", obj("incoming/infer/a/f.jsonl"), {}, EXPLICIT),
+    ("Publish stages report text", PUBLISH, "s3:PutObject", obj("results/staging/r/texts.parquet"), WITH_KEY, ALLOWED),
+    ("Publish commits report text (the copy reads the staged object)", PUBLISH, "s3:GetObject", obj("results/staging/r/texts.parquet"), {}, ALLOWED),
+    ("Publish commits report text", PUBLISH, "s3:PutObject", TEXTS_OBJ, WITH_KEY, ALLOWED),
+    ("RecordFailure takes back committed report text", "RecordFailureFunctionRole", "s3:DeleteObject", TEXTS_OBJ, {}, ALLOWED),
+    ("an account administrator reads report text (IAM-governed, as Athena reads as the caller)", "admin", "s3:GetObject", TEXTS_OBJ, {}, ALLOWED),
 ]  # fmt: skip
 
 

@@ -13,7 +13,13 @@ from results_data import METRICS, NASTY, put_rows, run_info, score_rows
 from radimpress import layout
 from radimpress.results import publish_run
 from radimpress.results.publish import ScoreRowError
-from radimpress.results.schema import RUN_COLUMNS, SCHEMA_VERSION, SCORE_COLUMNS
+from radimpress.results.schema import (
+    REPORT_TEXT,
+    RUN_COLUMNS,
+    SCHEMA_VERSION,
+    SCORE_COLUMNS,
+    TEXT_COLUMNS,
+)
 
 
 def read_table(s3, key):
@@ -40,8 +46,10 @@ def test_writes_scores_summary_and_report_under_projected_keys(s3):
         "results/reports/run-1/report.html",
         "results/runs/run_date=2026-11-24/run-1.parquet",
         "results/scores/run_date=2026-11-24/run-1.parquet",
+        "results/texts/run_date=2026-11-24/run-1.parquet",
     ]
     assert out["scores_key"] == keys[3]
+    assert out["texts_key"] == keys[4]
     assert out["summary_key"] == "results/runs/run_date=2026-11-24/run-1.parquet"
     assert out["report_key"] == "results/reports/run-1/report.html"
     assert out["scores_location"] == f"s3://{BUCKET}/results/scores/"
@@ -50,12 +58,17 @@ def test_writes_scores_summary_and_report_under_projected_keys(s3):
 
 
 def test_score_table_has_every_row_flat_and_typed(s3):
-    publish_two_models(s3)
-    table = read_table(s3, "results/scores/run_date=2026-11-24/run-1.parquet")
+    out = publish_two_models(s3)
+    table = read_table(s3, out["scores_key"])
     assert table.column_names == [name for name, _ in SCORE_COLUMNS]
+    texts = read_table(s3, out["texts_key"])
+    assert texts.column_names == [name for name, _ in TEXT_COLUMNS]
+    text_of = {(r["model"], r["study_id"]): r for r in texts.to_pylist()}
     everything = table.to_pylist()
-    assert len(everything) == 60
-    rows = [r for r in everything if r["model"] == "pretrained"]
+    assert len(everything) == 60 and len(text_of) == 60
+    rows = [
+        r | text_of[r["model"], r["study_id"]] for r in everything if r["model"] == "pretrained"
+    ]
     source = score_rows("run-1", "dev1", "pretrained", 30, 1, skill=0.3, unscored=3)
     assert len(rows) == 30
     for got, want in zip(rows, source, strict=True):
@@ -127,10 +140,16 @@ def test_report_then_scores_then_summary_last(s3, monkeypatch):
 
     monkeypatch.setattr(s3, "upload_fileobj", spy)
     publish_two_models(s3)
-    assert [k.split("/")[1] for k in order] == ["reports", "scores", "observations", "runs"]
+    assert [k.split("/")[1] for k in order] == [
+        "reports",
+        "scores",
+        "texts",
+        "observations",
+        "runs",
+    ]
 
 
-@pytest.mark.parametrize("dies_at", [1, 2, 3, 4])
+@pytest.mark.parametrize("dies_at", [1, 2, 3, 4, 5])
 def test_publish_dying_at_any_object_leaves_nothing_in_the_tables(s3, monkeypatch, dies_at):
     """Publish killed after its first (or second) object: no table shows the run, and publishing
     again writes it exactly once."""
@@ -150,7 +169,7 @@ def test_publish_dying_at_any_object_leaves_nothing_in_the_tables(s3, monkeypatc
     assert listed["KeyCount"] == 0
     monkeypatch.setattr(s3, "upload_fileobj", real)
     publish_two_models(s3)
-    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["KeyCount"] == 4
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["KeyCount"] == 5
     scores = read_table(s3, "results/scores/run_date=2026-11-24/run-1.parquet")
     assert scores.num_rows == 60
 
@@ -207,7 +226,7 @@ def test_republishing_overwrites_instead_of_duplicating(s3):
     publish_two_models(s3)
     publish_two_models(s3)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")
-    assert listed["KeyCount"] == 4
+    assert listed["KeyCount"] == 5
 
 
 def test_unscored_run_and_empty_score_file(s3):
@@ -226,6 +245,8 @@ def test_unscored_run_and_empty_score_file(s3):
     )
     table = read_table(s3, "results/scores/run_date=2026-11-24/r2.parquet")
     assert table.num_rows == 0 and table.column_names == [n for n, _ in SCORE_COLUMNS]
+    texts = read_table(s3, out["texts_key"])
+    assert texts.num_rows == 0 and texts.column_names == [n for n, _ in TEXT_COLUMNS]
     assert out["models"] == {"empty": dict.fromkeys((*METRICS, "clinical"))}
 
 
@@ -297,3 +318,23 @@ def test_withdraw_run_removes_every_object_and_can_repeat(s3):
     assert keys[0].startswith("results/runs/")  # the commit marker goes first
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["KeyCount"] == 0
     withdraw_run(s3, BUCKET, run_id="run-1", started_at=run_info()["started_at"])
+
+
+def test_no_report_text_in_the_scores_object(s3):
+    """S3 and IAM grant whole objects, not columns: a role that may read the scores (QuickSight's)
+    must find no report text in them (schema version 3). Every text is in the texts object, on
+    the scores' key."""
+    out = publish_two_models(s3)
+    raw = s3.get_object(Bucket=BUCKET, Key=out["scores_key"])["Body"].read()
+    scores = pq.read_table(io.BytesIO(raw))
+    assert not set(scores.column_names) & {*REPORT_TEXT}
+    texts = read_table(s3, out["texts_key"]).to_pylist()
+    every_text = {r[name] for r in texts for name in REPORT_TEXT} - {None, ""}
+    assert len(every_text) > 100
+    values = {v for column in scores.columns for v in column.to_pylist() if isinstance(v, str)}
+    assert not values & every_text  # no text under another column name either
+    key = ["run_id", "dataset", "model", "study_id"]
+    assert sorted(tuple(r[k] for k in key) for r in scores.to_pylist()) == sorted(
+        tuple(r[k] for k in key) for r in texts
+    )
+    assert NASTY in {r["findings"][-len(NASTY) :] for r in texts}

@@ -9,7 +9,7 @@ import pytest
 from radimpress import layout
 from radimpress.results.lineage import lineage_key
 from radimpress.results.parquet import arrow_schema
-from radimpress.results.publish import observations_key
+from radimpress.results.publish import observations_key, texts_key
 from radimpress.results.schema import (
     LINEAGE_COLUMNS,
     LINEAGE_TABLE,
@@ -21,6 +21,8 @@ from radimpress.results.schema import (
     SCHEMA_VERSION,
     SCORE_COLUMNS,
     SCORES_TABLE,
+    TEXT_COLUMNS,
+    TEXTS_TABLE,
 )
 from radimpress_workstation.embedded.template import load as _load_template
 
@@ -40,6 +42,7 @@ def tables():
     ("table", "columns", "folder"),
     [
         (SCORES_TABLE, SCORE_COLUMNS, "scores"),
+        (TEXTS_TABLE, TEXT_COLUMNS, "texts"),
         (RUNS_TABLE, RUN_COLUMNS, "runs"),
         (OBSERVATIONS_TABLE, OBSERVATION_COLUMNS, "observations"),
         (LINEAGE_TABLE, LINEAGE_COLUMNS, "lineage"),
@@ -65,6 +68,7 @@ def test_glue_table_matches_schema_and_layout(tables, table, columns, folder):
     # The writer's keys land where the template points.
     key = {
         "scores": layout.scores_key,
+        "texts": texts_key,
         "runs": layout.summary_key,
         "observations": observations_key,
         "lineage": lineage_key,
@@ -81,9 +85,7 @@ EXPECTED_SCORE_COLUMNS = [
     ("dataset", "string"),
     ("model", "string"),
     ("study_id", "string"),
-    ("findings", "string"),
-    ("reference", "string"),
-    ("generated", "string"),
+    # findings, reference and generated moved to the texts table in schema version 3
     ("rouge1_precision", "double"),
     ("rouge1_recall", "double"),
     ("rouge1_f1", "double"),
@@ -113,6 +115,16 @@ EXPECTED_SCORE_COLUMNS = [
     ("clinical_invented", "string"),
     ("clinical_missed_count", "int"),
     ("clinical_invented_count", "int"),
+]
+EXPECTED_TEXT_COLUMNS = [
+    ("schema_version", "int"),
+    ("run_id", "string"),
+    ("dataset", "string"),
+    ("model", "string"),
+    ("study_id", "string"),
+    ("findings", "string"),
+    ("reference", "string"),
+    ("generated", "string"),
 ]
 EXPECTED_RUN_COLUMNS = [
     ("schema_version", "int"),
@@ -162,13 +174,25 @@ EXPECTED_RUN_COLUMNS = [
 
 def test_columns_are_the_published_ones():
     assert list(SCORE_COLUMNS) == EXPECTED_SCORE_COLUMNS
+    assert list(TEXT_COLUMNS) == EXPECTED_TEXT_COLUMNS
     assert list(RUN_COLUMNS) == EXPECTED_RUN_COLUMNS
     assert list(PARTITION_COLUMNS) == [("run_date", "string")]
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
+
+
+def test_report_text_is_only_in_the_texts_table():
+    """S3 and IAM grant objects, not columns: the text must be in a table of its own."""
+    text = {"findings", "reference", "generated"}
+    assert {name for name, _ in TEXT_COLUMNS} >= text
+    for columns in (SCORE_COLUMNS, RUN_COLUMNS, OBSERVATION_COLUMNS, LINEAGE_COLUMNS):
+        assert not {name for name, _ in columns} & text
+    # The texts table carries the scores table's row key, so every query can join them.
+    score_names = [name for name, _ in SCORE_COLUMNS]
+    assert {"run_id", "dataset", "model", "study_id"} <= set(score_names)
 
 
 def test_every_column_name_is_lower_case_for_glue():
-    for name, _ in (*SCORE_COLUMNS, *RUN_COLUMNS, *LINEAGE_COLUMNS):
+    for name, _ in (*SCORE_COLUMNS, *TEXT_COLUMNS, *RUN_COLUMNS, *LINEAGE_COLUMNS):
         assert name == name.lower()
 
 

@@ -248,8 +248,10 @@ def test_a_publish_killed_mid_commit_is_finished_by_its_retry(aws):
     assert result.summary_key in aws.keys("results/runs/")
     assert aws.keys("results/staging/") == []
     assert claim_of(aws, version)["state"] == claims.COMMITTED
-    # report, scores, per-observation and lineage objects, lineage record, summary: once each
-    assert len(run_objects(aws, "run-1")) == 6
+    # report, scores, texts, per-observation and lineage objects, lineage record, summary: once
+    objects = run_objects(aws, "run-1")
+    assert len(objects) == 7
+    assert "results/texts/run_date=2026-11-24/run-1.parquet" in objects
 
 
 def test_record_failure_takes_back_a_half_done_commit_and_releases_the_upload(aws):
@@ -260,6 +262,7 @@ def test_record_failure_takes_back_a_half_done_commit_and_releases_the_upload(aw
             die_at_the_summary(aws.s3), aws.sns, aws.topic_arn, state, execution="run-1"
         )
     assert any(k.startswith("results/scores/") for k in run_objects(aws, "run-1"))
+    assert any(k.startswith("results/texts/") for k in run_objects(aws, "run-1"))
     recorded = fail(aws, "run-1", version, error="Runtime.ExitError")
     assert recorded.claim_released
     assert run_objects(aws, "run-1") == []  # no table row, no report, no staging

@@ -34,8 +34,14 @@ def functions(resources) -> dict[str, dict]:
 
 
 def statements(document: Any) -> list[dict]:
+    """A policy's statements; a conditional one (``!If [cond, statement, !Ref AWS::NoValue]``)
+    counts with each statement branch."""
     found = document.get("Statement", []) if isinstance(document, dict) else []
-    return [found] if isinstance(found, dict) else list(found)
+    out = []
+    for item in [found] if isinstance(found, dict) else list(found):
+        branches = item["Fn::If"][1:] if isinstance(item, dict) and "Fn::If" in item else [item]
+        out += [b for b in branches if b != {"Ref": "AWS::NoValue"}]
+    return out
 
 
 def all_iam_statements(resources) -> list[tuple[str, dict]]:
@@ -137,6 +143,28 @@ def test_bucket_policy_is_exactly_tls_only_and_data_key_only(resources):
                         ]
                     }
                 },
+            },
+            {  # with QuickSight: its role never opens the results that hold report text
+                "Fn::If": [
+                    "HasQuickSightUser",
+                    {
+                        "Sid": "DenyReportTextToQuickSight",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                        "Resource": [
+                            {"Fn::Sub": "${DataBucket.Arn}/results/texts/*"},
+                            {"Fn::Sub": "${DataBucket.Arn}/results/reports/*"},
+                            {"Fn::Sub": "${DataBucket.Arn}/results/staging/*"},
+                        ],
+                        "Condition": {
+                            "ArnEquals": {
+                                "aws:PrincipalArn": {"Fn::GetAtt": ["QuickSightAthenaRole", "Arn"]}
+                            }
+                        },
+                    },
+                    {"Ref": "AWS::NoValue"},
+                ]
             },
         ],
     }

@@ -7,7 +7,8 @@ imports it. Rows are written in batches so a large run costs memory for one batc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import IO, Any
 
@@ -46,15 +47,36 @@ def write_parquet(
 
     A run with no rows still yields a valid file carrying the schema, so readers see the columns.
     """
+    return write_parquet_tables(rows, [(columns, sink)], batch_rows=batch_rows)
+
+
+def write_parquet_tables(
+    rows: Iterable[dict[str, Any]],
+    tables: Sequence[tuple[Iterable[tuple[str, str]], IO[bytes]]],
+    *,
+    batch_rows: int = BATCH_ROWS,
+) -> int:
+    """Write one pass over ``rows`` to several Parquet files, each with its own columns (a row's
+    other keys are left out); return the row count.
+
+    Why one pass: the scores and texts tables split the same rows (S3 grants whole objects, so
+    report text lives in objects of its own), and the rows are streamed from S3 once.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = arrow_schema(columns)
+    schemas = [arrow_schema(columns) for columns, _ in tables]
     count = 0
-    with pq.ParquetWriter(sink, schema, compression="snappy") as writer:
+    with contextlib.ExitStack() as stack:
+        writers = [
+            stack.enter_context(pq.ParquetWriter(sink, schema, compression="snappy"))
+            for schema, (_, sink) in zip(schemas, tables, strict=True)
+        ]
         for batch in _batches(rows, batch_rows):
-            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            for writer, schema in zip(writers, schemas, strict=True):
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
             count += len(batch)
         if count == 0:
-            writer.write_table(schema.empty_table())
+            for writer, schema in zip(writers, schemas, strict=True):
+                writer.write_table(schema.empty_table())
     return count

@@ -2,16 +2,18 @@
 
 Nothing partial is visible, and nothing is left behind, even when the Lambda is killed (a
 timeout or out of memory ends the process: no ``except``, no ``finally``). Glue and Athena have no
-transactions, but S3 shows each object whole or not at all, so a run is published as three
-objects (four, with the per-observation table), all computed before the first one is written
-(``build_run``):
+transactions, but S3 shows each object whole or not at all, so a run is published as a few
+objects (report, scores, texts, per-observation table, lineage, summary), all computed before the
+first one is written (``build_run``):
 
 1. ``stage_run`` writes them under ``results/staging/<run_id>/`` (a manifest first, naming the run
    and its claim): no Glue table, named query, QuickSight data set or report listing reads there;
 2. the run's claim records ``committing`` with the staged and final keys (steps/publish.py);
 3. ``commit_staged`` copies them to their final keys: ``report.html`` (outside the table folders),
    the run's ONE scores object (the scores table holds all of this run's rows or none of them),
-   and the run summary last: the commit marker. Every named query and the QuickSight data set read
+   its ONE texts object (the same rows' findings, reference and generated text: S3 and IAM grant
+   objects, not columns, so the text lives apart from the scores QuickSight may read), and the
+   run summary last: the commit marker. Every named query and the QuickSight data set read
    scores only of runs that have a summary (join on ``runs``);
 4. the claim records ``committed``; the staging folder is deleted.
 
@@ -64,6 +66,7 @@ from radimpress.results.schema import (
     RUN_COLUMNS,
     SCHEMA_VERSION,
     SCORE_COLUMNS,
+    TEXT_COLUMNS,
 )
 from radimpress.scoring.aggregate import bootstrap_mean_cis
 from radimpress.storage import encryption_arguments, json_objects
@@ -85,6 +88,14 @@ def _positives(text: str | None) -> frozenset[str] | None:
 def observations_key(results_prefix: str, date: str, run_id: str) -> str:
     """``results/observations/run_date=<date>/<run_id>.parquet`` (Glue table ``observations``)."""
     folder = f"{results_prefix.rstrip('/')}/observations/run_date={date}/"
+    return f"{folder}{layout.safe_name(run_id)}.parquet"
+
+
+def texts_key(results_prefix: str, date: str, run_id: str) -> str:
+    """``results/texts/run_date=<date>/<run_id>.parquet`` (Glue table ``texts``): the report
+    text of the run's scores rows, in a folder of its own so that reading scores never means
+    reading text (schema version 3)."""
+    folder = f"{results_prefix.rstrip('/')}/texts/run_date={date}/"
     return f"{folder}{layout.safe_name(run_id)}.parquet"
 
 
@@ -426,7 +437,8 @@ class BuiltRun:
     """A run's results computed into local files, nothing written yet.
 
     ``objects``: (final key, local file, content type) in the order they are made visible:
-    report.html, the scores object, then the run summary (the commit marker) last.
+    report.html, the scores and texts objects, the per-observation table (and lineage), then the
+    run summary (the commit marker) last.
     ``answer``: what :func:`publish_run` returns (keys and means, no text).
     ``names``: each object's name in the staging folder (:data:`STAGED_NAMES`).
     """
@@ -478,7 +490,7 @@ def build_run(
 ) -> Iterator[BuiltRun]:
     """Read every model's score rows and compute the scores object, the summary and the report
     into temporary files (removed when the block ends); nothing is written to S3 here."""
-    from radimpress.results.parquet import write_parquet
+    from radimpress.results.parquet import write_parquet, write_parquet_tables
     from radimpress.results.report import render_report
     from radimpress.results.report_browse import BrowseTable
 
@@ -495,16 +507,21 @@ def build_run(
     summary_key = layout.summary_key(results_prefix, date, run_id)
     report_key = layout.report_key(results_prefix, run_id)
     per_observation_key = observations_key(results_prefix, date, run_id)
+    run_texts_key = texts_key(results_prefix, date, run_id)
 
     with contextlib.ExitStack() as files:
         scores_file = files.enter_context(tempfile.TemporaryFile())
+        texts_file = files.enter_context(tempfile.TemporaryFile())
 
         def every_row() -> Iterator[dict[str, Any]]:
             for key, results in zip(score_keys, models, strict=True):
                 yield from _model_rows(s3, bucket, key, run_id, dataset, results)
 
         browse = BrowseTable()  # the report's "Browse every study" rows, kept on the way
-        write_parquet(browse.watch(every_row()), SCORE_COLUMNS, scores_file)
+        write_parquet_tables(
+            browse.watch(every_row()),
+            [(SCORE_COLUMNS, scores_file), (TEXT_COLUMNS, texts_file)],
+        )
         labels = [m.label for m in models]
         if len(set(labels)) != len(labels):
             raise ValueError("score_keys: two score files carry the same model label")
@@ -581,10 +598,11 @@ def build_run(
         write_parquet(observation_rows(run_info, models), OBSERVATION_COLUMNS, observations_file)
         objects = [
             (report_key, report_file, "text/html; charset=utf-8"),
-            (scores_key, scores_file, "application/vnd.apache.parquet"),
-            (per_observation_key, observations_file, "application/vnd.apache.parquet"),
+            (scores_key, scores_file, PARQUET),
+            (run_texts_key, texts_file, PARQUET),
+            (per_observation_key, observations_file, PARQUET),
         ]
-        names = list(STAGED_NAMES[:3])
+        names = list(STAGED_NAMES[:-1])
         if "lineage" in run_info:
             lineage_file = files.enter_context(tempfile.TemporaryFile())
             write_parquet(lineage_rows(run_info["lineage"]), LINEAGE_COLUMNS, lineage_file)
@@ -603,6 +621,7 @@ def build_run(
             answer={
                 "scores_location": f"s3://{bucket}/{layout.scores_prefix(results_prefix)}",
                 "scores_key": scores_key,
+                "texts_key": run_texts_key,
                 "summary_key": summary_key,
                 "report_key": report_key,
                 "run_date": date,
@@ -663,15 +682,21 @@ STAGING_FOLDER = "staging"
 MANIFEST = "manifest.json"
 # Staged object names, in build_run's object (commit) order, the summary last; a run with
 # lineage stages its two lineage objects before the summary.
-STAGED_NAMES = ("report.html", "scores.parquet", "observations.parquet", "summary.parquet")
+STAGED_NAMES = (
+    "report.html",
+    "scores.parquet",
+    "texts.parquet",
+    "observations.parquet",
+    "summary.parquet",
+)
 LINEAGE_PARQUET, LINEAGE_RECORD = "lineage.parquet", "lineage.json"
 PARQUET = "application/vnd.apache.parquet"
 
 
 def staging_prefix(results_prefix: str = "results") -> str:
-    """``results/staging/``: outside both tables' locations (``results/scores/``,
-    ``results/runs/``) and the reports (``results/reports/``), so no named query, Glue table,
-    QuickSight data set or report listing reads it."""
+    """``results/staging/``: outside every table's location (``results/scores/``,
+    ``results/texts/``, ``results/runs/``, ...) and the reports (``results/reports/``), so no
+    named query, Glue table, QuickSight data set or report listing reads it."""
     return f"{results_prefix.rstrip('/')}/{STAGING_FOLDER}/"
 
 
@@ -826,6 +851,7 @@ def withdraw_run(
             lineage_record_key(results_prefix, run_id),
             lineage_key(results_prefix, date, run_id),
             observations_key(results_prefix, date, run_id),
+            texts_key(results_prefix, date, run_id),
             layout.scores_key(results_prefix, date, run_id),
             layout.report_key(results_prefix, run_id),
         ],

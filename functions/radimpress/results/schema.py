@@ -12,11 +12,18 @@ means and bootstrap confidence intervals). One scores object per run holds every
 Later, still version 2 (new columns read as null from older files): ``generator`` and
 ``train_overlap`` at the end of the model columns, then ``model_package_version`` and
 ``model_package_arn`` (the Model Registry version a fine-tuned or candidate model stands for).
+
+Version 3 moved the report text (``findings``, ``reference``, ``generated``) out of ``scores`` into
+its own table ``texts`` (``results/texts/``), keyed by run, model and study: S3 and IAM grant
+objects, not columns, so a role that may read the scores (QuickSight's) could read every
+report's text while its data set left the columns out. The scores table keeps ids, model identity,
+ROUGE and clinical columns; Glue no longer lists the three text columns there, and the local DuckDB
+views read the text of version 1-2 scores objects as rows of ``texts`` (workstation/sql.py).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Model roles, in the order of the A/B direction every comparison uses: A is the model that comes
 # first (fine-tuned before candidate before pre-trained, then by model name, then by label), so a
@@ -83,12 +90,20 @@ SCORE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("dataset", "string"),
     ("model", "string"),
     ("study_id", "string"),
-    ("findings", "string"),
-    ("reference", "string"),
-    ("generated", "string"),
     *((f"{col}_{part}", "double") for _, col in METRICS for _, part in PARTS),
     *MODEL_COLUMNS,
     *CLINICAL_COLUMNS,
+)
+
+# The report text of each scores row (schema version 3): the same (run_id, model, study_id) key,
+# one object per run under results/texts/, written and committed with the scores object. Only
+# the roles that may read patient text read this folder; QuickSight's role does not.
+REPORT_TEXT: tuple[str, ...] = ("findings", "reference", "generated")
+TEXT_KEY: tuple[str, ...] = ("run_id", "dataset", "model", "study_id")
+TEXT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("schema_version", "int"),
+    *((name, "string") for name in TEXT_KEY),
+    *((name, "string") for name in REPORT_TEXT),
 )
 
 # One row per (run, model): the run's counts and the model's mean F1 per metric.
@@ -189,6 +204,7 @@ PARTITION_COLUMNS: tuple[tuple[str, str], ...] = (("run_date", "string"),)
 
 # Glue table names (template.yaml) that the named queries use, locally and in Athena.
 SCORES_TABLE = "scores"
+TEXTS_TABLE = "texts"
 RUNS_TABLE = "runs"
 OBSERVATIONS_TABLE = "observations"
 LINEAGE_TABLE = "lineage"
