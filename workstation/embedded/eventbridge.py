@@ -1,5 +1,6 @@
-"""The template's EventBridge rule applied by hand: S3's "Object Created" event, the rule that
-matches it, and the input its target delivers to the state machine.
+"""The template's EventBridge rules applied by hand: the events AWS services send (S3's "Object
+Created", SageMaker's model package changes, Step Functions' execution status changes), the rules
+that match them, and the input each target is given.
 
 Bucket notifications are not wired in moto (moto would route them itself); the embedded stack
 builds the event S3 sends for a PutObject, finds the ``AWS::Events::Rule`` whose target is the
@@ -73,6 +74,49 @@ def model_package_state_change_event(package: Mapping[str, Any], region: str) ->
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [str(package.get("ModelPackageArn", ""))],
+        "detail": detail,
+    }
+
+
+def execution_status_change_event(ending: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """The event Step Functions sends when a standard workflow's execution changes status (Step
+    Functions developer guide, "EventBridge (CloudWatch Events) for Step Functions execution
+    status changes", https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html):
+    detail holds the execution's ARN, its state machine's, its name, status, start and stop
+    dates in epoch milliseconds, input and output as JSON strings with ``inputDetails`` /
+    ``outputDetails``, and the error and cause of an execution that did not succeed. ``ending``
+    is DescribeExecution's fields (``executions.ended``)."""
+
+    def millis(value: Any) -> int | None:
+        return int(value.timestamp() * 1000) if isinstance(value, datetime) else None
+
+    def text(value: Any) -> str | None:
+        return None if value is None else value if isinstance(value, str) else json.dumps(value)
+
+    status = str(ending["status"])
+    detail: dict[str, Any] = {
+        "executionArn": ending["executionArn"],
+        "stateMachineArn": ending["stateMachineArn"],
+        "name": ending["name"],
+        "status": status,
+        "startDate": millis(ending.get("startDate")),
+        "stopDate": millis(ending.get("stopDate")),
+        "input": text(ending.get("input")),
+        "output": text(ending.get("output")),
+        "inputDetails": {"included": True},
+        "outputDetails": {"included": True} if ending.get("output") is not None else None,
+    }
+    if status != "SUCCEEDED":
+        detail.update(error=ending.get("error"), cause=ending.get("cause"))
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [ending["executionArn"]],
         "detail": detail,
     }
 

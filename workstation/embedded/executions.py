@@ -4,18 +4,25 @@
 each new event to a callback (the operator's progress line); ``describe`` turns an event into that
 line without ever printing state input or output; ``ExecutionResult`` names the state that failed
 and its cause. (What starts an execution, the template's EventBridge rule, is ``eventbridge``.)
+
+``announce_endings`` is where an execution's end becomes known the moment moto's interpreter
+records it (stopped, timed out, failed or succeeded), so the embedded stack can send the
+"Step Functions Execution Status Change" event AWS sends; ``wait_for_announcements`` lets whoever
+saw an execution end wait until that event has been handed on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from radimpress_workstation.embedded import moto_speedups
+from radimpress_workstation.embedded.patches import CountedPatches, Patch
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _FAIL_TYPES = ("Failed", "TimedOut", "Aborted")
@@ -205,3 +212,70 @@ def _result(described: Mapping[str, Any], history: list[dict[str, Any]]) -> Exec
         history=history,
         visited=visited,
     )
+
+
+# -- announcing the end of executions ----------------------------------------------------------
+Ending = Callable[[dict[str, Any]], None]
+_ENDING_PATCHES = CountedPatches()
+_ENDING_LISTENERS: list[Ending] = []
+_ANNOUNCING = threading.Condition()
+_in_flight = 0  # executions whose end is being recorded and announced right now
+
+
+def announce_endings(listener: Ending) -> None:
+    """Call ``listener`` with ``ended(execution)`` whenever moto's interpreter ends an execution
+    (on the execution's own thread). Undo with ``stop_announcing(listener)``."""
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.__dict__["terminated"]
+
+    def terminated(communication: Any) -> None:
+        # Counted before the status becomes visible: whoever sees the execution end and then
+        # calls ``wait_for_announcements`` waits for its listeners.
+        global _in_flight
+        with _ANNOUNCING:
+            _in_flight += 1
+        try:
+            original(communication)
+            ending = ended(communication.execution)
+            for each in list(_ENDING_LISTENERS):
+                each(ending)
+        finally:
+            with _ANNOUNCING:
+                _in_flight -= 1
+                _ANNOUNCING.notify_all()
+
+    def patches() -> list[Patch]:
+        return [(BaseExecutionWorkerCommunication, "terminated", terminated)]
+
+    _ENDING_LISTENERS.append(listener)
+    _ENDING_PATCHES.install(patches)
+
+
+def stop_announcing(listener: Ending) -> None:
+    if listener in _ENDING_LISTENERS:
+        _ENDING_LISTENERS.remove(listener)
+    _ENDING_PATCHES.uninstall()
+
+
+def wait_for_announcements(timeout: float) -> bool:
+    """Wait until no execution's end is being announced; False when ``timeout`` passed first."""
+    with _ANNOUNCING:
+        return _ANNOUNCING.wait_for(lambda: _in_flight == 0, timeout)
+
+
+def ended(execution: Any) -> dict[str, Any]:
+    """What moto's execution object says about how it ended (DescribeExecution's fields)."""
+    state = execution.exec_worker.env.program_state() if execution.exec_worker else None
+    return {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": execution.exec_status.value if execution.exec_status else "RUNNING",
+        "startDate": execution.start_date,
+        "stopDate": execution.stop_date,
+        "input": execution.input_data,
+        "output": execution.output,
+        "error": execution.error or getattr(state, "error", None),
+        "cause": execution.cause or getattr(state, "cause", None),
+    }

@@ -6,7 +6,9 @@ disk for big objects (``moto_s3_streaming``), expands
 template.yaml (``template.expand``) and creates its resources with boto3 against moto in
 dependency order, each by its type's creator (``resources.CREATORS``). Executions start through
 ``start_execution``, which applies the template's EventBridge rule (``eventbridge``) to a
-real-shaped "Object Created" event. See docs/contracts.md, "Embedded stack".
+real-shaped "Object Created" event. Other events AWS sends (SageMaker's model package changes,
+Step Functions' execution status changes when an execution ends) reach the template's rules
+through ``put_event``. See docs/contracts.md, "Embedded stack".
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 # use the bucket's key, nothing else; the bucket policy decides its uploads as it would in AWS.
 UPLOADER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/hospital-uploader"
 UPLOAD_PREFIX = "incoming/"
+STATE_MACHINE_TYPE = "AWS::StepFunctions::StateMachine"
 
 
 class EmbeddedStack:
@@ -105,6 +108,7 @@ class EmbeddedStack:
         self._clients: dict[str, Any] = {}
         self._started: list[str] = []
         self._deliveries: list[threading.Thread] = []
+        self._deliveries_lock = threading.Lock()
         self.event_results: list[dict[str, Any]] = []  # what each delivered event's target answered
         self.final_status: dict[str, str] = {}  # execution ARN -> status when the stack stopped
         # Decides every call a function or job makes (``aws_authorization``); None when stopped.
@@ -182,22 +186,48 @@ class EmbeddedStack:
 
         registry_double.CHANGE_LISTENERS.append(self._model_package_changed)
         self._exit.callback(registry_double.CHANGE_LISTENERS.remove, self._model_package_changed)
+        executions.announce_endings(self._execution_ended)
+        self._exit.callback(executions.stop_announcing, self._execution_ended)
 
     # -- events other than uploads -------------------------------------------------------------
-    def _model_package_changed(self, package: dict[str, Any]) -> None:
-        """SageMaker's "Model Package State Change" event, to every rule of the template that
-        matches it (EventBridge invokes Lambda targets asynchronously: here on a thread)."""
-        event = eventbridge.model_package_state_change_event(package, self.region)
-        for rule, target in eventbridge.rules_matching(self.resources.values(), event):
+    def put_event(self, event: dict[str, Any]) -> int:
+        """Deliver ``event`` as EventBridge would: to the target of every rule of the template
+        whose EventPattern matches it, with the input the target's Input/InputPath/transformer
+        gives. Lambda targets are invoked asynchronously (here on a thread; ``wait_for_events``
+        waits for them), state machine targets start an execution. Returns the deliveries."""
+        matched = eventbridge.rules_matching(self.resources.values(), event)
+        for rule, target in matched:
             payload = eventbridge.target_input(target, event, rule_arn=rule.attributes["Arn"])
+            arn = str(target["Arn"])
+            if arn.startswith("arn:aws:states:"):
+                self._started.append(
+                    self.client("stepfunctions").start_execution(
+                        stateMachineArn=arn, name=str(uuid.uuid4()), input=json.dumps(payload)
+                    )["executionArn"]
+                )
+                continue
             thread = threading.Thread(
                 target=self._invoke_target,
-                args=(str(target["Arn"]), payload),
+                args=(arn, payload),
                 name=f"event-{rule.logical_id}",
                 daemon=True,
             )
-            self._deliveries.append(thread)
+            with self._deliveries_lock:
+                self._deliveries.append(thread)
             thread.start()
+        return len(matched)
+
+    def _model_package_changed(self, package: dict[str, Any]) -> None:
+        """SageMaker's "Model Package State Change" event, to the rules that match it."""
+        self.put_event(eventbridge.model_package_state_change_event(package, self.region))
+
+    def _execution_ended(self, ending: dict[str, Any]) -> None:
+        """Step Functions' "Execution Status Change" event when an execution of this stack ends
+        (StopExecution, the machine's timeout, a failure, a success), to the rules that match."""
+        machines = {r.physical_id for r in self.resources.values() if r.type == STATE_MACHINE_TYPE}
+        if not self._running or ending["stateMachineArn"] not in machines:
+            return
+        self.put_event(eventbridge.execution_status_change_event(ending, self.region))
 
     def _invoke_target(self, function_arn: str, payload: dict[str, Any]) -> None:
         response = self.client("lambda").invoke(
@@ -209,11 +239,19 @@ class EmbeddedStack:
         )
 
     def wait_for_events(self, timeout: float = 60.0) -> list[dict[str, Any]]:
-        """Wait for every event delivery started so far; returns their results."""
+        """Wait for every event delivery started so far, and for those the executions that have
+        ended (or deliveries themselves) set off meanwhile; returns their results."""
         deadline = time.monotonic() + timeout
-        for thread in list(self._deliveries):
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return list(self.event_results)
+        joined: set[threading.Thread] = set()
+        while True:
+            executions.wait_for_announcements(max(0.0, deadline - time.monotonic()))
+            with self._deliveries_lock:
+                pending = [t for t in self._deliveries if t not in joined]
+            if not pending or time.monotonic() > deadline:
+                return list(self.event_results)
+            for thread in pending:
+                thread.join(max(0.0, deadline - time.monotonic()))
+                joined.add(thread)
 
     def _route_bedrock(self) -> None:
         """The handlers' ``bedrock`` and ``bedrock-runtime`` clients are the process's Bedrock
@@ -283,16 +321,24 @@ class EmbeddedStack:
                     _RUNNING.remove(self)
 
     def _drain(self) -> None:
-        self.wait_for_events(self.exit_timeout)
+        """Executions first (their ends send events), then the deliveries they set off, until
+        neither starts anything more."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + self.exit_timeout
-        for arn in self._started:
-            while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
-                if time.monotonic() > deadline:
-                    status = executions.stop(sfn, arn, "EmbeddedStackStopped", "stack stopped")
-                    break
-                time.sleep(0.05)
-            self.final_status[arn] = status
+        settled = 0
+        while True:
+            self.wait_for_events(max(0.0, deadline - time.monotonic()))
+            started = list(self._started)
+            if settled == len(started):
+                return
+            for arn in started[settled:]:
+                while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
+                    if time.monotonic() > deadline:
+                        status = executions.stop(sfn, arn, "EmbeddedStackStopped", "stack stopped")
+                        break
+                    time.sleep(0.05)
+                self.final_status[arn] = status
+            settled = len(started)
 
     # -- access --------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -348,7 +394,7 @@ class EmbeddedStack:
 
     @property
     def state_machine_arn(self) -> str:
-        return self._single("AWS::StepFunctions::StateMachine").physical_id
+        return self._single(STATE_MACHINE_TYPE).physical_id
 
     def upload(
         self,
