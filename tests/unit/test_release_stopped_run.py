@@ -167,6 +167,20 @@ def test_a_failed_execution_whose_record_failure_could_not_notify_gets_the_notic
     assert claim_of(aws, version)["notified"] == "failed"
 
 
+def test_a_failed_execution_whose_record_failure_could_not_release_is_released_silently(aws):
+    """RecordFailure wrote its record and sent its notice (with the operator's commands) but S3
+    refused its claim writes: the claim is released now, with no second notice."""
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    aws.put("runs/run-1/failure.json", json.dumps({"error": "InputFileError"}))
+    result = stopped(aws, "run-1", version, status="FAILED", error="PipelineFailed")
+    assert (result.action, result.claim_released, result.notified) == ("released", True, False)
+    claim = claim_of(aws, version)
+    assert claim["state"] == claims.FAILED and claim["stopped"] == "FAILED"
+    assert "notified" not in claim and aws.notifications() == []
+    assert ingest(aws, "run-2", version).route == "infer"
+
+
 def test_a_duplicate_execution_stopped_leaves_the_owning_run_alone(aws):
     version = upload(aws)
     ingest(aws, "run-1", version)

@@ -16,10 +16,13 @@ committed one, write ``runs/<run_id>/failure.json`` and send the run's one failu
 Idempotent: the claim's ``notified`` says a notice for this run was already sent (by RecordFailure,
 by Publish, or by an earlier delivery of the same event: EventBridge delivers at least once), and
 then nothing is done. An existing failure.json (RecordFailure's, with the real error) is never
-overwritten. An execution that never claimed its upload (stopped before Ingest, or a version-less
-event) has no claim to record the notice in: the failure record, created only if absent, is the
-marker instead. Two deliveries racing at the same moment may both notify (as ``notify`` says:
-twice rather than never).
+overwritten; it also tells that RecordFailure ran: when its claim is still unsettled (S3 refused
+RecordFailure's claim writes), RecordFailure's notice already told the operator what to do, so
+the claim is settled now without a second notice (when RecordFailure did release the claim but
+no ``notified`` followed, its notice failed, and this sends it). An execution that never claimed
+its upload (stopped before Ingest, or a version-less event) has no claim to record the notice in:
+the failure record, created only if absent, is the marker instead. Two deliveries racing at the
+same moment may both notify (as ``notify`` says: twice rather than never).
 """
 
 from __future__ import annotations
@@ -107,6 +110,11 @@ def release_stopped_run(
     return _settle(s3, sns, bucket, topic_arn, result, source, execution_arn, error, cause)
 
 
+def _recorded_before(notice: dict[str, Any], result: StoppedRunSettled) -> bool:
+    """True when failure.json already existed: RecordFailure ran for this run."""
+    return not result.failure_written and "failure_record_error" not in notice
+
+
 def _find_claim(s3: Any, bucket: str, key: str, version: Any, run_id: str) -> claims.Claim | None:
     """The upload's claim as ``run_id`` sees it (the event's key may be URL-encoded)."""
     if not version or version == "null":
@@ -151,7 +159,7 @@ def _settle(
     cause: str | None,
 ) -> StoppedRunSettled:
     """The run owns its claim and no notice went out: settle it as RecordFailure would."""
-    run_id, key = result.run_id, str(source["key"])
+    run_id, key, before = result.run_id, str(source["key"]), result.claim_state
     settled = settle_claim(s3, bucket, key, source.get("version_id"), run_id)
     record = _record(run_id, key, result.status, execution_arn, error, cause, settled.describe())
     if settled.committed:
@@ -165,6 +173,13 @@ def _settle(
     result.claim_state = settled.state or result.claim_state
     result.claim_released = settled.released
     notice = _write_record(s3, bucket, result, record)
+    if before in (claims.RUNNING, claims.COMMITTING) and _recorded_before(notice, result):
+        # RecordFailure wrote its record but could not settle the claim (S3 refused): its notice
+        # went out with what an operator must do. The claim is settled now; no second notice.
+        if settled.claim_key and settled.state:
+            with contextlib.suppress(RadimpressError, ClientError):
+                claims.note(s3, bucket, settled.claim_key, run_id, stopped=result.status)
+        return result
     outcome = "partial" if settled.committed else "failed"
     result.notified = _notify(sns, topic_arn, run_id, result.status, notice, outcome)
     if result.notified and settled.claim_key and settled.state:
@@ -192,7 +207,7 @@ def _unclaimed(
     record = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
     record["message"] += "; the upload was never claimed, so a new delivery of it runs"
     notice = _write_record(s3, bucket, result, record)
-    if result.failure_key and not result.failure_written and "failure_record_error" not in notice:
+    if _recorded_before(notice, result):
         result.action = "already-settled"  # RecordFailure or an earlier delivery wrote it
         return result
     result.notified = _notify(sns, topic_arn, result.run_id, result.status, notice)
