@@ -14,7 +14,7 @@ from moto import mock_aws
 from radimpress import registry
 from radimpress.events import ModelRef, RegisteredModel, ScoreResult
 from radimpress.holdout import MIN_HOLDOUT, HoldoutSplit, held_out
-from radimpress.steps.promote import decide
+from radimpress.steps.promote import GatePolicy, decide
 
 GROUP = "radimpress-fine-tuned"
 
@@ -103,25 +103,23 @@ def _scores(candidate: float | None, baseline: float | None) -> list[ScoreResult
 def test_the_gate_approves_only_a_model_that_is_not_worse(
     candidate, baseline, margin, auto, status, why
 ):
-    decided = decide(
-        _model(), _scores(candidate, baseline), metric="rouge_l", margin=margin, auto_approve=auto
-    )
+    decided = decide(_model(), _scores(candidate, baseline), GatePolicy("rouge_l", margin, auto))
     assert decided.status == status and why in decided.reason
     assert (decided.candidate, decided.baseline) == (candidate, baseline)
 
 
 def test_the_first_model_follows_auto_approve_and_no_evidence_waits():
     first = _model(baseline="")
-    assert decide(first, [], metric="rouge_l", margin=0, auto_approve=True).status == "Approved"
-    off = decide(first, [], metric="clinical_f1", margin=0, auto_approve=False)
+    assert decide(first, [], GatePolicy("rouge_l", 0, True)).status == "Approved"
+    off = decide(first, [], GatePolicy("clinical_f1", 0, False))
     assert off.status == "PendingManualApproval" and "AutoApprove is off" in off.reason
-    nothing = decide(_model(), [], metric="rouge_l", margin=0, auto_approve=True)
+    nothing = decide(_model(), [], GatePolicy("rouge_l", 0, True))
     assert nothing.status == "PendingManualApproval" and "no held-out" in nothing.reason
 
 
 def test_an_unknown_metric_is_refused():
     with pytest.raises(Exception, match="PromotionMetric 'bleu'"):
-        decide(_model(), [], metric="bleu", margin=0, auto_approve=True)
+        decide(_model(), [], GatePolicy("bleu", 0, True))
 
 
 # ---- metadata ---------------------------------------------------------------------------------

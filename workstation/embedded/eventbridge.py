@@ -22,6 +22,24 @@ from radimpress_workstation.embedded.moto_config import ACCOUNT_ID
 from radimpress_workstation.embedded.resources import Resource
 
 
+def envelope(
+    detail_type: str, source: str, region: str, resources: list[str], detail: dict[str, Any]
+) -> dict[str, Any]:
+    """An EventBridge event as AWS services send it (EventBridge user guide, "Events": version,
+    id, detail-type, source, account, time, region, resources, detail)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": resources,
+        "detail": detail,
+    }
+
+
 def object_created_event(
     bucket: str, key: str, region: str, *, size: int, etag: str, version_id: str | None
 ) -> dict[str, Any]:
@@ -34,25 +52,16 @@ def object_created_event(
     }
     if version_id:
         detail_object["version-id"] = version_id
-    return {
+    detail = {
         "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": ACCOUNT_ID,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": detail_object,
-            "request-id": uuid.uuid4().hex[:16].upper(),
-            "requester": ACCOUNT_ID,
-            "source-ip-address": "127.0.0.1",
-            "reason": "PutObject",
-        },
+        "bucket": {"name": bucket},
+        "object": detail_object,
+        "request-id": uuid.uuid4().hex[:16].upper(),
+        "requester": ACCOUNT_ID,
+        "source-ip-address": "127.0.0.1",
+        "reason": "PutObject",
     }
+    return envelope("Object Created", "aws.s3", region, [f"arn:aws:s3:::{bucket}"], detail)
 
 
 def model_package_state_change_event(package: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -65,17 +74,10 @@ def model_package_state_change_event(package: Mapping[str, Any], region: str) ->
         for k, v in package.items()
         if k != "ResponseMetadata"
     }
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "SageMaker Model Package State Change",
-        "source": "aws.sagemaker",
-        "account": ACCOUNT_ID,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [str(package.get("ModelPackageArn", ""))],
-        "detail": detail,
-    }
+    resources = [str(package.get("ModelPackageArn", ""))]
+    return envelope(
+        "SageMaker Model Package State Change", "aws.sagemaker", region, resources, detail
+    )
 
 
 def execution_status_change_event(ending: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -108,17 +110,13 @@ def execution_status_change_event(ending: Mapping[str, Any], region: str) -> dic
     }
     if status != "SUCCEEDED":
         detail.update(error=ending.get("error"), cause=ending.get("cause"))
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": ACCOUNT_ID,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [ending["executionArn"]],
-        "detail": detail,
-    }
+    return envelope(
+        "Step Functions Execution Status Change",
+        "aws.states",
+        region,
+        [ending["executionArn"]],
+        detail,
+    )
 
 
 def rules_matching(

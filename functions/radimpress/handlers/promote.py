@@ -11,7 +11,7 @@ from radimpress import clients
 from radimpress.events import PromoteEvent
 from radimpress.handlers._runtime import lambda_handler, logger, metrics
 from radimpress.settings import Settings
-from radimpress.steps.promote import promote
+from radimpress.steps.promote import GatePolicy, promote
 
 
 @lambda_handler(PromoteEvent)
@@ -22,9 +22,7 @@ def handler(request: PromoteEvent) -> dict[str, Any]:
         clients.sagemaker(),
         request.model,
         request.scores,
-        metric=settings.promotion_metric,
-        margin=settings.promotion_margin,
-        auto_approve=settings.auto_approve,
+        GatePolicy(settings.promotion_metric, settings.promotion_margin, settings.auto_approve),
     )
     name = "ModelsApproved" if result.status == "Approved" else "ModelsLeftPending"
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)

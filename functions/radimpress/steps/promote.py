@@ -13,6 +13,7 @@ A version an operator already approved or rejected while the gate ran keeps that
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from radimpress import registry
@@ -24,6 +25,15 @@ from radimpress.steps.register_model import CANDIDATE
 METRICS = {"rouge_l": "rouge_l_mean", "clinical_f1": "clinical_f1_mean"}
 
 
+@dataclass(frozen=True)
+class GatePolicy:
+    """The template's PromotionMetric, PromotionMargin and AutoApprove."""
+
+    metric: str = "rouge_l"
+    margin: float = 0.0
+    auto_approve: bool = True
+
+
 def _mean(scores: list[ScoreResult], model_key: str, metric: str) -> float | None:
     for score in scores:
         if score.model_key == model_key and not score.failed:
@@ -32,56 +42,49 @@ def _mean(scores: list[ScoreResult], model_key: str, metric: str) -> float | Non
     return None
 
 
-def decide(
-    model: RegisteredModel,
-    scores: list[ScoreResult],
-    *,
-    metric: str,
-    margin: float,
-    auto_approve: bool,
-) -> Promotion:
+def decide(model: RegisteredModel, scores: list[ScoreResult], policy: GatePolicy) -> Promotion:
     """The gate's decision, before it is written (pure: every rule is tested on its own)."""
-    if metric not in METRICS:
-        raise SpecError(f"PromotionMetric {metric!r}: one of {', '.join(METRICS)}")
-    candidate = _mean(scores, CANDIDATE, metric)
-    baseline = _mean(scores, FINE_TUNED, metric)
-    figures = {
-        "package_arn": model.package_arn,
-        "package_version": model.package_version,
-        "metric": metric,
-        "margin": margin,
-        "candidate": candidate,
-        "baseline": baseline,
-        "baseline_package_arn": model.baseline_package_arn,
-    }
-    status, reason = _verdict(model, scores, candidate, baseline, margin, auto_approve, metric)
-    return Promotion(status=status, reason=reason, **figures)
+    if policy.metric not in METRICS:
+        raise SpecError(f"PromotionMetric {policy.metric!r}: one of {', '.join(METRICS)}")
+    candidate = _mean(scores, CANDIDATE, policy.metric)
+    baseline = _mean(scores, FINE_TUNED, policy.metric)
+    status, reason = _verdict(model, bool(scores), candidate, baseline, policy)
+    return Promotion(
+        status=status,
+        reason=reason,
+        package_arn=model.package_arn,
+        package_version=model.package_version,
+        metric=policy.metric,
+        margin=policy.margin,
+        candidate=candidate,
+        baseline=baseline,
+        baseline_package_arn=model.baseline_package_arn,
+    )
 
 
 def _verdict(
     model: RegisteredModel,
-    scores: list[ScoreResult],
+    scored: bool,
     candidate: float | None,
     baseline: float | None,
-    margin: float,
-    auto_approve: bool,
-    metric: str,
+    policy: GatePolicy,
 ) -> tuple[Any, str]:
-    first = not model.baseline_package_arn
-    if first:
-        if auto_approve:
+    if not model.baseline_package_arn:  # the first fine-tuned model
+        if policy.auto_approve:
             return registry.APPROVED, "first fine-tuned model; AutoApprove is on"
         return registry.PENDING, "first fine-tuned model; AutoApprove is off"
-    if not scores:
+    if not scored:
         return registry.PENDING, "no held-out studies to compare with the approved model"
     if candidate is None:
         return registry.PENDING, "the candidate could not be scored on the held-out studies"
     if baseline is None:
         return registry.PENDING, "the approved model could not be scored on the held-out studies"
-    comparison = f"{metric} {candidate:.4f} vs approved {baseline:.4f} (margin {margin:.4f})"
-    if candidate < baseline - margin:
+    comparison = (
+        f"{policy.metric} {candidate:.4f} vs approved {baseline:.4f} (margin {policy.margin:.4f})"
+    )
+    if candidate < baseline - policy.margin:
         return registry.PENDING, f"worse than the approved model: {comparison}"
-    if not auto_approve:
+    if not policy.auto_approve:
         return registry.PENDING, f"not worse ({comparison}); AutoApprove is off"
     return registry.APPROVED, f"not worse than the approved model: {comparison}"
 
@@ -91,16 +94,10 @@ def _rounded(value: float | None) -> float | None:
 
 
 def promote(
-    sagemaker: Any,
-    model: RegisteredModel,
-    scores: list[ScoreResult],
-    *,
-    metric: str,
-    margin: float,
-    auto_approve: bool,
+    sagemaker: Any, model: RegisteredModel, scores: list[ScoreResult], policy: GatePolicy
 ) -> Promotion:
     """Decide, then record the decision on the package (unless an operator was quicker)."""
-    promotion = decide(model, scores, metric=metric, margin=margin, auto_approve=auto_approve)
+    promotion = decide(model, scores, policy)
     current = registry.describe(sagemaker, model.package_arn)
     if current.status != registry.PENDING:
         return promotion.model_copy(
@@ -112,8 +109,8 @@ def promote(
         promotion.status,
         description=promotion.reason,
         metadata={
-            "gate_metric": metric,
-            "gate_margin": margin,
+            "gate_metric": policy.metric,
+            "gate_margin": policy.margin,
             "gate_candidate": _rounded(promotion.candidate),
             "gate_baseline": _rounded(promotion.baseline),
             "gate_baseline_package": model.baseline_package_arn,
