@@ -3,9 +3,9 @@
 - ``incoming/<train|infer>/<dataset>/<file>``: what a hospital system uploads; the prefix picks the
   route.
 - ``runs/<run_id>/...``: one run's working files (:class:`RunKeys`).
-- ``models/latest-fine-tuned.json``: the pointer to the newest registered fine-tuned model, and
-  ``models/<training job>/output/model.tar.gz``: each fine-tune's archive, written there by the
-  training job itself (``runs/`` expires; an 11 GB archive is never copied by a Lambda).
+- ``models/<training job>/output/model.tar.gz``: each fine-tune's archive, written there by the
+  training job itself (``runs/`` expires; an 11 GB archive is never copied by a Lambda); which
+  one serves is the Model Registry's business (``radimpress.registry``), not a key here.
 - ``results/...``: the Athena tables' Parquet partitions and the reports.
 
 Only ``run_date`` is a results partition key. Athena partition projection can only project
@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from radimpress.errors import InputFileError
 from radimpress.json_records import printable
 
-LATEST_POINTER = "models/latest-fine-tuned.json"
 # SageMaker writes a training job's archive to <S3OutputPath>/<job name>/output/model.tar.gz.
 FINE_TUNED_OUTPUT_PREFIX = "models/"
 CLAIMS_PREFIX = "claims/"

@@ -66,7 +66,7 @@ def test_training_runs_notify_the_registered_model(aws, context):
         "model": {
             "model_name": "radimpress-ft-abc",
             "model_data_url": "s3://b/runs/run-p/train/output/j/output/model.tar.gz",
-            "pointer_key": "models/latest-fine-tuned.json",
+            "package_version": 3,
         },
     }
     result = publish.handler({"execution": "run-p", "state": state}, context)
@@ -79,6 +79,7 @@ def test_training_runs_notify_the_registered_model(aws, context):
     }
     ((_, message),) = aws.notifications()
     assert message["model_name"] == "radimpress-ft-abc"
+    assert message["package_version"] == 3  # the registry version the notice names
     # No results, but the run's lineage, for the inference runs that will use its model.
     assert aws.keys("results/") == [
         "results/lineage-runs/run-p.json",
