@@ -167,8 +167,11 @@ def test_the_dead_letter_key_condition_names_the_upload_rules_real_arn():
     exp = expanded(region="eu-west-1", stack="radimpress-prod")
     resolved = resolver(exp).resolve(exp.resources, "Resources")
     rules = [r for r in resolved.values() if r["Type"] == "AWS::Events::Rule"]
-    assert len(rules) == 1
-    name = rules[0]["Properties"]["Name"]
+    # The upload rule (the one with the KMS dead-letter queue); the execution-status rule of
+    # ReleaseStoppedRun has no dead-letter queue, so the key policy names only the upload rule.
+    uploads = [r for r in rules if any("DeadLetterConfig" in t for t in r["Properties"]["Targets"])]
+    assert len(uploads) == 1 and len(rules) == 2
+    name = uploads[0]["Properties"]["Name"]
     assert name == "radimpress-prod-uploads"
     rule_arn = f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/{name}"
     statements = resolved["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
