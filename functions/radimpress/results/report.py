@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from radimpress.results.report_browse import CSS as BROWSE_CSS
 from radimpress.results.report_browse import SCRIPT_HASH, BrowseTable
 from radimpress.results.report_lineage import render_lineage_section
+from radimpress.results.report_tables import table as _table
 from radimpress.results.schema import METRICS
 from radimpress.results.stats import box_stats, describe
 from radimpress.scoring.aggregate import METRIC_LABELS, STAT_NAMES
@@ -84,30 +85,6 @@ def _fmt(value: float | int | None) -> str:
     if value is None:
         return "&ndash;"
     return str(value) if isinstance(value, int) else f"{value:.4f}"
-
-
-_PHONE = {"stack": "stack", "inline": "stack inline", "compact": "compact"}
-
-
-def _table(
-    head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "", phone: str = "stack"
-) -> str:
-    """A table inside its own horizontally scrolling box, so a wide table never widens the page.
-
-    Below 600 px (``phone``): "stack" makes each row a card, a line per cell with its column
-    name (``data-label``); "inline" a card whose labelled cells flow like words (long tables);
-    "compact" keeps the table, in smaller type (narrow tables of numbers)."""
-    th = "".join(f'<th scope="col">{h}</th>' for h in head)
-    body = "".join(
-        "<tr>"
-        + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(head, r, strict=True))
-        + "</tr>"
-        for r in rows
-    )
-    return (
-        f'<div class="scroll"><table class="{_PHONE[phone]} {cls}"><thead><tr>{th}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
-    )
 
 
 def _line(x1: float, x2: float, y1: float, y2: float, cls: str) -> str:

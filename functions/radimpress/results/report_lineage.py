@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from radimpress.results.report_tables import table
+
 DASH = "&ndash;"
 
 
@@ -36,19 +38,8 @@ def _facts(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """The report's "stack" table: below 600 px each row becomes a card, a line per cell with
-    its column name (``data-label``), so nothing scrolls sideways on a phone."""
-    th = "".join(f'<th scope="col">{h}</th>' for h in head)
-    body = "".join(
-        "<tr>"
-        + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(head, r, strict=True))
-        + "</tr>"
-        for r in rows
-    )
-    return (
-        f'<div class="scroll"><table class="stack lineage-jobs"><thead><tr>{th}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
-    )
+    """The report's "stack" table (a card per row below 600 px), classed for this section."""
+    return table(head, rows, "lineage-jobs")
 
 
 def _input(source: dict[str, Any]) -> list[tuple[str, str]]:
