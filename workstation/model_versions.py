@@ -81,7 +81,7 @@ def spec_match(spec_name: str) -> dict[str, str]:
         spec = load_spec(spec_name, region="")
     except SpecError as err:
         raise NotUsable(f"model spec {spec_name}: {err}") from None
-    return {"spec": spec.name, "model_id": spec.model_id}
+    return registry.trained_with(spec)
 
 
 def versions(sagemaker: Any, group: str) -> list[registry.Package]:

@@ -25,9 +25,12 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radimpress.errors import aws_call
+
+if TYPE_CHECKING:
+    from radimpress.spec import ModelSpec
 
 APPROVED = "Approved"
 REJECTED = "Rejected"
@@ -41,6 +44,12 @@ METADATA_ENTRIES_MAX = 50
 # finished training: more than any group holds approved at once in practice, and bounded so a
 # long-lived registry costs a few describes, not thousands.
 APPROVED_SCAN_LIMIT = 50
+
+
+def trained_with(spec: ModelSpec) -> dict[str, str]:
+    """The metadata a version must carry to serve ``spec``: a fine-tune of another spec or model
+    is never the fine-tuned model (ResolveModels, the gate's baseline, the endpoint, the CLI)."""
+    return {"spec": spec.name, "model_id": spec.model_id}
 
 
 def group_name(resource_prefix: str) -> str:

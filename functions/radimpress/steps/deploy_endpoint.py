@@ -120,7 +120,7 @@ def deploy_endpoint(
     target = registry.latest_approved(
         sagemaker,
         registry.group_name(prefix),
-        matching={"spec": spec.name, "model_id": spec.model_id},
+        matching=registry.trained_with(spec),
     )
     if target is None:
         return EndpointDeployment(endpoint=name, action="none", reason="no Approved version")

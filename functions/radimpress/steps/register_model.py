@@ -146,7 +146,7 @@ def register_fine_tuned(
     }
     # The Approved version inference runs use until this one is approved (read before ours
     # exists, so it is never this one).
-    baseline = registry.latest_approved(sagemaker, group, matching=_same_spec(spec))
+    baseline = registry.latest_approved(sagemaker, group, matching=registry.trained_with(spec))
     package_arn = _create_package(sagemaker, group, request, metadata, job_name)
     package = registry.describe(sagemaker, package_arn)
     candidate = ModelRef(
@@ -180,10 +180,6 @@ def register_fine_tuned(
         candidate=candidate,
         gate=gate,
     )
-
-
-def _same_spec(spec: ModelSpec) -> dict[str, str]:
-    return {"spec": spec.name, "model_id": spec.model_id}
 
 
 def _create_package(

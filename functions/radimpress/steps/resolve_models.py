@@ -50,7 +50,7 @@ def resolve_models(
     approved = registry.latest_approved(
         sagemaker,
         registry.group_name(prefix),
-        matching={"spec": spec.name, "model_id": spec.model_id},
+        matching=registry.trained_with(spec),
     )
     fine_tuned = approved_model_ref(approved, spec) if approved is not None else None
     if fine_tuned is not None:
