@@ -11,58 +11,37 @@ least-privilege table (StartTransform, JobStatus, BedrockBatchRole).
 
 from __future__ import annotations
 
-import json
 from fnmatch import fnmatchcase
-from pathlib import Path
 
 import pytest
 from least_privilege import NEEDS
+from pipeline_stack import jsonl, pipeline_stack, run_upload
 
-from radimpress import clients
 from radimpress.storage import iter_jsonl
-from radimpress_workstation.embedded.stack import UPLOADER_ROLE, EmbeddedStack
-from radimpress_workstation.job_backend.backend import local_job_backend, reset_local_job_backend
+from radimpress_workstation.embedded.stack import UPLOADER_ROLE
+from radimpress_workstation.job_backend.backend import reset_local_job_backend
 from radimpress_workstation.job_backend.bedrock import reset_local_bedrock
 from radimpress_workstation.job_backend.bedrock.quotas import Quotas
 from radimpress_workstation.synthetic import generate_reports
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 INFER = 12
 
 
-def jsonl(rows) -> bytes:
-    return "".join(json.dumps(row) + "\n" for row in rows).encode()
-
-
 def _run(min_records: str, double_minimum: int):
-    reset_local_job_backend()
-    with EmbeddedStack(
-        ROOT / "template.yaml",
-        parameters={
-            "PollSeconds": "1",
-            "BedrockModelId": MODEL,
-            "BedrockFewShotExamples": "2",
-            "BedrockMinRecordsPerJob": min_records,
-        },
-        retry_scale=0.0,
-        stack_name="br",
-    ) as stack:
-        clients.override("sagemaker", local_job_backend)
+    parameters = {
+        "BedrockModelId": MODEL,
+        "BedrockFewShotExamples": "2",
+        "BedrockMinRecordsPerJob": min_records,
+    }
+    with pipeline_stack("br", parameters) as stack:
         double = reset_local_bedrock(quotas=Quotas(min_records_per_job=double_minimum))
         outputs = []
         for key, rows in (
             ("incoming/train/br/train.jsonl", generate_reports(40, seed=1, prefix="T")),
             ("incoming/infer/br/infer.jsonl", generate_reports(INFER, seed=2, prefix="I")),
         ):
-            stack.upload(key, jsonl(rows))
-            result = stack.wait(stack.start_execution(key), timeout=300)
-            assert result.status == "SUCCEEDED", (
-                result.error,
-                result.cause,
-                stack.authorizer.denied,
-            )
-            outputs.append(result.output)
+            outputs.append(run_upload(stack, key, jsonl(rows)).output)
         double.wait(30)
         infer = outputs[1]
         s3 = stack.client("s3")

@@ -5,39 +5,26 @@ moves it when an operator approves another version (issue 20 item 3)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
+from pipeline_stack import jsonl, pipeline_stack, run_upload
 
-from radimpress import clients, registry
-from radimpress_workstation.embedded.stack import EmbeddedStack
-from radimpress_workstation.job_backend.backend import local_job_backend, reset_local_job_backend
+from radimpress import registry
+from radimpress_workstation.job_backend.backend import local_job_backend
 from radimpress_workstation.synthetic import generate_reports
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def stack():
-    reset_local_job_backend()
-    with EmbeddedStack(
-        ROOT / "template.yaml",
-        parameters={"PollSeconds": "1", "ModelSpec": "local-retrieval", "DeployEndpoint": "true"},
-        retry_scale=0.0,
-        stack_name="ep",
+    with pipeline_stack(
+        "ep", {"ModelSpec": "local-retrieval", "DeployEndpoint": "true"}
     ) as running:
-        clients.override("sagemaker", local_job_backend)
         yield running
-        local_job_backend().wait()
 
 
 def train(stack, name: str, seed: int) -> str:
     key = f"incoming/train/ep/{name}.jsonl"
     rows = generate_reports(40, seed=seed, prefix=name)  # too few to hold any out: no gate
-    stack.upload(key, "".join(json.dumps(r) + "\n" for r in rows).encode())
-    result = stack.wait(stack.start_execution(key), timeout=300)
-    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    result = run_upload(stack, key, jsonl(rows))
     return str(result.output["model"]["model_name"])
 
 

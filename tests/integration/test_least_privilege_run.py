@@ -8,48 +8,27 @@ template to the same table).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from fnmatch import fnmatchcase
-from pathlib import Path
 
 import pytest
 from least_privilege import NEEDS, Grant
+from pipeline_stack import jsonl, pipeline_stack, run_upload
 
-from radimpress import clients
-from radimpress_workstation.embedded.stack import UPLOADER_ROLE, EmbeddedStack
+from radimpress_workstation.embedded.stack import UPLOADER_ROLE
 from radimpress_workstation.job_backend.backend import local_job_backend, reset_local_job_backend
 from radimpress_workstation.synthetic import generate_reports
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def jsonl(rows) -> bytes:
-    return "".join(json.dumps(row) + "\n" for row in rows).encode()
 
 
 @pytest.fixture(scope="module")
 def run_requests():
     """(role logical id -> {(action, resource)}) of a training run, then an inference run."""
-    reset_local_job_backend()
-    with EmbeddedStack(
-        ROOT / "template.yaml",
-        parameters={"PollSeconds": "1", "DeployEndpoint": "true"},  # every role at work
-        retry_scale=0.0,
-        stack_name="lp",
-    ) as stack:
-        clients.override("sagemaker", local_job_backend)
+    with pipeline_stack("lp", {"DeployEndpoint": "true"}) as stack:  # every role at work
         for key, rows in (
             ("incoming/train/lp/train.jsonl", generate_reports(40, seed=1, prefix="T")),
             ("incoming/infer/lp/infer.jsonl", generate_reports(8, seed=2, prefix="I")),
         ):
-            stack.upload(key, jsonl(rows))
-            result = stack.wait(stack.start_execution(key), timeout=300)
-            assert result.status == "SUCCEEDED", (
-                result.error,
-                result.cause,
-                stack.authorizer.denied,
-            )
+            run_upload(stack, key, jsonl(rows))
         stack.wait_for_events()  # the approval's endpoint deployment
         local_job_backend().wait()
         roles = {

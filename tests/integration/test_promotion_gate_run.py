@@ -10,17 +10,15 @@ the held-out studies, on which the gate judges, keep their true ones.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from pipeline_stack import jsonl, pipeline_stack, run_upload
 
-from radimpress import clients, registry
+from radimpress import registry
 from radimpress.holdout import held_out
-from radimpress_workstation.embedded.stack import EmbeddedStack
-from radimpress_workstation.job_backend.backend import local_job_backend, reset_local_job_backend
+from radimpress_workstation.job_backend.backend import local_job_backend
 from radimpress_workstation.synthetic import generate_reports
 
-ROOT = Path(__file__).resolve().parents[2]
 NONSENSE = "Refer to the dermatology clinic for the ankle rash."
 
 
@@ -30,28 +28,16 @@ def upload(prefix: str, seed: int, *, teach_nonsense: bool, n: int = 300) -> byt
         if teach_nonsense and not held_out(str(row["study_id"]), 10):
             row = {**row, "impression": NONSENSE}
         rows.append(row)
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+    return jsonl(rows)
 
 
 @pytest.fixture(scope="module")
 def stack():
-    reset_local_job_backend()
-    with EmbeddedStack(
-        ROOT / "template.yaml",
-        parameters={"PollSeconds": "1", "ModelSpec": "local-retrieval"},
-        retry_scale=0.0,
-        stack_name="gate",
-    ) as running:
-        clients.override("sagemaker", local_job_backend)
+    with pipeline_stack("gate", {"ModelSpec": "local-retrieval"}) as running:
         yield running
-        local_job_backend().wait()
 
 
-def run(stack, key: str, body: bytes):
-    stack.upload(key, body)
-    result = stack.wait(stack.start_execution(key), timeout=300)
-    assert result.status == "SUCCEEDED", (result.error, result.cause)
-    return result
+run = run_upload
 
 
 def versions(stack) -> list[dict]:

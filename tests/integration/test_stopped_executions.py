@@ -11,18 +11,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_stack import pipeline_stack
 
 from radimpress import claims, clients
 from radimpress.layout import claim_key
 from radimpress_workstation.embedded.stack import EmbeddedStack
-from radimpress_workstation.job_backend.backend import local_job_backend, reset_local_job_backend
+from radimpress_workstation.job_backend.backend import local_job_backend
 from radimpress_workstation.synthetic import generate_reports
 
-ROOT = Path(__file__).resolve().parents[2]
 RELEASE = "stop-release-stopped-run"
 
 
@@ -50,16 +49,10 @@ def held() -> HeldTraining:
 
 @pytest.fixture(scope="module")
 def stack(held):
-    reset_local_job_backend()
-    with EmbeddedStack(
-        ROOT / "template.yaml",
-        parameters={"PollSeconds": "1", "ModelSpec": "local-retrieval"},
-        retry_scale=0.0,
-        stack_name="stop",
+    with pipeline_stack(
+        "stop", {"ModelSpec": "local-retrieval"}, sagemaker=lambda: held
     ) as running:
-        clients.override("sagemaker", lambda: held)
         yield running
-        local_job_backend().wait()
 
 
 def upload(stack: EmbeddedStack, name: str) -> tuple[str, str]:
