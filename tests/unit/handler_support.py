@@ -66,3 +66,20 @@ class SageMakerWithRegistry(WithRegistryDouble):
     """moto's SageMaker client with the Model Registry calls answered by the embedded stack's
     registry double (workstation/job_backend/registry.py), which keeps moto's storage but the
     service's contract; every other call goes to moto."""
+
+
+def upload_version(aws: Aws, key: str, reports: list[dict[str, Any]]) -> str:
+    """``reports`` uploaded to ``key`` in the (now versioned) bucket; returns the version id."""
+    aws.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return str(aws.s3.put_object(Bucket=BUCKET, Key=key, Body=jsonl(reports))["VersionId"])
+
+
+def ingest_version(aws: Aws, key: str, run_id: str, version: str) -> Any:
+    """The Ingest step of run ``run_id`` on that version (it claims the version)."""
+    from radimpress.spec import load_spec
+    from radimpress.steps import ingest as ingest_step
+
+    return ingest_step.ingest(
+        aws.s3, BUCKET, key, run_id, load_spec(), started_at="2026-11-24T08:00:00Z",
+        version_id=version,
+    )  # fmt: skip

@@ -15,13 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from handler_support import BUCKET, jsonl
+from handler_support import BUCKET, ingest_version, upload_version
 
 from radimpress import claims
 from radimpress.handlers import release_stopped_run as handler_module
 from radimpress.layout import claim_key
-from radimpress.spec import load_spec
-from radimpress.steps import ingest as ingest_step
 from radimpress.steps import record_failure as record_failure_step
 from radimpress.steps.release_stopped_run import release_stopped_run
 
@@ -32,15 +30,11 @@ MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:pipeline"
 
 
 def upload(aws: Any) -> str:
-    aws.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    return aws.s3.put_object(Bucket=BUCKET, Key=KEY, Body=jsonl(REPORTS))["VersionId"]
+    return upload_version(aws, KEY, REPORTS)
 
 
 def ingest(aws: Any, run_id: str, version: str) -> Any:
-    return ingest_step.ingest(
-        aws.s3, BUCKET, KEY, run_id, load_spec(), started_at="2026-11-24T08:00:00Z",
-        version_id=version,
-    )  # fmt: skip
+    return ingest_version(aws, KEY, run_id, version)
 
 
 def stopped(aws: Any, run_id: str, version: str | None, status: str = "ABORTED", **kw: Any) -> Any:

@@ -15,14 +15,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from handler_support import BUCKET, jsonl
+from handler_support import BUCKET, ingest_version, jsonl, upload_version
 from results_data import score_rows
 
 from radimpress import claims
 from radimpress.errors import TransientAwsError
 from radimpress.events import PipelineState, ScoreResult
-from radimpress.spec import load_spec
-from radimpress.steps import ingest as ingest_step
 from radimpress.steps import publish as publish_step
 from radimpress.steps import record_failure as record_failure_step
 
@@ -66,15 +64,11 @@ class Killed(BaseException):
 
 
 def upload(aws: Any) -> str:
-    aws.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    return aws.s3.put_object(Bucket=BUCKET, Key=KEY, Body=jsonl(REPORTS))["VersionId"]
+    return upload_version(aws, KEY, REPORTS)
 
 
 def ingest(aws: Any, run_id: str, version: str) -> Any:
-    return ingest_step.ingest(
-        aws.s3, BUCKET, KEY, run_id, load_spec(), started_at="2026-11-24T08:00:00Z",
-        version_id=version,
-    )  # fmt: skip
+    return ingest_version(aws, KEY, run_id, version)
 
 
 def state_for(aws: Any, ingested: Any, failed: tuple[str, ...] = ()) -> PipelineState:
