@@ -513,6 +513,15 @@ def test_a_stack_without_a_function_role_fails(aws, template, monkeypatch) -> No
     assert check.status == "FAIL" and "has no ScoreFunctionRole" in check.message
 
 
+def test_a_function_behind_a_false_condition_is_not_missing(aws, template, monkeypatch) -> None:
+    """DeployEndpointFunction exists only with DeployEndpoint=true (its template Condition): a
+    stack deployed without it is not one "deployed from another template"."""
+    assert "Condition" in template["Resources"]["DeployEndpointFunction"]
+    monkeypatch.setattr(calls, "FUNCTION_CALLS", {"DeployEndpointFunction": []})
+    stack_listing(aws)
+    assert list(permissions.permissions(deployed(aws, template))) == []
+
+
 def test_no_stack_no_simulation(aws, template) -> None:
     assert list(permissions.permissions(target(aws, template))) == []
 

@@ -60,9 +60,6 @@ _STAGED = _OBJECT + "results/staging/preflight/scores.parquet"
 
 _USE_KEY = [("kms:Decrypt", "{key_arn}"), ("kms:GenerateDataKey", "{key_arn}")]
 
-# Functions a template Condition may leave out (DeployEndpoint=false by default).
-OPTIONAL_FUNCTIONS = frozenset({"DeployEndpointFunction"})
-
 FUNCTION_CALLS: dict[str, list[tuple[str, str]]] = {
     # Reads the version the event names, claims it (If-None-Match; reads the claim when taken),
     # writes records/rejected (S3LineWriter: multipart beyond 8 MiB) and the training channel.

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from radimpress_workstation.aws_checks import calls
+from radimpress_workstation.aws_checks import calls, template_facts
 from radimpress_workstation.aws_checks.account_checks import DEAD_STACK
 from radimpress_workstation.aws_checks.aws import AWS_ERRORS, DENIED_CODES, aws_error, error_line
 from radimpress_workstation.aws_checks.stack import placeholder_values, stack_resources
@@ -118,8 +118,8 @@ def permissions(target: Target) -> Iterator[Check]:
     )
     for function in calls.FUNCTION_CALLS:
         role = resources.get(f"{function}Role")
-        if role is None and function in calls.OPTIONAL_FUNCTIONS:
-            continue  # deployed only when its parameter turns it on
+        if role is None and template_facts.conditional(target.template, function):
+            continue  # deployed only where its template Condition holds
         if role is None:
             yield Check(
                 FAIL,

@@ -71,6 +71,12 @@ def functions(template: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def conditional(template: Mapping[str, Any], logical_id: str) -> bool:
+    """True when the resource exists only where a template Condition holds (DeployEndpoint's
+    function, for one): a stack may lawfully lack it."""
+    return "Condition" in ((template.get("Resources") or {}).get(logical_id) or {})
+
+
 def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
