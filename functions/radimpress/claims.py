@@ -22,6 +22,10 @@ read (so two writers never both win):
 
 ``notified`` records the outcome already sent to the operators, so a retried state does not send
 it twice.
+
+A run that ended without RecordFailure (ReleaseStoppedRun) also has a notice lease,
+``claims/notices/<run_id>.json``: the right to send that run's failure notice, held by one
+delivery of the status change event at a time (``take_notice``).
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from radimpress.errors import RadimpressError, TransientAwsError
-from radimpress.layout import claim_key
+from radimpress.layout import CLAIMS_PREFIX, claim_key
 from radimpress.storage import put_json_if, read_json
 
 RUNNING = "running"
@@ -177,3 +182,99 @@ def release(s3: Any, bucket: str, key: str, version: str, run_id: str) -> bool:
     if current is None or not current.ours or current.state in (COMMITTING, COMMITTED):
         return False
     return advance(s3, bucket, where, run_id, FAILED).state == FAILED
+
+
+# ---- the notice lease: which delivery of a stopped execution's event sends its notice -------
+#
+# Both writes are S3 conditional writes (Amazon S3 user guide, "How to prevent object overwrites
+# with conditional writes": https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+# conditional-writes.html): PutObject with
+# If-None-Match: * creates the lease only if there is none, and with If-Match: <ETag> replaces
+# only the version last read; of two deliveries racing, S3 lets exactly one succeed (412 or 409
+# for the other).
+
+
+@dataclass(frozen=True)
+class NoticeLease:
+    """The right to send one run's failure notice, as one delivery sees it."""
+
+    key: str
+    holder: str  # the delivery that holds it ("" once given back)
+    ours: bool  # the asker holds it: it sends the notice, then ``settle_notice``
+    settled: bool  # a holder finished: the notice went out, or none was owed
+    taken_over: bool = False  # an earlier holder died or gave it back: it may have done part
+    record: dict[str, Any] = field(default_factory=dict, compare=False)
+    etag: str = ""
+
+
+def notice_key(run_id: str) -> str:
+    """Where run ``run_id``'s notice lease lives (next to the claims: same readers, writers)."""
+    return f"{CLAIMS_PREFIX}notices/{quote(run_id, safe='')}.json"
+
+
+def _lease_age(record: dict[str, Any], moment: datetime) -> float | None:
+    """Seconds since the lease was taken; None when it does not say when (treated as dead)."""
+    try:
+        taken = datetime.fromisoformat(str(record.get("taken_at")))
+    except ValueError:
+        return None
+    if taken.tzinfo is None:
+        taken = taken.replace(tzinfo=UTC)
+    return (moment - taken).total_seconds()
+
+
+def _as_lease(where: str, holder: str, record: dict[str, Any], etag: str) -> NoticeLease:
+    owner = str(record.get("holder") or "")
+    settled = bool(record.get("settled_at"))
+    return NoticeLease(where, owner, owner == holder, settled, False, record, etag)
+
+
+def take_notice(
+    s3: Any,
+    bucket: str,
+    run_id: str,
+    holder: str,
+    *,
+    expires_after: float,
+    now: datetime | None = None,
+) -> NoticeLease:
+    """Take the right to send ``run_id``'s failure notice for delivery ``holder``.
+
+    Returns the lease as ``holder`` sees it: ``ours`` when taken (created, or taken over from a
+    holder presumed dead: taken more than ``expires_after`` seconds ago, or given back);
+    otherwise held by a live delivery, or ``settled``. Of two deliveries racing, one gets it.
+    """
+    where = notice_key(run_id)
+    moment = now or datetime.now(UTC)
+    record = {"run_id": run_id, "holder": holder, "taken_at": moment.isoformat()}
+    for _ in range(_ATTEMPTS):
+        etag = put_json_if(s3, bucket, where, record)
+        if etag is not None:
+            return NoticeLease(where, holder, True, False, False, record, etag)
+        held = read_json(s3, bucket, where)
+        if held is None:
+            continue  # cannot happen (nobody deletes a lease), but costs nothing to handle
+        current = _as_lease(where, holder, *held)
+        age = _lease_age(current.record, moment)
+        alive = bool(current.holder) and age is not None and age <= expires_after
+        if current.settled or (alive and not current.ours):
+            return current
+        taken = {**record, "taken_from": current.holder or None}
+        etag = put_json_if(s3, bucket, where, taken, if_match=current.etag)
+        if etag is not None:
+            return NoticeLease(where, holder, True, False, True, taken, etag)
+    raise TransientAwsError(f"s3://{bucket}/{where}: the notice lease kept changing")
+
+
+def settle_notice(s3: Any, bucket: str, lease: NoticeLease, **fields: Any) -> bool:
+    """Record that ``lease``'s holder finished (``fields``: what it did); later deliveries then
+    do nothing. False when another delivery took the lease over meanwhile."""
+    record = {**lease.record, **fields, "settled_at": _now()}
+    return put_json_if(s3, bucket, lease.key, record, if_match=lease.etag) is not None
+
+
+def give_back_notice(s3: Any, bucket: str, lease: NoticeLease) -> bool:
+    """Hand the lease back after a failure, so the next delivery takes it without waiting for
+    it to expire (a killed Lambda cannot: its lease expires instead)."""
+    record = {**lease.record, "holder": "", "given_back_at": _now()}
+    return put_json_if(s3, bucket, lease.key, record, if_match=lease.etag) is not None

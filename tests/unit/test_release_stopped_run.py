@@ -11,22 +11,30 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from handler_support import BUCKET, ingest_version, upload_version
 
 from radimpress import claims
 from radimpress.handlers import release_stopped_run as handler_module
 from radimpress.layout import claim_key
 from radimpress.steps import record_failure as record_failure_step
-from radimpress.steps.release_stopped_run import release_stopped_run
+from radimpress.steps import release_stopped_run as step
+from radimpress.steps.release_stopped_run import NoticePending, release_stopped_run
+from radimpress_workstation.embedded.template import load
 
 KEY = "incoming/infer/dev1/reports.jsonl"
 FINDINGS = "Secret finding about the left lung."
 REPORTS = [{"study_id": f"s{i}", "findings": FINDINGS, "impression": "Fine."} for i in range(3)]
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:pipeline"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+STOPPED_AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def upload(aws: Any) -> str:
@@ -37,7 +45,10 @@ def ingest(aws: Any, run_id: str, version: str) -> Any:
     return ingest_version(aws, KEY, run_id, version)
 
 
-def stopped(aws: Any, run_id: str, version: str | None, status: str = "ABORTED", **kw: Any) -> Any:
+def stopped(
+    aws: Any, run_id: str, version: str | None, status: str = "ABORTED", sns: Any = None, **kw: Any
+) -> Any:
+    """One delivery of the execution's status change event (``sns``: its SNS client)."""
     source = {"bucket": BUCKET, "key": KEY, "version_id": version, "poll_seconds": 1}
     arguments: dict[str, Any] = {
         "run_id": run_id,
@@ -46,7 +57,7 @@ def stopped(aws: Any, run_id: str, version: str | None, status: str = "ABORTED",
         "execution_input": source,
     }
     arguments.update(kw)
-    return release_stopped_run(aws.s3, aws.sns, BUCKET, aws.topic_arn, **arguments)
+    return release_stopped_run(aws.s3, sns or aws.sns, BUCKET, aws.topic_arn, **arguments)
 
 
 def claim_of(aws: Any, version: str) -> dict[str, Any]:
@@ -206,6 +217,203 @@ def test_other_statuses_are_ignored(aws, status):
     ingest(aws, "run-1", version)
     assert stopped(aws, "run-1", version, status=status).action == "ignored"
     assert claims.state_of(claim_of(aws, version)) == claims.RUNNING
+
+
+# ---- one notice when deliveries race (EventBridge delivers at least once; Lambda retries) ----
+
+
+class Killed(BaseException):
+    """A Lambda killed at its timeout: no ``except Exception`` and no ``finally`` of ours runs
+    (a BaseException passes them), so the delivery leaves behind whatever it had written."""
+
+
+class SnsHeldOpen:
+    """The SNS client of a delivery whose publish is in flight until ``release`` is set (the
+    first of two racing deliveries, caught in the middle of sending its notice)."""
+
+    def __init__(self, sns: Any) -> None:
+        self._sns = sns
+        self.sending, self.release = threading.Event(), threading.Event()
+
+    def publish(self, **kwargs: Any) -> Any:
+        self.sending.set()
+        assert self.release.wait(10), "the second delivery never finished"
+        return self._sns.publish(**kwargs)
+
+
+class SnsKilled:
+    """The SNS client of a delivery killed while it sends (nothing reaches the topic)."""
+
+    def publish(self, **kwargs: Any) -> Any:
+        raise Killed
+
+
+@pytest.fixture
+def no_waiting(monkeypatch) -> None:
+    """A delivery that finds the notice lease held fails at once instead of waiting for it."""
+    monkeypatch.setattr(step, "PENDING_PAUSES", ())
+
+
+def test_two_deliveries_at_the_same_moment_send_one_notice(aws, no_waiting):
+    """The first delivery has released the claim and written failure.json and is sending its
+    notice when the second arrives. Before the notice lease the second one, finding the claim
+    released and not yet notified, sent a second notice."""
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    held = SnsHeldOpen(aws.sns)
+    first: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: first.update(result=stopped(aws, "run-1", version, sns=held))
+    )
+    thread.start()
+    try:
+        assert held.sending.wait(10)
+        with pytest.raises(NoticePending):  # Lambda retries the event later
+            stopped(aws, "run-1", version)
+        assert aws.notifications() == []  # the second sent nothing
+    finally:
+        held.release.set()
+        thread.join(10)
+    assert (first["result"].action, first["result"].notified) == ("released", True)
+    assert len(aws.notifications()) == 1
+    retried = stopped(aws, "run-1", version)  # the second delivery's retry: nothing left to do
+    assert retried.action == "already-settled" and retried.notified is False
+    assert len(aws.notifications()) == 1
+    assert claim_of(aws, version)["notified"] == "failed"
+
+
+def test_a_delivery_waits_briefly_for_a_holder_that_finishes(aws, monkeypatch):
+    """The usual race: the holder finishes during the other delivery's pause, which then ends
+    quietly instead of failing its invocation."""
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    held = SnsHeldOpen(aws.sns)
+    thread = threading.Thread(target=lambda: stopped(aws, "run-1", version, sns=held))
+
+    def holder_finishes_meanwhile(seconds: float) -> None:
+        held.release.set()
+        thread.join(10)
+
+    monkeypatch.setattr(step, "PENDING_PAUSES", (0.5,))
+    monkeypatch.setattr(step.time, "sleep", holder_finishes_meanwhile)
+    thread.start()
+    assert held.sending.wait(10)
+    second = stopped(aws, "run-1", version)
+    assert not thread.is_alive()
+    assert second.action == "already-settled" and second.notified is False
+    assert len(aws.notifications()) == 1
+
+
+def test_a_delivery_killed_right_after_taking_the_lease_is_taken_over_once_it_expires(
+    aws, monkeypatch, no_waiting
+):
+    """At most one notice while the holder may still run, at least one once it cannot: a
+    delivery within the function's timeout of the lease sends nothing, a later one settles the
+    run and sends the notice."""
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    take = claims.take_notice
+
+    def take_then_die(*args: Any, **kwargs: Any) -> Any:
+        lease = take(*args, **kwargs)
+        if lease.ours:
+            raise Killed
+        return lease
+
+    monkeypatch.setattr(claims, "take_notice", take_then_die)
+    with pytest.raises(Killed):
+        stopped(aws, "run-1", version, holder="delivery-1", now=STOPPED_AT)
+    monkeypatch.setattr(claims, "take_notice", take)
+    assert claims.state_of(claim_of(aws, version)) == claims.RUNNING  # it died before settling
+    soon = STOPPED_AT + timedelta(seconds=step.FUNCTION_TIMEOUT_SECONDS)
+    with pytest.raises(NoticePending):
+        stopped(aws, "run-1", version, holder="delivery-2", now=soon)
+    assert aws.notifications() == []
+    later = STOPPED_AT + timedelta(seconds=step.NOTICE_LEASE_SECONDS + 1)
+    result = stopped(aws, "run-1", version, holder="delivery-2", now=later)
+    assert (result.action, result.claim_released, result.notified) == ("released", True, True)
+    assert len(aws.notifications()) == 1
+    assert claim_of(aws, version)["notified"] == "failed"
+    lease = json.loads(aws.read(claims.notice_key("run-1")))
+    assert (lease["holder"], lease["taken_from"], lease["notified"]) == (
+        "delivery-2",
+        "delivery-1",
+        True,
+    )
+    assert stopped(aws, "run-1", version, holder="delivery-3").action == "already-settled"
+    assert len(aws.notifications()) == 1
+
+
+def test_a_delivery_killed_while_sending_is_taken_over_once_its_lease_expires(aws, no_waiting):
+    """Killed after it released the claim and wrote failure.json, in the middle of the send:
+    before the notice lease the next delivery sent at once, even while the first could still
+    be sending; now it waits for the lease to expire, then sends the one notice."""
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    with pytest.raises(Killed):
+        stopped(aws, "run-1", version, sns=SnsKilled(), holder="delivery-1", now=STOPPED_AT)
+    assert claim_of(aws, version)["state"] == claims.FAILED
+    assert "runs/run-1/failure.json" in aws.keys("runs/")
+    soon = STOPPED_AT + timedelta(seconds=step.FUNCTION_TIMEOUT_SECONDS - 1)
+    with pytest.raises(NoticePending):
+        stopped(aws, "run-1", version, holder="delivery-2", now=soon)
+    assert aws.notifications() == []
+    later = STOPPED_AT + timedelta(seconds=step.NOTICE_LEASE_SECONDS + 1)
+    assert stopped(aws, "run-1", version, holder="delivery-2", now=later).notified
+    ((subject, message),) = aws.notifications()
+    assert subject == "radimpress run run-1 failed: ExecutionAborted"
+    assert message["failure_key"] == "runs/run-1/failure.json"
+
+
+def test_a_holder_whose_notice_fails_gives_the_lease_back_for_an_immediate_retry(aws):
+    """SNS refuses: the invocation fails as before (Lambda retries it), and the retry does not
+    have to wait for the lease to expire."""
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+
+    class SnsRefusing:
+        def publish(self, **kwargs: Any) -> Any:
+            error: Any = {"Error": {"Code": "AuthorizationError", "Message": "refused"}}
+            raise ClientError(error, "Publish")
+
+    with pytest.raises(ClientError):
+        stopped(aws, "run-1", version, sns=SnsRefusing(), holder="delivery-1", now=STOPPED_AT)
+    assert json.loads(aws.read(claims.notice_key("run-1")))["holder"] == ""
+    retried = stopped(aws, "run-1", version, holder="delivery-1-retry", now=STOPPED_AT)
+    assert retried.notified and len(aws.notifications()) == 1
+
+
+def test_an_unclaimed_run_whose_holder_died_after_its_record_still_gets_the_notice(aws, no_waiting):
+    """Stopped before Ingest: the failure record marked the notice sent even when the delivery
+    that wrote it died before sending. The lease tells a dead holder's record from
+    RecordFailure's."""
+    version = upload(aws)
+    with pytest.raises(Killed):
+        stopped(aws, "run-1", version, sns=SnsKilled(), holder="delivery-1", now=STOPPED_AT)
+    assert "runs/run-1/failure.json" in aws.keys("runs/")
+    later = STOPPED_AT + timedelta(seconds=step.NOTICE_LEASE_SECONDS + 1)
+    result = stopped(aws, "run-1", version, holder="delivery-2", now=later)
+    assert (result.action, result.notified, result.failure_written) == ("unclaimed", True, False)
+    assert len(aws.notifications()) == 1
+    assert stopped(aws, "run-1", version).action == "already-settled"
+    assert len(aws.notifications()) == 1
+
+
+def test_an_event_without_input_delivered_twice_notifies_once(aws):
+    assert stopped(aws, "run-1", "v", execution_input=None).notified
+    again = stopped(aws, "run-1", "v", execution_input=None)
+    assert again.action == "already-settled" and not again.notified
+    assert len(aws.notifications()) == 1
+
+
+def test_the_lease_outlives_the_functions_timeout_in_the_template():
+    """A holder is presumed dead only once its invocation must have ended: the lease bound is
+    at least ReleaseStoppedRunFunction's Timeout (its own, else the template's Globals)."""
+    template = load(TEMPLATE)
+    function = template["Resources"]["ReleaseStoppedRunFunction"]["Properties"]
+    timeout = function.get("Timeout", template["Globals"]["Function"]["Timeout"])
+    assert timeout == step.FUNCTION_TIMEOUT_SECONDS
+    assert timeout < step.NOTICE_LEASE_SECONDS
 
 
 @pytest.fixture

@@ -21,13 +21,29 @@ RecordFailure's claim writes), RecordFailure's notice already told the operator 
 the claim is settled now without a second notice (when RecordFailure did release the claim but
 no ``notified`` followed, its notice failed, and this sends it). An execution that never claimed
 its upload (stopped before Ingest, or a version-less event) has no claim to record the notice in:
-the failure record, created only if absent, is the marker instead. Two deliveries racing at the
-same moment may both notify (as ``notify`` says: twice rather than never).
+the failure record, created only if absent, tells that RecordFailure ran.
+
+One notice when deliveries race: before it settles anything, a delivery takes the run's notice
+lease (``claims.take_notice``, a conditional write), so of two deliveries at the same moment one
+settles and notifies and the other sends nothing. The other waits a few seconds for the holder to
+record that it finished, else fails with :class:`NoticePending`, so that Lambda retries the event
+(an asynchronous invocation is retried twice, one and then two minutes later: "How Lambda handles
+errors and retries with asynchronous invocation", https://docs.aws.amazon.com/lambda/latest/dg/
+invocation-async-error-handling.html). A holder that fails gives the lease back; one that is
+killed (a Lambda timeout runs no ``finally``) cannot, and its lease is taken over once it is older
+than the function's timeout, when the holder can no longer be running: a retry then settles and
+notifies. So at most one notice while the holder lives, and at least one overall; a holder killed
+after SNS took its notice but before it recorded it makes two.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -47,6 +63,21 @@ STOPPED = {
     "FAILED": ("ExecutionFailed", "execution failed outside RecordFailure"),
 }
 
+# template.yaml: ReleaseStoppedRunFunction's Timeout (it sets none, so Globals.Function.Timeout).
+# A delivery killed at its timeout took its notice lease at most this long before it died.
+FUNCTION_TIMEOUT_SECONDS = 60
+CLOCK_MARGIN_SECONDS = 5  # taken_at is the holder's clock, the age the next delivery's
+NOTICE_LEASE_SECONDS = FUNCTION_TIMEOUT_SECONDS + CLOCK_MARGIN_SECONDS
+# How long a delivery that finds the lease held waits for its holder to finish (a holder takes
+# well under a second) before it fails and leaves the rest to Lambda's retry.
+PENDING_PAUSES: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+
+class NoticePending(RadimpressError):
+    """Another delivery holds the run's notice lease and has not recorded its notice yet: this
+    invocation fails so that Lambda retries the event, by when the holder has finished or its
+    lease has expired and the retry takes over."""
+
 
 class StoppedRunSettled(BaseModel):
     """What became of a stopped execution's run (ids, states and keys only)."""
@@ -63,6 +94,14 @@ class StoppedRunSettled(BaseModel):
     operator_action: str = ""
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """Who this delivery is (the notice lease's holder) and its clock (None: the real one)."""
+
+    holder: str
+    now: datetime | None = None
+
+
 def release_stopped_run(
     s3: Any,
     sns: Any,
@@ -75,39 +114,147 @@ def release_stopped_run(
     execution_input: dict[str, Any] | None,
     error: str | None = None,
     cause: str | None = None,
+    holder: str | None = None,
+    now: datetime | None = None,
 ) -> StoppedRunSettled:
     """Settle the run of an execution that ended ``status`` (see the module docstring).
 
     ``execution_input`` is the execution's input (the upload rule's: bucket, key, version_id),
-    None when the event did not carry it.
+    None when the event did not carry it. ``holder`` names this delivery in the notice lease
+    (a fresh id when None); ``now`` is its clock. Raises :class:`NoticePending` while another
+    delivery holds the lease.
     """
     result = StoppedRunSettled(run_id=run_id, status=status, action="ignored")
     if status not in STOPPED:
         return result  # SUCCEEDED / RUNNING: the pipeline itself settled the run
+    delivery = _Delivery(holder=holder or uuid.uuid4().hex, now=now)
     source = execution_input or {}
     key, version = str(source.get("key") or ""), source.get("version_id")
     if not key or source.get("bucket") != bucket:
-        result.action = "unidentified"
-        notice = _record(run_id, key or "", status, execution_arn, error, cause, None)
-        notice["operator_action"] = result.operator_action = (
-            f"the execution's input does not name an upload in s3://{bucket}; read it "
-            f"(aws stepfunctions describe-execution --execution-arn {execution_arn}) and, if "
-            "it names one, check that upload's claim under claims/"
-        )
-        result.notified = _notify(sns, topic_arn, run_id, status, notice)
-        return result
+
+        def unidentified(_: claims.NoticeLease) -> StoppedRunSettled:
+            return _unidentified(sns, bucket, topic_arn, result, key, execution_arn, error, cause)
+
+        return _holding_notice(s3, bucket, result, delivery, unidentified)
     current = _find_claim(s3, bucket, key, version, run_id)
     if current is None:
-        return _unclaimed(s3, sns, bucket, topic_arn, result, key, execution_arn, error, cause)
+
+        def unclaimed(lease: claims.NoticeLease) -> StoppedRunSettled:
+            return _unclaimed(
+                s3, sns, bucket, topic_arn, result, lease, key, execution_arn, error, cause
+            )
+
+        return _holding_notice(s3, bucket, result, delivery, unclaimed)
+    if _settled_before(current, result):
+        return result
+
+    def claimed(lease: claims.NoticeLease) -> StoppedRunSettled:
+        # Read again under the lease: a holder before us may have settled the claim since.
+        now_held = _find_claim(s3, bucket, key, version, run_id)
+        if now_held is None:  # deleted by hand meanwhile: as if never claimed
+            return _unclaimed(
+                s3, sns, bucket, topic_arn, result, lease, key, execution_arn, error, cause
+            )
+        if _settled_before(now_held, result):
+            return result
+        return _settle(
+            s3, sns, bucket, topic_arn, result, lease, source, execution_arn, error, cause
+        )
+
+    return _holding_notice(s3, bucket, result, delivery, claimed)
+
+
+def _settled_before(current: claims.Claim, result: StoppedRunSettled) -> bool:
+    """True (with the action set) when the claim leaves nothing to do: it is another run's, or
+    the run's notice already went out."""
     result.claim_state = current.state
     if not current.ours:
         result.action = "not-ours"  # a duplicate delivery: the owning run reports its own outcome
-        return result
+        return True
     if current.record.get("notified"):
         result.action = "already-settled"  # RecordFailure, Publish or an earlier delivery did
         result.claim_released = current.state == claims.FAILED
+        return True
+    return False
+
+
+def _holding_notice(
+    s3: Any,
+    bucket: str,
+    result: StoppedRunSettled,
+    delivery: _Delivery,
+    settle: Callable[[claims.NoticeLease], StoppedRunSettled],
+) -> StoppedRunSettled:
+    """Run ``settle`` holding the run's notice lease, then record that it finished.
+
+    A lease held by a live delivery is waited for (``PENDING_PAUSES``); one that a holder settled
+    means nothing is left to do. ``settle`` failing gives the lease back, so a retry takes it
+    at once.
+    """
+    lease = _take_notice(s3, bucket, result.run_id, delivery)
+    if lease is None:
+        result.action = "already-settled"  # an earlier delivery settled the run and notified
         return result
-    return _settle(s3, sns, bucket, topic_arn, result, source, execution_arn, error, cause)
+    try:
+        settle(lease)
+    except Exception:
+        with contextlib.suppress(RadimpressError, ClientError):
+            claims.give_back_notice(s3, bucket, lease)
+        raise
+    with contextlib.suppress(RadimpressError, ClientError):
+        # Not recorded: a later delivery finds the claim's ``notified`` (or the failure record,
+        # or the claim settled), or takes the lease over once expired and notifies again.
+        claims.settle_notice(s3, bucket, lease, action=result.action, notified=result.notified)
+    return result
+
+
+def _take_notice(
+    s3: Any, bucket: str, run_id: str, delivery: _Delivery
+) -> claims.NoticeLease | None:
+    """The run's notice lease for this delivery; None when a holder already settled the run.
+    Raises :class:`NoticePending` when a live holder does not finish within the pauses."""
+    for pause in (*PENDING_PAUSES, None):
+        lease = claims.take_notice(
+            s3,
+            bucket,
+            run_id,
+            delivery.holder,
+            expires_after=NOTICE_LEASE_SECONDS,
+            now=delivery.now,
+        )
+        if lease.ours:
+            return lease
+        if lease.settled:
+            return None
+        if pause is None:
+            raise NoticePending(
+                f"run {run_id}: delivery {lease.holder} has held its notice lease since "
+                f"{lease.record.get('taken_at')}; retry after {NOTICE_LEASE_SECONDS} s"
+            )
+        time.sleep(pause)
+    raise AssertionError("unreachable")  # the last pause is None
+
+
+def _unidentified(
+    sns: Any,
+    bucket: str,
+    topic_arn: str,
+    result: StoppedRunSettled,
+    key: str,
+    execution_arn: str,
+    error: str | None,
+    cause: str | None,
+) -> StoppedRunSettled:
+    """The execution's input names no upload of this bucket: tell an operator where to look."""
+    result.action = "unidentified"
+    notice = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
+    notice["operator_action"] = result.operator_action = (
+        f"the execution's input does not name an upload in s3://{bucket}; read it "
+        f"(aws stepfunctions describe-execution --execution-arn {execution_arn}) and, if "
+        "it names one, check that upload's claim under claims/"
+    )
+    result.notified = _notify(sns, topic_arn, result.run_id, result.status, notice)
+    return result
 
 
 def _recorded_before(notice: dict[str, Any], result: StoppedRunSettled) -> bool:
@@ -153,12 +300,18 @@ def _settle(
     bucket: str,
     topic_arn: str,
     result: StoppedRunSettled,
+    lease: claims.NoticeLease,
     source: dict[str, Any],
     execution_arn: str,
     error: str | None,
     cause: str | None,
 ) -> StoppedRunSettled:
-    """The run owns its claim and no notice went out: settle it as RecordFailure would."""
+    """The run owns its claim and no notice went out: settle it as RecordFailure would.
+
+    Only a lease holder writes the claim or failure.json, claim first; so a record found while
+    the claim is still unsettled is RecordFailure's, unless a holder before us died (``lease.
+    taken_over``): it may have written the record, and then the notice is sent.
+    """
     run_id, key, before = result.run_id, str(source["key"]), result.claim_state
     settled = settle_claim(s3, bucket, key, source.get("version_id"), run_id)
     record = _record(run_id, key, result.status, execution_arn, error, cause, settled.describe())
@@ -173,7 +326,8 @@ def _settle(
     result.claim_state = settled.state or result.claim_state
     result.claim_released = settled.released
     notice = _write_record(s3, bucket, result, record)
-    if before in (claims.RUNNING, claims.COMMITTING) and _recorded_before(notice, result):
+    unsettled = before in (claims.RUNNING, claims.COMMITTING)
+    if unsettled and _recorded_before(notice, result) and not lease.taken_over:
         # RecordFailure wrote its record but could not settle the claim (S3 refused): its notice
         # went out with what an operator must do. The claim is settled now; no second notice.
         if settled.claim_key and settled.state:
@@ -196,19 +350,21 @@ def _unclaimed(
     bucket: str,
     topic_arn: str,
     result: StoppedRunSettled,
+    lease: claims.NoticeLease,
     key: str,
     execution_arn: str,
     error: str | None,
     cause: str | None,
 ) -> StoppedRunSettled:
     """No claim: the execution ended before Ingest claimed the upload (nothing to release; a
-    redelivery runs). The failure record, created only if absent, stands for ``notified``."""
+    redelivery runs). A failure record found by the lease's first holder is RecordFailure's (it
+    notified); one found after a holder died may be that holder's, and the notice is sent."""
     result.action = "unclaimed"
     record = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
     record["message"] += "; the upload was never claimed, so a new delivery of it runs"
     notice = _write_record(s3, bucket, result, record)
-    if _recorded_before(notice, result):
-        result.action = "already-settled"  # RecordFailure or an earlier delivery wrote it
+    if _recorded_before(notice, result) and not lease.taken_over:
+        result.action = "already-settled"  # RecordFailure (or code before the lease) wrote it
         return result
     result.notified = _notify(sns, topic_arn, result.run_id, result.status, notice)
     return result
