@@ -36,6 +36,9 @@ class ImpressionModel(ABC):
 
     name: ClassVar[str]
     needs_training: ClassVar[bool] = True
+    # What the model writes besides the manifest; a model that changes it bumps this and, in
+    # from_state, still reads the archives of earlier versions (see archive_format).
+    format_version: ClassVar[int] = 1
 
     @abstractmethod
     def fit(self, pairs: Sequence[TrainingPair]) -> ImpressionModel:
@@ -53,7 +56,11 @@ class ImpressionModel(ABC):
         """Write the manifest and the model's state to ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        manifest = {"model": self.name, "format_version": 1, "state": self.state()}
+        manifest = {
+            "model": self.name,
+            "format_version": self.format_version,
+            "state": self.state(),
+        }
         (directory / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
 
     def state(self) -> dict[str, Any]:
@@ -85,8 +92,27 @@ def get_model_class(name: str) -> type[ImpressionModel]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def _manifest(directory: Path) -> dict[str, Any]:
+    return json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+
+
+def archive_format(directory: str | Path) -> int:
+    """The ``format_version`` the model in ``directory`` was saved with."""
+    return int(_manifest(Path(directory)).get("format_version", 1))
+
+
 def load_model(directory: str | Path) -> ImpressionModel:
-    """Reload a model written by :meth:`ImpressionModel.save`."""
+    """Reload a model written by :meth:`ImpressionModel.save`.
+
+    An archive written in a newer format than this code's model reads is refused: its files
+    would be misread, not ignored."""
     directory = Path(directory)
-    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    return get_model_class(manifest["model"]).from_state(manifest.get("state", {}), directory)
+    manifest = _manifest(directory)
+    model_class = get_model_class(manifest["model"])
+    written = int(manifest.get("format_version", 1))
+    if written > model_class.format_version:
+        raise ValueError(
+            f"the {model_class.name!r} model in {directory} has format {written}; "
+            f"this version reads formats up to {model_class.format_version}"
+        )
+    return model_class.from_state(manifest.get("state", {}), directory)

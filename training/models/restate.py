@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,15 @@ from scipy import sparse as sp
 from radimpress import deid
 from radimpress_training.models.base import TrainingPair
 from radimpress_training.models.consensus import ConsensusModel
-from radimpress_training.models.sparse import NeighbourIndex, tfidf_vectorizer, weighted_share
+from radimpress_training.models.sparse import (
+    NeighbourIndex,
+    restored_tfidf_vectorizer,
+    tfidf_vectorizer,
+    under_prefix,
+    vocabulary_of,
+    weighted_share,
+    with_prefix,
+)
 
 _WORD = re.compile(r"[a-z0-9]+|___")
 # Sentence ends, and the numbered items of impressions ("1. ... 2. ...").
@@ -113,6 +121,20 @@ class SentenceIndex:
     def __init__(self, sentences: list[str]) -> None:
         self.vectorizer = tfidf_vectorizer(sentence_features)
         self.index = NeighbourIndex(sp.csr_matrix(self.vectorizer.fit_transform(sentences)))
+
+    def saved(self) -> tuple[list[str], dict[str, np.ndarray]]:
+        """(vocabulary, arrays): the fitted vectorizer's terms by column, and its idf with the
+        :meth:`NeighbourIndex.arrays` under ``index.``; :meth:`restore` takes them back."""
+        arrays = {"idf": self.vectorizer.idf_, **with_prefix("index.", self.index.arrays())}
+        return vocabulary_of(self.vectorizer), arrays
+
+    @classmethod
+    def restore(cls, vocabulary: Sequence[str], arrays: Mapping[str, np.ndarray]) -> SentenceIndex:
+        """The index :meth:`saved` describes, without refitting the vectorizer or k-means."""
+        index = cls.__new__(cls)
+        index.vectorizer = restored_tfidf_vectorizer(sentence_features, vocabulary, arrays["idf"])
+        index.index = NeighbourIndex.from_arrays(under_prefix("index.", arrays))
+        return index
 
     def top(
         self, sentences: list[str], k: int, exclude: tuple[np.ndarray, np.ndarray] | None = None
