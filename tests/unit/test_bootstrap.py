@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 from pathlib import Path
 
 import pytest
 
-from radimpress.results.publish import ModelResults
+from radimpress.results.publish import ModelResults, run_intervals
 from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from radimpress.scoring.bootstrap import mean_intervals, paired_difference, verdict
 from radimpress_workstation.commands import score as score_command
@@ -84,7 +85,7 @@ def _published_intervals(rows: list[dict]) -> dict:
             clinical_invented_count=len(clinical["invented"]),
         )
         model.add(flat)
-    return model.intervals()
+    return run_intervals([model])["m"]
 
 
 def test_score_and_report_give_identical_intervals(tmp_path: Path) -> None:
@@ -168,3 +169,68 @@ def test_paired_comparisons_cover_every_pair_over_shared_studies() -> None:
     assert rows[1]["mean_difference"] == 0.25
     assert (rows[1]["ci_low"], rows[1]["ci_high"]) == (0.0, 0.5)
     assert "within noise" in rows[1]["verdict"]
+
+
+def test_block_size_changes_memory_never_the_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Publish draws a few resamples at a time to bound its memory: the resamples must be the
+    ones a single draw of all of them gives (numpy's Generator stream does not depend on how the
+    draws are split), for a length that needs many blocks and one that fits in one. The sums may
+    differ in the last bit (BLAS sums a differently shaped block in another order), which is why
+    the block size depends on the length only."""
+    from radimpress.scoring import bootstrap
+
+    rng = random.Random(7)
+    columns = {"a": [rng.random() for _ in range(3001)], "b": [rng.random() for _ in range(40)]}
+    whole = bootstrap.resampled_means(columns, resamples=200, seed=3)
+    monkeypatch.setattr(bootstrap, "_BLOCK_CELLS", 3001 * 7 + 5)  # 7 resamples a block
+    split = bootstrap.resampled_means(columns, resamples=200, seed=3)
+    for name in columns:
+        assert split[name] == pytest.approx(whole[name], rel=1e-12, abs=0)
+
+
+def test_a_column_gets_the_same_means_alone_or_beside_others() -> None:
+    """Publish resamples every model's columns in one call; each must get exactly what it gets
+    alone (the seed rule), not merely close: the runs table and `score --bootstrap` agree."""
+    from radimpress.scoring.bootstrap import resampled_means
+
+    rng = random.Random(11)
+    target = [rng.random() for _ in range(500)]
+    others = {f"o{i}": [rng.random() for _ in range(500)] for i in range(4)}
+    alone = resampled_means({"t": target}, resamples=300, seed=0)["t"]
+    together = resampled_means({**others, "t": target}, resamples=300, seed=0)["t"]
+    assert together.tolist() == alone.tolist()
+
+
+def test_paired_comparisons_in_one_call_match_each_comparison_alone() -> None:
+    """Every pair and metric is resampled in one call; each must keep paired_difference's own
+    answer (studies matched by id, A - B), including pairs over fewer shared studies."""
+    from radimpress.scoring.bootstrap import paired_comparisons
+
+    rng = random.Random(5)
+    ids = [f"S{i}" for i in range(120)]
+    models = [
+        (
+            label,
+            {
+                "rougeL": {s: rng.random() for s in ids[: 120 - 20 * k]},
+                "clinical": {s: rng.random() for s in ids},
+            },
+        )
+        for k, label in enumerate(("A", "B", "C"))
+    ]
+    found = paired_comparisons(models, resamples=200, seed=4)
+    expected = []
+    for i, (_, a) in enumerate(models):
+        for _, b in models[i + 1 :]:
+            for key in ("rougeL", "clinical"):
+                studies = sorted(set(a[key]) & set(b[key]))
+                expected.append(
+                    paired_difference(
+                        [a[key][s] for s in studies],
+                        [b[key][s] for s in studies],
+                        resamples=200,
+                        seed=4,
+                    )
+                )
+    assert [(c["mean_difference"], c["ci_low"], c["ci_high"]) for c in found] == expected
+    assert [c["studies"] for c in found] == [100, 120, 80, 120, 80, 120]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from results_data import NASTY, score_rows
 
-from radimpress.results.publish import ModelResults, flatten_row
+from radimpress.results.publish import ModelResults, flatten_row, run_intervals
 from radimpress.results.report import box_plot_svg, render_report
 from radimpress.results.stats import describe
 from radimpress.scoring.aggregate import percentile
@@ -205,7 +205,7 @@ def test_mean_table_on_hand_written_rows():
 
 def test_means_carry_bootstrap_intervals_when_given():
     models = model_results()
-    intervals = {m.label: m.intervals() for m in models}
+    intervals = run_intervals(models)
     parsed = Collector()
     parsed.feed(render_report(RUN, models, intervals=intervals))
     row = parsed.tables[1][1]

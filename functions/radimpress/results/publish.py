@@ -33,8 +33,9 @@ import functools
 import json
 import math
 import tempfile
+from array import array
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -68,7 +69,6 @@ from radimpress.results.schema import (
     SCORE_COLUMNS,
     TEXT_COLUMNS,
 )
-from radimpress.scoring.aggregate import bootstrap_mean_cis
 from radimpress.storage import encryption_arguments, json_objects
 
 WORST_PER_MODEL = 5
@@ -138,20 +138,31 @@ def model_order(role: str, name: str, label: str) -> tuple[int, str, str]:
     return (rank, name, label)
 
 
+def _column() -> array[float]:
+    return array("d")
+
+
 @dataclass
 class ModelResults:
-    """What one model's rows leave for the summary and the report: numbers and a few worst rows."""
+    """What one model's rows leave for the summary and the report: numbers and a few worst rows.
+
+    Numbers are kept in ``array("d")`` columns, 8 bytes a value: a million studies held as lists
+    of floats cost about 40 bytes a value (each float a JSON-decoded object of its own), and this
+    is what a large run's Publish holds at its peak.
+    """
 
     label: str
     key: str
     identity: dict[str, Any] = field(default_factory=dict)
     reports: int = 0
     # F1 of the scored rows per column (rouge1 ... rougelsum), in ``studies`` order.
-    f1: dict[str, list[float]] = field(default_factory=lambda: {col: [] for _, col in METRICS})
+    f1: dict[str, array[float]] = field(default_factory=lambda: {c: _column() for _, c in METRICS})
     studies: list[str] = field(default_factory=list)
-    # Clinical agreement of the same scored rows (None for rows written before schema 2).
-    clinical: list[float | None] = field(default_factory=list)
-    clinical_pr: list[tuple[float, float]] = field(default_factory=list)
+    # Clinical F1 of the same scored rows; NaN where a row has none (no reference, or a row
+    # written before schema 2): finite values only are ever stored (flatten_row checks).
+    clinical: array[float] = field(default_factory=_column)
+    clinical_precision: array[float] = field(default_factory=_column)
+    clinical_recall: array[float] = field(default_factory=_column)
     missed_reports: int = 0
     # Micro counts per CheXpert observation over the scored rows (radimpress.clinical).
     per_observation: PerObservation = field(default_factory=PerObservation)
@@ -174,42 +185,34 @@ class ModelResults:
     def order(self) -> tuple[int, str, str]:
         return model_order(self.role, self.name, self.label)
 
-    def values(self, col: str) -> list[float]:
-        """The scored rows' values of one F1 column (``clinical`` included, without nulls)."""
+    def values(self, col: str) -> Sequence[float]:
+        """The scored rows' values of one F1 column (``clinical`` included, without gaps)."""
         if col in ("clinical", "clinical_f1"):
-            return [v for v in self.clinical if v is not None]
+            return array("d", (v for v in self.clinical if not math.isnan(v)))
         return self.f1[col.removesuffix("_f1")]
 
     def means(self) -> dict[str, float | None]:
         return {col: (math.fsum(v) / len(v) if v else None) for col, v in self.f1.items()}
 
     def clinical_means(self) -> dict[str, float | None]:
-        values = self.values("clinical")
-        if not values:
+        count = len(self.clinical_precision)
+        if not count:
             return dict.fromkeys(("clinical_precision", "clinical_recall", "clinical_f1"))
-        count = len(self.clinical_pr)
         return {
-            "clinical_precision": math.fsum(p for p, _ in self.clinical_pr) / count,
-            "clinical_recall": math.fsum(r for _, r in self.clinical_pr) / count,
-            "clinical_f1": math.fsum(values) / len(values),
+            "clinical_precision": math.fsum(self.clinical_precision) / count,
+            "clinical_recall": math.fsum(self.clinical_recall) / count,
+            "clinical_f1": math.fsum(self.values("clinical")) / count,
         }
 
-    def intervals(self) -> dict[str, tuple[float, float] | None]:
-        """Seeded percentile-bootstrap 95% intervals of each F1 column's mean (pure Python)."""
-        out: dict[str, tuple[float, float] | None] = dict.fromkeys(F1_COLUMNS)
+    def interval_columns(self) -> dict[str, Sequence[float]]:
+        """The columns whose means get a bootstrap interval (:func:`run_intervals`)."""
+        columns: dict[str, Sequence[float]] = {}
         if self.scored:
-            rouge = {f"{col}_f1": self.f1[col] for _, col in METRICS}
-            out.update(
-                bootstrap_mean_cis(rouge, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
-            )
+            columns.update({f"{col}_f1": self.f1[col] for _, col in METRICS})
         clinical = self.values("clinical")
         if clinical:
-            out.update(
-                bootstrap_mean_cis(
-                    {"clinical_f1": clinical}, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED
-                )
-            )
-        return out
+            columns["clinical_f1"] = clinical
+        return columns
 
     def add(self, row: dict[str, Any]) -> None:
         if not self.reports:
@@ -220,9 +223,11 @@ class ModelResults:
         self.studies.append(row["study_id"])
         for _, col in METRICS:
             self.f1[col].append(row[f"{col}_f1"])
-        self.clinical.append(row.get("clinical_f1"))
-        if row.get("clinical_f1") is not None:
-            self.clinical_pr.append((row["clinical_precision"], row["clinical_recall"]))
+        clinical = row.get("clinical_f1")
+        self.clinical.append(math.nan if clinical is None else clinical)
+        if clinical is not None:
+            self.clinical_precision.append(row["clinical_precision"])
+            self.clinical_recall.append(row["clinical_recall"])
             self.missed_reports += bool(row.get("clinical_missed_count"))
             self.per_observation.add(
                 _positives(row.get("reference")), _positives(row.get("generated"))
@@ -237,6 +242,33 @@ class ModelResults:
     def worst(self) -> list[dict[str, Any]]:
         """The worst rows by :func:`worst_key`, worst first."""
         return [row for *_, row in self._worst]
+
+
+Intervals = dict[str, tuple[float, float] | None]  # per F1 column: (low, high), or none
+
+
+def run_intervals(models: Sequence[ModelResults]) -> dict[str, Intervals]:
+    """Per model label, the seeded percentile-bootstrap 95% interval of each F1 column's mean.
+
+    One :func:`radimpress.scoring.bootstrap.mean_intervals` call for every model's columns: by its
+    seed rule each column gets the interval it would get alone, and the columns of equally many
+    studies (every model of a run, as a rule) share one set of draws, the costly part."""
+    from radimpress.scoring.bootstrap import mean_intervals
+
+    columns = {
+        f"{position}/{name}": values
+        for position, m in enumerate(models)
+        for name, values in m.interval_columns().items()
+    }
+    found = (
+        mean_intervals(columns, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+        if columns
+        else {}
+    )
+    out: dict[str, Intervals] = {}
+    for position, m in enumerate(models):
+        out[m.label] = {col: found.get(f"{position}/{col}") for col in F1_COLUMNS}
+    return out
 
 
 def _number(value: Any, where: str) -> float:
@@ -383,8 +415,8 @@ def lost_reports(a: ModelResults, b: ModelResults) -> tuple[int, list[str]]:
         if study not in theirs:
             continue
         other_clinical, other_rouge = theirs[study]
-        mine = (clinical if clinical is not None else -1.0, rouge)
-        other = (other_clinical if other_clinical is not None else -1.0, other_rouge)
+        mine = (-1.0 if math.isnan(clinical) else clinical, rouge)
+        other = (-1.0 if math.isnan(other_clinical) else other_clinical, other_rouge)
         if mine < other:
             lost.append((mine[0] - other[0], mine[1] - other[1], study))
     lost.sort()
@@ -550,7 +582,7 @@ def build_run(
                 [m.identity.get("training_run_id", "") for m in models],
                 results_prefix,
             )
-        intervals = {m.label: m.intervals() for m in models}
+        intervals = run_intervals(models)
         lost = []
         by_label = dict(zip(labels, score_keys, strict=True))
         for a, b in lost_pairs(models):

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any, Protocol
@@ -64,9 +65,9 @@ class ModelView(Protocol):
 
     label: str
     reports: int
-    f1: dict[str, list[float]]
+    f1: Mapping[str, Sequence[float]]
     studies: list[str]
-    clinical: list[float | None]
+    clinical: Sequence[float]  # NaN: no clinical agreement for that study
     identity: dict[str, Any]
     missed_reports: int
     per_observation: Any  # radimpress.clinical.per_observation.PerObservation
@@ -74,7 +75,7 @@ class ModelView(Protocol):
     @property
     def scored(self) -> int: ...
 
-    def values(self, col: str) -> list[float]: ...
+    def values(self, col: str) -> Sequence[float]: ...
 
     def order(self) -> tuple[int, str, str]: ...
 
@@ -160,7 +161,7 @@ def _pairs(models: Sequence[ModelView]) -> list[tuple[ModelView, ModelView]]:
 
 def _by_study(m: ModelView, col: str) -> dict[str, float]:
     if col == "clinical":
-        return {s: v for s, v in zip(m.studies, m.clinical, strict=True) if v is not None}
+        return {s: v for s, v in zip(m.studies, m.clinical, strict=True) if not math.isnan(v)}
     return dict(zip(m.studies, m.f1[col], strict=True))
 
 
@@ -188,7 +189,7 @@ def comparison_rows(models: Sequence[ModelView]) -> list[dict[str, Any]]:
     return out
 
 
-def _mean_cell(values: list[float], ci: tuple[float, float] | None) -> str:
+def _mean_cell(values: Sequence[float], ci: tuple[float, float] | None) -> str:
     if not values:
         return _fmt(None)
     mean = _fmt(sum(values) / len(values))

@@ -24,8 +24,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# Row indices drawn at once: at most this many (resamples x rows) cells, about 32 MiB of int64.
-_BLOCK_CELLS = 1 << 22
+# Row indices drawn at once: at most this many (resamples x rows) cells, about 8 MiB of int64
+# (a block's draws, counts and weights are what a large run's Publish holds at its peak).
+# numpy's Generator gives the same stream however the draws are split into calls, so the
+# block size changes memory and speed, never the resamples (tests/unit/test_bootstrap.py).
+_BLOCK_CELLS = 1 << 20
 
 
 def _check(resamples: int, confidence: float) -> None:
@@ -50,20 +53,23 @@ def resampled_means(
         by_length.setdefault(len(values), []).append(name)
     out: dict[str, Any] = {}
     for count, names in by_length.items():
-        matrix = np.array([columns[name] for name in names], dtype=np.float64).T  # rows x cols
+        arrays = [np.asarray(columns[name], dtype=np.float64) for name in names]
         rng = np.random.default_rng(seed)
         block = max(1, _BLOCK_CELLS // count)
-        sums = np.empty((resamples, len(names)), dtype=np.float64)
+        sums = np.empty((len(names), resamples), dtype=np.float64)
         for start in range(0, resamples, block):
             size = min(block, resamples - start)
             rows = rng.integers(0, count, size=(size, count))
-            # How often each row was drawn in each resample, then one matrix product per block.
-            offsets = (np.arange(size)[:, None] * count + rows).ravel()
-            times = np.bincount(offsets, minlength=size * count).reshape(size, count)
-            sums[start : start + size] = times @ matrix
-        means = sums / count
+            # How often each row was drawn in each resample, then one product per column: a
+            # column's sums never depend on how many columns share the draws (bit for bit).
+            rows += np.arange(size)[:, None] * count  # each resample's own range of counts
+            times = np.bincount(rows.ravel(), minlength=size * count).reshape(size, count)
+            del rows
+            weights = times.astype(np.float64)
+            for position, column in enumerate(arrays):
+                sums[position, start : start + size] = weights @ column
         for position, name in enumerate(names):
-            out[name] = means[:, position]
+            out[name] = sums[position] / count
     return out
 
 
@@ -138,8 +144,17 @@ def paired_comparisons(
     """Every pair of ``models`` (label, {metric key: {study_id: score}}), A before B in the order
     given, per metric over the studies both scored (in study_id order, so the report and the
     console draw the same resamples): the mean difference A - B, its paired-bootstrap interval
-    and a verdict sentence. Pairs with no study in common are left out."""
-    out = []
+    and a verdict sentence. Pairs with no study in common are left out.
+
+    Every comparison's differences are resampled in one :func:`resampled_means` call: by the seed
+    rule each gets the intervals :func:`paired_difference` gives it alone, and comparisons over
+    the same number of studies (most of them) share one set of draws instead of drawing again.
+    """
+    import numpy as np
+
+    _check(resamples, 0.95)
+    compared: list[tuple[str, str, str, int]] = []
+    differences: dict[str, Any] = {}
     for i, (label_a, scores_a) in enumerate(models):
         for label_b, scores_b in models[i + 1 :]:
             for key, title in metrics:
@@ -147,22 +162,27 @@ def paired_comparisons(
                 studies = sorted(set(a) & set(b))
                 if not studies:
                     continue
-                difference = paired_difference(
-                    [a[s] for s in studies],
-                    [b[s] for s in studies],
-                    resamples=resamples,
-                    seed=seed,
+                differences[str(len(compared))] = np.fromiter(
+                    (a[s] - b[s] for s in studies), dtype=np.float64, count=len(studies)
                 )
-                out.append(
-                    {
-                        "model_a": label_a,
-                        "model_b": label_b,
-                        "metric": title,
-                        "studies": len(studies),
-                        "mean_difference": difference[0],
-                        "ci_low": difference[1],
-                        "ci_high": difference[2],
-                        "verdict": verdict(label_a, label_b, difference, title),
-                    }
-                )
+                compared.append((label_a, label_b, title, len(studies)))
+    if not compared:
+        return []
+    means = resampled_means(differences, resamples=resamples, seed=seed)
+    out = []
+    for name, (label_a, label_b, title, count) in zip(differences, compared, strict=True):
+        low, high = _interval(means[name], 0.95)
+        difference = (float(np.mean(differences[name])), low, high)
+        out.append(
+            {
+                "model_a": label_a,
+                "model_b": label_b,
+                "metric": title,
+                "studies": count,
+                "mean_difference": difference[0],
+                "ci_low": difference[1],
+                "ci_high": difference[2],
+                "verdict": verdict(label_a, label_b, difference, title),
+            }
+        )
     return out
