@@ -271,9 +271,13 @@ def run_intervals(models: Sequence[ModelResults]) -> dict[str, Intervals]:
     return out
 
 
-def _number(value: Any, where: str) -> float:
+def _number(value: Any, where: str, name: str) -> float:
+    """A finite number of field ``name``; the message is built only for a bad value (a million
+    rows make 18 million calls, so nothing is formatted on the way)."""
+    if type(value) is float and value - value == 0.0:  # finite: inf - inf and nan are nan
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ScoreRowError(f"{where}: expected a finite number")
+        raise ScoreRowError(f"{where}: field '{name}': expected a finite number")
     return float(value)
 
 
@@ -293,8 +297,8 @@ def _clinical(raw: dict[str, Any], where: str) -> dict[str, Any]:
     invented = _names(agreement.get("invented"), f"{where}: field 'clinical.invented'")
     return {
         **{
-            f"clinical_{part}": _number(agreement.get(part), f"{where}: field 'clinical.{part}'")
-            for part in ("precision", "recall", "f1")
+            column: _number(agreement.get(part), where, name)
+            for part, column, name in _CLINICAL_PARTS
         },
         "clinical_missed": LIST_SEPARATOR.join(missed),
         "clinical_invented": LIST_SEPARATOR.join(invented),
@@ -304,6 +308,31 @@ def _clinical(raw: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 _CLINICAL_FIELDS = tuple(c for c in SCORE_COLUMNS if c[0].startswith("clinical_"))
+# (part, table column, field name in messages) per number, spelled once instead of per row.
+_CLINICAL_PARTS = tuple(
+    (part, f"clinical_{part}", f"clinical.{part}") for part in ("precision", "recall", "f1")
+)
+_METRIC_PARTS = tuple(
+    (metric, tuple((part, f"{col}_{suffix}", f"{metric}.{part}") for part, suffix in PARTS))
+    for metric, col in METRICS
+)
+
+
+def _add_rouge(raw: dict[str, Any], where: str, row: dict[str, Any]) -> None:
+    """The ROUGE columns of one score row: all four metrics scored, or all four null."""
+    present = [raw.get(metric) is not None for metric, _ in METRICS]
+    if any(present) and not all(present):
+        missing = [metric for (metric, _), here in zip(METRICS, present, strict=True) if not here]
+        raise ScoreRowError(f"{where}: field '{missing[0]}': null while other metrics are scored")
+    for metric, parts in _METRIC_PARTS:
+        score = raw.get(metric)
+        if score is None:
+            row.update(dict.fromkeys(column for _, column, _ in parts))
+            continue
+        if not isinstance(score, dict):
+            raise ScoreRowError(f"{where}: field '{metric}': expected an object or null")
+        for part, column, name in parts:
+            row[column] = _number(score.get(part), where, name)
 
 
 def flatten_row(
@@ -332,20 +361,7 @@ def flatten_row(
         "reference": raw.get("reference"),
         "generated": raw["generated"],
     }
-    present = [raw.get(metric) is not None for metric, _ in METRICS]
-    if any(present) and not all(present):
-        missing = [metric for (metric, _), here in zip(METRICS, present, strict=True) if not here]
-        raise ScoreRowError(f"{where}: field '{missing[0]}': null while other metrics are scored")
-    for metric, col in METRICS:
-        score = raw.get(metric)
-        if score is not None and not isinstance(score, dict):
-            raise ScoreRowError(f"{where}: field '{metric}': expected an object or null")
-        for part, suffix in PARTS:
-            row[f"{col}_{suffix}"] = (
-                None
-                if score is None
-                else _number(score.get(part), f"{where}: field '{metric}.{part}'")
-            )
+    _add_rouge(raw, where, row)
     for name, kind in MODEL_COLUMNS:
         row[name] = _model_column(raw.get(name), kind, f"{where}: field '{name}'")
     row.update(_clinical(raw, where))
