@@ -33,10 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from radimpress.errors import RadimpressError, TransientAwsError
-from radimpress.layout import CLAIMS_PREFIX, claim_key
+from radimpress.layout import claim_key, notice_key
 from radimpress.storage import put_json_if, read_json
 
 RUNNING = "running"
@@ -205,11 +204,6 @@ class NoticeLease:
     taken_over: bool = False  # an earlier holder died or gave it back: it may have done part
     record: dict[str, Any] = field(default_factory=dict, compare=False)
     etag: str = ""
-
-
-def notice_key(run_id: str) -> str:
-    """Where run ``run_id``'s notice lease lives (next to the claims: same readers, writers)."""
-    return f"{CLAIMS_PREFIX}notices/{quote(run_id, safe='')}.json"
 
 
 def _lease_age(record: dict[str, Any], moment: datetime) -> float | None:

@@ -27,6 +27,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from radimpress.errors import InputFileError
 from radimpress.json_records import printable
@@ -108,6 +109,12 @@ def claim_key(bucket: str, key: str, version_id: str) -> str:
     """
     digest = hashlib.sha256(f"{bucket}\n{key}\n{version_id}".encode()).hexdigest()
     return f"{CLAIMS_PREFIX}{digest}.json"
+
+
+def notice_key(run_id: str) -> str:
+    """``claims/notices/<run id>.json``: the lease on run ``run_id``'s one failure notice
+    (claims.take_notice), next to the claims: the same functions read and write both."""
+    return f"{CLAIMS_PREFIX}notices/{quote(run_id, safe='')}.json"
 
 
 def fine_tuned_archive_key(job_name: str) -> str:

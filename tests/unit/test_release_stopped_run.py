@@ -21,7 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 from handler_support import BUCKET, ingest_version, upload_version
 
-from radimpress import claims
+from radimpress import claims, layout
 from radimpress.handlers import release_stopped_run as handler_module
 from radimpress.layout import claim_key
 from radimpress.steps import record_failure as record_failure_step
@@ -334,7 +334,7 @@ def test_a_delivery_killed_right_after_taking_the_lease_is_taken_over_once_it_ex
     assert (result.action, result.claim_released, result.notified) == ("released", True, True)
     assert len(aws.notifications()) == 1
     assert claim_of(aws, version)["notified"] == "failed"
-    lease = json.loads(aws.read(claims.notice_key("run-1")))
+    lease = json.loads(aws.read(layout.notice_key("run-1")))
     assert (lease["holder"], lease["taken_from"], lease["notified"]) == (
         "delivery-2",
         "delivery-1",
@@ -378,7 +378,7 @@ def test_a_holder_whose_notice_fails_gives_the_lease_back_for_an_immediate_retry
 
     with pytest.raises(ClientError):
         stopped(aws, "run-1", version, sns=SnsRefusing(), holder="delivery-1", now=STOPPED_AT)
-    assert json.loads(aws.read(claims.notice_key("run-1")))["holder"] == ""
+    assert json.loads(aws.read(layout.notice_key("run-1")))["holder"] == ""
     retried = stopped(aws, "run-1", version, holder="delivery-1-retry", now=STOPPED_AT)
     assert retried.notified and len(aws.notifications()) == 1
 
