@@ -73,6 +73,8 @@ TASK_GROUPS = {
     "Publish": "publish",
 }
 STATUS_TASKS = {"TrainingStatus", "TransformStatus"}  # polls, not work
+# What `radimpress run` leaves in a run folder that did not finish (commands/run.py).
+UNFINISHED_MARKERS = ("INCOMPLETE.json", "failure.json")
 NOT_WORK = ("stack_setup", "status_checks", "wait_idle", "emulator", "local_outputs", "other")
 
 
@@ -264,8 +266,12 @@ def measure_command(argv: list[str], out: Path) -> dict[str, Any]:
     wall = time.perf_counter() - started
     summaries = sorted(out.glob("*/summary.json"))
     summary = json.loads(summaries[-1].read_text(encoding="utf-8")) if summaries else {}
+    folders = [path.parent for path in summaries]
     return {
         "exit_code": code,
+        # Tables printed and every output written: a fast failure must not pass for a fast run.
+        "completed": bool(folders)
+        and not any((f / name).exists() for f in folders for name in UNFINISHED_MARKERS),
         "wall_seconds": round(wall, 3),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "printed_lines": printed.getvalue().count("\n"),
@@ -321,7 +327,7 @@ def scale_case(size: int) -> dict[str, Any]:
         train_records=size,
         infer_records=files.infer_records,
         target_seconds=TARGET_SECONDS,
-        meets_target=result["wall_seconds"] < TARGET_SECONDS,
+        meets_target=result["completed"] and result["wall_seconds"] < TARGET_SECONDS,
     )
     return result
 
@@ -340,7 +346,9 @@ def memory_case(large: int, small: int) -> dict[str, Any]:
     out.update(
         peak_rss_ratio=round(ratio, 3),
         target_ratio=MEMORY_RATIO_TARGET,
-        meets_target=ratio < MEMORY_RATIO_TARGET,
+        meets_target=out["small"]["completed"]
+        and out["large"]["completed"]
+        and ratio < MEMORY_RATIO_TARGET,
     )
     return out
 
