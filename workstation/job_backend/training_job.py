@@ -76,7 +76,9 @@ def _upload_model(job: Job, model_dir: Path, root: Path, s3: Any) -> str:
                 s3.upload_file(str(path), bucket, f"{job_prefix}/model/{rel}", ExtraArgs=encryption)
         return f"s3://{bucket}/{job_prefix}/model/"
     archive = root / "model.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
+    # gzip's own default level: tarfile's 9 spent 5 s of a 50,000-report run squeezing a few
+    # percent more out of select's index arrays; the level is not part of SageMaker's contract.
+    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
         for path in sorted(model_dir.iterdir()):
             tar.add(path, arcname=path.name)
     s3.upload_file(str(archive), bucket, f"{job_prefix}/model.tar.gz", ExtraArgs=encryption)
