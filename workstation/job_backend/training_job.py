@@ -17,7 +17,11 @@ from typing import Any
 from radimpress_workstation.job_backend.api_checks import split_s3_uri
 from radimpress_workstation.job_backend.containers import Container
 from radimpress_workstation.job_backend.job_record import ContainerError, Job
-from radimpress_workstation.job_backend.s3_files import download_prefix, output_encryption
+from radimpress_workstation.job_backend.s3_files import (
+    download_prefix,
+    output_encryption,
+    upload_output,
+)
 from radimpress_workstation.job_backend.work_dirs import job_directory
 
 
@@ -73,7 +77,7 @@ def _upload_model(job: Job, model_dir: Path, root: Path, s3: Any) -> str:
         for path in sorted(model_dir.rglob("*")):
             if path.is_file():
                 rel = path.relative_to(model_dir).as_posix()
-                s3.upload_file(str(path), bucket, f"{job_prefix}/model/{rel}", ExtraArgs=encryption)
+                upload_output(s3, path, bucket, f"{job_prefix}/model/{rel}", encryption)
         return f"s3://{bucket}/{job_prefix}/model/"
     archive = root / "model.tar.gz"
     # gzip's own default level: tarfile's 9 spent 5 s of a 50,000-report run squeezing a few
@@ -81,5 +85,5 @@ def _upload_model(job: Job, model_dir: Path, root: Path, s3: Any) -> str:
     with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
         for path in sorted(model_dir.iterdir()):
             tar.add(path, arcname=path.name)
-    s3.upload_file(str(archive), bucket, f"{job_prefix}/model.tar.gz", ExtraArgs=encryption)
+    upload_output(s3, archive, bucket, f"{job_prefix}/model.tar.gz", encryption)
     return f"s3://{bucket}/{job_prefix}/model.tar.gz"

@@ -22,7 +22,11 @@ from botocore.exceptions import ClientError
 from radimpress_workstation.job_backend.api_checks import split_s3_uri
 from radimpress_workstation.job_backend.containers import Container, ServingModel
 from radimpress_workstation.job_backend.job_record import ContainerError, Job
-from radimpress_workstation.job_backend.s3_files import download_prefix, output_encryption
+from radimpress_workstation.job_backend.s3_files import (
+    download_prefix,
+    output_encryption,
+    upload_output,
+)
 from radimpress_workstation.job_backend.work_dirs import job_directory
 
 Filter = Callable[[Any], Any]
@@ -77,7 +81,7 @@ def run_transform_job(
             out_path = root / f"output-{index}.out"
             _transform_file(job, model, path, out_path, relative, processing, predict_batch)
             key = f"{out_prefix}/{relative}.out" if out_prefix else f"{relative}.out"
-            s3.upload_file(str(out_path), out_bucket, key, ExtraArgs=encryption)
+            upload_output(s3, out_path, out_bucket, key, encryption)
 
 
 def _model_dir(primary_container: Mapping[str, Any], root: Path, s3: Any) -> Path | None:
