@@ -365,6 +365,41 @@ def test_a_delivery_killed_while_sending_is_taken_over_once_its_lease_expires(aw
     assert message["failure_key"] == "runs/run-1/failure.json"
 
 
+def test_a_holder_killed_between_release_and_notice_still_notifies_after_a_reclaim(aws, no_waiting):
+    """The holder released the claim and died sending its notice; before Lambda's retry a
+    redelivered S3 event ran the upload again under run-2, whose claim it now is. Before, the
+    retry saw another run's claim ("not-ours") and run-1's notice was never sent; now the lease
+    its dead holder left says the notice is still owed: one notice for run-1, run-2's claim
+    untouched."""
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    with pytest.raises(Killed):
+        stopped(aws, "run-1", version, sns=SnsKilled(), holder="delivery-1", now=STOPPED_AT)
+    assert claim_of(aws, version)["state"] == claims.FAILED
+    ingest(aws, "run-2", version)  # the released version runs again
+    claim_before = claim_of(aws, version)
+    assert claim_before["run_id"] == "run-2"
+    later = STOPPED_AT + timedelta(seconds=step.NOTICE_LEASE_SECONDS + 1)
+    result = stopped(aws, "run-1", version, holder="delivery-2", now=later)
+    assert (result.action, result.claim_released, result.notified) == ("reclaimed", True, True)
+    ((subject, message),) = aws.notifications()
+    assert subject == "radimpress run run-1 failed: ExecutionAborted"
+    assert "claimed by a new run" in message["message"]
+    assert claim_of(aws, version) == claim_before
+    # The lease now records the notice: a further delivery is a plain duplicate of run-2's claim.
+    assert stopped(aws, "run-1", version, holder="delivery-3").action == "not-ours"
+    assert len(aws.notifications()) == 1
+
+
+def test_a_duplicate_without_a_lease_is_still_not_ours(aws):
+    """Only a lease a holder left unfinished makes another run's claim worth a notice: a stopped
+    execution that never held one (a duplicate delivery) leaves the owning run alone."""
+    version = upload(aws)
+    ingest(aws, "run-1", version)
+    assert stopped(aws, "run-dup", version).action == "not-ours"
+    assert aws.notifications() == []
+
+
 def test_a_holder_whose_notice_fails_gives_the_lease_back_for_an_immediate_retry(aws):
     """SNS refuses: the invocation fails as before (Lambda retries it), and the retry does not
     have to wait for the lease to expire."""

@@ -33,7 +33,10 @@ invocation-async-error-handling.html). A holder that fails gives the lease back;
 killed (a Lambda timeout runs no ``finally``) cannot, and its lease is taken over once it is older
 than the function's timeout, when the holder can no longer be running: a retry then settles and
 notifies. So at most one notice while the holder lives, and at least one overall; a holder killed
-after SNS took its notice but before it recorded it makes two.
+after SNS took its notice but before it recorded it makes two. That holds even when the dead
+holder had released the claim and a redelivered upload event claimed it again for a new run
+before the retry: a lease left unfinished means the notice may still be owed, so the retry sends
+it (``reclaimed``) instead of taking the new run's claim for a duplicate's.
 """
 
 from __future__ import annotations
@@ -52,9 +55,9 @@ from pydantic import BaseModel
 
 from radimpress import claims, notify
 from radimpress.errors import RadimpressError, error_code
-from radimpress.layout import RunKeys, claim_key
+from radimpress.layout import RunKeys, claim_key, notice_key
 from radimpress.steps.record_failure import failure_record, settle_claim
-from radimpress.storage import put_json_if
+from radimpress.storage import put_json_if, read_json
 
 # The execution statuses this step settles, the error name it records and the reason it gives.
 STOPPED = {
@@ -84,7 +87,8 @@ class StoppedRunSettled(BaseModel):
 
     run_id: str
     status: str
-    # released | kept-committed | unclaimed | already-settled | not-ours | unidentified | ignored
+    # released | kept-committed | unclaimed | reclaimed | already-settled | not-ours |
+    # unidentified | ignored
     action: str
     claim_state: str | None = None
     claim_released: bool = False
@@ -145,6 +149,11 @@ def release_stopped_run(
             )
 
         return _holding_notice(s3, bucket, result, delivery, unclaimed)
+    if not current.ours and _notice_abandoned(s3, bucket, run_id):
+        settle = _after_reclaim(
+            s3, sns, bucket, topic_arn, result, current, source, execution_arn, error, cause
+        )
+        return _holding_notice(s3, bucket, result, delivery, settle)
     if _settled_before(current, result):
         return result
 
@@ -162,6 +171,65 @@ def release_stopped_run(
         )
 
     return _holding_notice(s3, bucket, result, delivery, claimed)
+
+
+def _notice_abandoned(s3: Any, bucket: str, run_id: str) -> bool:
+    """True when a delivery took the run's notice lease and never recorded that it finished (it
+    died or gave the lease back): whatever the claim says now, the notice may still be owed."""
+    found = read_json(s3, bucket, notice_key(run_id))
+    return found is not None and not found[0].get("settled_at")
+
+
+def _after_reclaim(
+    s3: Any,
+    sns: Any,
+    bucket: str,
+    topic_arn: str,
+    result: StoppedRunSettled,
+    seen: claims.Claim,
+    source: dict[str, Any],
+    execution_arn: str,
+    error: str | None,
+    cause: str | None,
+) -> Callable[[claims.NoticeLease], StoppedRunSettled]:
+    """What to do, holding the lease, when another run holds the claim ``seen``.
+
+    A holder before us released the claim and died before it recorded the notice, and a
+    redelivery of the upload claimed it again for a new run before this retry: the release is
+    done and the new run reports its own outcome, but this run's notice may never have gone out,
+    so it is sent (twice rather than never). Anything else is a plain ``not-ours``."""
+    key, version = str(source.get("key") or ""), source.get("version_id")
+
+    def settle(lease: claims.NoticeLease) -> StoppedRunSettled:
+        now_held = _find_claim(s3, bucket, key, version, result.run_id)
+        if now_held is None or now_held.ours or not lease.taken_over:
+            _settled_before(now_held or seen, result)
+            return result
+        return _reclaimed(s3, sns, bucket, topic_arn, result, key, execution_arn, error, cause)
+
+    return settle
+
+
+def _reclaimed(
+    s3: Any,
+    sns: Any,
+    bucket: str,
+    topic_arn: str,
+    result: StoppedRunSettled,
+    key: str,
+    execution_arn: str,
+    error: str | None,
+    cause: str | None,
+) -> StoppedRunSettled:
+    """Send the notice of a run whose released upload a new run has claimed since."""
+    result.action = "reclaimed"
+    result.claim_released = True
+    record = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
+    record["message"] += "; its upload was released and has since been claimed by a new run"
+    result.notified = _notify(
+        sns, topic_arn, result.run_id, result.status, _write_record(s3, bucket, result, record)
+    )
+    return result
 
 
 def _settled_before(current: claims.Claim, result: StoppedRunSettled) -> bool:
