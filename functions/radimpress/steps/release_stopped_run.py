@@ -205,29 +205,22 @@ def _after_reclaim(
         if now_held is None or now_held.ours or not lease.taken_over:
             _settled_before(now_held or seen, result)
             return result
-        return _reclaimed(s3, sns, bucket, topic_arn, result, key, execution_arn, error, cause)
+        record = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
+        return _reclaimed(s3, sns, bucket, topic_arn, result, record)
 
     return settle
 
 
 def _reclaimed(
-    s3: Any,
-    sns: Any,
-    bucket: str,
-    topic_arn: str,
-    result: StoppedRunSettled,
-    key: str,
-    execution_arn: str,
-    error: str | None,
-    cause: str | None,
+    s3: Any, sns: Any, bucket: str, topic: str, result: StoppedRunSettled, record: dict[str, Any]
 ) -> StoppedRunSettled:
-    """Send the notice of a run whose released upload a new run has claimed since."""
+    """Send the notice (failure ``record``) of a run whose released upload a new run has
+    claimed since."""
     result.action = "reclaimed"
     result.claim_released = True
-    record = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
     record["message"] += "; its upload was released and has since been claimed by a new run"
     result.notified = _notify(
-        sns, topic_arn, result.run_id, result.status, _write_record(s3, bucket, result, record)
+        sns, topic, result.run_id, result.status, _write_record(s3, bucket, result, record)
     )
     return result
 
