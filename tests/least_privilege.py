@@ -54,6 +54,20 @@ BEDROCK = "arn:${AWS::Partition}:bedrock:${AWS::Region}"
 BEDROCK_JOBS = f"{BEDROCK}:${{AWS::AccountId}}:model-invocation-job/*"
 BEDROCK_TRANSFORM = "${DataBucket.Arn}/runs/*/transform/bedrock"
 ABORT_RUN_UPLOADS = Grant("s3:AbortMultipartUpload", f"{BUCKET}/runs/*", normal=False)
+# What settling a failed run takes (steps.record_failure, which ReleaseStoppedRun reuses for a
+# stopped execution): failure.json, the claim (read, PutObject If-Match), taking back a half-done
+# commit, the notice. Not exercised by a run that ends well (normal=False).
+SETTLES_A_FAILED_RUN = frozenset(
+    {
+        Grant("s3:PutObject", f"{BUCKET}/runs/*", normal=False),
+        Grant("s3:GetObject", f"{BUCKET}/claims/*", normal=False),
+        Grant("s3:PutObject", f"{BUCKET}/claims/*", normal=False),
+        Grant("s3:DeleteObject", f"{BUCKET}/results/*", normal=False),
+        Grant("sns:Publish", "${RunOutcomeTopic}", normal=False),
+        Grant("kms:Decrypt", KEY, normal=False),
+        Grant("kms:GenerateDataKey", KEY, normal=False),
+    }
+)
 
 NEEDS: dict[str, frozenset[Grant]] = {
     # Reads the object version the event names; claims it (PutObject If-None-Match, reads the
@@ -198,31 +212,11 @@ NEEDS: dict[str, frozenset[Grant]] = {
     ),
     # Writes failure.json, takes back a half-done commit, marks the claim failed-before-commit
     # (read, PutObject If-Match), notifies.
-    "RecordFailureFunction": frozenset(
-        {
-            Grant("s3:PutObject", f"{BUCKET}/runs/*", normal=False),
-            Grant("s3:GetObject", f"{BUCKET}/claims/*", normal=False),
-            Grant("s3:PutObject", f"{BUCKET}/claims/*", normal=False),
-            Grant("s3:DeleteObject", f"{BUCKET}/results/*", normal=False),
-            Grant("sns:Publish", "${RunOutcomeTopic}", normal=False),
-            Grant("kms:Decrypt", KEY, normal=False),
-            Grant("kms:GenerateDataKey", KEY, normal=False),
-        }
-    ),
+    "RecordFailureFunction": SETTLES_A_FAILED_RUN,
     # An execution stopped, timed out or failed outside RecordFailure (its status change event):
     # reads the claim, marks it failed-before-commit, takes back a half-done commit, creates
     # failure.json if absent, notifies. Not exercised by a run that ends well.
-    "ReleaseStoppedRunFunction": frozenset(
-        {
-            Grant("s3:PutObject", f"{BUCKET}/runs/*", normal=False),
-            Grant("s3:GetObject", f"{BUCKET}/claims/*", normal=False),
-            Grant("s3:PutObject", f"{BUCKET}/claims/*", normal=False),
-            Grant("s3:DeleteObject", f"{BUCKET}/results/*", normal=False),
-            Grant("sns:Publish", "${RunOutcomeTopic}", normal=False),
-            Grant("kms:Decrypt", KEY, normal=False),
-            Grant("kms:GenerateDataKey", KEY, normal=False),
-        }
-    ),
+    "ReleaseStoppedRunFunction": SETTLES_A_FAILED_RUN,
     # QuickSight's data source: Athena in the stack's workgroup over the results tables; it
     # reads the scores and runs objects (no report text since schema version 3) and writes query
     # output; nothing under results/texts/, results/reports/ or results/staging/ (the bucket
