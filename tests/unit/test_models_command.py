@@ -468,15 +468,8 @@ def test_access_denied_is_one_line_and_exit_1(aws, capsys) -> None:
     )
 
 
-def test_no_credentials_is_one_line_and_exit_1(monkeypatch, tmp_path, capsys) -> None:
+def test_no_credentials_is_one_line_and_exit_1(no_aws_credentials, capsys) -> None:
     """A real boto3 session with nothing to find: NoCredentialsError before anything is sent."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert run("list") == 1
     assert capsys.readouterr().err == (
         "radimpress models: AWS call failed: NoCredentialsError: Unable to locate credentials\n"

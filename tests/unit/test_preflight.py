@@ -180,16 +180,9 @@ def test_a_policy_missing_a_call_fails_naming_function_and_action(aws, template)
 # ---- credentials -------------------------------------------------------------------------------
 
 
-def test_no_credentials_is_one_clear_failure_and_exit_1(monkeypatch, tmp_path, capsys) -> None:
+def test_no_credentials_is_one_clear_failure_and_exit_1(no_aws_credentials, capsys) -> None:
     """A real boto3 session with nothing to find: botocore raises NoCredentialsError when it
     would sign GetCallerIdentity (no network: the instance metadata lookup is off)."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     code = main(["preflight", "--region", REGION, "--template", str(TEMPLATE), "--spec", str(SPEC)])
     out = capsys.readouterr().out
     assert code == 1
