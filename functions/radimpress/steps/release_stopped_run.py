@@ -99,6 +99,25 @@ class StoppedRunSettled(BaseModel):
 
 
 @dataclass(frozen=True)
+class _Stop:
+    """One stopped execution as this step settles it: the clients and bucket, the upload its
+    input names (``key`` "" when none) and what Step Functions said of its end."""
+
+    s3: Any
+    sns: Any
+    bucket: str
+    topic_arn: str
+    key: str
+    version: Any
+    execution_arn: str
+    error: str | None
+    cause: str | None
+
+    def claim(self, run_id: str) -> claims.Claim | None:
+        return _find_claim(self.s3, self.bucket, self.key, self.version, run_id)
+
+
+@dataclass(frozen=True)
 class _Delivery:
     """Who this delivery is (the notice lease's holder) and its clock (None: the real one)."""
 
@@ -133,44 +152,39 @@ def release_stopped_run(
         return result  # SUCCEEDED / RUNNING: the pipeline itself settled the run
     delivery = _Delivery(holder=holder or uuid.uuid4().hex, now=now)
     source = execution_input or {}
-    key, version = str(source.get("key") or ""), source.get("version_id")
-    if not key or source.get("bucket") != bucket:
-
-        def unidentified(_: claims.NoticeLease) -> StoppedRunSettled:
-            return _unidentified(sns, bucket, topic_arn, result, key, execution_arn, error, cause)
-
-        return _holding_notice(s3, bucket, result, delivery, unidentified)
-    current = _find_claim(s3, bucket, key, version, run_id)
+    stop = _Stop(
+        s3,
+        sns,
+        bucket,
+        topic_arn,
+        key=str(source.get("key") or ""),
+        version=source.get("version_id"),
+        execution_arn=execution_arn,
+        error=error,
+        cause=cause,
+    )
+    if not stop.key or source.get("bucket") != bucket:
+        return _holding_notice(stop, result, delivery, lambda _: _unidentified(stop, result))
+    current = stop.claim(run_id)
     if current is None:
-
-        def unclaimed(lease: claims.NoticeLease) -> StoppedRunSettled:
-            return _unclaimed(
-                s3, sns, bucket, topic_arn, result, lease, key, execution_arn, error, cause
-            )
-
-        return _holding_notice(s3, bucket, result, delivery, unclaimed)
-    if not current.ours and _notice_abandoned(s3, bucket, run_id):
-        settle = _after_reclaim(
-            s3, sns, bucket, topic_arn, result, current, source, execution_arn, error, cause
+        return _holding_notice(
+            stop, result, delivery, lambda lease: _unclaimed(stop, result, lease)
         )
-        return _holding_notice(s3, bucket, result, delivery, settle)
+    if not current.ours and _notice_abandoned(s3, bucket, run_id):
+        return _holding_notice(stop, result, delivery, _after_reclaim(stop, result, current))
     if _settled_before(current, result):
         return result
 
     def claimed(lease: claims.NoticeLease) -> StoppedRunSettled:
         # Read again under the lease: a holder before us may have settled the claim since.
-        now_held = _find_claim(s3, bucket, key, version, run_id)
+        now_held = stop.claim(run_id)
         if now_held is None:  # deleted by hand meanwhile: as if never claimed
-            return _unclaimed(
-                s3, sns, bucket, topic_arn, result, lease, key, execution_arn, error, cause
-            )
+            return _unclaimed(stop, result, lease)
         if _settled_before(now_held, result):
             return result
-        return _settle(
-            s3, sns, bucket, topic_arn, result, lease, source, execution_arn, error, cause
-        )
+        return _settle(stop, result, lease)
 
-    return _holding_notice(s3, bucket, result, delivery, claimed)
+    return _holding_notice(stop, result, delivery, claimed)
 
 
 def _notice_abandoned(s3: Any, bucket: str, run_id: str) -> bool:
@@ -181,16 +195,7 @@ def _notice_abandoned(s3: Any, bucket: str, run_id: str) -> bool:
 
 
 def _after_reclaim(
-    s3: Any,
-    sns: Any,
-    bucket: str,
-    topic_arn: str,
-    result: StoppedRunSettled,
-    seen: claims.Claim,
-    source: dict[str, Any],
-    execution_arn: str,
-    error: str | None,
-    cause: str | None,
+    stop: _Stop, result: StoppedRunSettled, seen: claims.Claim
 ) -> Callable[[claims.NoticeLease], StoppedRunSettled]:
     """What to do, holding the lease, when another run holds the claim ``seen``.
 
@@ -198,30 +203,24 @@ def _after_reclaim(
     redelivery of the upload claimed it again for a new run before this retry: the release is
     done and the new run reports its own outcome, but this run's notice may never have gone out,
     so it is sent (twice rather than never). Anything else is a plain ``not-ours``."""
-    key, version = str(source.get("key") or ""), source.get("version_id")
 
     def settle(lease: claims.NoticeLease) -> StoppedRunSettled:
-        now_held = _find_claim(s3, bucket, key, version, result.run_id)
+        now_held = stop.claim(result.run_id)
         if now_held is None or now_held.ours or not lease.taken_over:
             _settled_before(now_held or seen, result)
             return result
-        record = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
-        return _reclaimed(s3, sns, bucket, topic_arn, result, record)
+        return _reclaimed(stop, result)
 
     return settle
 
 
-def _reclaimed(
-    s3: Any, sns: Any, bucket: str, topic: str, result: StoppedRunSettled, record: dict[str, Any]
-) -> StoppedRunSettled:
-    """Send the notice (failure ``record``) of a run whose released upload a new run has
-    claimed since."""
+def _reclaimed(stop: _Stop, result: StoppedRunSettled) -> StoppedRunSettled:
+    """Send the notice of a run whose released upload a new run has claimed since."""
     result.action = "reclaimed"
     result.claim_released = True
+    record = _record(stop, result, None)
     record["message"] += "; its upload was released and has since been claimed by a new run"
-    result.notified = _notify(
-        sns, topic, result.run_id, result.status, _write_record(s3, bucket, result, record)
-    )
+    result.notified = _notify(stop, result, _write_record(stop, result, record))
     return result
 
 
@@ -240,8 +239,7 @@ def _settled_before(current: claims.Claim, result: StoppedRunSettled) -> bool:
 
 
 def _holding_notice(
-    s3: Any,
-    bucket: str,
+    stop: _Stop,
     result: StoppedRunSettled,
     delivery: _Delivery,
     settle: Callable[[claims.NoticeLease], StoppedRunSettled],
@@ -252,7 +250,7 @@ def _holding_notice(
     means nothing is left to do. ``settle`` failing gives the lease back, so a retry takes it
     at once.
     """
-    lease = _take_notice(s3, bucket, result.run_id, delivery)
+    lease = _take_notice(stop.s3, stop.bucket, result.run_id, delivery)
     if lease is None:
         result.action = "already-settled"  # an earlier delivery settled the run and notified
         return result
@@ -260,12 +258,14 @@ def _holding_notice(
         settle(lease)
     except Exception:
         with contextlib.suppress(RadimpressError, ClientError):
-            claims.give_back_notice(s3, bucket, lease)
+            claims.give_back_notice(stop.s3, stop.bucket, lease)
         raise
     with contextlib.suppress(RadimpressError, ClientError):
         # Not recorded: a later delivery finds the claim's ``notified`` (or the failure record,
         # or the claim settled), or takes the lease over once expired and notifies again.
-        claims.settle_notice(s3, bucket, lease, action=result.action, notified=result.notified)
+        claims.settle_notice(
+            stop.s3, stop.bucket, lease, action=result.action, notified=result.notified
+        )
     return result
 
 
@@ -296,25 +296,16 @@ def _take_notice(
     raise AssertionError("unreachable")  # the last pause is None
 
 
-def _unidentified(
-    sns: Any,
-    bucket: str,
-    topic_arn: str,
-    result: StoppedRunSettled,
-    key: str,
-    execution_arn: str,
-    error: str | None,
-    cause: str | None,
-) -> StoppedRunSettled:
+def _unidentified(stop: _Stop, result: StoppedRunSettled) -> StoppedRunSettled:
     """The execution's input names no upload of this bucket: tell an operator where to look."""
     result.action = "unidentified"
-    notice = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
+    notice = _record(stop, result, None)
     notice["operator_action"] = result.operator_action = (
-        f"the execution's input does not name an upload in s3://{bucket}; read it "
-        f"(aws stepfunctions describe-execution --execution-arn {execution_arn}) and, if "
+        f"the execution's input does not name an upload in s3://{stop.bucket}; read it "
+        f"(aws stepfunctions describe-execution --execution-arn {stop.execution_arn}) and, if "
         "it names one, check that upload's claim under claims/"
     )
-    result.notified = _notify(sns, topic_arn, result.run_id, result.status, notice)
+    result.notified = _notify(stop, result, notice)
     return result
 
 
@@ -334,48 +325,31 @@ def _find_claim(s3: Any, bucket: str, key: str, version: Any, run_id: str) -> cl
     return None
 
 
-def _record(
-    run_id: str,
-    key: str,
-    status: str,
-    execution_arn: str,
-    error: str | None,
-    cause: str | None,
-    claim: dict[str, Any] | None,
-) -> dict[str, Any]:
+def _record(stop: _Stop, result: StoppedRunSettled, claim: dict[str, Any] | None) -> dict[str, Any]:
     """failure.json for a stopped execution: the reason, and the execution's error and cause
     when Step Functions gave them (a StopExecution's, or a failure's error name)."""
-    name, reason = STOPPED[status]
-    record = failure_record(run_id=run_id, source_key=key, error=name, cause=reason, models=[])
-    record.update(status=status, execution_arn=execution_arn)
-    if error or cause:
-        record["execution_error"] = {"error": error or None, "cause": cause or None}
+    name, reason = STOPPED[result.status]
+    record = failure_record(
+        run_id=result.run_id, source_key=stop.key, error=name, cause=reason, models=[]
+    )
+    record.update(status=result.status, execution_arn=stop.execution_arn)
+    if stop.error or stop.cause:
+        record["execution_error"] = {"error": stop.error or None, "cause": stop.cause or None}
     if claim is not None:
         record["claim"] = claim
     return record
 
 
-def _settle(
-    s3: Any,
-    sns: Any,
-    bucket: str,
-    topic_arn: str,
-    result: StoppedRunSettled,
-    lease: claims.NoticeLease,
-    source: dict[str, Any],
-    execution_arn: str,
-    error: str | None,
-    cause: str | None,
-) -> StoppedRunSettled:
+def _settle(stop: _Stop, result: StoppedRunSettled, lease: claims.NoticeLease) -> StoppedRunSettled:
     """The run owns its claim and no notice went out: settle it as RecordFailure would.
 
     Only a lease holder writes the claim or failure.json, claim first; so a record found while
     the claim is still unsettled is RecordFailure's, unless a holder before us died (``lease.
     taken_over``): it may have written the record, and then the notice is sent.
     """
-    run_id, key, before = result.run_id, str(source["key"]), result.claim_state
-    settled = settle_claim(s3, bucket, key, source.get("version_id"), run_id)
-    record = _record(run_id, key, result.status, execution_arn, error, cause, settled.describe())
+    s3, bucket, run_id, before = stop.s3, stop.bucket, result.run_id, result.claim_state
+    settled = settle_claim(s3, bucket, stop.key, stop.version, run_id)
+    record = _record(stop, result, settled.describe())
     if settled.committed:
         record["message"] += (
             "; the run's results are committed and stay, so this upload does not run again "
@@ -386,7 +360,7 @@ def _settle(
     result.action = "kept-committed" if settled.committed else "released"
     result.claim_state = settled.state or result.claim_state
     result.claim_released = settled.released
-    notice = _write_record(s3, bucket, result, record)
+    notice = _write_record(stop, result, record)
     unsettled = before in (claims.RUNNING, claims.COMMITTING)
     if unsettled and _recorded_before(notice, result) and not lease.taken_over:
         # RecordFailure wrote its record but could not settle the claim (S3 refused): its notice
@@ -396,7 +370,7 @@ def _settle(
                 claims.note(s3, bucket, settled.claim_key, run_id, stopped=result.status)
         return result
     outcome = "partial" if settled.committed else "failed"
-    result.notified = _notify(sns, topic_arn, run_id, result.status, notice, outcome)
+    result.notified = _notify(stop, result, notice, outcome)
     if result.notified and settled.claim_key and settled.state:
         with contextlib.suppress(RadimpressError, ClientError):
             claims.note(
@@ -406,60 +380,44 @@ def _settle(
 
 
 def _unclaimed(
-    s3: Any,
-    sns: Any,
-    bucket: str,
-    topic_arn: str,
-    result: StoppedRunSettled,
-    lease: claims.NoticeLease,
-    key: str,
-    execution_arn: str,
-    error: str | None,
-    cause: str | None,
+    stop: _Stop, result: StoppedRunSettled, lease: claims.NoticeLease
 ) -> StoppedRunSettled:
     """No claim: the execution ended before Ingest claimed the upload (nothing to release; a
     redelivery runs). A failure record found by the lease's first holder is RecordFailure's (it
     notified); one found after a holder died may be that holder's, and the notice is sent."""
     result.action = "unclaimed"
-    record = _record(result.run_id, key, result.status, execution_arn, error, cause, None)
+    record = _record(stop, result, None)
     record["message"] += "; the upload was never claimed, so a new delivery of it runs"
-    notice = _write_record(s3, bucket, result, record)
+    notice = _write_record(stop, result, record)
     if _recorded_before(notice, result) and not lease.taken_over:
         result.action = "already-settled"  # RecordFailure (or code before the lease) wrote it
         return result
-    result.notified = _notify(sns, topic_arn, result.run_id, result.status, notice)
+    result.notified = _notify(stop, result, notice)
     return result
 
 
-def _write_record(
-    s3: Any, bucket: str, result: StoppedRunSettled, record: dict[str, Any]
-) -> dict[str, Any]:
+def _write_record(stop: _Stop, result: StoppedRunSettled, record: dict[str, Any]) -> dict[str, Any]:
     """Create failure.json unless one exists (RecordFailure's keeps the real error); returns
     the notice's message (the record, where it is, or why it could not be written)."""
     key = RunKeys(result.run_id).failure
     result.failure_key = key
     message: dict[str, Any] = {**record, "failure_key": key}
     try:
-        result.failure_written = put_json_if(s3, bucket, key, record) is not None
+        result.failure_written = put_json_if(stop.s3, stop.bucket, key, record) is not None
     except (RadimpressError, ClientError) as err:
         why = str(err) if isinstance(err, RadimpressError) else error_code(err)
-        message.update(failure_key=None, failure_record_error=f"s3://{bucket}/{key}: {why}")
+        message.update(failure_key=None, failure_record_error=f"s3://{stop.bucket}/{key}: {why}")
     return message
 
 
 def _notify(
-    sns: Any,
-    topic_arn: str,
-    run_id: str,
-    status: str,
-    message: dict[str, Any],
-    outcome: str = "failed",
+    stop: _Stop, result: StoppedRunSettled, message: dict[str, Any], outcome: str = "failed"
 ) -> bool:
     """The run's one failure notice (ids, states and reasons; never report text)."""
-    name = STOPPED[status][0]
+    name = STOPPED[result.status][0]
     return notify.publish(
-        sns,
-        topic_arn,
-        f"radimpress run {run_id} {outcome}: {name}",
+        stop.sns,
+        stop.topic_arn,
+        f"radimpress run {result.run_id} {outcome}: {name}",
         {"outcome": outcome, **message},
     )
