@@ -219,14 +219,12 @@ def test_banners_and_paired_comparison_fit_a_phone(tmp_path):
     assert check["scroll_width"] <= 390 and check["overlaps"] == [], check
 
 
-SECTION_CHECK = """<script>
-// The per-observation section (issue 18) at the width under test: no table wider than the
-// section (so no sideways scroll, not even inside a box), and no text smaller than 11 px.
+SECTION_PROBE = """<script>
 window.addEventListener("load", () => {
   const doc = document.getElementById("report").contentDocument;
-  const section = doc.querySelector("section.per-observation");
+  const section = doc.querySelector("section.SECTION_CLASS");
   const out = document.createElement("pre");
-  out.id = "section-check";
+  out.id = "OUT_ID";
   if (!section) {
     out.textContent = JSON.stringify({ found: false });
     document.body.appendChild(out);
@@ -237,26 +235,52 @@ window.addEventListener("load", () => {
   const wide = tables
     .filter((t) => t.getBoundingClientRect().right > right + 0.5 || t.scrollWidth > t.clientWidth)
     .map((t) => t.className + ":" + Math.round(t.getBoundingClientRect().width));
-  const sizes = [...section.querySelectorAll("h2,h3,p,caption,th,td,abbr,span")]
-    .filter((e) => e.getBoundingClientRect().width > 0)
-    .map((e) => parseFloat(getComputedStyle(e).fontSize));
-  const cells = [...section.querySelectorAll("td,th")].filter(
-    (c) => c.scrollWidth > c.clientWidth + 1
-  ).length;
+MEASURES
   out.textContent = JSON.stringify({
     found: true,
     viewport: doc.defaultView.innerWidth,
     scroll_width: doc.documentElement.scrollWidth,
     tables: tables.length,
-    observation_tables: section.querySelectorAll("table.observations").length,
-    rows: section.querySelectorAll("table.observations tbody tr").length,
     wide: wide,
-    clipped_cells: cells,
-    smallest_font: Math.min(...sizes),
+FIELDS
   });
   document.body.appendChild(out);
 });
 </script>"""
+
+
+def section_probe(section_class: str, out_id: str, measures: str, fields: str) -> str:
+    """A script that checks one report section at the width under test and writes JSON to
+    ``<pre id=out_id>``: ``{found: false}`` without the section, else ``found``, ``viewport``,
+    ``scroll_width``, ``tables`` and ``wide`` (the tables wider than the section, which would
+    scroll sideways) plus ``fields``; ``measures`` are statements run first (they may use
+    ``doc``, ``section``, ``right``, ``tables``)."""
+    return (
+        SECTION_PROBE.replace("SECTION_CLASS", section_class)
+        .replace("OUT_ID", out_id)
+        .replace("MEASURES", measures)
+        .replace("FIELDS", fields)
+    )
+
+
+# The per-observation section (issue 18): no table wider than the section (so no sideways
+# scroll, not even inside a box), no clipped cell, and no text smaller than 11 px.
+SECTION_CHECK = section_probe(
+    "per-observation",
+    "section-check",
+    measures="""\
+  const sizes = [...section.querySelectorAll("h2,h3,p,caption,th,td,abbr,span")]
+    .filter((e) => e.getBoundingClientRect().width > 0)
+    .map((e) => parseFloat(getComputedStyle(e).fontSize));
+  const cells = [...section.querySelectorAll("td,th")].filter(
+    (c) => c.scrollWidth > c.clientWidth + 1
+  ).length;""",
+    fields="""\
+    observation_tables: section.querySelectorAll("table.observations").length,
+    rows: section.querySelectorAll("table.observations tbody tr").length,
+    clipped_cells: cells,
+    smallest_font: Math.min(...sizes),""",
+)
 
 
 @REQUIRED_IN_CI

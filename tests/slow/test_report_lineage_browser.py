@@ -13,42 +13,23 @@ from html import escape as attr
 
 import pytest
 from test_report import RUN, model_results  # the unit tests' report data
-from test_report_browser import REQUIRED_IN_CI, SKIP_WITHOUT_CHROMIUM, chromium
+from test_report_browser import REQUIRED_IN_CI, SKIP_WITHOUT_CHROMIUM, chromium, section_probe
 
 from radimpress.lineage import as_local, job_usage, run_lineage
 from radimpress.results.report import render_report
 
 START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-CHECK = """<script>
-window.addEventListener("load", () => {
-  const doc = document.getElementById("report").contentDocument;
-  const section = doc.querySelector("section.lineage");
-  const out = document.createElement("pre");
-  out.id = "lineage-check";
-  if (!section) {
-    out.textContent = JSON.stringify({ found: false });
-    document.body.appendChild(out);
-    return;
-  }
-  const right = section.getBoundingClientRect().right;
-  const tables = [...section.querySelectorAll("table")];
-  out.textContent = JSON.stringify({
-    found: true,
-    viewport: doc.defaultView.innerWidth,
-    scroll_width: doc.documentElement.scrollWidth,
+CHECK = section_probe(
+    "lineage",
+    "lineage-check",
+    measures="",
+    fields="""\
     headings: [...section.querySelectorAll("h2,h3")].map((h) => h.textContent),
-    tables: tables.length,
-    wide: tables
-      .filter((t) => t.getBoundingClientRect().right > right + 0.5 || t.scrollWidth > t.clientWidth)
-      .map((t) => t.className + ":" + Math.round(t.getBoundingClientRect().width)),
     clipped: [...section.querySelectorAll("td,th,dd,dt")].filter(
       (c) => c.getBoundingClientRect().width > 0 && c.scrollWidth > c.clientWidth + 1
     ).length,
-    sha_shown: section.textContent.includes(%s),
-  });
-  document.body.appendChild(out);
-});
-</script>"""
+    sha_shown: section.textContent.includes(%s),""",
+)
 SHA = "ab" * 32
 
 
