@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 
@@ -374,6 +375,18 @@ def template_text(value: Any) -> str:
 
 def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def grants_call(role: str, action: str, resource: str, values: dict[str, str]) -> bool:
+    """Whether the table grants ``role`` the call ``action`` on ``resource`` (a real ARN or key),
+    its grants' ``${...}`` placeholders filled with ``values`` and matched as wildcards."""
+    for grant in NEEDS[role]:
+        pattern = grant.resource
+        for name, value in values.items():
+            pattern = pattern.replace(name, value)
+        if grant.action == action and fnmatchcase(resource, pattern):
+            return True
+    return False
 
 
 def granted(statements: list[dict[str, Any]]) -> frozenset[Grant]:
