@@ -138,3 +138,18 @@ def test_refuses_untested_moto_versions(monkeypatch, version):
 
 def test_installed_moto_is_in_the_tested_range():
     lambda_seam.check_moto_version()
+
+
+def test_what_an_invocation_freed_is_given_back_when_it_ends(lam, monkeypatch):
+    """As Lambda's sandbox would: the embedded stack's process must not keep every step's
+    memory (radimpress_workstation.heap; issue 19 item 8)."""
+    from radimpress_workstation import heap
+
+    client, create = lam
+    create("probe", "toy_handlers.app.env_probe")
+    create("boom", "toy_handlers.app.boom")
+    calls: list[str] = []
+    monkeypatch.setattr(heap, "release_free_memory", lambda: calls.append("released"))
+    invoke(client, "probe", {"pause": 0})
+    invoke(client, "boom", {})
+    assert calls == ["released", "released"]

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radimpress_workstation import heap
 from radimpress_workstation.embedded.aws_authorization import acting_as
 from radimpress_workstation.embedded.function_environment import EnvGate, InvocationLogs
 
@@ -422,6 +423,8 @@ def _run(fn: Any, env: dict[str, str], raw: str | None, context: LambdaContext):
         return payload, failed, seconds
     payload, failed, seconds, status = _sandboxed(fn, env, raw, context)
     _report(fn, context, time.perf_counter() - started, status)
+    # What the invocation freed goes back to the system, as it would with Lambda's sandbox.
+    heap.release_free_memory()
     return payload, failed, seconds
 
 

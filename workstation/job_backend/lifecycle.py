@@ -17,6 +17,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from radimpress_workstation import heap
 from radimpress_workstation.job_backend.api_checks import arn, check_job_name, client_error
 from radimpress_workstation.job_backend.job_record import ContainerError, Job, JobStopped, now
 
@@ -115,6 +116,8 @@ class JobLifecycle:
             self._finish(job, "Failed", f"AlgorithmError: {type(err).__name__} at {where}")
         else:
             self._finish(job, "Completed", None)
+        finally:
+            heap.release_free_memory()  # the job's container would have exited with it
 
     def _finish(self, job: Job, status: str, reason: str | None) -> None:
         with self._lock:  # atomic with stop: a stop that won the race turns Completed into Stopped

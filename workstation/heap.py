@@ -1,0 +1,56 @@
+"""The C heap of the one process that hosts the embedded stack's Lambdas and jobs as threads.
+
+On AWS every Lambda invocation and every job runs in a process of its own, and what a step frees
+leaves with that process. The embedded stack runs them as threads of one process, where glibc's
+malloc gives each new thread an arena of its own (up to eight per core) and keeps in it the
+pages a finished step freed. The process's peak was then close to the SUM of its steps' peaks
+(Ingest's id index, the transform's batches, Publish's columns) instead of the largest of them.
+
+So the CLI limits malloc to :data:`ARENAS` arenas before it starts any thread
+(:func:`limit_arenas`), and the seam and the job backend hand freed pages back to the system when
+an invocation or a job ends (:func:`release_free_memory`, glibc's ``malloc_trim``). Measured with
+``bench/local_e2e.py --memory`` (1,000,000 tiny records): see bench/results/local_e2e_memory.json.
+
+Both are glibc calls (``mallopt``, ``malloc_trim``; see mallopt(3) and malloc_trim(3)); with
+another C library (macOS, musl) they do nothing and memory behaves as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from functools import cache
+from typing import Any
+
+# mallopt(3): M_ARENA_MAX is -8 in glibc's malloc.h.
+M_ARENA_MAX = -8
+# The embedded stack's Python threads hold the GIL while they allocate, so more arenas buy
+# little; two leave one for the odd allocation made while another thread is in C code.
+ARENAS = 2
+
+
+@cache
+def _glibc() -> Any | None:
+    """The running process's C library when it is glibc (it has mallopt and malloc_trim)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None)  # the symbols already loaded into this process
+    if not (hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")):
+        return None  # musl: neither exists
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    return libc
+
+
+def limit_arenas(count: int = ARENAS) -> bool:
+    """Cap malloc's arenas at ``count``; True when the C library took it. Call it before
+    threads start: a thread keeps the arena it was given."""
+    libc = _glibc()
+    return bool(libc is not None and libc.mallopt(M_ARENA_MAX, count) == 1)
+
+
+def release_free_memory() -> None:
+    """Give the pages malloc holds free back to the system (every arena, not only the top)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
