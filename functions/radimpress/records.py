@@ -2,7 +2,8 @@
 
 A file is either a JSON array of report objects or JSON Lines of the same objects (the MEDIQA 2021
 field names: ``study_id``, ``subject_id``, ``findings``, ``impression``, ``background``). It is read
-as a stream, so a file of any size costs memory for one record (plus the set of ids seen) at a time.
+as a stream, so a file of any size costs memory for one record at a time, plus a digest and a
+position per id seen (:mod:`radimpress.seen_ids`).
 The reading itself (streaming, hostile input) is :mod:`radimpress.json_records`; this module
 checks each record it yields.
 
@@ -37,6 +38,7 @@ from radimpress.json_records import (
     iter_raw_records,
     printable,
 )
+from radimpress.seen_ids import SeenIds
 
 __all__ = ["NoRecords", "UnreadableFile", "normalize_id", "printable"]
 
@@ -224,7 +226,7 @@ def _study_id(raw_id: Any) -> tuple[str, str | None]:
 
 
 def validate_record(
-    position: int, value: Any, purpose: Purpose, seen_ids: dict[str, int]
+    position: int, value: Any, purpose: Purpose, seen_ids: SeenIds | dict[str, int]
 ) -> Report | Rejection:
     """Check one parsed record against the contract; ``seen_ids`` maps id -> first position."""
     if (unsafe := _unsafe_record(position, value)) is not None:
@@ -281,7 +283,7 @@ def read_reports(
     Raises :class:`UnreadableFile` (naming ``source``) when the file as a whole is not readable.
     When ``summary`` is given it is kept up to date as records go by.
     """
-    seen_ids: dict[str, int] = {}
+    seen_ids = SeenIds()
     for position, value, file_format in iter_raw_records(binary, source):
         outcome = validate_record(position, value, purpose, seen_ids)
         if summary is not None:
