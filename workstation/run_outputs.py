@@ -8,7 +8,7 @@ publish_run (``publish_rows``), on local folders through ``FolderS3``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -130,8 +130,6 @@ class RunRows:
         self.metrics = (*ROUGE_TYPES, CLINICAL)
         self._counts: dict[tuple[str, str], list[dict[float, int]]] = {}
         self._unscored: dict[tuple[str, str], int] = {}
-        self._paired: dict[str, dict[str, dict[str, float]]] = {}
-        self._order: dict[str, tuple[int, str, str]] = {}
         self.written = 0
 
     def __enter__(self) -> RunRows:
@@ -184,9 +182,7 @@ class RunRows:
         self.written += 1
 
     def _tally(self, row: dict[str, Any]) -> None:
-        """summarize's per-row work (same checks, same messages), counting values; and the
-        paired comparisons' per-study scores (runtime.paired's)."""
-        from radimpress.results.publish import model_order
+        """summarize's per-row work (same checks, same messages), counting values."""
         from radimpress.scoring.aggregate import _f1
 
         ident = row.get("study_id")
@@ -207,18 +203,6 @@ class RunRows:
         else:
             for column, value in zip(counts, f1s, strict=True):
                 column[value] = column.get(value, 0) + 1
-        label = row["model"]
-        scores = self._paired.get(label)
-        if scores is None:
-            scores = self._paired[label] = {"rougeL": {}, "clinical": {}}
-            self._order[label] = model_order(
-                row.get("model_role", ""), row.get("model_name", ""), label
-            )
-        if row.get("rougeL") is None:
-            return
-        scores["rougeL"][str(row["study_id"])] = row["rougeL"]["fmeasure"]
-        if row.get("clinical"):
-            scores["clinical"][str(row["study_id"])] = row["clinical"]["f1"]
 
     def summaries(self) -> list[Any]:
         """radimpress.scoring.summarize of every row written (the same numbers, bit for bit:
@@ -236,20 +220,41 @@ class RunRows:
         ]
 
     def numbers(self) -> tuple[list[Any], list[dict[str, Any]]]:
-        """:meth:`summaries` and :meth:`paired`, then the per-study scores are let go: at a
-        million records they are 2 million dict entries, and publish_run, which comes next and
-        peaks highest, keeps its own."""
-        groups, pairs = self.summaries(), self.paired()
-        self._paired.clear()
-        return groups, pairs
+        """:meth:`summaries` and :meth:`paired`."""
+        return self.summaries(), self.paired()
 
     def paired(self) -> list[dict[str, Any]]:
-        """runtime.paired of every row written (report.html's "Paired comparison")."""
-        from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-        from radimpress.scoring.bootstrap import paired_comparisons
+        """:func:`paired` of every row written, read back from scores.jsonl once :meth:`finish`
+        put it in place. Nothing per study is held while rows are added: at a million records
+        that was 2 million dict entries (about 100 MB), for a comparison that a one-model run
+        never makes."""
+        if len(self._labels) < 2:
+            return []
+        return paired(ScoreRows(self.scores))
 
-        ordered = sorted(self._paired.items(), key=lambda item: self._order[item[0]])
-        return paired_comparisons(ordered, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+
+def paired(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per pair of models (A/B in the report's order), the paired-bootstrap difference in mean
+    ROUGE-L and clinical F1 with a verdict: report.html's "Paired comparison", same numbers."""
+    from radimpress.results.publish import model_order
+    from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+    from radimpress.scoring.bootstrap import paired_comparisons
+
+    models: dict[str, dict[str, dict[str, float]]] = {}
+    order: dict[str, tuple[int, str, str]] = {}
+    for row in rows:
+        label = row["model"]
+        scores = models.setdefault(label, {"rougeL": {}, "clinical": {}})
+        order.setdefault(
+            label, model_order(row.get("model_role", ""), row.get("model_name", ""), label)
+        )
+        if row.get("rougeL") is None:
+            continue
+        scores["rougeL"][str(row["study_id"])] = row["rougeL"]["fmeasure"]
+        if row.get("clinical"):
+            scores["clinical"][str(row["study_id"])] = row["clinical"]["f1"]
+    ordered = sorted(models.items(), key=lambda item: order[item[0]])
+    return paired_comparisons(ordered, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
 
 
 class ScoreRows:

@@ -119,7 +119,8 @@ class RunResult:
     # how many findings studies --exclude-overlap left out of the scores.
     overlap: dict[str, Any] = field(default_factory=dict)
     excluded: int = 0
-    # summaries() and paired() of the score rows, computed once while they were written.
+    # summaries() of the score rows, counted while they were written, and their paired()
+    # comparisons (run_outputs.RunRows.numbers).
     groups: list[Any] = field(default_factory=list)
     pairs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -590,30 +591,6 @@ class LocalRun:
             "lineage": self.run_lineage,
             "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }
-
-
-def paired(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per pair of models (A/B in the report's order), the paired-bootstrap difference in mean
-    ROUGE-L and clinical F1 with a verdict: report.html's "Paired comparison", same numbers."""
-    from radimpress.results.publish import model_order
-    from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-    from radimpress.scoring.bootstrap import paired_comparisons
-
-    models: dict[str, dict[str, dict[str, float]]] = {}
-    order: dict[str, tuple[int, str, str]] = {}
-    for row in rows:
-        label = row["model"]
-        scores = models.setdefault(label, {"rougeL": {}, "clinical": {}})
-        order.setdefault(
-            label, model_order(row.get("model_role", ""), row.get("model_name", ""), label)
-        )
-        if row.get("rougeL") is None:
-            continue
-        scores["rougeL"][str(row["study_id"])] = row["rougeL"]["fmeasure"]
-        if row.get("clinical"):
-            scores["clinical"][str(row["study_id"])] = row["clinical"]["f1"]
-    ordered = sorted(models.items(), key=lambda item: order[item[0]])
-    return paired_comparisons(ordered, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
 
 
 def summaries(rows: Sequence[dict[str, Any]]) -> list[Any]:

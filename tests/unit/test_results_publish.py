@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -338,3 +339,28 @@ def test_no_report_text_in_the_scores_object(s3):
         tuple(r[k] for k in key) for r in texts
     )
     assert NASTY in {r["findings"][-len(NASTY) :] for r in texts}
+
+
+@pytest.mark.parametrize("models", [1, 2])
+def test_study_ids_are_kept_only_when_a_run_has_models_to_pair(s3, monkeypatch, models):
+    """A million study ids cost Publish about 64 MB; they serve only to pair two models' rows
+    (paired comparisons, reports lost), so a one-model run keeps none (issue 19 item 8)."""
+    from radimpress.results import publish
+
+    built: list[publish.ModelResults] = []
+
+    class Watched(publish.ModelResults):
+        def __init__(self, **fields: Any) -> None:
+            super().__init__(**fields)
+            built.append(self)
+
+    monkeypatch.setattr(publish, "ModelResults", Watched)
+    keys = []
+    for model in ("pretrained", "fine-tuned")[:models]:
+        rows = score_rows("run-1", "dev1", model, 30, models, skill=0.5, unscored=3)
+        keys.append(put_rows(s3, BUCKET, f"runs/run-1/scores/{model}.jsonl", rows))
+    out = publish_run(s3, BUCKET, run_id="run-1", dataset="dev1", score_keys=keys, run=run_info())
+    assert [m.scored for m in built] == [27] * models
+    assert [len(m.studies) for m in built] == [27 if models == 2 else 0] * models
+    summary = read_table(s3, out["summary_key"]).to_pylist()
+    assert [row["scored"] for row in summary] == [27] * models

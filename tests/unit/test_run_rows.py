@@ -1,13 +1,14 @@
 """run_outputs.RunRows: a local run's score rows streamed to their files, never held.
 
-The tables' numbers and the paired comparisons it keeps on the way must be exactly what
-``runtime.summaries`` / ``runtime.paired`` give on the whole list of rows (issue 19 item 8: a run
-of a million records once held every row, 3 GB).
+The tables' numbers it counts on the way and the paired comparisons it reads back must be exactly
+what ``runtime.summaries`` / ``run_outputs.paired`` give on the whole list of rows (issue 19 item
+8: a run of a million records once held every row, 3 GB; later each study's scores, 100 MB).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ from results_data import score_rows
 
 from radimpress import layout
 from radimpress.scoring import summaries_to_dict
-from radimpress_workstation.run_outputs import RunRows, ScoreRows
-from radimpress_workstation.runtime import paired, summaries
+from radimpress_workstation import run_outputs
+from radimpress_workstation.run_outputs import RunRows, ScoreRows, paired
+from radimpress_workstation.runtime import summaries
 
 
 def _rows() -> list[dict[str, Any]]:
@@ -74,13 +76,44 @@ def test_a_row_with_some_metrics_missing_is_refused_as_summarize_does(tmp_path: 
     assert str(err.value) == str(expected.value)
 
 
-def test_numbers_are_summaries_and_paired_and_let_the_studies_go(tmp_path: Path) -> None:
+def test_numbers_are_summaries_and_paired_and_no_study_is_held(tmp_path: Path) -> None:
     rows = _rows()
     with RunRows(tmp_path, tmp_path / "s", "r") as run_rows:
         for row in rows:
             run_rows.add(row)
+        held = set(_strings(vars(run_rows)))
         run_rows.finish()
+    assert not held & {row["study_id"] for row in rows}  # the files hold them, not memory
     groups, pairs = run_rows.numbers()
     assert summaries_to_dict(groups) == summaries_to_dict(summaries(rows))
     assert pairs == paired(rows)
-    assert run_rows.paired() == []  # nothing per study is kept
+    assert pairs  # read back from scores.jsonl
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside nested dicts, lists, tuples and sets (keys included)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_a_one_model_run_pairs_nothing_and_reads_nothing_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [row for row in _rows() if row["model"] == "pre-trained (lead)"]
+    with RunRows(tmp_path, tmp_path / "s", "r") as run_rows:
+        for row in rows:
+            run_rows.add(row)
+        run_rows.finish()
+
+    def no_reading(path: Path) -> None:
+        raise AssertionError("a one-model run has nothing to pair: scores.jsonl is not read")
+
+    monkeypatch.setattr(run_outputs, "ScoreRows", no_reading)
+    assert run_rows.paired() == [] == paired(rows)

@@ -449,7 +449,7 @@ def _print_overlap(result: RunResult, command: str) -> None:
 
 def _print_paired(console: Any, result: RunResult) -> None:
     """One verdict per pair of models and metric (report.html's "Paired comparison")."""
-    pairs = result.pairs  # runtime.paired of the rows, computed once while they were written
+    pairs = result.pairs  # run_outputs.paired of the rows, computed once by the run
     if not pairs:
         return
     console.line()

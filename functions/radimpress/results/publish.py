@@ -157,7 +157,11 @@ class ModelResults:
     reports: int = 0
     # F1 of the scored rows per column (rouge1 ... rougelsum), in ``studies`` order.
     f1: dict[str, array[float]] = field(default_factory=lambda: {c: _column() for _, c in METRICS})
+    # The scored rows' study ids, which pair this model's rows with another's: kept only when
+    # the run has other models (``keep_studies``), as a million ids cost about 64 MB.
     studies: list[str] = field(default_factory=list)
+    keep_studies: bool = True
+    scored: int = 0
     # Clinical F1 of the same scored rows; NaN where a row has none (no reference, or a row
     # written before schema 2): finite values only are ever stored (flatten_row checks).
     clinical: array[float] = field(default_factory=_column)
@@ -169,10 +173,6 @@ class ModelResults:
     _worst: list[tuple[tuple[bool, float, float, str], int, dict[str, Any]]] = field(
         default_factory=list
     )
-
-    @property
-    def scored(self) -> int:
-        return len(self.studies)
 
     @property
     def role(self) -> str:
@@ -220,7 +220,9 @@ class ModelResults:
         self.reports += 1
         if row["rougel_f1"] is None:
             return
-        self.studies.append(row["study_id"])
+        self.scored += 1
+        if self.keep_studies:
+            self.studies.append(row["study_id"])
         for _, col in METRICS:
             self.f1[col].append(row[f"{col}_f1"])
         clinical = row.get("clinical_f1")
@@ -550,7 +552,8 @@ def build_run(
     model_keys = [layout.model_key_of(k) for k in score_keys]
     if len(set(map(layout.safe_name, model_keys))) != len(model_keys):
         raise ValueError("score_keys: two score files map to the same model key")
-    models = [ModelResults(label=mkey, key=mkey) for mkey in model_keys]
+    pairs = len(model_keys) > 1  # one model's study ids pair with nothing
+    models = [ModelResults(label=mkey, key=mkey, keep_studies=pairs) for mkey in model_keys]
     scores_key = layout.scores_key(results_prefix, date, run_id)
     summary_key = layout.summary_key(results_prefix, date, run_id)
     report_key = layout.report_key(results_prefix, run_id)
