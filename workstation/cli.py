@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from radimpress_workstation import heap
     from radimpress_workstation.console import EXIT_INTERRUPTED
 
-    heap.limit_arenas()  # before any thread: the embedded stack's steps share the arenas
+    heap.configure()  # before any thread: the embedded stack's steps share the heap
     command = _command(sys.argv[1:] if argv is None else argv)
     parser = build_parser(command) if command is not None else build_parser()
     args = parser.parse_args(argv)

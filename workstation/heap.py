@@ -6,12 +6,20 @@ malloc gives each new thread an arena of its own (up to eight per core) and keep
 pages a finished step freed. The process's peak was then close to the SUM of its steps' peaks
 (Ingest's id index, the transform's batches, Publish's columns) instead of the largest of them.
 
-So the CLI limits malloc to :data:`ARENAS` arenas before it starts any thread
-(:func:`limit_arenas`), and the seam and the job backend hand freed pages back to the system when
-an invocation or a job ends (:func:`release_free_memory`, glibc's ``malloc_trim``). Measured with
-``bench/local_e2e.py --memory`` (1,000,000 tiny records): see bench/results/local_e2e_memory.json.
+So before it starts any thread the CLI (:func:`configure`):
 
-Both are glibc calls (``mallopt``, ``malloc_trim``; see mallopt(3) and malloc_trim(3)); with
+- limits malloc to :data:`ARENAS` arenas;
+- fixes the mmap threshold at :data:`MMAP_THRESHOLD`. glibc raises it by default to the size of
+  any larger block freed (up to 32 MB), after which the megabyte buffers of S3 streams and JSON
+  lines come from the arenas, where a few small objects between them pin the pages; at a fixed
+  threshold they are mapped and unmapped on their own (mallopt(3): setting it turns the dynamic
+  adjustment off).
+
+and the seam and the job backend hand freed pages back to the system when an invocation or a job
+ends (:func:`release_free_memory`, glibc's ``malloc_trim``). Measured with ``bench/local_e2e.py
+--memory`` (1,000,000 tiny records): see bench/results/local_e2e_memory.json.
+
+All are glibc calls (``mallopt``, ``malloc_trim``; see mallopt(3) and malloc_trim(3)); with
 another C library (macOS, musl) they do nothing and memory behaves as before.
 """
 
@@ -22,11 +30,14 @@ import sys
 from functools import cache
 from typing import Any
 
-# mallopt(3): M_ARENA_MAX is -8 in glibc's malloc.h.
+# mallopt(3) parameters, as numbered in glibc's malloc.h.
+M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 # The embedded stack's Python threads hold the GIL while they allocate, so more arenas buy
 # little; two leave one for the odd allocation made while another thread is in C code.
 ARENAS = 2
+# glibc's own starting value (128 KiB), kept from moving.
+MMAP_THRESHOLD = 128 * 1024
 
 
 @cache
@@ -42,11 +53,14 @@ def _glibc() -> Any | None:
     return libc
 
 
-def limit_arenas(count: int = ARENAS) -> bool:
-    """Cap malloc's arenas at ``count``; True when the C library took it. Call it before
-    threads start: a thread keeps the arena it was given."""
+def configure() -> bool:
+    """Cap malloc's arenas and fix its mmap threshold; True when the C library took both. Call
+    it before threads start: a thread keeps the arena it was given."""
     libc = _glibc()
-    return bool(libc is not None and libc.mallopt(M_ARENA_MAX, count) == 1)
+    if libc is None:
+        return False
+    arenas = libc.mallopt(M_ARENA_MAX, ARENAS) == 1
+    return libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and arenas
 
 
 def release_free_memory() -> None:

@@ -1,9 +1,11 @@
-"""radimpress_workstation.heap: the embedded stack's one process keeps its malloc arenas few and
-gives freed pages back when a step ends (issue 19 item 8: a million records peaked at the SUM of
-the steps' memory, since each step's thread kept what it freed in an arena of its own).
+"""radimpress_workstation.heap: the embedded stack's one process keeps its malloc arenas few, its
+mmap threshold fixed, and gives freed pages back when a step ends (issue 19 item 8: a million
+records peaked near the SUM of the steps' memory, since each step's thread kept what it freed in
+an arena of its own, and megabyte buffers stayed in the arenas once glibc raised its threshold).
 
-The arena count is read from glibc itself (``malloc_stats`` prints one "Arena N:" block per
-arena; malloc_stats(3)), in fresh processes, against a control without the limit.
+Each is measured from glibc itself in fresh processes, against a control without the setting:
+the arena count from ``malloc_stats`` (one "Arena N:" block per arena; malloc_stats(3)), memory
+from /proc/self/status.
 """
 
 from __future__ import annotations
@@ -44,9 +46,41 @@ def test_without_the_limit_each_thread_gets_an_arena_of_its_own() -> None:
     assert _arenas("") > heap.ARENAS  # the control: what the limit is for
 
 
-def test_limit_arenas_caps_them() -> None:
-    setup = "from radimpress_workstation import heap\nassert heap.limit_arenas()\n"
+def test_configure_caps_them() -> None:
+    setup = "from radimpress_workstation import heap\nassert heap.configure()\n"
     assert _arenas(setup) <= heap.ARENAS
+
+
+# A 4 MB block freed (glibc then raises its mmap threshold to 4 MB), then 100 MB of 512 KB
+# buffers, each followed by a 100 KB block that outlives it; the buffers freed: KB given back to
+# the system at once.
+_BUFFERS = """
+import ctypes
+def rss_kb():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmRSS:"))
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+big = libc.malloc(4 << 20); ctypes.memset(big, 1, 4 << 20); libc.free(big)
+buffers, survivors = [], []
+for _ in range(200):
+    buffers.append(libc.malloc(512 << 10)); ctypes.memset(buffers[-1], 1, 512 << 10)
+    survivors.append(libc.malloc(100 << 10))
+before = rss_kb()
+for buffer in buffers: libc.free(buffer)
+print(before - rss_kb())
+"""
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_a_fixed_mmap_threshold_unmaps_freed_buffers_at_once(configured: bool) -> None:
+    setup = "from radimpress_workstation import heap\nheap.configure()\n" if configured else ""
+    code = setup + textwrap.dedent(_BUFFERS)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    given_back = int(done.stdout)
+    # Measured: about 0 KB with glibc's dynamic threshold, 100 MB with it fixed.
+    assert (given_back > 90_000) is configured, given_back
 
 
 def test_the_cli_sets_the_limit_before_any_command_runs() -> None:
