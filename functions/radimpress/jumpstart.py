@@ -308,10 +308,15 @@ def build_transform_request(
     }
     if kms_key_arn:
         output["KmsKeyId"] = kms_key_arn
+    # One request at a time to a JumpStart model (one model copy per GPU instance). A local
+    # model's request leaves it unset: SageMaker then asks the container's execution-parameters
+    # (CreateTransformJob, MaxConcurrentTransforms), and the local container answers with as many
+    # model-server workers as the machine has CPUs (job_backend.local_container).
+    concurrency = {} if spec is not None and spec.is_local else {"MaxConcurrentTransforms": 1}
     return {
         "TransformJobName": job_name,
         "ModelName": model_name,
-        "MaxConcurrentTransforms": 1,
+        **concurrency,
         "MaxPayloadInMB": 6,
         "BatchStrategy": "SingleRecord",
         "TransformInput": {

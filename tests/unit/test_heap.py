@@ -51,7 +51,7 @@ def test_configure_caps_them() -> None:
     assert _arenas(setup) <= heap.ARENAS
 
 
-# A 4 MB block freed (glibc then raises its mmap threshold to 4 MB), then 100 MB of 512 KB
+# A 16 MB block freed (glibc then raises its mmap threshold to 16 MB), then 100 MB of 2 MB
 # buffers, each followed by a 100 KB block that outlives it; the buffers freed: KB given back to
 # the system at once.
 _BUFFERS = """
@@ -62,10 +62,10 @@ def rss_kb():
 libc = ctypes.CDLL(None)
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
-big = libc.malloc(4 << 20); ctypes.memset(big, 1, 4 << 20); libc.free(big)
+big = libc.malloc(16 << 20); ctypes.memset(big, 1, 16 << 20); libc.free(big)
 buffers, survivors = [], []
-for _ in range(200):
-    buffers.append(libc.malloc(512 << 10)); ctypes.memset(buffers[-1], 1, 512 << 10)
+for _ in range(50):
+    buffers.append(libc.malloc(2 << 20)); ctypes.memset(buffers[-1], 1, 2 << 20)
     survivors.append(libc.malloc(100 << 10))
 before = rss_kb()
 for buffer in buffers: libc.free(buffer)

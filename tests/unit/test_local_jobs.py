@@ -380,3 +380,74 @@ def test_transform_streams_every_file_under_the_prefix_in_small_batches(s3):
             jobs.create_transform_job(**gzip_request)
     finally:
         jobs.shutdown()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_model_server_workers_write_the_threads_output_line_for_line(
+    backend, s3, monkeypatch, workers
+):
+    """A trained local model's transform leaves MaxConcurrentTransforms unset, so the container's
+    execution-parameters decide (a worker per CPU): the worker processes' output is the job's
+    own thread's, byte for byte, in input order (job_backend.transform_workers)."""
+    from radimpress_workstation.job_backend import transform_workers
+
+    monkeypatch.setattr(transform_workers, "WORKER_MIN_LINES", 0)
+    monkeypatch.setattr(transform_workers.os, "cpu_count", lambda: workers)
+    pools: list[int] = []
+    real_pool = transform_workers.WorkerPool
+
+    class CountedPool(real_pool):  # type: ignore[misc, valid-type]
+        def __init__(self, loader, count):
+            pools.append(count)
+            super().__init__(loader, count)
+
+    monkeypatch.setattr(transform_workers, "WorkerPool", CountedPool)
+    small_batches = LocalJobBackend(s3_factory=lambda: s3, predict_batch=7)
+    try:
+        described, reports = train(small_batches, s3)
+        small_batches.create_model(
+            ModelName="retrieval-m",
+            PrimaryContainer={
+                "Image": "radimpress-local/retrieval",
+                "ModelDataUrl": described["ModelArtifacts"]["S3ModelArtifacts"],
+            },
+            ExecutionRoleArn=ROLE,
+        )
+        put_lines(s3, "runs/r1/transform/m/input.jsonl", transform_lines(reports))
+        request = transform_request("tf-w", "retrieval-m")
+        small_batches.create_transform_job(**request)
+        small_batches.wait()
+        status = small_batches.describe_transform_job(TransformJobName="tf-w")
+    finally:
+        small_batches.shutdown()
+    assert status["TransformJobStatus"] == "Completed", status.get("FailureReason")
+    assert "MaxConcurrentTransforms" not in status
+    assert pools == ([2] if workers == 2 else [])
+    key = "runs/r1/transform/m/output/input.jsonl.out"
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    rows = [json.loads(line) for line in body.decode().splitlines()]
+    assert [row["study_id"] for row in rows] == [r["study_id"] for r in reports]
+    expected = _in_thread_output(s3, described, reports)
+    assert body == expected
+
+
+def _in_thread_output(s3, described, reports) -> bytes:
+    """The same transform with one request at a time (MaxConcurrentTransforms=1)."""
+    jobs = LocalJobBackend(s3_factory=lambda: s3, predict_batch=7)
+    try:
+        jobs.create_model(
+            ModelName="retrieval-1",
+            PrimaryContainer={
+                "Image": "radimpress-local/retrieval",
+                "ModelDataUrl": described["ModelArtifacts"]["S3ModelArtifacts"],
+            },
+            ExecutionRoleArn=ROLE,
+        )
+        request = transform_request("tf-1", "retrieval-1", "runs/r1/transform/m/input.jsonl")
+        request["TransformOutput"]["S3OutputPath"] = f"s3://{BUCKET}/runs/r1/one/output"
+        jobs.create_transform_job(**request, MaxConcurrentTransforms=1)
+        jobs.wait()
+    finally:
+        jobs.shutdown()
+    key = "runs/r1/one/output/input.jsonl.out"
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()

@@ -14,7 +14,9 @@ status) so a container only answers what the image would:
 - ``train``: the training entry point, given SageMaker's ``SM_*`` environment; it writes the
   model into ``SM_MODEL_DIR``;
 - ``serve``: the model a transform job invokes, loaded from the extracted model.tar.gz (None
-  when the model has no ``ModelDataUrl``); it turns request bodies into response bodies.
+  when the model has no ``ModelDataUrl``); it turns request bodies into response bodies;
+- ``execution_parameters`` and ``worker_loader``: how many requests the model server takes at
+  once and how a worker process loads the model (default: none, one request at a time).
 """
 
 from __future__ import annotations
@@ -68,6 +70,16 @@ class Container(ABC):
     @abstractmethod
     def serve(self, model_dir: Path | None) -> ServingModel:
         """The model a transform job invokes; ``model_dir`` holds the extracted model.tar.gz."""
+
+    def execution_parameters(self) -> Mapping[str, Any]:
+        """What the image's ``GET /execution-parameters`` answers; {} when it has none, and a
+        transform that leaves MaxConcurrentTransforms unset then sends one request at a time."""
+        return {}
+
+    def worker_loader(self, model_dir: Path | None) -> Callable[[], ServingModel] | None:
+        """A picklable callable that loads the serving model in a model-server worker process
+        (``transform_workers``), or None: the image serves in the job's own thread."""
+        return None
 
 
 # A finder returns the container behind an image URI, or None when the image is not its own.

@@ -11,7 +11,9 @@ report's original findings, which the prompt holds normalised) is the convention
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,17 +63,33 @@ class LocalModelContainer(Container):
         run_local_training(self.model_name, env)
 
     def serve(self, model_dir: Path | None) -> LocalServingModel:
-        from radimpress_training.models import get_model_class, load_model
+        return load_serving_model(self.model_name, model_dir)
 
-        if model_dir is None:
-            return LocalServingModel(get_model_class(self.model_name)())
-        model = load_model(model_dir)
-        if model.name != self.model_name:
-            raise ContainerError(
-                f"the model artifact holds a {model.name!r} model but the image runs "
-                f"{self.model_name!r}"
-            )
-        return LocalServingModel(model)
+    def execution_parameters(self) -> Mapping[str, Any]:
+        """A trained model's server runs a worker per CPU, as SageMaker's model servers do by
+        default; an untrained one (lead: the first sentence) is cheaper than a worker's start."""
+        from radimpress_training.models import get_model_class
+
+        trained = get_model_class(self.model_name).needs_training
+        return {"MaxConcurrentTransforms": (os.cpu_count() or 1) if trained else 1}
+
+    def worker_loader(self, model_dir: Path | None) -> Callable[[], LocalServingModel]:
+        return partial(load_serving_model, self.model_name, model_dir)
+
+
+def load_serving_model(model_name: str, model_dir: Path | None) -> LocalServingModel:
+    """The model ``model_name``'s image serves: loaded from ``model_dir`` (its model.tar.gz,
+    extracted), or untrained when there is none."""
+    from radimpress_training.models import get_model_class, load_model
+
+    if model_dir is None:
+        return LocalServingModel(get_model_class(model_name)())
+    model = load_model(model_dir)
+    if model.name != model_name:
+        raise ContainerError(
+            f"the model artifact holds a {model.name!r} model but the image runs {model_name!r}"
+        )
+    return LocalServingModel(model)
 
 
 class LocalServingModel:

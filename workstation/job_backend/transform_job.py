@@ -4,15 +4,17 @@ Every object under the ``TransformInput`` S3 prefix is read line by line (``Spli
 each line is parsed as JSON, ``InputFilter`` picks the request body, the container answers a batch
 of bodies at a time, ``JoinSource=Input`` puts the answer beside the input record as
 ``SageMakerOutput``, ``OutputFilter`` picks what is written, and the lines go to
-``<S3OutputPath>/<input file name>.out`` in input order (``AssembleWith=Line``). Memory holds one
-batch. A line that cannot be processed fails the job, naming the file, line and field.
+``<S3OutputPath>/<input file name>.out`` in input order (``AssembleWith=Line``). Memory holds a
+few batches. The batches go to the model in the job's own thread, or to model-server worker
+processes when the job asks for concurrent requests (``transform_workers``). A line that cannot
+be processed fails the job, naming the file, line and field.
 """
 
 from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +28,12 @@ from radimpress_workstation.job_backend.s3_files import (
     download_prefix,
     output_encryption,
     upload_output,
+)
+from radimpress_workstation.job_backend.transform_workers import (
+    Batch,
+    answering,
+    concurrency,
+    count_lines,
 )
 from radimpress_workstation.job_backend.work_dirs import job_directory
 
@@ -68,20 +76,27 @@ def run_transform_job(
     out_prefix = out_prefix.rstrip("/")
     encryption = output_encryption(request["TransformOutput"])
     with job_directory(job.name, work_root) as root:
-        model = container.serve(_model_dir(primary_container, root, s3))
+        model_dir = _model_dir(primary_container, root, s3)
+        model = container.serve(model_dir)
         inputs = download_prefix(
             s3,
             request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"],
             root / "input",
             "TransformInput",
         )
-        for index, path in enumerate(inputs):
-            job.check_stop()
-            relative = path.relative_to(root / "input").as_posix()
-            out_path = root / f"output-{index}.out"
-            _transform_file(job, model, path, out_path, relative, processing, predict_batch)
-            key = f"{out_prefix}/{relative}.out" if out_prefix else f"{relative}.out"
-            upload_output(s3, out_path, out_bucket, key, encryption)
+        workers = concurrency(request, container)
+        lines = count_lines(inputs) if workers > 1 else 0
+        with answering(container, model, model_dir, workers, lines) as answerer:
+            for index, path in enumerate(inputs):
+                job.check_stop()
+                relative = path.relative_to(root / "input").as_posix()
+                out_path = root / f"output-{index}.out"
+                batches = _batches(job, model, path, relative, processing, predict_batch)
+                with out_path.open("w", encoding="utf-8") as out:
+                    for batch, answers in answerer.answer(batches):
+                        _write_batch(job, batch, answers, out, relative, processing)
+                key = f"{out_prefix}/{relative}.out" if out_prefix else f"{relative}.out"
+                upload_output(s3, out_path, out_bucket, key, encryption)
 
 
 def _model_dir(primary_container: Mapping[str, Any], root: Path, s3: Any) -> Path | None:
@@ -105,30 +120,28 @@ def _model_dir(primary_container: Mapping[str, Any], root: Path, s3: Any) -> Pat
     return model_dir
 
 
-def _transform_file(
+def _batches(
     job: Job,
     model: ServingModel,
     path: Path,
-    out_path: Path,
     relative: str,
     processing: _Processing,
     predict_batch: int,
-) -> None:
-    """Stream one input file through the model in batches: memory holds one batch."""
-    with (
-        path.open(encoding="utf-8") as handle,
-        out_path.open("w", encoding="utf-8") as out,
-    ):
-        batch: list[tuple[int, Any, Any]] = []
+) -> Iterator[Batch]:
+    """One input file's lines parsed, in batches: memory holds a few batches, not the file."""
+    with path.open(encoding="utf-8") as handle:
+        batch: Batch = []
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             batch.append(_parse_line(model, number, line, relative, processing.input_filter))
             if len(batch) >= predict_batch:
-                _write_batch(job, model, batch, out, relative, processing)
+                job.check_stop()
+                yield batch
                 batch = []
         if batch:
-            _write_batch(job, model, batch, out, relative, processing)
+            job.check_stop()
+            yield batch
 
 
 def _parse_line(
@@ -148,14 +161,13 @@ def _parse_line(
 
 def _write_batch(
     job: Job,
-    model: ServingModel,
-    batch: list[tuple[int, Any, Any]],
+    batch: Batch,
+    answers: list[Any],
     out: IO[str],
     relative: str,
     processing: _Processing,
 ) -> None:
     job.check_stop()
-    answers = model.predict([model_input for _, _, model_input in batch])
     if len(answers) != len(batch):
         raise ContainerError(f"{relative}: the model returned {len(answers)} of {len(batch)}")
     for (number, record, _), result in zip(batch, answers, strict=True):

@@ -1,0 +1,107 @@
+"""job_backend.transform_workers: how many requests a local transform sends at once, and the
+worker processes that answer them (CreateTransformJob's MaxConcurrentTransforms: "If
+MaxConcurrentTransforms is set to 0 or left unset, SageMaker checks the optional
+execution-parameters ... If the execution-parameters endpoint is not enabled, the default value
+is 1", SageMaker API reference)."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from functools import partial
+
+import pytest
+
+from radimpress import jumpstart
+from radimpress.spec import load_spec
+from radimpress_workstation.job_backend import transform_workers
+from radimpress_workstation.job_backend.local_container import LocalModelContainer
+from radimpress_workstation.job_backend.transform_workers import (
+    AlgorithmError,
+    WorkerPool,
+    concurrency,
+)
+
+
+class _Echo:
+    """A model whose answers come back out of order: later inputs are answered faster."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.fail_on = fail_on
+
+    def predict(self, inputs: list[str]) -> list[str]:
+        if self.fail_on in inputs:
+            return [1 / 0]  # type: ignore[list-item]
+        time.sleep(0.05 * max(0, 5 - int(inputs[0])))
+        return [f"answer {value}" for value in inputs]
+
+
+def _load_echo(fail_on: str | None = None) -> _Echo:
+    return _Echo(fail_on)
+
+
+def _batches(count: int) -> list[list[tuple[int, None, str]]]:
+    return [[(number, None, str(number))] for number in range(count)]
+
+
+def test_answers_come_back_in_input_order() -> None:
+    with WorkerPool(_load_echo, 2) as pool:
+        answered = list(pool.answer(_batches(8)))
+    assert [batch[0][0] for batch, _ in answered] == list(range(8))
+    assert [answers for _, answers in answered] == [[f"answer {n}"] for n in range(8)]
+
+
+def test_a_model_failing_in_a_worker_is_named_by_type_and_place_without_data() -> None:
+    with pytest.raises(AlgorithmError) as err, WorkerPool(partial(_load_echo, "3"), 2) as pool:
+        list(pool.answer(_batches(8)))
+    lines, first = inspect.getsourcelines(_Echo.predict)
+    failing = first + next(i for i, line in enumerate(lines) if "1 / 0" in line)
+    assert str(err.value) == f"ZeroDivisionError at test_transform_workers.py:{failing}"
+
+
+class _Container(LocalModelContainer):
+    def __init__(self, parameters: dict[str, int]) -> None:
+        super().__init__("radimpress-local/retrieval", "retrieval")
+        self.parameters = parameters
+
+    def execution_parameters(self) -> dict[str, int]:
+        return self.parameters
+
+
+@pytest.mark.parametrize(
+    ("request_value", "parameters", "cpus", "expected"),
+    [
+        (None, {}, 8, 1),  # no execution-parameters: one request at a time
+        (0, {"MaxConcurrentTransforms": 4}, 8, 4),  # 0 is unset: the container decides
+        (None, {"MaxConcurrentTransforms": 4}, 2, 2),  # never more than the CPUs
+        (3, {"MaxConcurrentTransforms": 8}, 8, 3),  # the job's own value wins
+    ],
+)
+def test_concurrency(monkeypatch, request_value, parameters, cpus, expected) -> None:
+    monkeypatch.setattr(transform_workers.os, "cpu_count", lambda: cpus)
+    request = {} if request_value is None else {"MaxConcurrentTransforms": request_value}
+    assert concurrency(request, _Container(parameters)) == expected
+
+
+def test_trained_local_models_serve_a_worker_per_cpu_and_lead_one(monkeypatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    trained = LocalModelContainer("radimpress-local/select", "select")
+    lead = LocalModelContainer("radimpress-local/lead", "lead")
+    assert trained.execution_parameters() == {"MaxConcurrentTransforms": 6}
+    assert lead.execution_parameters() == {"MaxConcurrentTransforms": 1}
+
+
+def test_only_a_local_models_transform_leaves_concurrency_to_the_container() -> None:
+    def request(spec_name: str, instance_type: str) -> dict:
+        return jumpstart.build_transform_request(
+            job_name="j",
+            model_name="m",
+            input_uri="s3://b/in",
+            output_uri="s3://b/out",
+            instance_type=instance_type,
+            spec=load_spec(spec_name),
+        )
+
+    assert "MaxConcurrentTransforms" not in request("local-select", "local")
+    # One FLAN-T5 copy per GPU instance: one request at a time.
+    assert request("jumpstart-flan-t5-xl", "ml.g5.2xlarge")["MaxConcurrentTransforms"] == 1

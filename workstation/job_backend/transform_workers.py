@@ -1,0 +1,144 @@
+"""A transform job's model-server workers: the requests Batch Transform sends at once.
+
+SageMaker sends up to ``MaxConcurrentTransforms`` requests at a time to each instance; left unset
+(or 0), it asks the container's ``GET /execution-parameters``, and without that endpoint it sends
+one (CreateTransformJob, MaxConcurrentTransforms). The model servers inside the containers answer
+concurrent requests with worker processes, one per CPU by default, each holding its own copy of
+the model. The local backend does the same: :func:`concurrency` is that number, capped at this
+machine's CPUs, and :class:`WorkerPool` runs that many worker processes, each loading the model
+once (the container's ``worker_loader``), as the embedded stack's own threads share one GIL.
+
+Batches go to the workers in input order and their answers come back in that order: the output
+is the one the job's own thread writes, line for line. At most two batches per worker are in
+flight, so memory holds a few batches, not the file. Below :data:`WORKER_MIN_LINES` input lines
+the model is served in the job's thread: starting a worker (Python, the model's libraries, the
+model) takes about a second of CPU, more than a small file's predictions.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from radimpress_workstation.job_backend.containers import Container, ServingModel
+from radimpress_workstation.job_backend.job_record import ContainerError
+
+# (line number, input record, the model's input) of each line of a batch.
+Batch = list[tuple[int, Any, Any]]
+
+WORKER_MIN_LINES = 20_000
+_IN_FLIGHT_PER_WORKER = 2
+
+
+class AlgorithmError(ContainerError):
+    """The model failed inside a worker; says what and where, never the data (the job's failure
+    reason reads as for a model failing in the job's own thread)."""
+
+
+def concurrency(request: Mapping[str, Any], container: Container) -> int:
+    """Requests at once: the job's MaxConcurrentTransforms, else the container's
+    execution-parameters, else 1; never more than this machine's CPUs."""
+    asked = request.get("MaxConcurrentTransforms") or container.execution_parameters().get(
+        "MaxConcurrentTransforms", 1
+    )
+    return max(1, min(int(asked), os.cpu_count() or 1))
+
+
+def count_lines(paths: Iterable[Path]) -> int:
+    """Line ends in the input files (a cheap byte scan, before anything is parsed)."""
+    total = 0
+    for path in paths:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                total += block.count(b"\n")
+    return total
+
+
+class InThread:
+    """The model answering in the job's own thread, a batch at a time."""
+
+    def __init__(self, model: ServingModel) -> None:
+        self._model = model
+
+    def __enter__(self) -> InThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def answer(self, batches: Iterable[Batch]) -> Iterator[tuple[Batch, list[Any]]]:
+        for batch in batches:
+            yield batch, self._model.predict([model_input for _, _, model_input in batch])
+
+
+class WorkerPool:
+    """``workers`` processes, each with the model ``loader`` gives; a context manager."""
+
+    def __init__(self, loader: Callable[[], ServingModel], workers: int) -> None:
+        self._workers = workers
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            # spawn: a fork of this process would copy the embedded stack's threads' locks.
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load,
+            initargs=(loader,),
+        )
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A stopped or failed job leaves no worker behind nor waits for queued batches.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def answer(self, batches: Iterable[Batch]) -> Iterator[tuple[Batch, list[Any]]]:
+        in_flight: deque[tuple[Batch, Future[list[Any]]]] = deque()
+        for batch in batches:
+            inputs = [model_input for _, _, model_input in batch]
+            in_flight.append((batch, self._pool.submit(_predict, inputs)))
+            if len(in_flight) >= self._workers * _IN_FLIGHT_PER_WORKER:
+                done, future = in_flight.popleft()
+                yield done, future.result()
+        while in_flight:
+            done, future = in_flight.popleft()
+            yield done, future.result()
+
+
+def answering(
+    container: Container,
+    model: ServingModel,
+    model_dir: Path | None,
+    workers: int,
+    lines: int,
+) -> InThread | WorkerPool:
+    """The worker pool when it pays (``workers`` > 1, a loader, enough lines), else the thread."""
+    loader = container.worker_loader(model_dir) if workers > 1 else None
+    if loader is None or lines < WORKER_MIN_LINES:
+        return InThread(model)
+    return WorkerPool(loader, workers)
+
+
+# ---- inside a worker process ------------------------------------------------------------------
+
+_model: ServingModel | None = None
+
+
+def _load(loader: Callable[[], ServingModel]) -> None:
+    global _model
+    _model = loader()
+
+
+def _predict(inputs: list[Any]) -> list[Any]:
+    assert _model is not None
+    try:
+        return _model.predict(inputs)
+    except Exception as err:  # named by type and place, as the job's thread would name it
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        raise AlgorithmError(f"{type(err).__name__} at {where}") from None
