@@ -205,16 +205,21 @@ def test_a_missing_template_field_fails_the_job_naming_file_line_and_field(backe
     assert described["ModelArtifacts"]["S3ModelArtifacts"] == ""
 
 
-def test_transform_joins_outputs_by_study_id_line_for_line(backend, s3):
-    described, reports = train(backend, s3)
-    backend.create_model(
-        ModelName="retrieval-m",
+def create_retrieval_model(jobs, name: str, described) -> None:
+    """A model of the retrieval image with the artifact of the training job ``described``."""
+    jobs.create_model(
+        ModelName=name,
         PrimaryContainer={
             "Image": "radimpress-local/retrieval",
             "ModelDataUrl": described["ModelArtifacts"]["S3ModelArtifacts"],
         },
         ExecutionRoleArn=ROLE,
     )
+
+
+def test_transform_joins_outputs_by_study_id_line_for_line(backend, s3):
+    described, reports = train(backend, s3)
+    create_retrieval_model(backend, "retrieval-m", described)
     assert backend.describe_model(ModelName="retrieval-m")["PrimaryContainer"]["ModelDataUrl"]
     queries = reports[:25]
     put_lines(s3, "runs/r1/transform/m/input.jsonl", transform_lines(queries))
@@ -405,14 +410,7 @@ def test_model_server_workers_write_the_threads_output_line_for_line(
     small_batches = LocalJobBackend(s3_factory=lambda: s3, predict_batch=7)
     try:
         described, reports = train(small_batches, s3)
-        small_batches.create_model(
-            ModelName="retrieval-m",
-            PrimaryContainer={
-                "Image": "radimpress-local/retrieval",
-                "ModelDataUrl": described["ModelArtifacts"]["S3ModelArtifacts"],
-            },
-            ExecutionRoleArn=ROLE,
-        )
+        create_retrieval_model(small_batches, "retrieval-m", described)
         put_lines(s3, "runs/r1/transform/m/input.jsonl", transform_lines(reports))
         request = transform_request("tf-w", "retrieval-m")
         small_batches.create_transform_job(**request)
@@ -435,14 +433,7 @@ def _in_thread_output(s3, described, reports) -> bytes:
     """The same transform with one request at a time (MaxConcurrentTransforms=1)."""
     jobs = LocalJobBackend(s3_factory=lambda: s3, predict_batch=7)
     try:
-        jobs.create_model(
-            ModelName="retrieval-1",
-            PrimaryContainer={
-                "Image": "radimpress-local/retrieval",
-                "ModelDataUrl": described["ModelArtifacts"]["S3ModelArtifacts"],
-            },
-            ExecutionRoleArn=ROLE,
-        )
+        create_retrieval_model(jobs, "retrieval-1", described)
         request = transform_request("tf-1", "retrieval-1", "runs/r1/transform/m/input.jsonl")
         request["TransformOutput"]["S3OutputPath"] = f"s3://{BUCKET}/runs/r1/one/output"
         jobs.create_transform_job(**request, MaxConcurrentTransforms=1)
