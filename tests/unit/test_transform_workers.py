@@ -7,6 +7,9 @@ is 1", SageMaker API reference)."""
 from __future__ import annotations
 
 import inspect
+import multiprocessing
+import os
+import signal
 import time
 from functools import partial
 
@@ -57,6 +60,25 @@ def test_a_model_failing_in_a_worker_is_named_by_type_and_place_without_data() -
     lines, first = inspect.getsourcelines(_Echo.predict)
     failing = first + next(i for i, line in enumerate(lines) if "1 / 0" in line)
     assert str(err.value) == f"ZeroDivisionError at test_transform_workers.py:{failing}"
+
+
+def test_ctrl_c_in_the_terminal_leaves_the_decision_to_the_jobs_process() -> None:
+    """SIGINT reaches the whole process group; a worker that died of it broke the pool under
+    the job with a traceback of its own, before the CLI could mark the run interrupted."""
+    before = set(multiprocessing.active_children())
+    with WorkerPool(_load_echo, 2) as pool:
+        list(pool.answer(_batches(8)))
+        workers = set(multiprocessing.active_children()) - before
+        assert len(workers) == 2
+        time.sleep(0.5)  # both past their start
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGINT)
+        time.sleep(0.3)
+        assert [answers for _, answers in pool.answer(_batches(3))] == [
+            ["answer 0"],
+            ["answer 1"],
+            ["answer 2"],
+        ]
 
 
 class _Container(LocalModelContainer):

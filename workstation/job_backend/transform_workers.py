@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -131,6 +132,9 @@ _model: ServingModel | None = None
 
 def _load(loader: Callable[[], ServingModel]) -> None:
     global _model
+    # Ctrl-C reaches the whole process group: the job's process decides what ends, and a worker
+    # ends with the pool (or with that process), without a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _model = loader()
 
 
