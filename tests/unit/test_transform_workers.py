@@ -10,8 +10,11 @@ import inspect
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +130,47 @@ def test_only_a_local_models_transform_leaves_concurrency_to_the_container() -> 
     assert "MaxConcurrentTransforms" not in request("local-select", "local")
     # One FLAN-T5 copy per GPU instance: one request at a time.
     assert request("jumpstart-flan-t5-xl", "ml.g5.2xlarge")["MaxConcurrentTransforms"] == 1
+
+
+_KILLED_PARENT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from test_transform_workers import _batches, _load_echo
+from radimpress_workstation.job_backend.transform_workers import WorkerPool
+if __name__ == "__main__":
+    import multiprocessing
+    pool = WorkerPool(_load_echo, 2)
+    list(pool.answer(_batches(8)))
+    print(*[child.pid for child in multiprocessing.active_children()], flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no shutdown, no finally: as the OOM killer ends it
+"""
+
+
+def test_workers_end_when_the_jobs_process_is_killed(tmp_path) -> None:
+    """A run killed mid-transform left its workers waiting for work forever (measured: still
+    there 35 s after a SIGKILLed `radimpress run`, each holding its copy of the model)."""
+    script = tmp_path / "killed.py"
+    script.write_text(_KILLED_PARENT.format(tests=str(Path(__file__).parent)), encoding="utf-8")
+    printed = tmp_path / "pids.txt"
+    with printed.open("w") as out:  # a file, not a pipe: a worker left behind would hold it open
+        done = subprocess.run([sys.executable, str(script)], stdout=out, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    workers = [int(pid) for pid in printed.read_text().split()]
+    assert len(workers) >= 2
+    try:
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False

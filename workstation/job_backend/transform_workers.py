@@ -20,6 +20,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -35,6 +37,7 @@ Batch = list[tuple[int, Any, Any]]
 
 WORKER_MIN_LINES = 20_000
 _IN_FLIGHT_PER_WORKER = 2
+_PARENT_CHECK_SECONDS = 0.5
 
 
 class AlgorithmError(ContainerError):
@@ -88,7 +91,7 @@ class WorkerPool:
             # spawn: a fork of this process would copy the embedded stack's threads' locks.
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_load,
-            initargs=(loader,),
+            initargs=(loader, os.getpid()),
         )
 
     def __enter__(self) -> WorkerPool:
@@ -130,12 +133,22 @@ def answering(
 _model: ServingModel | None = None
 
 
-def _load(loader: Callable[[], ServingModel]) -> None:
+def _load(loader: Callable[[], ServingModel], parent: int) -> None:
     global _model
     # Ctrl-C reaches the whole process group: the job's process decides what ends, and a worker
     # ends with the pool (or with that process), without a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     _model = loader()
+
+
+def _end_with(parent: int) -> None:
+    """End this worker once the job's process is gone. A killed process (SIGKILL, the OOM killer)
+    runs no shutdown, and a worker waiting for work would wait forever: it holds both ends of
+    its queue's pipe, so it never reads an end of file."""
+    while os.getppid() == parent:
+        time.sleep(_PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _predict(inputs: list[Any]) -> list[Any]:
