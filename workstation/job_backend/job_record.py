@@ -7,14 +7,23 @@
 from __future__ import annotations
 
 import threading
+import traceback
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def failure_place(err: BaseException) -> str:
+    """``<type> at <file>:<line>`` of where ``err`` was raised: what a job's failure reason says
+    of an unexpected error, never its arguments (they may hold report text)."""
+    frame = traceback.extract_tb(err.__traceback__)[-1]
+    return f"{type(err).__name__} at {Path(frame.filename).name}:{frame.lineno}"
 
 
 class ContainerError(Exception):

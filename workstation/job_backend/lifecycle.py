@@ -10,16 +10,20 @@ step.
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from botocore.exceptions import ClientError
 
 from radimpress_workstation import heap
 from radimpress_workstation.job_backend.api_checks import arn, check_job_name, client_error
-from radimpress_workstation.job_backend.job_record import ContainerError, Job, JobStopped, now
+from radimpress_workstation.job_backend.job_record import (
+    ContainerError,
+    Job,
+    JobStopped,
+    failure_place,
+    now,
+)
 
 MAX_FAILURE_REASON = 1024  # SageMaker's limit on FailureReason
 
@@ -111,9 +115,7 @@ class JobLifecycle:
             code = err.response.get("Error", {}).get("Code", "ClientError")
             self._finish(job, "Failed", f"S3 {err.operation_name} failed: {code}")
         except Exception as err:  # a model bug: name the exception and where, not its arguments
-            frame = traceback.extract_tb(err.__traceback__)[-1]
-            where = f"{Path(frame.filename).name}:{frame.lineno}"
-            self._finish(job, "Failed", f"AlgorithmError: {type(err).__name__} at {where}")
+            self._finish(job, "Failed", f"AlgorithmError: {failure_place(err)}")
         else:
             self._finish(job, "Completed", None)
         finally:

@@ -33,7 +33,6 @@ from radimpress_workstation.job_backend.transform_workers import (
     Batch,
     answering,
     concurrency,
-    count_lines,
 )
 from radimpress_workstation.job_backend.work_dirs import job_directory
 
@@ -85,8 +84,7 @@ def run_transform_job(
             "TransformInput",
         )
         workers = concurrency(request, container)
-        lines = count_lines(inputs) if workers > 1 else 0
-        with answering(container, model, model_dir, workers, lines) as answerer:
+        with answering(container, model, model_dir, workers, inputs) as answerer:
             for index, path in enumerate(inputs):
                 job.check_stop()
                 relative = path.relative_to(root / "input").as_posix()

@@ -22,15 +22,14 @@ import os
 import signal
 import threading
 import time
-import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from radimpress_workstation.job_backend.containers import Container, ServingModel
-from radimpress_workstation.job_backend.job_record import ContainerError
+from radimpress_workstation.job_backend.job_record import ContainerError, failure_place
 
 # (line number, input record, the model's input) of each line of a batch.
 Batch = list[tuple[int, Any, Any]]
@@ -78,7 +77,7 @@ class InThread:
 
     def answer(self, batches: Iterable[Batch]) -> Iterator[tuple[Batch, list[Any]]]:
         for batch in batches:
-            yield batch, self._model.predict([model_input for _, _, model_input in batch])
+            yield batch, self._model.predict(_model_inputs(batch))
 
 
 class WorkerPool:
@@ -104,8 +103,7 @@ class WorkerPool:
     def answer(self, batches: Iterable[Batch]) -> Iterator[tuple[Batch, list[Any]]]:
         in_flight: deque[tuple[Batch, Future[list[Any]]]] = deque()
         for batch in batches:
-            inputs = [model_input for _, _, model_input in batch]
-            in_flight.append((batch, self._pool.submit(_predict, inputs)))
+            in_flight.append((batch, self._pool.submit(_predict, _model_inputs(batch))))
             if len(in_flight) >= self._workers * _IN_FLIGHT_PER_WORKER:
                 done, future = in_flight.popleft()
                 yield done, future.result()
@@ -119,13 +117,18 @@ def answering(
     model: ServingModel,
     model_dir: Path | None,
     workers: int,
-    lines: int,
+    inputs: Sequence[Path],
 ) -> InThread | WorkerPool:
-    """The worker pool when it pays (``workers`` > 1, a loader, enough lines), else the thread."""
+    """The worker pool when it pays (``workers`` > 1, a loader, enough lines in ``inputs``, the
+    input files: counted only then), else the thread."""
     loader = container.worker_loader(model_dir) if workers > 1 else None
-    if loader is None or lines < WORKER_MIN_LINES:
+    if loader is None or count_lines(inputs) < WORKER_MIN_LINES:
         return InThread(model)
     return WorkerPool(loader, workers)
+
+
+def _model_inputs(batch: Batch) -> list[Any]:
+    return [model_input for _, _, model_input in batch]
 
 
 # ---- inside a worker process ------------------------------------------------------------------
@@ -156,6 +159,4 @@ def _predict(inputs: list[Any]) -> list[Any]:
     try:
         return _model.predict(inputs)
     except Exception as err:  # named by type and place, as the job's thread would name it
-        frame = traceback.extract_tb(err.__traceback__)[-1]
-        where = f"{Path(frame.filename).name}:{frame.lineno}"
-        raise AlgorithmError(f"{type(err).__name__} at {where}") from None
+        raise AlgorithmError(failure_place(err)) from None

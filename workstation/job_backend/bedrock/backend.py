@@ -25,12 +25,10 @@ import itertools
 import json
 import os
 import threading
-import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -57,6 +55,7 @@ from radimpress_workstation.job_backend.bedrock.standin import (
     read_request,
     response_body,
 )
+from radimpress_workstation.job_backend.job_record import failure_place
 
 STOPPABLE = ("Submitted", "Validating", "Scheduled", "InProgress")
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -207,9 +206,7 @@ class LocalBedrock:
                 f"{job.request['roleArn']}",
             )
         except Exception as err:  # a bug of the double: its type and place, never its arguments
-            frame = traceback.extract_tb(err.__traceback__)[-1]
-            where = f"{Path(frame.filename).name}:{frame.lineno}"
-            self._set(job, "Failed", f"InternalServerException: {type(err).__name__} at {where}")
+            self._set(job, "Failed", f"InternalServerException: {failure_place(err)}")
         else:
             self._set(job, "PartiallyCompleted" if work.counts.partial else "Completed")
         finally:
