@@ -36,9 +36,22 @@ ctypes.CDLL(None).malloc_stats()
 """
 
 
+# The process's resident memory in KB, for the scripts below.
+_RSS_KB = """
+def rss_kb():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmRSS:"))
+"""
+
+
+def _python(*parts: str) -> subprocess.CompletedProcess[str]:
+    """The parts (each dedented) run as one script in a fresh interpreter."""
+    code = "\n".join(textwrap.dedent(part) for part in parts)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
 def _arenas(setup: str) -> int:
-    code = textwrap.dedent(setup) + _THREADS
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = _python(setup, _THREADS)
     return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
 
 
@@ -56,9 +69,6 @@ def test_configure_caps_them() -> None:
 # the system at once.
 _BUFFERS = """
 import ctypes
-def rss_kb():
-    with open("/proc/self/status") as status:
-        return next(int(l.split()[1]) for l in status if l.startswith("VmRSS:"))
 libc = ctypes.CDLL(None)
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
@@ -76,9 +86,7 @@ print(before - rss_kb())
 @pytest.mark.parametrize("configured", [False, True])
 def test_a_fixed_mmap_threshold_unmaps_freed_buffers_at_once(configured: bool) -> None:
     setup = "from radimpress_workstation import heap\nheap.configure()\n" if configured else ""
-    code = setup + textwrap.dedent(_BUFFERS)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    given_back = int(done.stdout)
+    given_back = int(_python(setup, _RSS_KB, _BUFFERS).stdout)
     # Measured: about 0 KB with glibc's dynamic threshold, 100 MB with it fixed.
     assert (given_back > 90_000) is configured, given_back
 
@@ -97,9 +105,6 @@ def test_release_free_memory_returns_freed_pages_to_the_system() -> None:
     code = """
     import threading
     from radimpress_workstation import heap
-    def rss_kb():
-        with open("/proc/self/status") as status:
-            return next(int(l.split()[1]) for l in status if l.startswith("VmRSS:"))
     kept = []
     def step():  # 200 MB in malloc'd chunks; one in 50 outlives the step, as results do
         chunks = [bytes(2000) for _ in range(100_000)]
@@ -110,9 +115,7 @@ def test_release_free_memory_returns_freed_pages_to_the_system() -> None:
     heap.release_free_memory()
     print(before - rss_kb())
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
-    )
+    done = _python(_RSS_KB, code)
     # The freed chunks lie between live ones: without malloc_trim the pages stay with the
     # process (measured: 0.7 of 200 MB given back), with it most of them go.
     assert int(done.stdout) > 150_000
