@@ -17,6 +17,7 @@ import contextlib
 import gc
 import json
 import re
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -147,6 +148,13 @@ def _collector_paused() -> Iterator[None]:
         gc.freeze()
         if was_enabled:
             gc.enable()
+
+
+def _local_job_ended(kind: str, name: str) -> threading.Event | None:
+    """When a local job ends (the stack's Wait states polling it end then too)."""
+    from radimpress_workstation.job_backend.backend import local_job_backend
+
+    return local_job_backend().ended_event(kind, name)
 
 
 def _check_model(model: str) -> None:
@@ -318,6 +326,7 @@ class LocalRun:
                 parameters=parameters,
                 retry_scale=0.0,
                 stack_name="radimpress-local",
+                job_ended=_local_job_ended,
             )
             with contextlib.ExitStack() as running:
                 with _collector_paused():

@@ -149,6 +149,31 @@ def test_status_is_in_progress_until_the_job_ends(s3, gated):
     assert jobs.describe_training_job(TrainingJobName="slow")["TrainingJobStatus"] == "Completed"
 
 
+def test_a_jobs_ended_event_is_set_when_it_ends_and_not_before(s3, gated):
+    jobs, gate = gated
+    upload_training_set(s3, generate_reports(10))
+    jobs.create_training_job(**training_request("watched"))
+    ended = jobs.ended_event("training", "watched")
+    assert ended is not None and not ended.is_set()
+    gate.set()
+    assert ended.wait(30)
+    assert jobs.describe_training_job(TrainingJobName="watched")["TrainingJobStatus"] == "Completed"
+
+
+def test_a_stopped_job_sets_its_ended_event_and_unknown_jobs_have_none(s3, gated):
+    jobs, gate = gated
+    upload_training_set(s3, generate_reports(10))
+    jobs.create_training_job(**training_request("stopped"))
+    jobs.stop_training_job(TrainingJobName="stopped")
+    gate.set()
+    ended = jobs.ended_event("training", "stopped")
+    assert ended is not None and ended.wait(30)
+    assert jobs.describe_training_job(TrainingJobName="stopped")["TrainingJobStatus"] == "Stopped"
+    assert jobs.ended_event("transform", "stopped") is None  # the name is a training job's
+    assert jobs.ended_event("training", "never-created") is None
+    assert jobs.ended_event("bedrock", "stopped") is None
+
+
 def test_an_image_without_a_local_container_is_refused_with_the_local_models_listed(backend, s3):
     image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/custom-training:1.0"
     with pytest.raises(ClientError) as raised:

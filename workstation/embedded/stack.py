@@ -31,6 +31,7 @@ from radimpress_workstation.embedded import (
     aws_authorization,
     eventbridge,
     executions,
+    job_waits,
     lambda_seam,
     moto_s3_streaming,
     moto_speedups,
@@ -86,6 +87,7 @@ class EmbeddedStack:
         server_port: int | None = None,
         stream_s3: bool = True,
         authorize: bool = True,
+        job_ended: job_waits.EndedEvent | None = None,
     ) -> None:
         self.template_path = Path(template).resolve()
         self.parameter_overrides = dict(parameters or {})
@@ -97,6 +99,8 @@ class EmbeddedStack:
         self.fast_interpreter = fast_interpreter  # False: moto as shipped (benchmarks)
         self.stream_s3 = stream_s3  # False: moto's S3 holds whole objects in memory
         self.authorize = authorize  # False: no policy checked (bench/authorization.py's reference)
+        # Wait states polling a job end when this says the job did (``job_waits``); None: never.
+        self.job_ended = job_ended
         self.resources: dict[str, Resource] = {}
         self.functions: dict[str, FunctionInfo] = {}
         self.outputs: dict[str, Any] = {}
@@ -169,6 +173,9 @@ class EmbeddedStack:
         if self.fast_interpreter:
             moto_speedups.install()
             self._exit.callback(moto_speedups.uninstall)
+        if self.job_ended is not None:
+            job_waits.install(self.job_ended)
+            self._exit.callback(job_waits.uninstall)
         if self.stream_s3:
             moto_s3_streaming.install()
             self._exit.callback(moto_s3_streaming.uninstall)

@@ -123,6 +123,12 @@ class LocalJobBackend:
         """Seconds the ended jobs computed, per kind (``training_job``, ``transform_job``)."""
         return self._jobs.job_seconds()
 
+    def ended_event(self, kind: str, name: str) -> threading.Event | None:
+        """The event set when job ``name`` of ``kind`` ends (Completed, Failed or Stopped);
+        None for a job this backend does not run (the embedded stack's ``job_ended``)."""
+        job = self._jobs.find(kind, name)
+        return job.ended_event if job is not None else None
+
     def shutdown(self) -> None:
         self._jobs.shutdown()
 

@@ -49,6 +49,7 @@ class Job:
     artifact: str | None = None
     future: Future[None] | None = None
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    ended_event: threading.Event = field(default_factory=threading.Event)  # set with ``ended``
 
     def check_stop(self) -> None:
         """Called by the work between steps: a stopped job ends at the next step."""

@@ -54,9 +54,13 @@ class JobLifecycle:
     def start(self, job: Job, work: Callable[[Job], None]) -> None:
         job.future = self._pool.submit(self._run, job, work)
 
-    def get(self, kind: str, name: str, operation: str) -> Job:
+    def find(self, kind: str, name: str) -> Job | None:
+        """The job, or None when there is none of that kind and name."""
         with self._lock:
-            job = self._jobs[kind].get(name)
+            return self._jobs.get(kind, {}).get(name)
+
+    def get(self, kind: str, name: str, operation: str) -> Job:
+        job = self.find(kind, name)
         if job is None:
             raise client_error(operation, "ValidationException", "Requested resource not found.")
         return job
@@ -132,4 +136,5 @@ class JobLifecycle:
             job.failure_reason = reason
             job.ended = now()
             job.status = status
+        job.ended_event.set()
         self._notify(job)
