@@ -120,8 +120,8 @@ class RunResult:
     # how many findings studies --exclude-overlap left out of the scores.
     overlap: dict[str, Any] = field(default_factory=dict)
     excluded: int = 0
-    # summaries() of the score rows, counted while they were written, and their paired()
-    # comparisons (run_outputs.RunRows.numbers).
+    # summaries() of the score rows, counted while they were written (RunRows.summaries), and
+    # their paired comparisons (the report's: publish_run's ``paired_comparisons``).
     groups: list[Any] = field(default_factory=list)
     pairs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -384,9 +384,9 @@ class LocalRun:
             reset_local_job_backend()
         write_started = time.perf_counter()
         rows.finish()
-        groups, pairs = rows.numbers()
+        groups = rows.summaries()
         self.run_lineage = self.lineage.compose(self.run_id, self.dataset, self.started_at)
-        files = self._write_outputs(rows, rejected_rows, scratch, groups, pairs)
+        files, pairs = self._write_outputs(rows, rejected_rows, scratch, groups)
         self._add("write_outputs", time.perf_counter() - write_started)
         ingest = self.phases[-1].output.get("ingest", {})
         return RunResult(
@@ -503,20 +503,16 @@ class LocalRun:
         rejected: list[dict[str, Any]],
         scratch: Path,
         groups: list[Any],
-        pairs: list[dict[str, Any]],
-    ) -> dict[str, Path]:
-        """The rejections, summary.json and the published results; impressions.jsonl and
-        scores.jsonl were written by ``rows`` as the rows were fetched."""
+    ) -> tuple[dict[str, Path], list[dict[str, Any]]]:
+        """The rejections, the published results and summary.json, and the paired comparisons
+        (the report's, computed once by publish_run); impressions.jsonl and scores.jsonl were
+        written by ``rows`` as the rows were fetched."""
         rejections = self.out_dir / "rejected.jsonl"
         with rejections.open("w", encoding="utf-8") as handle:
             for row in rejected:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        summary = self.out_dir / "summary.json"
-        summary.write_text(
-            json.dumps(self.summary(groups, pairs, len(rejected)), indent=2) + "\n",
-            encoding="utf-8",
-        )
         impressions, scores = rows.impressions, rows.scores
+        summary = self.out_dir / "summary.json"  # written last: it holds publish's comparisons
         files = {
             "impressions": impressions,
             "scores": scores,
@@ -541,6 +537,11 @@ class LocalRun:
             executions=[p.execution.name for p in self.phases if p.phase == "infer"],
             lineage=self.run_lineage,
         )
+        pairs = published["paired_comparisons"] if published else []
+        summary.write_text(
+            json.dumps(self.summary(groups, pairs, len(rejected)), indent=2) + "\n",
+            encoding="utf-8",
+        )
         if published:
             files["report"] = self.out_dir / published["report_key"]
         for kept in self.kept:
@@ -550,7 +551,7 @@ class LocalRun:
         parquet = sorted((self.out_dir / "results").rglob("*.parquet"))
         if parquet:
             files["parquet"] = self.out_dir / "results"
-        return files
+        return files, pairs
 
     def summary(
         self, groups: list[Any], pairs: list[dict[str, Any]], rejected: int

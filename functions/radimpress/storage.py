@@ -139,16 +139,29 @@ def json_objects(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for every non-blank JSON Lines line; any other line raises
     ``error`` naming ``where`` and the line number (never the line: it may be report text)."""
+    for number, raw in json_lines(lines):
+        yield number, json_object(raw, where, number, error)
+
+
+def json_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, str | bytes]]:
+    """(line number, line) of the non-blank lines, unparsed: what ``json_objects`` parses."""
     for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            value = json.loads(raw)
-        except ValueError:  # invalid JSON, or an integer too long for Python to read
-            raise error(f"{where} line {number}: not valid JSON") from None
-        if not isinstance(value, dict):
-            raise error(f"{where} line {number}: not a JSON object")
-        yield number, value
+        if raw.strip():
+            yield number, raw
+
+
+def json_object(
+    raw: str | bytes, where: str, number: int, error: type[Exception]
+) -> dict[str, Any]:
+    """One JSON Lines line as an object; anything else raises ``error`` naming ``where`` and the
+    line number (never the line: it may be report text)."""
+    try:
+        value = json.loads(raw)
+    except ValueError:  # invalid JSON, or an integer too long for Python to read
+        raise error(f"{where} line {number}: not valid JSON") from None
+    if not isinstance(value, dict):
+        raise error(f"{where} line {number}: not a JSON object")
+    return value
 
 
 def iter_jsonl(s3: Any, bucket: str, key: str) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -364,3 +364,68 @@ def test_study_ids_are_kept_only_when_a_run_has_models_to_pair(s3, monkeypatch, 
     assert [len(m.studies) for m in built] == [27 if models == 2 else 0] * models
     summary = read_table(s3, out["summary_key"]).to_pylist()
     assert [row["scored"] for row in summary] == [27] * models
+
+
+def test_lost_report_cards_show_each_studys_own_rows(s3, monkeypatch):
+    """The report's "where the fine-tuned model lost" cards re-read only the rows they show,
+    by their position in each score file: in files of different orders, with unscored rows
+    and blank lines between, each card still pairs the two models' rows of one study."""
+    import math
+    import random
+
+    from radimpress.results import publish, report
+
+    shown: list[list[dict[str, Any]]] = []
+    render = report.render_report
+
+    def watching(run_info_, models, *, lost, **kwargs):
+        shown.extend(pair["rows"] for pair in lost)
+        return render(run_info_, models, lost=lost, **kwargs)
+
+    monkeypatch.setattr(report, "render_report", watching)  # build_run imports it when it runs
+    files = {}
+    for model, skill, seed in (("pretrained", 0.6, 1), ("fine-tuned", 0.4, 2)):
+        rows = score_rows("run-1", "dev1", model, 60, seed, skill=skill, unscored=4)
+        random.Random(seed).shuffle(rows)
+        files[model] = rows
+        lines = "".join(
+            json.dumps(r) + ("\n\n" if i % 9 == 0 else "\n") for i, r in enumerate(rows)
+        )
+        s3.put_object(Bucket=BUCKET, Key=f"runs/run-1/scores/{model}.jsonl", Body=lines.encode())
+    keys = [f"runs/run-1/scores/{m}.jsonl" for m in files]
+    publish_run(s3, BUCKET, run_id="run-1", dataset="dev1", score_keys=keys, run=run_info())
+
+    def key(row):
+        clinical = row["clinical"]["f1"] if row["clinical"] else math.nan
+        return (-1.0 if math.isnan(clinical) else clinical, row["rougeL"]["fmeasure"])
+
+    base = {r["study_id"]: r for r in files["pretrained"] if r["rougeL"] is not None}
+    losses = sorted(
+        (key(r)[0] - key(base[s])[0], key(r)[1] - key(base[s])[1], s)
+        for r in files["fine-tuned"]
+        if r["rougeL"] is not None and (s := r["study_id"]) in base and key(r) < key(base[s])
+    )
+    expected = [s for *_, s in losses[: publish.LOST_PER_PAIR]]
+    assert len(shown) == 1 and len(expected) == publish.LOST_PER_PAIR
+    assert [(a["study_id"], b["study_id"]) for a, b in shown[0]] == [(s, s) for s in expected]
+    by_study = {m: {r["study_id"]: r for r in rows} for m, rows in files.items()}
+    for a, b in shown[0]:
+        assert a["generated"] == by_study["fine-tuned"][a["study_id"]]["generated"]
+        assert b["generated"] == by_study["pretrained"][b["study_id"]]["generated"]
+
+
+def test_rows_at_parses_only_the_lines_it_is_asked_for(s3):
+    """The re-read for the report's cards costs a line split per row, not a JSON parse: a line
+    it is not asked for is never parsed (here it could not be), one it is asked for is checked."""
+    from radimpress.results.publish import rows_at
+
+    good = score_rows("run-1", "dev1", "fine-tuned", 3, 1, skill=0.5)
+    body = "not json\n" + json.dumps(good[1]) + "\n\n{broken\n" + json.dumps(good[2]) + "\n"
+    s3.put_object(Bucket=BUCKET, Key="runs/run-1/scores/x.jsonl", Body=body.encode())
+    wanted = {1: good[1]["study_id"], 3: good[2]["study_id"]}
+    found = rows_at(s3, BUCKET, "runs/run-1/scores/x.jsonl", "run-1", "dev1", wanted)
+    assert {p: r["study_id"] for p, r in found.items()} == wanted
+    with pytest.raises(ScoreRowError, match="line 4: not valid JSON"):
+        rows_at(s3, BUCKET, "runs/run-1/scores/x.jsonl", "run-1", "dev1", {2: "dev1-0000"})
+    with pytest.raises(ScoreRowError, match="line 2: changed while being published"):
+        rows_at(s3, BUCKET, "runs/run-1/scores/x.jsonl", "run-1", "dev1", {1: "dev1-0002"})

@@ -231,11 +231,13 @@ def render_report(
     intervals: dict[str, dict[str, tuple[float, float] | None]] | None = None,
     lost: Sequence[dict[str, Any]] = (),
     browse: BrowseTable | None = None,
+    paired: Sequence[dict[str, Any]] | None = None,
 ) -> str:
     """The whole page for one run. ``run`` holds ids, counts and datetimes (see publish_run);
     ``intervals`` the bootstrap intervals per model label and ``<col>_f1``; ``lost`` the
     fine-tuned-vs-pre-trained losses (publish.lost_reports with the rows to show); ``browse``
-    every study's texts and scores (gathered by publish while it streams the score rows)."""
+    every study's texts and scores (gathered by publish while it streams the score rows);
+    ``paired`` the paired comparisons when the caller has them (:func:`paired_rows`)."""
     models = sorted(models, key=lambda m: m.order())
     sections = [
         *_models_section(models),
@@ -245,7 +247,7 @@ def render_report(
         *_lost_sections(lost),
         *_plots_section(models),
         *_per_observation_section(models),
-        *_paired_section(models),
+        *_paired_section(paired_rows(models) if paired is None else paired),
         *_worst_section(run, models),
         *(browse.section([m.label for m in models]) if browse is not None else []),
         *_rejected_section(run),
@@ -477,9 +479,8 @@ def paired_rows(models: Sequence[ModelView]) -> list[dict[str, Any]]:
     return paired_comparisons(scores, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
 
 
-def _paired_section(models: Sequence[ModelView]) -> list[str]:
+def _paired_section(pairs: Sequence[dict[str, Any]]) -> list[str]:
     """Per pair: is the difference in mean ROUGE-L / clinical F1 more than noise?"""
-    pairs = paired_rows(models)
     if not pairs:
         return []
     rows = [
