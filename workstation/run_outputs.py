@@ -8,14 +8,17 @@ publish_run (``publish_rows``), on local folders through ``FolderS3``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from radimpress.layout import PRETRAINED
 from radimpress.storage import iter_jsonl
 from radimpress_workstation.model_specs import BASELINE_MODEL
 from radimpress_workstation.output_files import partial_path
+
+if TYPE_CHECKING:
+    from radimpress.records import Report
 
 # The stand-ins of the JumpStart container double (radimpress_workstation.job_backend.jumpstart):
 # what really wrote a double's impressions, per model role.
@@ -51,39 +54,49 @@ def _overlap_key(text: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", deid.normalize(text).lower()).split())
 
 
+class Overlap:
+    """Studies of a findings file that are also in a training file: same study_id, or the same
+    findings text once case, punctuation, spacing and placeholders are ignored (exact duplicates
+    after that normalisation; near duplicates are not searched). Fed every training report
+    (:meth:`add_train`) and then every findings report (:meth:`add_infer`), as the files are read
+    for another reason; :meth:`found` gives ids and counts only, never text."""
+
+    def __init__(self) -> None:
+        self._train_ids: set[str] = set()
+        self._train_texts: set[str] = set()
+        self._by_id: list[str] = []
+        self._by_text: list[str] = []
+        self._studies = 0
+
+    def add_train(self, report: Report) -> None:
+        self._train_ids.add(report.study_id)
+        self._train_texts.add(_overlap_key(report.findings))
+
+    def add_infer(self, report: Report) -> None:
+        self._studies += 1
+        if report.study_id in self._train_ids:
+            self._by_id.append(report.study_id)
+        elif _overlap_key(report.findings) in self._train_texts:
+            self._by_text.append(report.study_id)
+
+    def found(self) -> dict[str, Any]:
+        return {
+            "studies": self._studies,
+            "overlapping": len(self._by_id) + len(self._by_text),
+            "by_study_id": len(self._by_id),
+            "by_findings_text": len(self._by_text),
+            "study_ids": sorted(self._by_id + self._by_text),
+        }
+
+
 def find_overlap(train: Path, infer: Path) -> dict[str, Any]:
-    """Studies of ``infer`` that are also in ``train``: same study_id, or the same findings text
-    once case, punctuation, spacing and placeholders are ignored (exact duplicates after that
-    normalisation; near duplicates are not searched). Ids and counts only, never text."""
-    from radimpress.records import Purpose, Report, read_reports
+    """:class:`Overlap` of two files, read for it alone."""
+    from radimpress.records import Purpose, validate_file
 
-    def reports(path: Path, purpose: Purpose) -> Iterator[Report]:
-        with path.open("rb") as handle:
-            for outcome in read_reports(handle, purpose, str(path)):
-                if isinstance(outcome, Report):
-                    yield outcome
-
-    train_ids: set[str] = set()
-    train_texts: set[str] = set()
-    for report in reports(train, Purpose.TRAIN):
-        train_ids.add(report.study_id)
-        train_texts.add(_overlap_key(report.findings))
-    by_id: list[str] = []
-    by_text: list[str] = []
-    studies = 0
-    for report in reports(infer, Purpose.INFER):
-        studies += 1
-        if report.study_id in train_ids:
-            by_id.append(report.study_id)
-        elif _overlap_key(report.findings) in train_texts:
-            by_text.append(report.study_id)
-    return {
-        "studies": studies,
-        "overlapping": len(by_id) + len(by_text),
-        "by_study_id": len(by_id),
-        "by_findings_text": len(by_text),
-        "study_ids": sorted(by_id + by_text),
-    }
+    overlap = Overlap()
+    validate_file(train, Purpose.TRAIN, overlap.add_train)
+    validate_file(infer, Purpose.INFER, overlap.add_infer)
+    return overlap.found()
 
 
 def overlap_note(overlap: dict[str, Any], excluded: bool) -> str:
@@ -110,8 +123,8 @@ class RunRows:
     model label's score file under ``scratch`` (what :func:`publish_rows` publishes), in the
     order fetched, as the same lines the whole lists once gave. On the way the numbers of the
     tables (values counted per metric, :meth:`summaries`, which are radimpress.scoring's
-    ``summarize`` bit for bit) and of the paired comparisons (each model's ROUGE-L and clinical
-    F1 per study, :meth:`paired`) are kept, never the text.
+    ``summarize`` bit for bit) are kept, never the text; the paired comparisons are the
+    report's, computed by :func:`publish_rows` from the score files.
     """
 
     def __init__(self, out_dir: Path, scratch: Path, run_id: str) -> None:
@@ -218,43 +231,6 @@ class RunRows:
             )
             for dataset, model in sorted(self._counts)
         ]
-
-    def numbers(self) -> tuple[list[Any], list[dict[str, Any]]]:
-        """:meth:`summaries` and :meth:`paired`."""
-        return self.summaries(), self.paired()
-
-    def paired(self) -> list[dict[str, Any]]:
-        """:func:`paired` of every row written, read back from scores.jsonl once :meth:`finish`
-        put it in place. Nothing per study is held while rows are added: at a million records
-        that was 2 million dict entries (about 100 MB), for a comparison that a one-model run
-        never makes."""
-        if len(self._labels) < 2:
-            return []
-        return paired(ScoreRows(self.scores))
-
-
-def paired(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per pair of models (A/B in the report's order), the paired-bootstrap difference in mean
-    ROUGE-L and clinical F1 with a verdict: report.html's "Paired comparison", same numbers."""
-    from radimpress.results.publish import model_order
-    from radimpress.results.schema import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-    from radimpress.scoring.bootstrap import paired_comparisons
-
-    models: dict[str, dict[str, dict[str, float]]] = {}
-    order: dict[str, tuple[int, str, str]] = {}
-    for row in rows:
-        label = row["model"]
-        scores = models.setdefault(label, {"rougeL": {}, "clinical": {}})
-        order.setdefault(
-            label, model_order(row.get("model_role", ""), row.get("model_name", ""), label)
-        )
-        if row.get("rougeL") is None:
-            continue
-        scores["rougeL"][str(row["study_id"])] = row["rougeL"]["fmeasure"]
-        if row.get("clinical"):
-            scores["clinical"][str(row["study_id"])] = row["clinical"]["f1"]
-    ordered = sorted(models.items(), key=lambda item: order[item[0]])
-    return paired_comparisons(ordered, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
 
 
 class ScoreRows:

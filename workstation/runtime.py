@@ -187,6 +187,7 @@ class LocalRun:
         spec: str | None = None,
         exclude_overlap: bool = False,
         reuse: Mapping[str, KeptModel] | None = None,
+        overlap: Mapping[str, Any] | None = None,
     ) -> None:
         self.train = train
         self.infer = infer
@@ -216,7 +217,10 @@ class LocalRun:
         self.train_rejections: list[dict[str, Any]] = []
         # Findings studies also in the training file (ids and counts), and whether to drop them.
         self.exclude_overlap = exclude_overlap
-        self.overlap: dict[str, Any] = {}
+        # run_outputs.Overlap.found() when the caller read both files already (`radimpress run`
+        # checks them first), else worked out when the run starts.
+        self.overlap: dict[str, Any] = dict(overlap or {})
+        self._overlap_known = overlap is not None
         self.excluded = 0
         # What went into the run: each execution's published lineage, and the run's own.
         from radimpress_workstation.run_lineage import LocalLineage
@@ -304,7 +308,7 @@ class LocalRun:
 
         rejected_rows: list[dict[str, Any]] = []
         baseline_seen = False
-        if self.train is not None:
+        if self.train is not None and not self._overlap_known:
             from radimpress.records import UnreadableFile
 
             with contextlib.suppress(UnreadableFile, OSError):  # the pipeline reports it

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
@@ -296,13 +296,17 @@ def read_reports(
         yield outcome
 
 
-def validate_file(path: str | Path, purpose: Purpose) -> ValidationSummary:
-    """Read a whole file and summarise it (records read, accepted, rejections)."""
+def validate_file(
+    path: str | Path, purpose: Purpose, each: Callable[[Report], None] | None = None
+) -> ValidationSummary:
+    """Read a whole file and summarise it (records read, accepted, rejections); ``each`` is
+    given every accepted report on the way (a caller with more to learn reads the file once)."""
     summary = ValidationSummary(source=str(path))
     try:
         with open(path, "rb") as handle:
-            for _ in read_reports(handle, purpose, str(path), summary):
-                pass
+            for outcome in read_reports(handle, purpose, str(path), summary):
+                if each is not None and isinstance(outcome, Report):
+                    each(outcome)
     except OSError as err:
         raise UnreadableFile(str(path), f"cannot open ({err.strerror})") from None
     return summary

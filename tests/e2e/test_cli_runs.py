@@ -80,7 +80,7 @@ def test_a_failed_run_keeps_its_failure_files(tmp_path, capsys, monkeypatch) -> 
     # What the pipeline itself does with such a file (an upload in the cloud): past the check.
     from radimpress_workstation.commands import run as run_command
 
-    monkeypatch.setattr(run_command, "_check_inputs", lambda command, train, infer: (5, 1))
+    monkeypatch.setattr(run_command, "_check_inputs", lambda command, train, infer: (5, 1, {}))
     assert main([*argv, "--quiet"]) == 1
     err = capsys.readouterr().err
     (folder,) = out.iterdir()

@@ -56,7 +56,13 @@ def _run(files, capsys, *extra: str) -> tuple[int, Path, str, str]:
     return code, folder, captured.out, captured.err
 
 
-def test_overlap_rejections_and_generator_are_reported(files, capsys) -> None:
+def test_overlap_rejections_and_generator_are_reported(files, capsys, monkeypatch) -> None:
+    from radimpress_workstation import runtime
+
+    def read_again(train: Path, infer: Path) -> dict:
+        raise AssertionError("run found the overlap while it checked its inputs: no second read")
+
+    monkeypatch.setattr(runtime, "find_overlap", read_again)
     code, folder, out, err = _run(files, capsys)
     # Item 3: three training records lack an impression -> reported, written, exit 1.
     assert code == 1

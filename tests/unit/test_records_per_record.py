@@ -96,7 +96,10 @@ def test_a_corrupt_first_line_costs_that_line_only(kind, aws, tmp_path, capsys):
     assert [r["position"] for r in aws.lines(result.rejected_key)] == [1]
 
     path = tmp_path / "f.jsonl"
-    assert run_command._check_inputs("run", path, path) == (101, 101)
+    infer_count, train_count, overlap = run_command._check_inputs("run", path, path)
+    assert (infer_count, train_count) == (101, 101)
+    # The same read finds the overlap: every accepted study is in the training file.
+    assert (overlap["studies"], overlap["by_study_id"], overlap["overlapping"]) == (100, 100, 100)
 
 
 def test_the_same_corruption_on_line_1_and_line_2_is_the_same_rejection():

@@ -23,11 +23,17 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from radimpress.records import Purpose, UnreadableFile, validate_file
+from radimpress.records import (
+    Purpose,
+    Report,
+    UnreadableFile,
+    ValidationSummary,
+    validate_file,
+)
 from radimpress_workstation.console import (
     EXIT_INTERRUPTED,
     EXIT_UNUSABLE,
@@ -183,36 +189,53 @@ def _loadable_spec(kept: KeptModel) -> str:
     return kept.spec_reference
 
 
-def _check_inputs(command: str, train: Path | None, infer: Path) -> int | tuple[int, int]:
+def _check_inputs(
+    command: str, train: Path | None, infer: Path
+) -> int | tuple[int, int, dict[str, Any]]:
     """Every input read through before anything runs: the exit code (2) of an unusable one, else
-    (records in --infer, records in --train).
+    (records in --infer, records in --train, run_outputs.Overlap of the two: found on the same
+    read, which at 50,000 + 50,000 reports saves the run a second one of about 2 s).
 
     A file is unusable when it cannot be read as a whole (empty, CSV or other non-JSON,
     compressed, not UTF-8) or holds no usable record (for --train: none with findings and
     impression); records rejected one by one do not stop the run, they are reported after it.
+    --infer's problem is the one reported when both files have one.
     """
-    counts = []
-    for option, path, purpose in (
-        ("--infer", infer, Purpose.INFER),
-        ("--train", train, Purpose.TRAIN),
-    ):
-        if path is None:
-            counts.append(0)
-            continue
-        try:
-            summary = validate_file(path, purpose)
-        except UnreadableFile as err:
-            return error(command, f"{option}: {err.reason}", path)
-        if not summary.accepted:
-            needed = "findings and impression" if purpose is Purpose.TRAIN else "findings"
+    from radimpress_workstation.run_outputs import Overlap
+
+    overlap = Overlap()
+    # --train first: the overlap needs its ids and texts before the findings go by.
+    train_read = _read_input(train, Purpose.TRAIN, overlap.add_train)
+    infer_read = _read_input(infer, Purpose.INFER, overlap.add_infer)
+    for option, path, read in (("--infer", infer, infer_read), ("--train", train, train_read)):
+        if isinstance(read, UnreadableFile):
+            return error(command, f"{option}: {read.reason}", path)
+        if read is not None and not read.accepted:
+            needed = "findings and impression" if option == "--train" else "findings"
             return error(
                 command,
-                f"{option}: no usable record ({summary.rejected} of {summary.records_read}"
+                f"{option}: no usable record ({read.rejected} of {read.records_read}"
                 f" rejected; each needs {needed}; see `radimpress validate`)",
                 path,
             )
-        counts.append(summary.records_read)
-    return counts[0], counts[1]
+    assert isinstance(infer_read, ValidationSummary) and not isinstance(train_read, Exception)
+    return (
+        infer_read.records_read,
+        train_read.records_read if train_read is not None else 0,
+        overlap.found() if train_read is not None else {},
+    )
+
+
+def _read_input(
+    path: Path | None, purpose: Purpose, each: Callable[[Report], None]
+) -> ValidationSummary | UnreadableFile | None:
+    """validate_file's summary of one input, its UnreadableFile, or None without the input."""
+    if path is None:
+        return None
+    try:
+        return validate_file(path, purpose, each)
+    except UnreadableFile as err:
+        return err
 
 
 MAX_REJECTIONS_SHOWN = 10
@@ -266,7 +289,7 @@ def execute(
     checked = _check_inputs(command, train, infer)
     if isinstance(checked, int):
         return checked
-    expected, _ = checked
+    expected, _, overlap = checked
     if run_id is None:
         run_id, folder = claim_run_folder(out, "local")
     else:
@@ -276,7 +299,7 @@ def execute(
     if getattr(args, "spec", None) is None:
         console.line(_model_names(models, train is not None, reuse))
     result = _run_pipeline(
-        command, train, infer, models, out, folder, run_id, console, args, reuse or {}
+        command, train, infer, models, out, folder, run_id, console, args, reuse or {}, overlap
     )
     if isinstance(result, int):
         return result
@@ -347,6 +370,7 @@ def _run_pipeline(
     console: Any,
     args: argparse.Namespace,
     reuse: Mapping[str, KeptModel],
+    overlap: Mapping[str, Any],
 ) -> RunResult | int:
     """The local run's result, or the exit code of an interrupted, failed or refused run (the
     folder marked incomplete, or removed when nothing was produced)."""
@@ -368,6 +392,7 @@ def _run_pipeline(
             spec=getattr(args, "spec", None),
             exclude_overlap=getattr(args, "exclude_overlap", False),
             reuse=reuse,
+            overlap=overlap,
         )
         return local.run()
     except KeyboardInterrupt as stopped:
