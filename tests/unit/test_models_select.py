@@ -213,3 +213,36 @@ def test_distinct_search_equals_per_occurrence_search_with_exclusion() -> None:
     assert scores.tolist() == want_scores.tolist()  # rows may differ only among equal scores
     for row, (lo, hi) in enumerate(zip(*own, strict=True)):
         assert not ((rows[row] >= lo) & (rows[row] < hi)).any()  # never its own range
+
+
+def test_a_fit_with_a_helper_process_is_the_fit_in_one(monkeypatch) -> None:
+    """From parallel_fit_min_pairs pairs on, the sentence half of the fit runs in a helper
+    process (issue 19 item 8: at 50,000 pairs it is a quarter of the fit, on a core the training
+    job's thread leaves idle): the same model, bit for bit."""
+    from radimpress_training.models import select
+    from radimpress_workstation.synthetic import generate_reports
+
+    reports = generate_reports(300, seed=5)
+    pairs = [TrainingPair(r["findings"], r["impression"]) for r in reports if r.get("impression")]
+    started: list[int] = []
+    real = select.worker_processes
+
+    def counted(workers: int):
+        started.append(workers)
+        return real(workers)
+
+    monkeypatch.setattr(select, "worker_processes", counted)
+    monkeypatch.setattr(select, "usable_cpus", lambda: 2)
+    inline = SelectModel().fit(pairs)
+    assert started == []  # 300 pairs: below the threshold, no process
+    monkeypatch.setattr(SelectModel, "parallel_fit_min_pairs", 1)
+    helped = SelectModel().fit(pairs)
+    assert started == [1]
+    for name in select.SENTENCE_STATE[:-1]:
+        assert np.array_equal(np.asarray(getattr(helped, name)), np.asarray(getattr(inline, name)))
+    assert np.array_equal(helped._coef, inline._coef) and helped._intercept == inline._intercept
+    queries = [r["findings"] for r in generate_reports(40, seed=6)]
+    assert helped.predict(queries) == inline.predict(queries)
+    monkeypatch.setattr(select, "usable_cpus", lambda: 1)
+    SelectModel().fit(pairs)
+    assert started == [1]  # one CPU: no helper, whatever the size

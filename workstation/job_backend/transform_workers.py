@@ -5,8 +5,10 @@ SageMaker sends up to ``MaxConcurrentTransforms`` requests at a time to each ins
 one (CreateTransformJob, MaxConcurrentTransforms). The model servers inside the containers answer
 concurrent requests with worker processes, one per CPU by default, each holding its own copy of
 the model. The local backend does the same: :func:`concurrency` is that number, capped at this
-machine's CPUs, and :class:`WorkerPool` runs that many worker processes, each loading the model
-once (the container's ``worker_loader``), as the embedded stack's own threads share one GIL.
+machine's CPUs, and :class:`WorkerPool` runs that many worker processes
+(``helper_process.worker_processes``: spawned, deaf to Ctrl-C, ending with the job's process),
+each loading the model once (the container's ``worker_loader``), as the embedded stack's own
+threads share one GIL.
 
 Batches go to the workers in input order and their answers come back in that order: the output
 is the one the job's own thread writes, line for line. At most two batches per worker are in
@@ -17,17 +19,14 @@ model) takes about a second of CPU, more than a small file's predictions.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from radimpress_training.models.helper_process import worker_processes
 from radimpress_workstation.job_backend.containers import Container, ServingModel
 from radimpress_workstation.job_backend.job_record import ContainerError, failure_place
 
@@ -36,7 +35,6 @@ Batch = list[tuple[int, Any, Any]]
 
 WORKER_MIN_LINES = 20_000
 _IN_FLIGHT_PER_WORKER = 2
-_PARENT_CHECK_SECONDS = 0.5
 
 
 class AlgorithmError(ContainerError):
@@ -85,13 +83,7 @@ class WorkerPool:
 
     def __init__(self, loader: Callable[[], ServingModel], workers: int) -> None:
         self._workers = workers
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers,
-            # spawn: a fork of this process would copy the embedded stack's threads' locks.
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_load,
-            initargs=(loader, os.getpid()),
-        )
+        self._pool = worker_processes(workers, _load, (loader,))
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -136,22 +128,9 @@ def _model_inputs(batch: Batch) -> list[Any]:
 _model: ServingModel | None = None
 
 
-def _load(loader: Callable[[], ServingModel], parent: int) -> None:
+def _load(loader: Callable[[], ServingModel]) -> None:
     global _model
-    # Ctrl-C reaches the whole process group: the job's process decides what ends, and a worker
-    # ends with the pool (or with that process), without a traceback of its own.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     _model = loader()
-
-
-def _end_with(parent: int) -> None:
-    """End this worker once the job's process is gone. A killed process (SIGKILL, the OOM killer)
-    runs no shutdown, and a worker waiting for work would wait forever: it holds both ends of
-    its queue's pipe, so it never reads an end of file."""
-    while os.getppid() == parent:
-        time.sleep(_PARENT_CHECK_SECONDS)
-    os._exit(1)
 
 
 def _predict(inputs: list[Any]) -> list[Any]:
