@@ -102,6 +102,21 @@ def test_a_corrupt_first_line_costs_that_line_only(kind, aws, tmp_path, capsys):
     assert (overlap["studies"], overlap["by_study_id"], overlap["overlapping"]) == (100, 100, 100)
 
 
+
+def test_without_a_training_file_the_check_looks_for_no_overlap(tmp_path, monkeypatch) -> None:
+    """The overlap costs a normalised copy of each findings text: a run without --train (a
+    million records, issue 19 item 8) pays nothing for it."""
+    from radimpress_workstation import run_outputs
+
+    def no_overlap(text: str) -> str:
+        raise AssertionError("no training file: no overlap to look for")
+
+    monkeypatch.setattr(run_outputs, "_overlap_key", no_overlap)
+    path = tmp_path / "infer.jsonl"
+    path.write_bytes(lines(*(good(i) for i in range(5))))
+    assert run_command._check_inputs("run", None, path) == (5, 0, {})
+
+
 def test_the_same_corruption_on_line_1_and_line_2_is_the_same_rejection():
     corrupt = CORRUPT_FIRST_LINES["truncated"]
     first = read(lines(corrupt, good(1), good(2)))[0]

@@ -206,7 +206,7 @@ def _check_inputs(
     overlap = Overlap()
     # --train first: the overlap needs its ids and texts before the findings go by.
     train_read = _read_input(train, Purpose.TRAIN, overlap.add_train)
-    infer_read = _read_input(infer, Purpose.INFER, overlap.add_infer)
+    infer_read = _read_input(infer, Purpose.INFER, overlap.add_infer if train else None)
     for option, path, read in (("--infer", infer, infer_read), ("--train", train, train_read)):
         if isinstance(read, UnreadableFile):
             return error(command, f"{option}: {read.reason}", path)
@@ -227,7 +227,7 @@ def _check_inputs(
 
 
 def _read_input(
-    path: Path | None, purpose: Purpose, each: Callable[[Report], None]
+    path: Path | None, purpose: Purpose, each: Callable[[Report], None] | None
 ) -> ValidationSummary | UnreadableFile | None:
     """validate_file's summary of one input, its UnreadableFile, or None without the input."""
     if path is None:
