@@ -102,7 +102,6 @@ def test_a_corrupt_first_line_costs_that_line_only(kind, aws, tmp_path, capsys):
     assert (overlap["studies"], overlap["by_study_id"], overlap["overlapping"]) == (100, 100, 100)
 
 
-
 def test_without_a_training_file_the_check_looks_for_no_overlap(tmp_path, monkeypatch) -> None:
     """The overlap costs a normalised copy of each findings text: a run without --train (a
     million records, issue 19 item 8) pays nothing for it."""
