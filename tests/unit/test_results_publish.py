@@ -429,3 +429,26 @@ def test_rows_at_parses_only_the_lines_it_is_asked_for(s3):
         rows_at(s3, BUCKET, "runs/run-1/scores/x.jsonl", "run-1", "dev1", {2: "dev1-0000"})
     with pytest.raises(ScoreRowError, match="line 2: changed while being published"):
         rows_at(s3, BUCKET, "runs/run-1/scores/x.jsonl", "run-1", "dev1", {1: "dev1-0002"})
+
+
+def test_score_files_are_streamed_in_64_kib_reads_not_botocores_1_kib(s3, monkeypatch):
+    """botocore's StreamingBody.iter_lines reads 1,024 bytes at a time unless told otherwise
+    (botocore/response.py, _DEFAULT_CHUNK_SIZE): a 50 MB score file was 50,000 reads, about a
+    second of the Publish Lambda's CPU. Every line-streamed read of publish asks for 64 KiB."""
+    from botocore.response import StreamingBody
+
+    asked: list[int] = []
+    real = StreamingBody.iter_lines
+
+    def recorded(self, chunk_size=StreamingBody._DEFAULT_CHUNK_SIZE, keepends=False):
+        asked.append(chunk_size)
+        return real(self, chunk_size, keepends)
+
+    monkeypatch.setattr(StreamingBody, "iter_lines", recorded)
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=layout.RunKeys("run-1").rejected,
+        Body=b'{"field": "findings", "reason": "missing"}\n',
+    )
+    publish_two_models(s3)  # each model's score file, then the rejection reasons
+    assert asked == [1 << 16] * 3

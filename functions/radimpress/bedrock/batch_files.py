@@ -38,7 +38,7 @@ from typing import Any
 from radimpress.bedrock.model_input import BodyFormat
 from radimpress.bedrock.model_output import ModelAnswer, ModelOutputError, read_answer
 from radimpress.errors import OutputMismatch, aws_call
-from radimpress.storage import S3LineWriter, read_json
+from radimpress.storage import S3LineWriter, body_lines, read_json
 
 OUTPUT_SUFFIX = ".out"
 MANIFEST_NAME = "manifest.json.out"
@@ -246,7 +246,7 @@ def _lines(
     """The JSON object lines of one output file; a line that is not one is counted, not fatal."""
     with aws_call(f"s3://{bucket}/{key}: read"):
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    for number, raw in enumerate(body.iter_lines(chunk_size=1 << 16), start=1):
+    for number, raw in enumerate(body_lines(body), start=1):
         if not raw.strip():
             continue
         try:

@@ -69,7 +69,13 @@ from radimpress.results.schema import (
     SCORE_COLUMNS,
     TEXT_COLUMNS,
 )
-from radimpress.storage import encryption_arguments, json_lines, json_object, json_objects
+from radimpress.storage import (
+    body_lines,
+    encryption_arguments,
+    json_lines,
+    json_object,
+    json_objects,
+)
 
 WORST_PER_MODEL = 5
 LOST_PER_PAIR = 10
@@ -382,7 +388,7 @@ def _read_rows(
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     source = f"s3://{bucket}/{key}"
     try:
-        for line, obj in json_objects(body.iter_lines(), source, ScoreRowError):
+        for line, obj in json_objects(body_lines(body), source, ScoreRowError):
             yield flatten_row(obj, source=source, line=line, run_id=run_id, dataset=dataset)
     finally:
         body.close()
@@ -472,7 +478,7 @@ def rows_at(
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     source = f"s3://{bucket}/{key}"
     try:
-        for position, (line, raw) in enumerate(json_lines(body.iter_lines())):
+        for position, (line, raw) in enumerate(json_lines(body_lines(body))):
             if position in positions:
                 obj = json_object(raw, source, line, ScoreRowError)
                 row = flatten_row(obj, source=source, line=line, run_id=run_id, dataset=dataset)
@@ -498,7 +504,7 @@ def rejected_reasons(s3: Any, bucket: str, run_id: str) -> dict[str, int]:
         raise
     counts: Counter[str] = Counter()
     try:
-        for _, obj in json_objects(body.iter_lines(), f"s3://{bucket}/{key}", ScoreRowError):
+        for _, obj in json_objects(body_lines(body), f"s3://{bucket}/{key}", ScoreRowError):
             field_name = obj.get("field")
             reason = str(obj.get("reason", "unknown"))[:MAX_REASON]
             counts[f"field '{field_name}': {reason}" if field_name else reason] += 1
