@@ -45,3 +45,57 @@ def test_detect_and_render_round_trip() -> None:
     assert deid.render(canonical, "___") == canonical
     assert deid.render(canonical, None) == canonical
     assert deid.normalize("XXXX, ___ and [** x **]").count(deid.CANONICAL) == 3
+
+
+def test_the_substring_fast_path_answers_as_the_expressions_do() -> None:
+    """normalize and detect skip the regular expressions when no placeholder's literal ("[**",
+    "XXX", "___") is in the text; on texts built from the characters that matter, both answer
+    exactly what the expressions alone give."""
+    import random
+
+    def normalize_reference(text: str) -> str:
+        for pattern in (deid._BRACKETS, deid._XXXX, deid._UNDERSCORES):
+            text = pattern.sub(deid.CANONICAL, text)
+        return text
+
+    def detect_reference(text: str) -> deid.Convention | None:
+        counts = {c: len(p.findall(text)) for c, p in deid._PATTERNS.items()}
+        best = max(counts, key=lambda c: counts[c])
+        return best if counts[best] else None
+
+    rng = random.Random(7)
+    alphabet = [
+        "X",
+        "X",
+        "x",
+        "_",
+        "_",
+        "[",
+        "*",
+        "*",
+        "]",
+        "a",
+        "1",
+        " ",
+        ".",
+        "\n",
+        "XXXX",
+        "___",
+    ]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(20000)]
+    texts += [
+        "",
+        "XX",
+        "__",
+        "[*",
+        "XXX",
+        "___",
+        "[** **]",
+        "aXXXX",
+        "XXXX1",
+        "x-XXXX",
+        "[**2101**]",
+    ]
+    for text in texts:
+        assert deid.normalize(text) == normalize_reference(text), text
+        assert deid.detect(text) == detect_reference(text), text
