@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from radimpress_training.models.helper_process import usable_cpus
+
 First = TypeVar("First")
 Second = TypeVar("Second")
 
@@ -23,10 +25,7 @@ def idle_second_cpu() -> bool:
     """Whether a forked child would get a CPU of its own: two or more usable, load below that."""
     if not hasattr(os, "fork"):
         return False
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
+    cpus = usable_cpus()
     if cpus < 2:
         return False
     try:

@@ -422,7 +422,7 @@ def test_model_server_workers_write_the_threads_output_line_for_line(
     from radimpress_workstation.job_backend import transform_workers
 
     monkeypatch.setattr(transform_workers, "WORKER_MIN_LINES", 0)
-    monkeypatch.setattr(transform_workers.os, "cpu_count", lambda: workers)
+    monkeypatch.setattr(transform_workers, "usable_cpus", lambda: workers)
     pools: list[int] = []
     real_pool = transform_workers.WorkerPool
 

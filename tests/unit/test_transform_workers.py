@@ -20,6 +20,7 @@ import pytest
 
 from radimpress import jumpstart
 from radimpress.spec import load_spec
+from radimpress_training.models import helper_process
 from radimpress_workstation.job_backend import transform_workers
 from radimpress_workstation.job_backend.local_container import LocalModelContainer
 from radimpress_workstation.job_backend.transform_workers import (
@@ -103,13 +104,13 @@ class _Container(LocalModelContainer):
     ],
 )
 def test_concurrency(monkeypatch, request_value, parameters, cpus, expected) -> None:
-    monkeypatch.setattr(transform_workers.os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(transform_workers, "usable_cpus", lambda: cpus)
     request = {} if request_value is None else {"MaxConcurrentTransforms": request_value}
     assert concurrency(request, _Container(parameters)) == expected
 
 
 def test_trained_local_models_serve_a_worker_per_cpu_and_lead_one(monkeypatch) -> None:
-    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    monkeypatch.setattr(helper_process, "usable_cpus", lambda: 6)
     trained = LocalModelContainer("radimpress-local/select", "select")
     lead = LocalModelContainer("radimpress-local/lead", "lead")
     assert trained.execution_parameters() == {"MaxConcurrentTransforms": 6}

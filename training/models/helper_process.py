@@ -23,10 +23,10 @@ PARENT_CHECK_SECONDS = 0.5
 
 
 def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity where the OS tells it)."""
+    """The CPUs this process may run on: its affinity where the OS tells it, else the count."""
     try:
         return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
+    except (AttributeError, OSError):  # not on Linux, or the OS would not say
         return os.cpu_count() or 1
 
 

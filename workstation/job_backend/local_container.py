@@ -11,7 +11,6 @@ report's original findings, which the prompt holds normalised) is the convention
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
@@ -69,9 +68,10 @@ class LocalModelContainer(Container):
         """A trained model's server runs a worker per CPU, as SageMaker's model servers do by
         default; an untrained one (lead: the first sentence) is cheaper than a worker's start."""
         from radimpress_training.models import get_model_class
+        from radimpress_training.models.helper_process import usable_cpus
 
         trained = get_model_class(self.model_name).needs_training
-        return {"MaxConcurrentTransforms": (os.cpu_count() or 1) if trained else 1}
+        return {"MaxConcurrentTransforms": usable_cpus() if trained else 1}
 
     def worker_loader(self, model_dir: Path | None) -> Callable[[], LocalServingModel]:
         return partial(load_serving_model, self.model_name, model_dir)

@@ -19,14 +19,13 @@ model) takes about a second of CPU, more than a small file's predictions.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from radimpress_training.models.helper_process import worker_processes
+from radimpress_training.models.helper_process import usable_cpus, worker_processes
 from radimpress_workstation.job_backend.containers import Container, ServingModel
 from radimpress_workstation.job_backend.job_record import ContainerError, failure_place
 
@@ -44,11 +43,11 @@ class AlgorithmError(ContainerError):
 
 def concurrency(request: Mapping[str, Any], container: Container) -> int:
     """Requests at once: the job's MaxConcurrentTransforms, else the container's
-    execution-parameters, else 1; never more than this machine's CPUs."""
+    execution-parameters, else 1; never more than the CPUs this process may use."""
     asked = request.get("MaxConcurrentTransforms") or container.execution_parameters().get(
         "MaxConcurrentTransforms", 1
     )
-    return max(1, min(int(asked), os.cpu_count() or 1))
+    return max(1, min(int(asked), usable_cpus()))
 
 
 def count_lines(paths: Iterable[Path]) -> int:
