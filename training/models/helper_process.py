@@ -10,14 +10,16 @@ both ends of its queue's pipe and never reads an end of file.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Any
+from concurrent.futures import Executor, Future
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 PARENT_CHECK_SECONDS = 0.5
 
@@ -37,6 +39,10 @@ def worker_processes(
 ) -> ProcessPoolExecutor:
     """``workers`` spawned processes that ignore SIGINT and end with this process; each runs
     ``initializer(*initargs)`` first (e.g. loads a model once)."""
+    # Imported here: multiprocessing costs start-up to commands that only ask usable_cpus.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
