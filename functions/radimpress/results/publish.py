@@ -380,18 +380,26 @@ def flatten_row(
     return row
 
 
+@contextlib.contextmanager
+def _score_lines(s3: Any, bucket: str, key: str) -> Iterator[Iterator[tuple[int, str | bytes]]]:
+    """One score file's non-blank lines as (line number, line), unparsed; closed after."""
+    with aws_call(f"s3://{bucket}/{key}: read"):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        yield json_lines(body_lines(body))
+    finally:
+        body.close()
+
+
 def _read_rows(
     s3: Any, bucket: str, key: str, run_id: str, dataset: str
 ) -> Iterator[dict[str, Any]]:
     """Stream one score-row JSONL object, one flat row at a time."""
-    with aws_call(f"s3://{bucket}/{key}: read"):
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     source = f"s3://{bucket}/{key}"
-    try:
-        for line, obj in json_objects(body_lines(body), source, ScoreRowError):
+    with _score_lines(s3, bucket, key) as lines:
+        for line, raw in lines:
+            obj = json_object(raw, source, line, ScoreRowError)
             yield flatten_row(obj, source=source, line=line, run_id=run_id, dataset=dataset)
-    finally:
-        body.close()
 
 
 def _upload(s3: Any, bucket: str, key: str, fileobj: Any, content_type: str) -> None:
@@ -474,11 +482,9 @@ def rows_at(
     found: dict[int, dict[str, Any]] = {}
     if not positions:
         return found
-    with aws_call(f"s3://{bucket}/{key}: read"):
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     source = f"s3://{bucket}/{key}"
-    try:
-        for position, (line, raw) in enumerate(json_lines(body_lines(body))):
+    with _score_lines(s3, bucket, key) as lines:
+        for position, (line, raw) in enumerate(lines):
             if position in positions:
                 obj = json_object(raw, source, line, ScoreRowError)
                 row = flatten_row(obj, source=source, line=line, run_id=run_id, dataset=dataset)
@@ -487,8 +493,6 @@ def rows_at(
                 found[position] = row
                 if len(found) == len(positions):
                     break
-    finally:
-        body.close()
     return found
 
 
