@@ -572,39 +572,44 @@ def observation_rows(run_info: dict[str, Any], models: list[ModelResults]) -> li
     ]
 
 
+@dataclass
+class ScoresRead:
+    """Every model's score rows read once: the scores and texts Parquet files written, each
+    model's numbers (:class:`ModelResults`, in A/B order) and what the report computes from the
+    rows alone: intervals, the studies each fine-tuned model lost, the paired comparisons.
+
+    Nothing here needs the run's other facts (its lineage, its rejections), so a local run reads
+    its rows while its own pipeline is still publishing, and builds the run once that ends
+    (``build_run(scores=...)``).
+    """
+
+    run_id: str
+    dataset: str
+    score_keys: list[str]
+    models: list[ModelResults]
+    browse: Any
+    scores_file: Any
+    texts_file: Any
+    intervals: dict[str, Intervals]
+    lost: list[dict[str, Any]]
+    paired: list[dict[str, Any]]
+
+
 @contextlib.contextmanager
-def build_run(
-    s3: Any,
-    bucket: str,
-    *,
-    run_id: str,
-    dataset: str,
-    score_keys: list[str],
-    run: dict[str, Any],
-    results_prefix: str = "results",
-) -> Iterator[BuiltRun]:
-    """Read every model's score rows and compute the scores object, the summary and the report
-    into temporary files (removed when the block ends); nothing is written to S3 here."""
-    from radimpress.results.parquet import write_parquet, write_parquet_tables
-    from radimpress.results.report import paired_rows, render_report
+def read_scores(
+    s3: Any, bucket: str, *, run_id: str, dataset: str, score_keys: list[str]
+) -> Iterator[ScoresRead]:
+    """Read every model's score rows (one score file per model) into a :class:`ScoresRead`;
+    its temporary files are removed when the block ends."""
+    from radimpress.results.parquet import write_parquet_tables
+    from radimpress.results.report import paired_rows
     from radimpress.results.report_browse import BrowseTable
 
-    for name in ("source_key", "records", "rejected", "started_at", "execution"):
-        if name not in run:
-            raise ValueError(f"run: missing field '{name}'")
-    started_at = layout.parse_timestamp(run["started_at"])
-    date = layout.run_date(started_at)
     model_keys = [layout.model_key_of(k) for k in score_keys]
     if len(set(map(layout.safe_name, model_keys))) != len(model_keys):
         raise ValueError("score_keys: two score files map to the same model key")
     pairs = len(model_keys) > 1  # one model's study ids pair with nothing
     models = [ModelResults(label=mkey, key=mkey, keep_studies=pairs) for mkey in model_keys]
-    scores_key = layout.scores_key(results_prefix, date, run_id)
-    summary_key = layout.summary_key(results_prefix, date, run_id)
-    report_key = layout.report_key(results_prefix, run_id)
-    per_observation_key = observations_key(results_prefix, date, run_id)
-    run_texts_key = texts_key(results_prefix, date, run_id)
-
     with contextlib.ExitStack() as files:
         scores_file = files.enter_context(tempfile.TemporaryFile())
         texts_file = files.enter_context(tempfile.TemporaryFile())
@@ -622,6 +627,93 @@ def build_run(
         if len(set(labels)) != len(labels):
             raise ValueError("score_keys: two score files carry the same model label")
         models.sort(key=ModelResults.order)
+        yield ScoresRead(
+            run_id=run_id,
+            dataset=dataset,
+            score_keys=list(score_keys),
+            models=models,
+            browse=browse,
+            scores_file=scores_file,
+            texts_file=texts_file,
+            intervals=run_intervals(models),
+            lost=_lost(
+                s3, bucket, models, dict(zip(labels, score_keys, strict=True)), run_id, dataset
+            ),
+            paired=paired_rows(models),
+        )
+
+
+def _lost(
+    s3: Any,
+    bucket: str,
+    models: list[ModelResults],
+    key_of: Mapping[str, str],
+    run_id: str,
+    dataset: str,
+) -> list[dict[str, Any]]:
+    """The report's "where the fine-tuned model lost" cards: per (fine-tuned, pre-trained) pair,
+    the count and the LOST_PER_PAIR studies with both rows, re-read by position."""
+    lost = []
+    for a, b in lost_pairs(models):
+        count, reports = lost_reports(a, b)
+        wanted_a = {r.position_a: r.study_id for r in reports}
+        wanted_b = {r.position_b: r.study_id for r in reports}
+        rows_a = rows_at(s3, bucket, key_of[a.label], run_id, dataset, wanted_a)
+        rows_b = rows_at(s3, bucket, key_of[b.label], run_id, dataset, wanted_b)
+        lost.append(
+            {
+                "a": a.label,
+                "b": b.label,
+                "count": count,
+                "compared": len(set(a.studies) & set(b.studies)),
+                "rows": [(rows_a[r.position_a], rows_b[r.position_b]) for r in reports],
+            }
+        )
+    return lost
+
+
+@contextlib.contextmanager
+def build_run(
+    s3: Any,
+    bucket: str,
+    *,
+    run_id: str,
+    dataset: str,
+    score_keys: list[str],
+    run: dict[str, Any],
+    results_prefix: str = "results",
+    scores: ScoresRead | None = None,
+) -> Iterator[BuiltRun]:
+    """Read every model's score rows (or take ``scores``, read by :func:`read_scores` for the
+    same run) and compute the scores object, the summary and the report into temporary files
+    (removed when the block ends); nothing is written to S3 here."""
+    from radimpress.results.parquet import write_parquet
+    from radimpress.results.report import render_report
+
+    for name in ("source_key", "records", "rejected", "started_at", "execution"):
+        if name not in run:
+            raise ValueError(f"run: missing field '{name}'")
+    started_at = layout.parse_timestamp(run["started_at"])
+    date = layout.run_date(started_at)
+    if scores is not None and (scores.run_id, scores.dataset, scores.score_keys) != (
+        run_id,
+        dataset,
+        list(score_keys),
+    ):
+        raise ValueError("scores: read for another run, dataset or set of score files")
+    scores_key = layout.scores_key(results_prefix, date, run_id)
+    summary_key = layout.summary_key(results_prefix, date, run_id)
+    report_key = layout.report_key(results_prefix, run_id)
+    per_observation_key = observations_key(results_prefix, date, run_id)
+    run_texts_key = texts_key(results_prefix, date, run_id)
+
+    with contextlib.ExitStack() as files:
+        if scores is None:
+            scores = files.enter_context(
+                read_scores(s3, bucket, run_id=run_id, dataset=dataset, score_keys=score_keys)
+            )
+        models = scores.models
+        scores_file, texts_file = scores.scores_file, scores.texts_file
         published_at = datetime.now(UTC)
         run_info = {
             "run_id": run_id,
@@ -646,27 +738,14 @@ def build_run(
                 [m.identity.get("training_run_id", "") for m in models],
                 results_prefix,
             )
-        intervals = run_intervals(models)
-        lost = []
-        by_label = dict(zip(labels, score_keys, strict=True))
-        for a, b in lost_pairs(models):
-            count, reports = lost_reports(a, b)
-            wanted_a = {r.position_a: r.study_id for r in reports}
-            wanted_b = {r.position_b: r.study_id for r in reports}
-            rows_a = rows_at(s3, bucket, by_label[a.label], run_id, dataset, wanted_a)
-            rows_b = rows_at(s3, bucket, by_label[b.label], run_id, dataset, wanted_b)
-            lost.append(
-                {
-                    "a": a.label,
-                    "b": b.label,
-                    "count": count,
-                    "compared": len(set(a.studies) & set(b.studies)),
-                    "rows": [(rows_a[r.position_a], rows_b[r.position_b]) for r in reports],
-                }
-            )
-        paired = paired_rows(models)
+        intervals, paired = scores.intervals, scores.paired
         html = render_report(
-            run_info, models, intervals=intervals, lost=lost, browse=browse, paired=paired
+            run_info,
+            models,
+            intervals=intervals,
+            lost=scores.lost,
+            browse=scores.browse,
+            paired=paired,
         )
         summary_rows = [
             {
@@ -747,9 +826,11 @@ def publish_run(
     score_keys: list[str],
     run: dict[str, Any],
     results_prefix: str = "results",
+    scores: ScoresRead | None = None,
 ) -> dict[str, Any]:
     """Write the run's scores object, report.html and run summary; return locations, means and
-    the report's paired comparisons (``paired_comparisons``).
+    the report's paired comparisons (``paired_comparisons``). ``scores``: the run's rows already
+    read (:func:`read_scores`), else they are read here.
 
     ``run`` carries ``source_key``, ``records``, ``rejected``, ``started_at`` (ISO) and
     ``execution`` (the Step Functions execution name). See docs/contracts.md.
@@ -767,6 +848,7 @@ def publish_run(
         score_keys=score_keys,
         run=run,
         results_prefix=results_prefix,
+        scores=scores,
     ) as built:
         written: list[str] = []
         try:
