@@ -1,14 +1,16 @@
 """What a local run takes out of the embedded bucket and publishes into its run folder.
 
-The score rows and rejections of each inference execution are fetched from the embedded bucket
-(``collect_rows``); every model's rows are then published as one run with the Lambda's own
-publish_run (``publish_rows``), on local folders through ``FolderS3``.
+The score rows of each inference execution are labelled and streamed into the run's files
+(``add_score_rows`` into ``RunRows``; local_results decides when and in which process), its
+rejections fetched (``rejected_rows``); every model's rows are then published as one run with the
+Lambda's own publish_run (``read_rows``, ``publish_rows``), on local folders through ``FolderS3``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ from radimpress_workstation.output_files import partial_path
 
 if TYPE_CHECKING:
     from radimpress.records import Report
+    from radimpress.results.publish import ScoresRead
 
 # The stand-ins of the JumpStart container double (radimpress_workstation.job_backend.jumpstart):
 # what really wrote a double's impressions, per model role.
@@ -245,60 +248,60 @@ class ScoreRows:
                 yield json.loads(line)
 
 
-def collect_rows(
-    stack: Any,
-    output: dict[str, Any],
+def wanted(item: dict[str, Any], skip_baseline: bool) -> bool:
+    """Whether a Score result's rows go into the run: not a failed model (its execution then
+    failed too), and the baseline only from the first execution."""
+    return not item.get("failed") and not (item["model_key"] == PRETRAINED and skip_baseline)
+
+
+def add_score_rows(
+    rows: RunRows,
+    scored: Iterable[dict[str, Any]],
+    item: dict[str, Any],
     model: str,
     run_id: str,
-    skip_baseline: bool,
-    rows: RunRows,
     *,
     double_spec: str | None = None,
     train_overlap: str = "",
     leave_out: frozenset[str] = frozenset(),
-) -> list[dict[str, Any]]:
-    """Stream the score rows of one inference execution (its ``output``, run for ``model``)
-    into ``rows``; return its rejections.
+) -> None:
+    """Label the score rows of one Score result (``item``, of an execution run for ``model``)
+    and stream them into ``rows``.
 
     Each execution compares one local model with the lead baseline; the rows of all of them
     become ONE run (``run_id``, the id of the folder and of the CLI) that :func:`publish_rows`
     turns into one set of tables and one report. Rows are labelled "<role> (<model name>)"
     ("pre-trained (lead)", "fine-tuned (consensus)"), the name the Score step wrote into each
-    row; the baseline is kept from the first execution only. Each row also says what generated
-    it (``generator``: ``local:<model>``, or ``double:<spec> (stand-in: ...)`` when the JumpStart
-    container double answered, whose label then names the stand-in too) and how the findings
-    file overlaps the training file (``train_overlap``, "" when it does not). Studies in
-    ``leave_out`` (--exclude-overlap) are not kept.
+    row. Each row also says what generated it (``generator``: ``local:<model>``, or
+    ``double:<spec> (stand-in: ...)`` when the JumpStart container double answered, whose label
+    then names the stand-in too) and how the findings file overlaps the training file
+    (``train_overlap``, "" when it does not). Studies in ``leave_out`` (--exclude-overlap) are
+    not kept.
     """
-    s3 = stack.client("s3")
-    for item in output.get("scores", []):
-        if item.get("failed"):  # a failed model (the execution then failed too)
+    for row in scored:
+        if leave_out and row["study_id"] in leave_out:
             continue
-        if item["model_key"] == PRETRAINED and skip_baseline:
-            continue
-        for _, row in iter_jsonl(s3, stack.bucket, item["score_key"]):
-            if leave_out and row["study_id"] in leave_out:
-                continue
-            name = row.get("model_name") or (
-                BASELINE_MODEL if item["model_key"] == PRETRAINED else model
-            )
-            generator = generator_label(item["model_key"], name, double_spec)
-            if generator.startswith("local:"):
-                row["model"] = f"{row.get('model_role') or row['model']} ({name})"
-            else:  # the label itself says that a stand-in wrote these impressions
-                standin = generator.partition("(stand-in: ")[2].rstrip(")")
-                row["model"] = (
-                    f"{row.get('model_role') or row['model']} ({name}, stand-in: {standin})"
-                )
-            row["generator"] = generator
-            row["train_overlap"] = train_overlap
-            row["run_id"] = run_id
-            rows.add(row)
-    rejected: list[dict[str, Any]] = []
+        name = row.get("model_name") or (
+            BASELINE_MODEL if item["model_key"] == PRETRAINED else model
+        )
+        generator = generator_label(item["model_key"], name, double_spec)
+        if generator.startswith("local:"):
+            row["model"] = f"{row.get('model_role') or row['model']} ({name})"
+        else:  # the label itself says that a stand-in wrote these impressions
+            standin = generator.partition("(stand-in: ")[2].rstrip(")")
+            row["model"] = f"{row.get('model_role') or row['model']} ({name}, stand-in: {standin})"
+        row["generator"] = generator
+        row["train_overlap"] = train_overlap
+        row["run_id"] = run_id
+        rows.add(row)
+
+
+def rejected_rows(stack: Any, output: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rejections of one inference execution (its ``output``), from the embedded bucket."""
     rejected_key = output.get("ingest", {}).get("rejected_key")
-    if rejected_key:
-        rejected = [row for _, row in iter_jsonl(s3, stack.bucket, rejected_key)]
-    return rejected
+    if not rejected_key:
+        return []
+    return [row for _, row in iter_jsonl(stack.client("s3"), stack.bucket, rejected_key)]
 
 
 def publish_rows(
@@ -313,13 +316,14 @@ def publish_rows(
     ingest: dict[str, Any],
     executions: Sequence[str],
     lineage: dict[str, Any] | None = None,
+    scores: ScoresRead | None = None,
 ) -> dict[str, Any] | None:
     """Publish every model's rows (their score files under ``scratch``, written by ``rows``) as
     one run into ``<out>/results`` with the Lambda's own publish_run, so the local tables,
     queries and report.html are the cloud's, for all the models of the run at once. ``ingest``
     is the last execution's Ingest output, ``executions`` the inference executions' names,
-    ``lineage`` the run's (run_lineage.LocalLineage.compose).
-    Returns publish_run's answer (None without rows)."""
+    ``lineage`` the run's (run_lineage.LocalLineage.compose), ``scores`` the rows already read
+    (:func:`read_rows`). Returns publish_run's answer (None without rows)."""
     from radimpress import layout
     from radimpress.results import publish_run
 
@@ -333,6 +337,7 @@ def publish_rows(
         run_id=run_id,
         dataset=dataset,
         score_keys=list(rows.score_keys),
+        scores=scores,
         run={
             "source_key": str(ingest.get("source_key", "")),
             "records": int(ingest.get("records", 0)),
@@ -341,6 +346,22 @@ def publish_rows(
             "execution": ",".join(executions),
             **({"lineage": lineage} if lineage is not None else {}),
         },
+    )
+
+
+def read_rows(
+    rows: RunRows, *, scratch: Path, out_dir: Path, run_id: str, dataset: str
+) -> contextlib.AbstractContextManager[ScoresRead]:
+    """publish_run's reading of every model's rows (``rows``' score files under ``scratch``), done
+    before the run's other facts are known; hand it to :func:`publish_rows` as ``scores``."""
+    from radimpress.results.publish import read_scores
+
+    return read_scores(
+        FolderS3(scratch, out_dir),
+        "local",
+        run_id=run_id,
+        dataset=dataset,
+        score_keys=list(rows.score_keys),
     )
 
 

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +31,11 @@ from radimpress import clients
 from radimpress.errors import explain_cause
 from radimpress_workstation.console import Console
 from radimpress_workstation.job_clock import JobClock, JobInterval
+from radimpress_workstation.local_results import (
+    LocalResults,
+    RowLabels,
+    own_process_wanted,
+)
 from radimpress_workstation.model_specs import (
     BEDROCK_STANDIN,
     BEDROCK_STANDIN_MODEL_ID,
@@ -38,12 +43,11 @@ from radimpress_workstation.model_specs import (
 )
 from radimpress_workstation.run_folders import execution_name, new_run_id, save_failure_files
 from radimpress_workstation.run_outputs import (
-    RunRows,
     ScoreRows,
-    collect_rows,
     find_overlap,
     overlap_note,
-    publish_rows,
+    rejected_rows,
+    wanted,
 )
 from radimpress_workstation.trained_models import KeptModel
 
@@ -188,6 +192,7 @@ class LocalRun:
         exclude_overlap: bool = False,
         reuse: Mapping[str, KeptModel] | None = None,
         overlap: Mapping[str, Any] | None = None,
+        results_process: bool | None = None,
     ) -> None:
         self.train = train
         self.infer = infer
@@ -229,10 +234,25 @@ class LocalRun:
         self.run_lineage: dict[str, Any] | None = None
         # The models this run trained, kept in its folder (trained_models.keep_trained_model).
         self.kept: list[KeptModel] = []
+        # Whether the run's own results are built in a process of their own (local_results;
+        # None: when the findings file is large enough for it to pay).
+        self.results_process = (
+            own_process_wanted(infer) if results_process is None else results_process
+        )
 
     # ----- one execution -----------------------------------------------------------------------
 
-    def _execute(self, stack: Any, phase: str, model: str, source: Path, key: str) -> PhaseResult:
+    def _execute(
+        self,
+        stack: Any,
+        phase: str,
+        model: str,
+        source: Path,
+        key: str,
+        follow: Callable[[Callable[..., None]], Callable[..., None]] | None = None,
+    ) -> PhaseResult:
+        """Upload ``source`` and follow the execution it starts; ``follow`` wraps the progress
+        printer (local_results.ScoreFollower, which hands over each model's scores)."""
         from radimpress_workstation.console import ProgressPrinter
         from radimpress_workstation.embedded import executions
 
@@ -241,8 +261,11 @@ class LocalRun:
         stack.upload(key, source)
         # Named after the run, so runs/<execution>/ and training_run_id lead back to this run.
         arn = stack.start_execution(key, name=execution_name(self.run_id, phase, model))
+        on_event: Callable[..., None] = ProgressPrinter(self.console)
+        if follow is not None:
+            on_event = follow(on_event)
         try:
-            execution = stack.wait(arn, on_event=ProgressPrinter(self.console), timeout=1800)
+            execution = stack.wait(arn, on_event=on_event, timeout=1800)
         except KeyboardInterrupt:  # stop it now, or leaving the stack waits for it to finish
             executions.stop(stack.client("stepfunctions"), arn, "Interrupted", "Ctrl-C")
             raise
@@ -292,13 +315,17 @@ class LocalRun:
         import tempfile
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        with (
-            tempfile.TemporaryDirectory(prefix="radimpress-publish-") as scratch,
-            RunRows(self.out_dir, Path(scratch), self.run_id) as rows,
-        ):
-            return self._run_stacks(rows, Path(scratch))
+        with tempfile.TemporaryDirectory(prefix="radimpress-publish-") as scratch:
+            results = LocalResults(self.out_dir, Path(scratch), self.run_id, self.results_process)
+            try:
+                result = self._run_stacks(results)
+            except BaseException:
+                results.close(discard=True)
+                raise
+            results.close(discard=False)
+            return result
 
-    def _run_stacks(self, rows: RunRows, scratch: Path) -> RunResult:
+    def _run_stacks(self, results: LocalResults) -> RunResult:
         from radimpress_workstation.embedded import lambda_seam
         from radimpress_workstation.embedded.stack import EmbeddedStack
         from radimpress_workstation.job_backend.backend import (
@@ -306,7 +333,7 @@ class LocalRun:
             reset_local_job_backend,
         )
 
-        rejected_rows: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
         baseline_seen = False
         if self.train is not None and not self._overlap_known:
             from radimpress.records import UnreadableFile
@@ -351,8 +378,16 @@ class LocalRun:
                     self._keep_model(stack, phase)
                 elif model in self.reuse:
                     self._restore_model(stack, model)
-                key = f"incoming/infer/{self.dataset}/{self.infer.name}"
-                phase = self._execute(stack, "infer", model, self.infer, key)
+                labels = RowLabels(
+                    model,
+                    double_spec=double,
+                    train_overlap=note,
+                    leave_out=frozenset(
+                        self.overlap.get("study_ids", ()) if self.exclude_overlap else ()
+                    ),
+                )
+                last = model == self.models[-1]
+                phase = self._infer(stack, model, results, labels, baseline_seen, last)
                 self._add("infer_execution", phase.wall_seconds)
                 self.lineage.add(stack, "infer", phase.output)
                 if model in self.reuse:
@@ -360,22 +395,9 @@ class LocalRun:
 
                     check_used(phase.output, self.reuse[model])
                 fetch_started = time.perf_counter()
-                leave_out = frozenset(
-                    self.overlap.get("study_ids", ()) if self.exclude_overlap else ()
-                )
-                rejected = collect_rows(
-                    stack,
-                    phase.output,
-                    phase.model,
-                    self.run_id,
-                    baseline_seen,
-                    rows,
-                    double_spec=double,
-                    train_overlap=note,
-                    leave_out=leave_out,
-                )
-                if not rejected_rows:
-                    rejected_rows = rejected
+                self._hand_over_rest(stack, phase, results, labels, baseline_seen, last)
+                if not rejected:
+                    rejected = rejected_rows(stack, phase.output)
                 baseline_seen = True
                 self._add("fetch_outputs", time.perf_counter() - fetch_started)
                 local_job_backend().wait()
@@ -387,17 +409,15 @@ class LocalRun:
                 self._add("seam_seconds", seam.seam_seconds)
             reset_local_job_backend()
         write_started = time.perf_counter()
-        rows.finish()
-        groups = rows.summaries()
         self.run_lineage = self.lineage.compose(self.run_id, self.dataset, self.started_at)
-        files, pairs = self._write_outputs(rows, rejected_rows, scratch, groups)
+        files, groups, pairs = self._write_outputs(results, rejected)
         self._add("write_outputs", time.perf_counter() - write_started)
         ingest = self.phases[-1].output.get("ingest", {})
         return RunResult(
             run_id=self.run_id,
             out_dir=self.out_dir,
             phases=self.phases,
-            score_rows=ScoreRows(rows.scores),
+            score_rows=ScoreRows(files["scores"]),
             input_records=int(ingest.get("records", 0)) + int(ingest.get("rejected", 0)),
             rejected=int(ingest.get("rejected", 0)),
             timings=self.timings,
@@ -410,6 +430,47 @@ class LocalRun:
             groups=groups,
             pairs=pairs,
         )
+
+    def _infer(
+        self,
+        stack: Any,
+        model: str,
+        results: LocalResults,
+        labels: RowLabels,
+        skip_baseline: bool,
+        last: bool,
+    ) -> PhaseResult:
+        """The inference execution of ``model``; each model's score rows go to ``results`` as
+        soon as its Score wrote them, and the last execution's reading starts once all are in."""
+        from radimpress_workstation.local_results import ScoreFollower
+
+        def on_score(item: dict[str, Any]) -> None:
+            if wanted(item, skip_baseline):
+                results.add(stack, item, labels)
+
+        def follow(printer: Callable[..., None]) -> Callable[..., None]:
+            on_all = (lambda: results.read(self.dataset)) if last else (lambda: None)
+            return ScoreFollower(printer, on_score, on_all)
+
+        key = f"incoming/infer/{self.dataset}/{self.infer.name}"
+        return self._execute(stack, "infer", model, self.infer, key, follow=follow)
+
+    def _hand_over_rest(
+        self,
+        stack: Any,
+        phase: PhaseResult,
+        results: LocalResults,
+        labels: RowLabels,
+        skip_baseline: bool,
+        last: bool,
+    ) -> None:
+        """Hand over the score results the execution's history did not (none, as a rule: the
+        follower saw every Score), in the execution's order, and start the reading."""
+        for item in phase.output.get("scores", []):
+            if wanted(item, skip_baseline) and item["score_key"] not in results.added:
+                results.add(stack, item, labels)
+        if last and not results.reading:
+            results.read(self.dataset)
 
     def _double_spec(self) -> str | None:
         """The spec's name when the JumpStart container double generates (a cloud spec run
@@ -502,24 +563,30 @@ class LocalRun:
         self.timings[name] = self.timings.get(name, 0.0) + seconds
 
     def _write_outputs(
-        self,
-        rows: RunRows,
-        rejected: list[dict[str, Any]],
-        scratch: Path,
-        groups: list[Any],
-    ) -> tuple[dict[str, Path], list[dict[str, Any]]]:
-        """The rejections, the published results and summary.json, and the paired comparisons
-        (the report's, computed once by publish_run); impressions.jsonl and scores.jsonl were
-        written by ``rows`` as the rows were fetched."""
+        self, results: LocalResults, rejected: list[dict[str, Any]]
+    ) -> tuple[dict[str, Path], list[Any], list[dict[str, Any]]]:
+        """Publish the run's rows (``results``) and write the rejections and summary.json; the
+        output files, the numbers of the tables and the paired comparisons (the report's,
+        computed once by publish_run). impressions.jsonl and scores.jsonl were written as the
+        rows were handed over."""
+        groups, published = results.publish(
+            {
+                "rejected": rejected,
+                "dataset": self.dataset,
+                "started_at": self.started_at,
+                "ingest": self.phases[-1].output.get("ingest", {}),
+                "executions": [p.execution.name for p in self.phases if p.phase == "infer"],
+                "lineage": self.run_lineage,
+            }
+        )
         rejections = self.out_dir / "rejected.jsonl"
         with rejections.open("w", encoding="utf-8") as handle:
             for row in rejected:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        impressions, scores = rows.impressions, rows.scores
         summary = self.out_dir / "summary.json"  # written last: it holds publish's comparisons
         files = {
-            "impressions": impressions,
-            "scores": scores,
+            "impressions": self.out_dir / "impressions.jsonl",
+            "scores": self.out_dir / "scores.jsonl",
             "rejected": rejections,
             "summary": summary,
         }
@@ -529,18 +596,6 @@ class LocalRun:
                 for row in self.train_rejections:
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             files["rejected (train)"] = train_rejections
-        published = publish_rows(
-            rows,
-            rejected,
-            scratch=scratch,
-            out_dir=self.out_dir,
-            run_id=self.run_id,
-            dataset=self.dataset,
-            started_at=self.started_at,
-            ingest=self.phases[-1].output.get("ingest", {}),
-            executions=[p.execution.name for p in self.phases if p.phase == "infer"],
-            lineage=self.run_lineage,
-        )
         pairs = published["paired_comparisons"] if published else []
         summary.write_text(
             json.dumps(self.summary(groups, pairs, len(rejected)), indent=2) + "\n",
@@ -555,7 +610,7 @@ class LocalRun:
         parquet = sorted((self.out_dir / "results").rglob("*.parquet"))
         if parquet:
             files["parquet"] = self.out_dir / "results"
-        return files, pairs
+        return files, groups, pairs
 
     def summary(
         self, groups: list[Any], pairs: list[dict[str, Any]], rejected: int

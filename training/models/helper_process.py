@@ -64,11 +64,16 @@ class InlineExecutor(Executor):
         return future
 
 
+def start_worker(parent: int) -> None:
+    """Make this spawned process a worker of ``parent``: Ctrl-C ignored, ends once it is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
 def _start_worker(
     parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]
 ) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+    start_worker(parent)
     if initializer is not None:
         initializer(*initargs)
 
