@@ -370,7 +370,9 @@ class LocalRun:
                 local_job_backend().on_job_change = clock
                 if self.train is not None:
                     key = f"incoming/train/{self.train_dataset}/{self.train.name}"
-                    phase = self._execute(stack, "train", model, self.train, key)
+                    phase = self._execute(
+                        stack, "train", model, self.train, key, follow=self._warm_up(model)
+                    )
                     self._add("train_execution", phase.wall_seconds)
                     self.lineage.add(stack, "train", phase.output)
                     if not self.train_ingest:
@@ -430,6 +432,38 @@ class LocalRun:
             groups=groups,
             pairs=pairs,
         )
+
+    def _warm_up(self, model: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+        """The training execution's watcher: once its model is trained (RegisterModel entered),
+        start the model-server workers of the transform the inference run will make with it,
+        if that transform will use workers (a findings file of WORKER_MIN_LINES lines or more);
+        their start-up (Python, the model's libraries) then takes a CPU the end of training
+        leaves idle, not one the transforms need."""
+        from radimpress.spec import load_spec
+        from radimpress_workstation.job_backend.backend import local_job_backend
+        from radimpress_workstation.job_backend.transform_workers import (
+            WORKER_MIN_LINES,
+            count_lines,
+        )
+
+        def follow(printer: Callable[..., None]) -> Callable[..., None]:
+            if count_lines([self.infer]) < WORKER_MIN_LINES:
+                return printer
+
+            def on_event(event: Mapping[str, Any]) -> None:
+                printer(event)
+                if event["type"] == "TaskStateEntered" and (
+                    event["stateEnteredEventDetails"]["name"] == "RegisterModel"
+                ):
+                    reference = self.spec or spec_reference(model, self.out_dir / "specs")
+                    image = load_spec(reference).fine_tuned_image_uri
+                    # Workers that cannot start now are started by the transform (or it fails).
+                    with contextlib.suppress(OSError):
+                        local_job_backend().warm_transform_workers(image)
+
+            return on_event
+
+        return follow
 
     def _infer(
         self,

@@ -427,9 +427,9 @@ def test_model_server_workers_write_the_threads_output_line_for_line(
     real_pool = transform_workers.WorkerPool
 
     class CountedPool(real_pool):  # type: ignore[misc, valid-type]
-        def __init__(self, loader, count):
+        def __init__(self, loader, count, warm=None):
             pools.append(count)
-            super().__init__(loader, count)
+            super().__init__(loader, count, warm)
 
     monkeypatch.setattr(transform_workers, "WorkerPool", CountedPool)
     small_batches = LocalJobBackend(s3_factory=lambda: s3, predict_batch=7)
@@ -452,6 +452,60 @@ def test_model_server_workers_write_the_threads_output_line_for_line(
     assert [row["study_id"] for row in rows] == [r["study_id"] for r in reports]
     expected = _in_thread_output(s3, described, reports)
     assert body == expected
+
+
+def test_a_transform_takes_the_workers_started_ahead_for_its_image(s3, monkeypatch):
+    """The local runtime starts a coming transform's model-server workers while a CPU is idle
+    (LocalJobBackend.warm_transform_workers): the first job of that image that serves with
+    workers takes them, with the same output; one served in its thread leaves them."""
+    import multiprocessing
+    import time
+
+    from radimpress_training.models import helper_process
+    from radimpress_workstation.job_backend import transform_workers
+
+    monkeypatch.setattr(transform_workers, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(helper_process, "usable_cpus", lambda: 2)
+    started: list[int] = []
+    real_start = transform_workers.worker_processes
+
+    def counted(workers, *args):
+        started.append(workers)
+        return real_start(workers, *args)
+
+    monkeypatch.setattr(transform_workers, "worker_processes", counted)
+    jobs = LocalJobBackend(s3_factory=lambda: s3, predict_batch=7)
+    try:
+        described, reports = train(jobs, s3)
+        create_retrieval_model(jobs, "retrieval-m", described)
+        put_lines(s3, "runs/r1/transform/m/input.jsonl", transform_lines(reports))
+        before = set(multiprocessing.active_children())
+        assert jobs.warm_transform_workers("radimpress-local/retrieval")
+        assert not jobs.warm_transform_workers("radimpress-local/lead")  # served in its thread
+        warm = set(multiprocessing.active_children()) - before
+        assert started == [2] and len(warm) == 2
+        for name, min_lines in (("tf-thread", 10**9), ("tf-warm", 0)):
+            monkeypatch.setattr(transform_workers, "WORKER_MIN_LINES", min_lines)
+            request = transform_request(name, "retrieval-m")
+            request["TransformOutput"]["S3OutputPath"] = f"s3://{BUCKET}/runs/r1/{name}/output"
+            jobs.create_transform_job(**request)
+            jobs.wait()
+            status = jobs.describe_transform_job(TransformJobName=name)
+            assert status["TransformJobStatus"] == "Completed", status.get("FailureReason")
+            body = s3.get_object(Bucket=BUCKET, Key=f"runs/r1/{name}/output/input.jsonl.out")
+            assert body["Body"].read() == _in_thread_output(s3, described, reports)
+        assert started == [2]  # the worker job took the warm workers: none started for it
+        deadline = time.monotonic() + 10
+        while any(w.is_alive() for w in warm) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(w.is_alive() for w in warm)  # shut down with the job that used them
+        assert jobs.warm_transform_workers("radimpress-local/retrieval")
+    finally:
+        jobs.shutdown()  # and workers nobody took end with the backend
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not multiprocessing.active_children()
 
 
 def _in_thread_output(s3, described, reports) -> bytes:

@@ -40,6 +40,7 @@ from radimpress_workstation.job_backend.local_container import find_local_contai
 from radimpress_workstation.job_backend.registry import ModelRegistryDouble
 from radimpress_workstation.job_backend.training_job import run_training_job
 from radimpress_workstation.job_backend.transform_job import run_transform_job
+from radimpress_workstation.job_backend.transform_workers import WarmWorkers, concurrency
 from radimpress_workstation.job_backend.work_dirs import JOB_SCRATCH
 
 # Lines a transform job hands the container at once. The local models answer a batch with a
@@ -88,6 +89,9 @@ class LocalJobBackend:
         # names one, else the system temp folder; removed however a job ends (``work_dirs``).
         self._work_root = work_root
         self.on_job_change: Callable[[str, str, str], None] | None = None
+        # Model-server workers started ahead of a transform of their image (warm_transform_workers).
+        self._warm_lock = threading.Lock()
+        self._warm: dict[str, WarmWorkers] = {}
         # The Model Registry: kept in moto's SageMaker backend, behind the service's contract.
         self.registry = ModelRegistryDouble(unchecked(lambda: clients.boto3_client("sagemaker")))
         self.create_model_package = self.registry.create_model_package
@@ -131,6 +135,33 @@ class LocalJobBackend:
 
     def shutdown(self) -> None:
         self._jobs.shutdown()
+        with self._warm_lock:
+            warm, self._warm = list(self._warm.values()), {}
+        for workers in warm:
+            workers.shutdown()
+
+    def warm_transform_workers(self, image: str) -> bool:
+        """Start the model-server workers of a transform of ``image`` that is coming (the local
+        runtime knows: an inference run follows its training run), so their start-up uses a CPU
+        that is idle now; the next transform job of ``image`` served by as many workers takes
+        them (:func:`transform_workers.answering`; one served in its thread leaves them). False
+        when its container serves in the job's thread."""
+        container = container_for(image, "CreateTransformJob")
+        warm_up = container.worker_warm_up()
+        workers = concurrency({}, container)
+        if warm_up is None or workers < 2:
+            return False
+        started = WarmWorkers(workers, warm_up)
+        with self._warm_lock:
+            replaced = self._warm.pop(image, None)
+            self._warm[image] = started
+        if replaced is not None:
+            replaced.shutdown()
+        return True
+
+    def _take_warm(self, image: str) -> WarmWorkers | None:
+        with self._warm_lock:
+            return self._warm.pop(image, None)
 
     # ----- training ----------------------------------------------------------------------------
 
@@ -276,10 +307,18 @@ class LocalJobBackend:
         self._jobs.register(job, operation)
         # A transform job runs as its model's execution role.
         s3 = job_s3(model.get("ExecutionRoleArn"), self._s3_factory)
+        image = primary["Image"]
         self._jobs.start(
             job,
             lambda j: run_transform_job(
-                j, container, primary, filters, s3, self._predict_batch, self._work_root
+                j,
+                container,
+                primary,
+                filters,
+                s3,
+                self._predict_batch,
+                self._work_root,
+                lambda: self._take_warm(image),
             ),
         )
         return {"TransformJobArn": arn("transform-job", job.name)}

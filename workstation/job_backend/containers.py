@@ -81,6 +81,11 @@ class Container(ABC):
         (``transform_workers``), or None: the image serves in the job's own thread."""
         return None
 
+    def worker_warm_up(self) -> Callable[[], Any] | None:
+        """A picklable callable that loads what a worker needs before any model (the model
+        server's libraries), for workers started ahead of their job; None: nothing to load."""
+        return None
+
 
 # A finder returns the container behind an image URI, or None when the image is not its own.
 ContainerFinder = Callable[[str], Container | None]

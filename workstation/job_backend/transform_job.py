@@ -31,6 +31,7 @@ from radimpress_workstation.job_backend.s3_files import (
 )
 from radimpress_workstation.job_backend.transform_workers import (
     Batch,
+    WarmWorkers,
     answering,
     concurrency,
 )
@@ -57,11 +58,13 @@ def run_transform_job(
     s3: Any,
     predict_batch: int,
     work_root: Path | None = None,
+    warm: Callable[[], WarmWorkers | None] | None = None,
 ) -> None:
     """Run one transform job to its end; ``filters`` are the compiled Input/OutputFilter.
 
     The job's directory (model, input and output lines) is made under ``work_root`` (the run
-    folder's ``job-scratch``) and removed however the job ends."""
+    folder's ``job-scratch``) and removed however the job ends. ``warm`` gives model-server
+    workers started ahead for the job's image, asked only when the job serves with workers."""
     request = job.request
     processing = _Processing(
         input_filter=filters[0],
@@ -84,7 +87,7 @@ def run_transform_job(
             "TransformInput",
         )
         workers = concurrency(request, container)
-        with answering(container, model, model_dir, workers, inputs) as answerer:
+        with answering(container, model, model_dir, workers, inputs, warm) as answerer:
             for index, path in enumerate(inputs):
                 job.check_stop()
                 relative = path.relative_to(root / "input").as_posix()

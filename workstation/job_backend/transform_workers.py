@@ -77,12 +77,40 @@ class InThread:
             yield batch, self._model.predict(_model_inputs(batch))
 
 
-class WorkerPool:
-    """``workers`` processes, each with the model ``loader`` gives; a context manager."""
+class WarmWorkers:
+    """``workers`` model-server worker processes started before their transform job, each with
+    ``warm_up`` run (the model's libraries imported): the local runtime starts them while a CPU
+    is idle (the end of training), and the job's WorkerPool takes them; each loads the model
+    with its first batch."""
 
-    def __init__(self, loader: Callable[[], ServingModel], workers: int) -> None:
+    def __init__(self, workers: int, warm_up: Callable[[], Any]) -> None:
+        self.workers = workers
+        self.pool = worker_processes(workers, warm_up)
+        # Under spawn a pool starts a process per task submitted while none is idle: start
+        # them all now, not with the job's first batches.
+        for _ in range(workers):
+            self.pool.submit(int)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class WorkerPool:
+    """``workers`` processes, each with the model ``loader`` gives; a context manager. With
+    ``warm`` (as many workers, started ahead), its processes, which load the model with their
+    first batch."""
+
+    def __init__(
+        self, loader: Callable[[], ServingModel], workers: int, warm: WarmWorkers | None = None
+    ) -> None:
         self._workers = workers
-        self._pool = worker_processes(workers, _load, (loader,))
+        self._loader: Callable[[], ServingModel] | None
+        if warm is not None and warm.workers == workers:
+            self._pool, self._loader = warm.pool, loader
+        else:
+            if warm is not None:
+                warm.shutdown()
+            self._pool, self._loader = worker_processes(workers, _load, (loader,)), None
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -94,7 +122,8 @@ class WorkerPool:
     def answer(self, batches: Iterable[Batch]) -> Iterator[tuple[Batch, list[Any]]]:
         in_flight: deque[tuple[Batch, Future[list[Any]]]] = deque()
         for batch in batches:
-            in_flight.append((batch, self._pool.submit(_predict, _model_inputs(batch))))
+            inputs = _model_inputs(batch)
+            in_flight.append((batch, self._pool.submit(_predict, inputs, self._loader)))
             if len(in_flight) >= self._workers * _IN_FLIGHT_PER_WORKER:
                 done, future = in_flight.popleft()
                 yield done, future.result()
@@ -109,13 +138,15 @@ def answering(
     model_dir: Path | None,
     workers: int,
     inputs: Sequence[Path],
+    warm: Callable[[], WarmWorkers | None] | None = None,
 ) -> InThread | WorkerPool:
     """The worker pool when it pays (``workers`` > 1, a loader, enough lines in ``inputs``, the
-    input files: counted only then), else the thread."""
+    input files: counted only then), else the thread. The pool takes the workers ``warm`` gives
+    (started ahead for this image), if any; a job served in its thread leaves them."""
     loader = container.worker_loader(model_dir) if workers > 1 else None
     if loader is None or count_lines(inputs) < WORKER_MIN_LINES:
         return InThread(model)
-    return WorkerPool(loader, workers)
+    return WorkerPool(loader, workers, warm() if warm is not None else None)
 
 
 def _model_inputs(batch: Batch) -> list[Any]:
@@ -132,9 +163,14 @@ def _load(loader: Callable[[], ServingModel]) -> None:
     _model = loader()
 
 
-def _predict(inputs: list[Any]) -> list[Any]:
-    assert _model is not None
+def _predict(inputs: list[Any], loader: Callable[[], ServingModel] | None = None) -> list[Any]:
+    """The model's answers; a worker started ahead (WarmWorkers) loads it first with
+    ``loader``."""
+    global _model
     try:
+        if _model is None and loader is not None:
+            _model = loader()
+        assert _model is not None
         return _model.predict(inputs)
     except Exception as err:  # named by type and place, as the job's thread would name it
         raise AlgorithmError(failure_place(err)) from None
