@@ -48,13 +48,23 @@ def generator_label(role_key: str, model_name: str, double_spec: str | None) -> 
     return f"double:{double_spec} (stand-in: {standin})"
 
 
-def _overlap_key(text: str) -> str:
-    """Findings text compared without case, punctuation, spacing or de-identification marks."""
-    import re
+# Every byte but 0-9 and a-z -> a space: bytes.translate does in C what the expression does.
+_KEEP = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyz")
+_TO_SPACE = bytes(c if c in _KEEP else 0x20 for c in range(256))
 
+
+def _overlap_key(text: str) -> str:
+    """Findings text compared without case, punctuation, spacing or de-identification marks:
+    ``" ".join(re.sub("[^0-9a-z]+", " ", normalized.lower()).split())``, which took half of
+    checking two files of 50,000 reports; ASCII text (nearly all) goes through a byte table."""
     from radimpress import deid
 
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", deid.normalize(text).lower()).split())
+    lowered = deid.normalize(text).lower()
+    if lowered.isascii():
+        return b" ".join(lowered.encode("ascii").translate(_TO_SPACE).split()).decode("ascii")
+    import re
+
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", lowered).split())
 
 
 class Overlap:
