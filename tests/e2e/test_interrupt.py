@@ -37,6 +37,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     return train, infer, records[0]["findings"]
 
 
+def _sigint_as_a_terminal_gives_it() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _copies(*roots: Path) -> list[Path]:
     return [path for root in roots for path in root.rglob(CHANNEL_COPY)]
 
@@ -61,7 +65,14 @@ def test_interrupted_training_leaves_no_copy_of_the_reports(
             "--out", str(out), "--quiet"]  # fmt: skip
     env = {**os.environ, "TMPDIR": str(temp)}
     process = subprocess.Popen(
-        [*CLI, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*CLI, *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As a terminal starts it: a shell's background job (``cmd &``) hands its children
+        # SIGINT ignored, and Python then keeps it ignored (no KeyboardInterrupt to test).
+        preexec_fn=_sigint_as_a_terminal_gives_it,
     )
     try:
         deadline = time.monotonic() + 120
