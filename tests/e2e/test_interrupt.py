@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from terminal_signals import sigint_as_a_terminal_gives_it
 
 from radimpress_workstation.synthetic import generate_reports, write_jsonl
 
@@ -35,10 +36,6 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     train = write_jsonl(folder / "train.jsonl", records[:TRAIN_RECORDS])
     infer = write_jsonl(folder / "infer.jsonl", records[TRAIN_RECORDS:])
     return train, infer, records[0]["findings"]
-
-
-def _sigint_as_a_terminal_gives_it() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _copies(*roots: Path) -> list[Path]:
@@ -70,9 +67,7 @@ def test_interrupted_training_leaves_no_copy_of_the_reports(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # As a terminal starts it: a shell's background job (``cmd &``) hands its children
-        # SIGINT ignored, and Python then keeps it ignored (no KeyboardInterrupt to test).
-        preexec_fn=_sigint_as_a_terminal_gives_it,
+        preexec_fn=sigint_as_a_terminal_gives_it,
     )
     try:
         deadline = time.monotonic() + 120

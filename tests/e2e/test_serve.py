@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from terminal_signals import sigint_as_a_terminal_gives_it
 
 from radimpress_workstation.cli import main
 from radimpress_workstation.job_backend.jumpstart.serving import ENDPOINT_MAX_PAYLOAD
@@ -67,6 +68,7 @@ def start(run_dir: Path) -> Served:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_as_a_terminal_gives_it,
     )
     intro = ""
     deadline = time.monotonic() + 120
