@@ -7,10 +7,11 @@ scores.jsonl, and publish every model as one run into its folder. Done after the
 the process whose threads are the Lambdas, that was about 10 s of one core at 50,000 + 50,000
 reports while the other core had nothing to do. So the rows are handled as soon as each model's
 Score has written them (:class:`ScoreFollower`, which watches the execution's history), and in a
-process of their own when the findings file is large enough for that to pay
-(:data:`OWN_PROCESS_MIN_BYTES`, with a second CPU): a model's rows while the other's transform
-runs, the reading of all of them (``publish.read_scores``) while the pipeline publishes; only the
-report and the small tables wait for the execution's end, which gives the run's lineage.
+process of their own when the findings file is large enough for that to pay, not so large that
+memory is what runs out (:data:`OWN_PROCESS_LINES`, with a second CPU): a model's rows while the
+other's transform runs, the reading of all of them (``publish.read_scores``) while the pipeline
+publishes; only the report and the small tables wait for the execution's end, which gives the
+run's lineage.
 
 Results go to a staging folder inside the run folder and are moved into place only once they are
 complete (:meth:`LocalResults.publish`); a run that fails or is interrupted discards them, and a
@@ -29,9 +30,14 @@ from typing import Any
 
 from radimpress_workstation.output_files import partial_path
 
-# About 20,000 findings reports of the synthetic set: below, the process's start-up (spawn and
-# imports, about 1 s of CPU) costs more than the parallel work saves.
-OWN_PROCESS_MIN_BYTES = 8 << 20
+# Findings lines (records) for which the rows get a process of their own. Below 20,000 its
+# start-up (spawn and imports, about 1 s of CPU) costs more than the parallel work saves (the
+# threshold of the fit's helper and the transform's workers too). Above 250,000 memory, not time,
+# is what runs out: that process holds a Python, pyarrow and a second Publish's columns at the
+# same time as the pipeline's own Publish (1,000,000 tiny records: 743 MB for the run's processes
+# together, against 545 MB with the rows in the run's process, which reads them after the
+# pipeline's Publish has freed its heap).
+OWN_PROCESS_LINES = (20_000, 250_000)
 STAGING = ".results.partial"
 EXPORT_CHUNK = 1 << 20
 
@@ -247,9 +253,11 @@ class LocalResults:
         shutil.rmtree(out_dir / STAGING, ignore_errors=True)
         runner = _OwnProcess if own_process else _ThisProcess
         self._worker: _OwnProcess | _ThisProcess = runner(out_dir, scratch, run_id)
+        self._own_process = own_process
         self._exports = 0
         self.added: set[str] = set()  # score keys whose rows went in
         self.reading = False
+        self._dataset: str | None = None  # read by publish() (rows in this process)
 
     def add(self, stack: Any, item: dict[str, Any], labels: RowLabels) -> None:
         """Copy one Score result's file out of the embedded bucket (which only this process
@@ -268,8 +276,13 @@ class LocalResults:
         self.added.add(item["score_key"])
 
     def read(self, dataset: str) -> None:
-        """Every execution's rows are in: start reading them for publishing."""
-        self._worker.call("read", dataset)
+        """Every execution's rows are in: start reading them for publishing, in the results
+        process while the pipeline still publishes; in this one only once the execution has
+        ended (:meth:`publish`), when the pipeline's Publish has freed the heap it reuses."""
+        if self._own_process:
+            self._worker.call("read", dataset)
+        else:
+            self._dataset = dataset
         self.reading = True
 
     def wait(self) -> None:
@@ -279,6 +292,8 @@ class LocalResults:
     def publish(self, facts: dict[str, Any]) -> tuple[list[Any], dict[str, Any] | None]:
         """Publish (``facts``: publish_rows's keywords), then move the results into the run
         folder; the numbers of the tables and publish_rows's answer."""
+        if self._dataset is not None:
+            self._worker.call("read", self._dataset)
         self._worker.call("publish", facts)
         groups, published = self._worker.result()
         staged = self.out_dir / STAGING / "results"
@@ -299,14 +314,16 @@ class LocalResults:
 
 
 def own_process_wanted(findings: Path) -> bool:
-    """Whether a run's rows pay for a process of their own (see OWN_PROCESS_MIN_BYTES)."""
+    """Whether a run's rows pay for a process of their own (see OWN_PROCESS_LINES)."""
     from radimpress_training.models.helper_process import usable_cpus
+    from radimpress_workstation.job_backend.transform_workers import count_lines
 
     try:
-        size = findings.stat().st_size
+        lines = count_lines([findings])
     except OSError:
         return False
-    return size >= OWN_PROCESS_MIN_BYTES and usable_cpus() > 1
+    low, high = OWN_PROCESS_LINES
+    return low <= lines <= high and usable_cpus() > 1
 
 
 @dataclass

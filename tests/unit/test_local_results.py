@@ -25,11 +25,14 @@ from results_data import score_rows
 from test_transform_workers import _alive
 
 from radimpress.scoring import summaries_to_dict
+from radimpress_training.models import helper_process
 from radimpress_workstation.local_results import (
+    OWN_PROCESS_LINES,
     STAGING,
     LocalResults,
     RowLabels,
     ScoreFollower,
+    own_process_wanted,
 )
 from radimpress_workstation.run_outputs import RunRows, add_score_rows, publish_rows
 
@@ -248,3 +251,42 @@ def test_the_results_process_ends_when_the_run_is_killed(tmp_path) -> None:
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("own_process", [False, True], ids=["this process", "own process"])
+def test_the_reading_overlaps_the_pipeline_only_in_a_process_of_its_own(
+    stack, tmp_path, own_process
+) -> None:
+    """In the run's own process the rows are read once the execution has ended (publish): read
+    while the pipeline's Publish held its columns, a million records' peak would add up."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    results = LocalResults(tmp_path, scratch, "run-1", own_process)
+    try:
+        for item in ITEMS:
+            results.add(stack, item, RowLabels("select"))
+        results.read("dev1")
+        results.wait()  # the read, in the results process, is done by now
+        assert (tmp_path / "scores.jsonl").exists() is own_process
+        results.publish(FACTS)
+        assert (tmp_path / "scores.jsonl").exists()
+    finally:
+        results.close(discard=False)
+
+
+@pytest.mark.parametrize(
+    ("lines", "cpus", "wanted"),
+    [
+        (OWN_PROCESS_LINES[0] - 1, 2, False),  # start-up costs more than it saves
+        (OWN_PROCESS_LINES[0], 2, True),
+        (OWN_PROCESS_LINES[1], 2, True),
+        (OWN_PROCESS_LINES[1] + 1, 2, False),  # memory, not time, runs out
+        (OWN_PROCESS_LINES[0], 1, False),  # no second CPU to run it on
+    ],
+)
+def test_a_process_of_its_own_only_where_it_pays(tmp_path, monkeypatch, lines, cpus, wanted):
+    monkeypatch.setattr(helper_process, "usable_cpus", lambda: cpus)
+    findings = tmp_path / "findings.jsonl"
+    findings.write_bytes(b"{}\n" * lines)
+    assert own_process_wanted(findings) is wanted
+    assert own_process_wanted(tmp_path / "missing.jsonl") is False
