@@ -304,6 +304,13 @@ class LocalResults:
         shutil.rmtree(self.out_dir / STAGING, ignore_errors=True)
         return groups, published
 
+    def __enter__(self) -> LocalResults:
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
+        """A run that ended with an error (Ctrl-C, a failed execution) discards its results."""
+        self.close(discard=error_type is not None)
+
     def close(self, discard: bool) -> None:
         """End the worker; a discarded run's staged results and partial row files go too."""
         self._worker.close(discard)

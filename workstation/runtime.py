@@ -315,15 +315,11 @@ class LocalRun:
         import tempfile
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="radimpress-publish-") as scratch:
-            results = LocalResults(self.out_dir, Path(scratch), self.run_id, self.results_process)
-            try:
-                result = self._run_stacks(results)
-            except BaseException:
-                results.close(discard=True)
-                raise
-            results.close(discard=False)
-            return result
+        with (
+            tempfile.TemporaryDirectory(prefix="radimpress-publish-") as scratch,
+            LocalResults(self.out_dir, Path(scratch), self.run_id, self.results_process) as results,
+        ):
+            return self._run_stacks(results)
 
     def _run_stacks(self, results: LocalResults) -> RunResult:
         from radimpress_workstation.embedded import lambda_seam

@@ -242,6 +242,14 @@ def create_retrieval_model(jobs, name: str, described) -> None:
     )
 
 
+def trained_with_input(jobs, s3):
+    """A trained retrieval model "retrieval-m" and its training reports as transform input."""
+    described, reports = train(jobs, s3)
+    create_retrieval_model(jobs, "retrieval-m", described)
+    put_lines(s3, "runs/r1/transform/m/input.jsonl", transform_lines(reports))
+    return described, reports
+
+
 def test_transform_joins_outputs_by_study_id_line_for_line(backend, s3):
     described, reports = train(backend, s3)
     create_retrieval_model(backend, "retrieval-m", described)
@@ -434,9 +442,7 @@ def test_model_server_workers_write_the_threads_output_line_for_line(
     monkeypatch.setattr(transform_workers, "WorkerPool", CountedPool)
     small_batches = LocalJobBackend(s3_factory=lambda: s3, predict_batch=7)
     try:
-        described, reports = train(small_batches, s3)
-        create_retrieval_model(small_batches, "retrieval-m", described)
-        put_lines(s3, "runs/r1/transform/m/input.jsonl", transform_lines(reports))
+        described, reports = trained_with_input(small_batches, s3)
         request = transform_request("tf-w", "retrieval-m")
         small_batches.create_transform_job(**request)
         small_batches.wait()
@@ -476,9 +482,7 @@ def test_a_transform_takes_the_workers_started_ahead_for_its_image(s3, monkeypat
     monkeypatch.setattr(transform_workers, "worker_processes", counted)
     jobs = LocalJobBackend(s3_factory=lambda: s3, predict_batch=7)
     try:
-        described, reports = train(jobs, s3)
-        create_retrieval_model(jobs, "retrieval-m", described)
-        put_lines(s3, "runs/r1/transform/m/input.jsonl", transform_lines(reports))
+        described, reports = trained_with_input(jobs, s3)
         before = set(multiprocessing.active_children())
         assert jobs.warm_transform_workers("radimpress-local/retrieval")
         assert not jobs.warm_transform_workers("radimpress-local/lead")  # served in its thread

@@ -103,17 +103,11 @@ def _reference(stack: Stack, out: Path) -> tuple[list[Any], dict[str, Any] | Non
 def _built(stack: Stack, out: Path, own_process: bool) -> tuple[list[Any], dict[str, Any] | None]:
     scratch = out / "scratch"
     scratch.mkdir(parents=True)
-    results = LocalResults(out, scratch, "run-1", own_process)
-    try:
+    with LocalResults(out, scratch, "run-1", own_process) as results:
         for item in ITEMS:
             results.add(stack, item, RowLabels("select", train_overlap="note"))
         results.read("dev1")
-        built = results.publish(FACTS)
-    except BaseException:
-        results.close(discard=True)
-        raise
-    results.close(discard=False)
-    return built
+        return results.publish(FACTS)
 
 
 def _tables(folder: Path) -> dict[str, Any]:
@@ -261,17 +255,14 @@ def test_the_reading_overlaps_the_pipeline_only_in_a_process_of_its_own(
     while the pipeline's Publish held its columns, a million records' peak would add up."""
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    results = LocalResults(tmp_path, scratch, "run-1", own_process)
-    try:
+    with LocalResults(tmp_path, scratch, "run-1", own_process) as results:
         for item in ITEMS:
             results.add(stack, item, RowLabels("select"))
         results.read("dev1")
         results.wait()  # the read, in the results process, is done by now
         assert (tmp_path / "scores.jsonl").exists() is own_process
         results.publish(FACTS)
-        assert (tmp_path / "scores.jsonl").exists()
-    finally:
-        results.close(discard=False)
+    assert (tmp_path / "scores.jsonl").exists()
 
 
 @pytest.mark.parametrize(
