@@ -35,7 +35,7 @@ from radimpress_workstation.output_files import partial_path
 # threshold of the fit's helper and the transform's workers too). Above 250,000 memory, not time,
 # is what runs out: that process holds a Python, pyarrow and a second Publish's columns at the
 # same time as the pipeline's own Publish (1,000,000 tiny records: 743 MB for the run's processes
-# together, against 545 MB with the rows in the run's process, which reads them after the
+# together, against 565 MB with the rows in the run's process, which reads them after the
 # pipeline's Publish has freed its heap).
 OWN_PROCESS_LINES = (20_000, 250_000)
 STAGING = ".results.partial"
