@@ -11,7 +11,8 @@ process of their own when the findings file is large enough for that to pay, not
 memory is what runs out (:data:`OWN_PROCESS_LINES`, with a second CPU): a model's rows while the
 other's transform runs, the reading of all of them (``publish.read_scores``) while the pipeline
 publishes; only the report and the small tables wait for the execution's end, which gives the
-run's lineage.
+run's lineage. In the run's own process the rows are written as they come, but read only once the
+execution has ended, reusing the heap the pipeline's Publish freed.
 
 Results go to a staging folder inside the run folder and are moved into place only once they are
 complete (:meth:`LocalResults.publish`); a run that fails or is interrupted discards them, and a
