@@ -313,12 +313,15 @@ class LocalResults:
         self.close(discard=error_type is not None)
 
     def close(self, discard: bool) -> None:
-        """End the worker; a discarded run's staged results and partial row files go too."""
+        """End the worker; a discarded run's staged results and row files go too (the results
+        process may have put the row files in place already: they are whole or absent with the
+        run's other outputs, so an unfinished run has none)."""
         self._worker.close(discard)
         if discard:
             shutil.rmtree(self.out_dir / STAGING, ignore_errors=True)
             for name in ("impressions.jsonl", "scores.jsonl"):
                 partial_path(self.out_dir / name).unlink(missing_ok=True)
+                (self.out_dir / name).unlink(missing_ok=True)
 
 
 def own_process_wanted(findings: Path) -> bool:

@@ -167,6 +167,8 @@ def test_a_discarded_run_stops_its_process_at_once_and_leaves_nothing(stack, tmp
     results.wait()  # rows written to their partial files
     assert list(tmp_path.glob(".*.partial"))
     results.read("dev1")
+    results.wait()  # read: the row files are in place, as when the execution fails after
+    assert (tmp_path / "scores.jsonl").exists()
     children = multiprocessing.active_children()
     assert [c.name for c in children] == ["radimpress-results"]
     results.close(discard=True)
