@@ -192,3 +192,63 @@ class InvocationLogs:
             yield
         finally:
             _KEYS.reset(token)
+
+
+class SerializedMetrics:
+    """One lock around powertools' EMF metric set while the seam is installed.
+
+    powertools keeps one metric set per process (class-level dicts every ``Metrics`` shares). On
+    AWS a process runs one invocation at a time; here the Lambdas are threads of one process, and
+    a flush iterating the set while another invocation added to it raised "dictionary changed
+    size during iteration", which failed that invocation (one of four concurrent executions of a
+    concurrency test). The provider's methods that read or change the set take one lock
+    (re-entrant: a flush serializes and clears). Which invocation's EMF line a metric lands in
+    under concurrency stays as it was; their counts add up the same.
+    """
+
+    METHODS = (
+        "add_metric",
+        "add_dimension",
+        "add_dimensions",
+        "add_metadata",
+        "serialize_metric_set",
+        "flush_metrics",
+        "clear_metrics",
+    )
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._originals: dict[str, Any] = {}
+
+    def install(self) -> None:
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+            AmazonCloudWatchEMFProvider as Provider,
+        )
+
+        for name in self.METHODS:
+            original = Provider.__dict__.get(name)
+            if original is None or name in self._originals:
+                continue
+            self._originals[name] = original
+            setattr(Provider, name, self._locked(original))
+
+    def uninstall(self) -> None:
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+            AmazonCloudWatchEMFProvider as Provider,
+        )
+
+        for name, original in self._originals.items():
+            setattr(Provider, name, original)
+        self._originals.clear()
+
+    def _locked(self, method: Any) -> Any:
+        import functools
+
+        lock = self._lock
+
+        @functools.wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return locked

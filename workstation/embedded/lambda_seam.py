@@ -27,7 +27,9 @@ replaces its ``invoke`` with ``_invoke``, which, like the Lambda Python runtime:
   process's peak RSS stands in for "Max Memory Used", which in-process cannot be told apart per
   invocation): ``reports()`` and the ``lambda_seam`` logger;
 - gives each invocation its own powertools log keys (``function_environment.InvocationLogs``), so
-  under concurrent Map iterations a log line names the function and run that wrote it.
+  under concurrent Map iterations a log line names the function and run that wrote it, and puts
+  one lock around powertools' process-wide metric set (``function_environment.SerializedMetrics``),
+  which concurrent invocations otherwise change while another flushes it.
 
 A test can run one function another way (``run_with``), e.g. in a child process it kills.
 
@@ -61,7 +63,11 @@ from typing import Any
 
 from radimpress_workstation import heap
 from radimpress_workstation.embedded.aws_authorization import acting_as
-from radimpress_workstation.embedded.function_environment import EnvGate, InvocationLogs
+from radimpress_workstation.embedded.function_environment import (
+    EnvGate,
+    InvocationLogs,
+    SerializedMetrics,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -152,6 +158,7 @@ class _Seam:
         self.timeout_scale = 1.0
         self.env = EnvGate()
         self.logs = InvocationLogs()
+        self.metrics = SerializedMetrics()
         self.stats = SeamStats()
         self.stats_lock = threading.Lock()
         self.original_api_call: Callable[..., Any] | None = None
@@ -193,6 +200,7 @@ def install(
             _SEAM.original_api_call = BaseClient._make_api_call  # type: ignore[attr-defined]
             BaseClient._make_api_call = _guarded_api_call  # type: ignore[attr-defined]
             _SEAM.logs.install()
+            _SEAM.metrics.install()
             _SEAM.stats = SeamStats()
             _SEAM.reports.clear()
         _SEAM.installs += 1
@@ -218,6 +226,7 @@ def uninstall() -> None:
 
         BaseClient._make_api_call = _SEAM.original_api_call  # type: ignore[attr-defined]
         _SEAM.logs.uninstall()
+        _SEAM.metrics.uninstall()
         _SEAM.code_dirs.clear()
         _SEAM.runners.clear()
         _SEAM.base_env = {}
