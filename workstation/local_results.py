@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,25 +65,28 @@ class RowsSession:
         self.rows = self._open.enter_context(RunRows(out_dir, scratch, run_id))
         self._scores: Any = None
 
-    def add(self, export: Path, item: dict[str, Any], labels: RowLabels) -> int:
-        """Label and write the rows of one exported score file; the file is removed after."""
+    def add(
+        self, scored: Iterable[dict[str, Any]], item: dict[str, Any], labels: RowLabels
+    ) -> None:
+        """Label and write the rows of one Score result."""
         from radimpress_workstation.run_outputs import add_score_rows
 
-        before = self.rows.written
+        add_score_rows(
+            self.rows,
+            scored,
+            item,
+            labels.model,
+            self._run_id,
+            double_spec=labels.double_spec,
+            train_overlap=labels.train_overlap,
+            leave_out=labels.leave_out,
+        )
+
+    def add_export(self, export: Path, item: dict[str, Any], labels: RowLabels) -> None:
+        """:meth:`add` from a score file copied out of the embedded bucket; removed after."""
         with export.open(encoding="utf-8") as handle:
-            scored = (json.loads(line) for line in handle if line.strip())
-            add_score_rows(
-                self.rows,
-                scored,
-                item,
-                labels.model,
-                self._run_id,
-                double_spec=labels.double_spec,
-                train_overlap=labels.train_overlap,
-                leave_out=labels.leave_out,
-            )
+            self.add((json.loads(line) for line in handle if line.strip()), item, labels)
         export.unlink()
-        return self.rows.written - before
 
     def read(self, dataset: str) -> None:
         """Every row is in: put impressions.jsonl and scores.jsonl in place and read the rows
@@ -261,8 +264,16 @@ class LocalResults:
         self._dataset: str | None = None  # read by publish() (rows in this process)
 
     def add(self, stack: Any, item: dict[str, Any], labels: RowLabels) -> None:
-        """Copy one Score result's file out of the embedded bucket (which only this process
-        sees) and hand it over; its rows go in after the ones handed over before."""
+        """Hand over one Score result's rows; they go in after the ones handed over before.
+        The results process gets a copy of its file (the embedded bucket lives in this process
+        only); here they are streamed from the bucket."""
+        if not self._own_process:
+            from radimpress.storage import iter_jsonl
+
+            rows = iter_jsonl(stack.client("s3"), stack.bucket, item["score_key"])
+            self._worker.call("add", (row for _, row in rows), item, labels)
+            self.added.add(item["score_key"])
+            return
         self._exports += 1
         export = self.scratch / "exports" / f"{self._exports}.jsonl"
         export.parent.mkdir(parents=True, exist_ok=True)
@@ -273,7 +284,7 @@ class LocalResults:
         finally:
             body.close()
         partial_path(export).replace(export)
-        self._worker.call("add", export, item, labels)
+        self._worker.call("add_export", export, item, labels)
         self.added.add(item["score_key"])
 
     def read(self, dataset: str) -> None:
@@ -324,15 +335,22 @@ class LocalResults:
                 (self.out_dir / name).unlink(missing_ok=True)
 
 
-def own_process_wanted(findings: Path) -> bool:
-    """Whether a run's rows pay for a process of their own (see OWN_PROCESS_LINES)."""
-    from radimpress_training.models.helper_process import usable_cpus
+def findings_lines(findings: Path) -> int:
+    """The findings file's lines (records), counted once per run; 0 when it cannot be read
+    (the run then fails in Ingest, where that is reported)."""
     from radimpress_workstation.job_backend.transform_workers import count_lines
 
     try:
-        lines = count_lines([findings])
+        return count_lines([findings])
     except OSError:
-        return False
+        return 0
+
+
+def own_process_wanted(lines: int) -> bool:
+    """Whether a run's rows (a findings file of ``lines`` lines) pay for a process of their own
+    (see OWN_PROCESS_LINES)."""
+    from radimpress_training.models.helper_process import usable_cpus
+
     low, high = OWN_PROCESS_LINES
     return low <= lines <= high and usable_cpus() > 1
 

@@ -34,6 +34,7 @@ from radimpress_workstation.job_clock import JobClock, JobInterval
 from radimpress_workstation.local_results import (
     LocalResults,
     RowLabels,
+    findings_lines,
     own_process_wanted,
 )
 from radimpress_workstation.model_specs import (
@@ -234,10 +235,13 @@ class LocalRun:
         self.run_lineage: dict[str, Any] | None = None
         # The models this run trained, kept in its folder (trained_models.keep_trained_model).
         self.kept: list[KeptModel] = []
+        # The findings file's lines, which decide where its rows are handled and whether the
+        # transform's workers start ahead.
+        self.findings_lines = findings_lines(infer)
         # Whether the run's own results are built in a process of their own (local_results;
         # None: when the findings file is large enough for it to pay).
         self.results_process = (
-            own_process_wanted(infer) if results_process is None else results_process
+            own_process_wanted(self.findings_lines) if results_process is None else results_process
         )
 
     # ----- one execution -----------------------------------------------------------------------
@@ -437,13 +441,10 @@ class LocalRun:
         leaves idle, not one the transforms need."""
         from radimpress.spec import load_spec
         from radimpress_workstation.job_backend.backend import local_job_backend
-        from radimpress_workstation.job_backend.transform_workers import (
-            WORKER_MIN_LINES,
-            count_lines,
-        )
+        from radimpress_workstation.job_backend.transform_workers import WORKER_MIN_LINES
 
         def follow(printer: Callable[..., None]) -> Callable[..., None]:
-            if count_lines([self.infer]) < WORKER_MIN_LINES:
+            if self.findings_lines < WORKER_MIN_LINES:
                 return printer
 
             def on_event(event: Mapping[str, Any]) -> None:

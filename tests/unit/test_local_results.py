@@ -32,6 +32,7 @@ from radimpress_workstation.local_results import (
     LocalResults,
     RowLabels,
     ScoreFollower,
+    findings_lines,
     own_process_wanted,
 )
 from radimpress_workstation.run_outputs import RunRows, add_score_rows, publish_rows
@@ -281,5 +282,6 @@ def test_a_process_of_its_own_only_where_it_pays(tmp_path, monkeypatch, lines, c
     monkeypatch.setattr(helper_process, "usable_cpus", lambda: cpus)
     findings = tmp_path / "findings.jsonl"
     findings.write_bytes(b"{}\n" * lines)
-    assert own_process_wanted(findings) is wanted
-    assert own_process_wanted(tmp_path / "missing.jsonl") is False
+    assert own_process_wanted(findings_lines(findings)) is wanted
+    assert findings_lines(tmp_path / "missing.jsonl") == 0
+    assert own_process_wanted(findings_lines(tmp_path / "missing.jsonl")) is False
